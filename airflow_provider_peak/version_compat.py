@@ -13,9 +13,13 @@ from airflow.providers.common.compat.sdk import (
     BaseSensorOperator,
     Variable,
     XComArg,
-    mask_secret,
 )
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
+try:
+    from airflow.providers.common.compat.sdk import mask_secret
+except ImportError:  # common-compat releases before mask_secret was added (Airflow 2.11 pins)
+    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
 try:
     from airflow.sdk import Context

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Create (or reuse) .venv with the provider and its dev tools, pinned by constraints/.
+# PYTHON, VENV and CONSTRAINTS select another interpreter, venv and Airflow (see .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 PY_VERSION="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
-CONSTRAINTS="constraints/constraints-${PY_VERSION}.txt"
+CONSTRAINTS="${CONSTRAINTS:-constraints/constraints-${PY_VERSION}.txt}"
 VENV="${VENV:-.venv}"
 [ -f "$CONSTRAINTS" ] || { echo "no pinned constraints for Python $PY_VERSION ($CONSTRAINTS)" >&2; exit 1; }
 command -v uv >/dev/null 2>&1 || "$PYTHON" -m pip install --quiet uv

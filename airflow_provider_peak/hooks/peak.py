@@ -8,7 +8,7 @@ import random
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
@@ -31,6 +31,10 @@ from airflow_provider_peak.hooks.settings import PeakSettings
 from airflow_provider_peak.redaction import sanitize_url, scrub, truncate
 from airflow_provider_peak.schema import Column, TableSchema
 from airflow_provider_peak.version_compat import BaseHook, mask_secret
+
+if TYPE_CHECKING:
+    from airflow_provider_peak.checkpoint import Checkpoint
+    from airflow_provider_peak.ingestion import IngestOptions, IngestSummary
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,7 @@ class PeakHook(BaseHook):
         self._api_retry_args = dict(api_retry_args or {})
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
-        self._counters = {"requests": 0, "retries": 0, "token_refreshes": 0}
+        self._counters = {"requests": 0, "retries": 0, "token_refreshes": 0, "rate_limited": 0}
 
     # ------------------------------------------------------------------ connection
     @cached_property
@@ -137,7 +141,7 @@ class PeakHook(BaseHook):
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counts since the hook was created: requests sent, retries, token refreshes."""
+        """Counts since the hook was created: requests sent, retries, token refreshes, 429 replies."""
         with self._lock:
             return dict(self._counters)
 
@@ -222,6 +226,8 @@ class PeakHook(BaseHook):
                 self._count("token_refreshes")
                 continue
             break
+        if response.status_code == 429:
+            self._count("rate_limited")
         if response.status_code >= 400:
             raise self._error(response, method, path)
         return response
@@ -369,6 +375,40 @@ class PeakHook(BaseHook):
         reply = self._json("POST", self._table_path(table), body=body)
         ingested = reply.get(s.records_ingested_key) if isinstance(reply, Mapping) else None
         return int(ingested) if ingested is not None else (count or 0)
+
+    def ingest_records(
+        self,
+        table: str | TableSchema,
+        records: Any,
+        *,
+        options: IngestOptions | None = None,
+        checkpoint: Checkpoint | None = None,
+        run_key: str = "",
+        logger: logging.Logger | None = None,
+        **option_kwargs: Any,
+    ) -> IngestSummary:
+        """Validate, batch and send any number of records (for ``@task`` code).
+
+        ``records``: a list, any iterable or generator, a callable returning one, or a JSON/JSONL
+        path. Keyword options are those of ``IngestOptions`` (``max_records``, ``max_bytes``,
+        ``max_concurrency``, ``on_invalid``, ``dead_letter_path``, ``batch_id_column``). Returns the
+        summary; raises ``RecordValidationError`` without sending anything when a record is invalid
+        (``on_invalid="fail"``).
+        """
+        from airflow_provider_peak.ingestion import IngestOptions, ingest_records
+        from airflow_provider_peak.sources import iter_records
+
+        schema = table if isinstance(table, TableSchema) else self.get_table(table)
+        return ingest_records(
+            lambda batch: self.ingest(schema.name, batch.body),
+            schema,
+            lambda: iter_records(records),
+            options or IngestOptions(**option_kwargs),
+            checkpoint=checkpoint,
+            run_key=run_key,
+            counters=lambda: self.stats,
+            logger=logger,
+        )
 
     # ------------------------------------------------------------------ Airflow UI
     def test_connection(self) -> tuple[bool, str]:

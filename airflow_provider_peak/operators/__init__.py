@@ -1,0 +1,8 @@
+"""Peak operators."""
+
+from __future__ import annotations
+
+from airflow_provider_peak.operators.ingest import PeakIngestOperator
+from airflow_provider_peak.operators.tables import PeakCreateTableOperator
+
+__all__ = ["PeakCreateTableOperator", "PeakIngestOperator"]

@@ -1,0 +1,179 @@
+"""``PeakIngestOperator``: push any task's output to a Peak table in compliant, validated batches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from airflow_provider_peak.checkpoint import Checkpoint, VariableMirror
+from airflow_provider_peak.hooks.peak import PeakHook
+from airflow_provider_peak.ingestion import IngestOptions
+from airflow_provider_peak.links import PeakTableLink
+from airflow_provider_peak.operators.tables import ensure_table
+from airflow_provider_peak.schema import Column
+from airflow_provider_peak.sources import record_source
+from airflow_provider_peak.version_compat import BaseOperator, Context
+
+#: The pool that holds Peak's tenant-wide budget of 30 requests in flight (see "Running at scale").
+PEAK_POOL = "peak_api"
+
+
+def run_key(context: Context, table: str) -> str:
+    """Identifies this task run across tries (not across runs or map indexes)."""
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    return f"{ti.dag_id}/{ti.task_id}/{ti.run_id}/{map_index}/{table}"
+
+
+class PeakIngestOperator(BaseOperator):
+    """Validate records against a Peak table's schema and ingest them in compliant batches.
+
+    Every batch holds at most ``max_records`` records and ``max_bytes`` bytes, and at most
+    ``max_concurrency`` requests are in flight. With ``on_invalid="fail"`` the whole input is
+    validated first and nothing is sent if any record is invalid (the error lists the first 20,
+    naming record, column and reason). Batches acknowledged by Peak are checkpointed, so a retry of
+    the task resumes after them for the same input. Returns a summary dict (XCom).
+
+    :param table_name: the Peak table (templated).
+    :param records: a list of dicts, an iterable or generator, a callable returning one, an XComArg,
+        or a JSON/JSONL file path or ``ObjectStoragePath`` (``s3://...`` read with ``source_conn_id``)
+        (templated).
+    :param sql: instead of ``records``: a query run on ``sql_conn_id`` (any DB-API connection, e.g.
+        Snowflake), read in chunks of ``sql_chunk_size`` (templated).
+    :param sql_conn_id: the connection ``sql`` runs on.
+    :param sql_parameters: query parameters (templated).
+    :param source_conn_id: connection for object-storage paths (e.g. ``aws_default``).
+    :param peak_conn_id: the ``peak`` connection.
+    :param max_records: records per request, 1..500.
+    :param max_bytes: bytes per request body (default 1,000,000).
+    :param max_concurrency: requests in flight, 1..30.
+    :param on_invalid: ``fail`` (send nothing), ``skip`` (drop and count) or ``dead_letter`` (write
+        invalid records with their errors as JSONL to ``dead_letter_path``).
+    :param dead_letter_path: local path or object-storage URL (templated).
+    :param create_table_columns: create the table with these columns if it does not exist (templated).
+    :param batch_id_column: a string column stamped with a deterministic batch id, so a batch
+        replayed after a lost reply can be found and removed downstream.
+    :param checkpoint_dir: where acknowledged batches are logged locally (default: the temp dir).
+
+    Run it in the ``peak_api`` pool (``pool="peak_api"``, 30 slots) to keep every Peak task of the
+    deployment within the tenant's 30 concurrent requests: the task then claims ``pool_slots`` equal
+    to ``max_concurrency``, so the scheduler never runs more requests at once than the pool holds.
+    """
+
+    template_fields: Sequence[str] = (
+        "table_name",
+        "records",
+        "sql",
+        "sql_parameters",
+        "dead_letter_path",
+        "create_table_columns",
+    )
+    template_fields_renderers = {"sql": "sql", "records": "json", "create_table_columns": "json"}
+    template_ext: Sequence[str] = (".sql",)
+    ui_color = "#cfe8ff"
+    operator_extra_links = (PeakTableLink(),)
+
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        records: Any = None,
+        sql: str | None = None,
+        sql_conn_id: str | None = None,
+        sql_parameters: Any = None,
+        sql_chunk_size: int = 10_000,
+        source_conn_id: str | None = None,
+        peak_conn_id: str = PeakHook.default_conn_name,
+        max_records: int = 500,
+        max_bytes: int = 1_000_000,
+        max_concurrency: int = 8,
+        on_invalid: Literal["fail", "skip", "dead_letter"] = "fail",
+        dead_letter_path: str | None = None,
+        create_table_columns: Sequence[Mapping[str, Any] | Column] | None = None,
+        batch_id_column: str | None = None,
+        checkpoint_dir: str | None = None,
+        progress_interval: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs.get("pool") == PEAK_POOL:
+            # One slot per request this task may have in flight.
+            kwargs.setdefault("pool_slots", max_concurrency)
+        super().__init__(**kwargs)
+        if records is not None and sql is not None:
+            raise ValueError("pass either records or sql, not both")
+        if sql is not None and not sql_conn_id:
+            raise ValueError("sql needs sql_conn_id")
+        if not 1 <= max_concurrency <= 30:
+            raise ValueError(f"max_concurrency must be 1..30 (Peak's limit), got {max_concurrency}")
+        self.table_name = table_name
+        self.records = records
+        self.sql = sql
+        self.sql_conn_id = sql_conn_id
+        self.sql_parameters = sql_parameters
+        self.sql_chunk_size = sql_chunk_size
+        self.source_conn_id = source_conn_id
+        self.peak_conn_id = peak_conn_id
+        self.options = IngestOptions(
+            max_records=max_records,
+            max_bytes=max_bytes,
+            max_concurrency=max_concurrency,
+            on_invalid=on_invalid,
+            batch_id_column=batch_id_column,
+            progress_interval=progress_interval,
+        )
+        self.dead_letter_path = dead_letter_path
+        self.create_table_columns = create_table_columns
+        self.checkpoint_dir = checkpoint_dir
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        if self.pool != PEAK_POOL:
+            self.log.warning(
+                "Running outside the %r pool: other Peak tasks may push the tenant past 30 concurrent "
+                "requests (then Peak answers 429 and this task slows down). Create the pool with "
+                "`airflow pools set %s 30 'Peak API'` and pass pool=%r.",
+                PEAK_POOL,
+                PEAK_POOL,
+                PEAK_POOL,
+            )
+        elif self.pool_slots < self.options.max_concurrency:
+            self.log.warning(
+                "pool_slots=%d is below max_concurrency=%d: the pool under-counts this task",
+                self.pool_slots,
+                self.options.max_concurrency,
+            )
+        hook = PeakHook(self.peak_conn_id)
+        if self.create_table_columns:
+            schema, _ = ensure_table(hook, self.table_name, self.create_table_columns, "ignore")
+        else:
+            schema = hook.get_table(self.table_name)
+        key = run_key(context, schema.name)
+        checkpoint = Checkpoint(
+            key,
+            directory=self.checkpoint_dir,
+            mirror=VariableMirror(Checkpoint.variable_key(key)),
+            meta={"table": schema.name},
+        )
+        resumed = checkpoint.load()
+        if resumed:
+            self.log.info("Resuming: %d batches were acknowledged by an earlier try", len(resumed))
+        source = record_source(
+            self.records,
+            sql=self.sql,
+            sql_conn_id=self.sql_conn_id,
+            sql_parameters=self.sql_parameters,
+            source_conn_id=self.source_conn_id,
+            chunk_size=self.sql_chunk_size,
+            columns=[c.name for c in schema.columns],
+        )
+        self.options.dead_letter_path = self.dead_letter_path
+        PeakTableLink.persist(context, hook, schema.name)
+        success = False
+        try:
+            summary = hook.ingest_records(
+                schema, source, options=self.options, checkpoint=checkpoint, run_key=key, logger=self.log
+            )
+            success = True
+        finally:
+            checkpoint.close(success=success)
+        self.log.info("Ingested into Peak table %s:\n%s", schema.name, summary.as_table())
+        return summary.as_dict()

@@ -1,0 +1,87 @@
+"""``PeakCreateTableOperator``: create a Peak table schema, or check the one that exists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from airflow_provider_peak.exceptions import PeakConfigError, PeakConflictError, PeakError
+from airflow_provider_peak.hooks.peak import PeakHook
+from airflow_provider_peak.links import PeakTableLink
+from airflow_provider_peak.schema import Column, TableSchema
+from airflow_provider_peak.version_compat import BaseOperator, Context
+
+IfExists = Literal["ignore", "verify", "fail"]
+IF_EXISTS = ("ignore", "verify", "fail")
+
+
+def ensure_table(
+    hook: PeakHook, name: str, columns: Sequence[Mapping[str, Any] | Column], if_exists: str = "ignore"
+) -> tuple[TableSchema, bool]:
+    """Create ``name`` unless it exists; return ``(schema, created)``.
+
+    ``if_exists``: ``ignore`` keeps the existing table as it is, ``verify`` fails with a column
+    diff when it differs from ``columns``, ``fail`` fails. Schemas cannot be altered in Peak, so a
+    difference can only be reported.
+    """
+    wanted = TableSchema.build(name, columns)
+    try:
+        return hook.create_table(name, wanted.columns), True
+    except PeakConflictError:
+        if if_exists == "fail":
+            raise
+    existing = hook.get_table(name)
+    if if_exists == "verify":
+        diff = wanted.diff(existing)
+        if diff:
+            raise PeakError(
+                f"table {name!r} exists with a different schema (Peak schemas cannot be changed):\n"
+                + "\n".join(diff)
+            )
+    return existing, False
+
+
+class PeakCreateTableOperator(BaseOperator):
+    """Create a Peak table schema.
+
+    Peak schemas cannot be updated or deleted, so the operator is idempotent by default: an existing
+    table is kept (``if_exists="ignore"``), compared column by column (``"verify"``, failing with a
+    readable diff), or treated as an error (``"fail"``). Returns the table object (XCom).
+
+    :param table_name: the table name (templated).
+    :param columns: column dicts (``{"name", "type", "format"?, "precision"?, "scale"?}``) or
+        ``Column`` objects (templated).
+    :param if_exists: ``ignore``, ``verify`` or ``fail``.
+    :param peak_conn_id: the ``peak`` connection.
+    """
+
+    template_fields: Sequence[str] = ("table_name", "columns")
+    template_fields_renderers = {"columns": "json"}
+    ui_color = "#e8f4ff"
+    operator_extra_links = (PeakTableLink(),)
+
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        columns: Sequence[Mapping[str, Any] | Column],
+        if_exists: IfExists = "ignore",
+        peak_conn_id: str = PeakHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_exists not in IF_EXISTS:
+            raise PeakConfigError(f"if_exists must be one of {IF_EXISTS}, got {if_exists!r}")
+        self.table_name = table_name
+        self.columns = columns
+        self.if_exists = if_exists
+        self.peak_conn_id = peak_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        hook = PeakHook(self.peak_conn_id)
+        schema, created = ensure_table(hook, self.table_name, self.columns, self.if_exists)
+        self.log.info(
+            "Table %s %s (%d columns)", schema.name, "created" if created else "exists", len(schema.columns)
+        )
+        PeakTableLink.persist(context, hook, schema.name)
+        return schema.to_dict()

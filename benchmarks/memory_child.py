@@ -1,0 +1,33 @@
+"""Child process of the memory benchmark: stream N generated records through the real pipeline
+(validate, encode, pack, concurrent sender) into a discard sink; print records and peak RSS growth."""
+
+from __future__ import annotations
+
+import resource
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from airflow_provider_peak.ingestion import IngestOptions, ingest_records  # noqa: E402
+from benchmarks.run import SCHEMA, typical  # noqa: E402
+
+
+def main(n: int) -> None:
+    template = typical(7)
+
+    def records():  # one dict reused: the generator itself holds nothing
+        for i in range(n):
+            template["id"] = i
+            yield template
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    summary = ingest_records(
+        lambda batch: batch.count, SCHEMA, records, IngestOptions(on_invalid="skip", max_concurrency=4)
+    )
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(summary.records_sent, (after - before) / 1024)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

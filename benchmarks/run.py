@@ -1,0 +1,191 @@
+"""Benchmarks: each figure is a ratio measured in one run, so it holds on a noisy machine.
+
+    .venv/bin/python benchmarks/run.py            # everything (about 3-5 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py packing cpu  # a subset
+
+Prints one table: benchmark, measured value, goal, verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from airflow_provider_peak.batching import pack
+from airflow_provider_peak.schema import TableSchema
+from airflow_provider_peak.validation import RecordEncoder
+
+ROWS: list[tuple[str, str, str, str]] = []
+
+SCHEMA = TableSchema.build(
+    "bench",
+    [
+        {"name": "id", "type": "integer"},
+        {"name": "customer", "type": "string"},
+        {"name": "country", "type": "string"},
+        {"name": "quantity", "type": "integer"},
+        {"name": "price", "type": "numeric", "precision": 10, "scale": 2},
+        {"name": "express", "type": "boolean"},
+        {"name": "ordered_at", "type": "timestamp", "format": "YYYY-MM-DD HH24:MI:SS"},
+        {"name": "day", "type": "date"},
+        {"name": "attributes", "type": "JSON"},
+        {"name": "note", "type": "string"},
+    ],
+)
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def typical(i: int) -> dict[str, Any]:
+    return {
+        "id": i,
+        "customer": f"customer-{i % 997:04d}",
+        "country": ("GB", "DE", "FR", "US", "JP")[i % 5],
+        "quantity": i % 17,
+        "price": Decimal(f"{i % 10_000}.{i % 100:02d}"),
+        "express": i % 3 == 0,
+        "ordered_at": START.replace(tzinfo=None),
+        "day": START.date(),
+        "attributes": {"channel": "web", "tags": ["a", "b"]},
+        "note": "ok",
+    }
+
+
+def report(name: str, value: str, goal: str, ok: bool | None) -> None:
+    verdict = "n/a" if ok is None else ("pass" if ok else "FAIL")
+    ROWS.append((name, value, goal, verdict))
+    print(f"  {name}: {value} (goal {goal}) {verdict}", flush=True)
+
+
+def lower_bound(n: int, total_bytes: int, max_records: int = 500, max_bytes: int = 1_000_000) -> int:
+    return max(math.ceil(n / max_records), math.ceil(total_bytes / max_bytes))
+
+
+# ----------------------------------------------------------------------------- 1. packing
+def bench_packing() -> None:
+    rng = random.Random(1)
+    schema = TableSchema.build("p", [{"name": "id", "type": "integer"}, {"name": "s", "type": "string"}])
+    encoder = RecordEncoder(schema)
+    mixes: dict[str, Callable[[int], dict[str, Any]]] = {
+        "small (~30 B)": lambda i: {"id": i, "s": "x" * rng.randrange(5, 20)},
+        "medium (~2 KB)": lambda i: {"id": i, "s": "y" * rng.randrange(1_000, 3_000)},
+        "near-ceiling (300-900 KB)": lambda i: {"id": i, "s": "z" * rng.randrange(300_000, 900_000)},
+        "multi-byte (~6 KB UTF-8)": lambda i: {"id": i, "s": "é漢🙂" * rng.randrange(200, 800)},
+        "mixed": lambda i: {"id": i, "s": "m" * rng.choice([10, 100, 5_000, 60_000])},
+    }
+    counts = {"near-ceiling (300-900 KB)": 300}
+    for name, make in mixes.items():
+        n = counts.get(name, 20_000)
+        encoded = [(i, encoder.encode(make(i), i)) for i in range(n)]
+        total = sum(len(body) for _, body in encoded)  # type: ignore[arg-type]
+        batches = sum(1 for _ in pack(encoded, max_records=500, max_bytes=1_000_000))  # type: ignore[arg-type]
+        bound = lower_bound(n, total + n + 1)
+        ratio = batches / bound
+        report(f"packing {name}", f"{batches}/{bound} requests = {ratio:.3f}", "<= 1.02", ratio <= 1.02)
+
+
+# ----------------------------------------------------------------------------- 3. client CPU
+def bench_cpu() -> None:
+    import jsonschema
+
+    n = 100_000
+    records = [typical(i) for i in range(n)]
+    encoder = RecordEncoder(SCHEMA)
+
+    started = time.process_time()
+    encoded = ((i, encoder.encode(r, i)) for i, r in enumerate(records))
+    batches = sum(1 for _ in pack(encoded, max_records=500, max_bytes=1_000_000))  # type: ignore[arg-type]
+    ours = n / (time.process_time() - started)
+
+    # The naive way: render values, json.dumps each record, validate with jsonschema.
+    json_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": ["integer", "null"]},
+            "customer": {"type": ["string", "null"]},
+            "country": {"type": ["string", "null"]},
+            "quantity": {"type": ["integer", "null"]},
+            "price": {"type": ["number", "string", "null"]},
+            "express": {"type": ["boolean", "null"]},
+            "ordered_at": {"type": ["string", "null"]},
+            "day": {"type": ["string", "null"]},
+            "attributes": {},
+            "note": {"type": ["string", "null"]},
+        },
+    }
+    validator = jsonschema.Draft7Validator(json_schema)
+    started = time.process_time()
+    for record in records[: n // 4]:
+        plain = {
+            **record,
+            "price": str(record["price"]),
+            "ordered_at": record["ordered_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            "day": record["day"].isoformat(),
+        }
+        validator.validate(plain)
+        json.dumps(plain, separators=(",", ":"), ensure_ascii=False).encode()
+    naive = (n // 4) / (time.process_time() - started)
+    ratio = ours / naive
+    report(
+        "client CPU validate+encode+pack",
+        f"{ours:,.0f} rec/s vs naive {naive:,.0f} = {ratio:.1f}x",
+        ">= 3x",
+        ratio >= 3,
+    )
+    del batches
+
+
+# ----------------------------------------------------------------------------- 4. memory
+def bench_memory() -> None:
+    n = int(os.environ.get("BENCH_MEMORY_RECORDS", "10000000"))
+    child = Path(__file__).with_name("memory_child.py")
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, str(child), str(n)], capture_output=True, text=True, check=True)
+    sent, growth = out.stdout.split()[-2:]
+    report(
+        f"memory streaming {int(sent):,} records",
+        f"+{float(growth):.1f} MB peak RSS ({time.monotonic() - started:.0f} s)",
+        "< 100 MB",
+        float(growth) < 100,
+    )
+
+
+BENCHMARKS: dict[str, Callable[[], None]] = {
+    "packing": bench_packing,
+    "cpu": bench_cpu,
+    "memory": bench_memory,
+}
+
+
+def main(names: list[str]) -> None:
+    from benchmarks import http_bench
+
+    BENCHMARKS.update(http_bench.BENCHMARKS)
+    for name in names or list(BENCHMARKS):
+        print(f"== {name}", flush=True)
+        BENCHMARKS[name]()
+    width = max(len(r[0]) for r in ROWS)
+    print("\n| benchmark | measured | goal | verdict |\n|---|---|---|---|")
+    for name, value, goal, verdict in ROWS:
+        print(f"| {name.ljust(width)} | {value} | {goal} | {verdict} |")
+
+
+def records_stream(n: int) -> Iterator[dict[str, Any]]:
+    for i in range(n):
+        yield typical(i)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,128 @@
+"""PeakIngestOperator reading from files, S3 (moto server) and Snowflake (fakesnow)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from airflow_provider_peak.hooks.peak import PeakHook
+from airflow_provider_peak.operators import PeakIngestOperator
+from tests.airflow_context import make_context
+from tests.peak_fixtures import unique_table
+
+COLUMNS = [
+    {"name": "id", "type": "integer"},
+    {"name": "amount", "type": "numeric", "precision": 10, "scale": 2},
+    {"name": "note", "type": "string"},
+]
+
+
+@pytest.fixture
+def table(request, peak_conn):
+    peak_conn()
+    name = unique_table(request)
+    PeakHook().create_table(name, COLUMNS)
+    return name
+
+
+def run(table, tmp_path, **kwargs):
+    op = PeakIngestOperator(task_id="ingest", table_name=table, checkpoint_dir=str(tmp_path), **kwargs)
+    return op.execute(make_context(run_id=f"run-{table}"))
+
+
+def test_generator_callable_and_single_mapping(emu, table, tmp_path):
+    def generate() -> Iterator[dict]:
+        for i in range(1_200):
+            yield {"id": i, "note": "gen"}
+
+    assert run(table, tmp_path, records=generate)["records_sent"] == 1_200
+    assert run(table, tmp_path / "b", records=generate())["records_sent"] == 1_200
+    assert run(table, tmp_path / "c", records={"id": -1})["records_sent"] == 1
+    assert len(emu.rows(table)) == 2_401
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".json"])
+def test_local_files(emu, table, tmp_path, suffix):
+    records = [{"id": i, "amount": f"{i}.25"} for i in range(700)]
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps(records))
+    else:
+        text = "".join(json.dumps(r) + "\n" for r in records).encode()
+        path.write_bytes(gzip.compress(text) if suffix.endswith(".gz") else text)
+    assert run(table, tmp_path, records=str(path))["records_sent"] == 700
+    assert sorted(r["id"] for r in emu.rows(table)) == list(range(700))
+
+
+def test_a_plain_string_is_not_records(emu, table, tmp_path):
+    with pytest.raises(ValueError, match="not a file path"):
+        run(table, tmp_path, records="hello")
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_s3_jsonl_through_the_amazon_connection(emu, table, tmp_path, moto_server, set_conn):
+    import boto3
+
+    set_conn(
+        "aws_moto",
+        conn_type="aws",
+        login="testing",
+        password="testing",
+        extra={"endpoint_url": moto_server, "region_name": "us-east-1"},
+    )
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(Bucket="landing")
+    body = "".join(json.dumps({"id": i, "note": "s3"}) + "\n" for i in range(1_500))
+    s3.put_object(Bucket="landing", Key="orders/part-0.jsonl", Body=body.encode())
+    summary = run(table, tmp_path, records="s3://landing/orders/part-0.jsonl", source_conn_id="aws_moto")
+    assert summary["records_sent"] == 1_500
+    assert {r["note"] for r in emu.rows(table)} == {"s3"}
+
+
+def test_snowflake_query_in_chunks(emu, table, tmp_path, set_conn):
+    import fakesnow
+    import snowflake.connector
+
+    set_conn(
+        "snowflake_fake",
+        conn_type="snowflake",
+        login="user",
+        password="pw",
+        schema="public",
+        extra={"account": "acct", "database": "analytics", "warehouse": "wh"},
+    )
+    with fakesnow.patch(create_database_on_connect=True, create_schema_on_connect=True):
+        conn = snowflake.connector.connect(database="analytics", schema="public")
+        conn.cursor().execute("create table payments (id int, amount number(10,2), note varchar)")
+        values = ",".join(f"({i}, {i}.50, 'row {i}')" for i in range(2_345))
+        conn.cursor().execute(f"insert into payments values {values}")
+        summary = run(
+            table,
+            tmp_path,
+            sql="select id, amount, note from payments order by id",
+            sql_conn_id="snowflake_fake",
+            sql_chunk_size=1_000,
+        )
+    assert summary["records_sent"] == 2_345
+    rows = sorted(emu.rows(table, exact=True), key=lambda r: r["id"])
+    assert rows[3] == {"id": 3, "amount": Decimal("3.50"), "note": "row 3"}

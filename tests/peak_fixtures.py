@@ -1,0 +1,65 @@
+"""Fixtures shared by the hook, operator and reliability tests: an emulator and connections to it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from airflow_provider_peak.emulator import PeakEmulator
+
+API_KEY = "test-api-key-3f9c2b7a"
+CLIENT_ID = "airflow-client"
+CLIENT_SECRET = "client-secret-8e1d4c6f"
+#: Fast back-off so retry tests take milliseconds, not seconds.
+FAST_RETRIES = {"backoff_initial": 0.01, "backoff_max": 0.05, "retry_after_floor": 0.01}
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[PeakEmulator]:
+    with PeakEmulator(api_keys=(API_KEY,), oauth_clients={CLIENT_ID: CLIENT_SECRET}, quiet=True) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(emulator: PeakEmulator) -> Iterator[PeakEmulator]:
+    """The shared emulator with faults, latency and counters reset around each test."""
+    emulator.clear_faults()
+    emulator.set_latency(0.0)
+    emulator.reset_stats()
+    yield emulator
+    emulator.clear_faults()
+    emulator.set_latency(0.0)
+
+
+@pytest.fixture
+def set_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Install a connection through ``AIRFLOW_CONN_<ID>`` (no database involved)."""
+
+    def install(conn_id: str = "peak_default", **fields: Any) -> str:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+        return conn_id
+
+    return install
+
+
+@pytest.fixture
+def peak_conn(emu: PeakEmulator, set_conn: Callable[..., str]) -> Callable[..., str]:
+    """``peak_conn(oauth=False, **extra)`` -> a connection id pointing at the emulator."""
+
+    def install(conn_id: str = "peak_default", *, oauth: bool = False, **extra: Any) -> str:
+        fields: dict[str, Any] = {"conn_type": "peak", "host": emu.url, "extra": {**FAST_RETRIES, **extra}}
+        if oauth:
+            fields.update(login=CLIENT_ID, password=CLIENT_SECRET)
+        else:
+            fields["password"] = API_KEY
+        return set_conn(conn_id, **fields)
+
+    return install
+
+
+def unique_table(request: pytest.FixtureRequest, prefix: str = "t") -> str:
+    """A table name unique to the test (the session emulator is shared)."""
+    name = "".join(ch if ch.isalnum() else "_" for ch in request.node.name)
+    return f"{prefix}_{name}"[:120].rstrip("_")

@@ -1,0 +1,118 @@
+"""Bad input: one clear error naming what and where, and no partial data sent."""
+
+from __future__ import annotations
+
+import math
+import socket
+
+import pytest
+
+from airflow_provider_peak.exceptions import PeakAuthError, PeakConnectionError, PeakNotFoundError
+from airflow_provider_peak.hooks.peak import PeakHook
+from airflow_provider_peak.operators import PeakIngestOperator
+from airflow_provider_peak.validation import RecordValidationError
+from tests.airflow_context import make_context
+from tests.peak_fixtures import API_KEY, unique_table
+
+COLUMNS = [
+    {"name": "id", "type": "integer"},
+    {"name": "name", "type": "string"},
+    {"name": "doc", "type": "JSON"},
+    {"name": "price", "type": "numeric", "precision": 5, "scale": 2},
+]
+GOOD = [{"id": i, "name": f"n{i}"} for i in range(1_200)]
+
+
+@pytest.fixture
+def table(request, peak_conn):
+    peak_conn()
+    name = unique_table(request)
+    PeakHook().create_table(name, COLUMNS)
+    return name
+
+
+def ingest(table, records, tmp_path, **kwargs):
+    op = PeakIngestOperator(
+        task_id="ingest", table_name=table, records=records, checkpoint_dir=str(tmp_path), **kwargs
+    )
+    return op.execute(make_context(run_id=f"run-{table}"))
+
+
+@pytest.mark.parametrize(
+    ("bad", "where"),
+    [
+        ({"id": "12"}, "column 'id': expected integer"),
+        ({"id": True}, "column 'id': expected integer"),
+        ({"id": 1, "colour": "red"}, "column 'colour': unknown column"),
+        ({"id": 1, "price": 1234.5}, "column 'price': exceeds precision"),
+        ({"id": 1, "doc": {"when": object()}}, "column 'doc'"),
+        ({"id": 1, "doc": [1.0, math.nan]}, "column 'doc'"),
+        ({"id": 1, "name": math.inf}, "column 'name'"),
+        ({"id": 1, "name": "broken \udc80 utf-8"}, "column 'name'"),
+        ("not a record", "record 1000"),
+    ],
+)
+def test_invalid_record_is_named_and_nothing_is_sent(emu, table, tmp_path, bad, where):
+    records = [*GOOD[:1_000], bad, *GOOD[1_000:]]
+    with pytest.raises(RecordValidationError) as info:
+        ingest(table, records, tmp_path)
+    message = str(info.value)
+    assert "record 1000" in message
+    assert where in message
+    assert emu.stats()["by_route"].get("ingest", 0) == 0
+
+
+def test_oversize_single_record(emu, table, tmp_path):
+    records = [*GOOD, {"id": 5, "name": "x" * 2_000_000}]
+    with pytest.raises(ValueError, match="record 1200"):
+        ingest(table, records, tmp_path)
+    assert emu.stats()["by_route"].get("ingest", 0) == 0
+
+
+def test_empty_input_sends_nothing_and_succeeds(emu, table, tmp_path):
+    summary = ingest(table, [], tmp_path)
+    assert summary["records_sent"] == 0
+    assert emu.stats()["by_route"].get("ingest", 0) == 0
+
+
+def test_missing_table(emu, peak_conn, tmp_path):
+    peak_conn()
+    with pytest.raises(PeakNotFoundError, match="404 TABLE_NOT_FOUND on GET /api/v1/tables/nope"):
+        ingest("nope", GOOD, tmp_path)
+
+
+def test_wrong_api_key(emu, set_conn, table, tmp_path):
+    set_conn(conn_type="peak", host=emu.url, password="wrong")
+    with pytest.raises(PeakAuthError, match="401"):
+        ingest(table, GOOD, tmp_path)
+    assert emu.stats()["by_route"].get("ingest", 0) == 0
+
+
+def test_unreachable_host(set_conn, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    set_conn(
+        conn_type="peak",
+        host=f"http://127.0.0.1:{port}",
+        password=API_KEY,
+        extra={"max_retries": 1, "backoff_initial": 0.01},
+    )
+    with pytest.raises(
+        PeakConnectionError, match=f"could not reach Peak .*127.0.0.1:{port}|could not reach Peak"
+    ):
+        ingest("t", GOOD, tmp_path)
+
+
+def test_tls_error_is_not_retried(emu, set_conn, tmp_path):
+    # An https:// URL on the emulator's plain-HTTP port: the TLS handshake fails.
+    set_conn(
+        conn_type="peak",
+        host=emu.url.replace("http://", "https://"),
+        password=API_KEY,
+        extra={"max_retries": 3, "backoff_initial": 0.01},
+    )
+    hook = PeakHook()
+    with pytest.raises(PeakConnectionError, match="SSLError"):
+        hook.get_table("t")
+    assert hook.stats["retries"] == 0
