@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 # Longest tokens first so "HH24" is not read as something shorter.
+# ASCII digits only: ``\d`` would also accept Arabic-Indic and other Unicode digits.
 TOKENS: dict[str, str] = {
-    "YYYY": r"(?P<YYYY>\d{4})",
-    "HH24": r"(?P<HH24>\d{2})",
-    "TZH": r"(?P<TZH>[+-]\d{2})",
-    "TZM": r"(?P<TZM>\d{2})",
-    "MM": r"(?P<MM>\d{2})",
-    "DD": r"(?P<DD>\d{2})",
-    "MI": r"(?P<MI>\d{2})",
-    "SS": r"(?P<SS>\d{2})",
-    "FF": r"(?P<FF>\d{1,9})",
+    "YYYY": r"(?P<YYYY>[0-9]{4})",
+    "HH24": r"(?P<HH24>[0-9]{2})",
+    "TZH": r"(?P<TZH>[+-][0-9]{2})",
+    "TZM": r"(?P<TZM>[0-9]{2})",
+    "MM": r"(?P<MM>[0-9]{2})",
+    "DD": r"(?P<DD>[0-9]{2})",
+    "MI": r"(?P<MI>[0-9]{2})",
+    "SS": r"(?P<SS>[0-9]{2})",
+    "FF": r"(?P<FF>[0-9]{1,9})",
 }
 _TOKEN_RE = re.compile("|".join(TOKENS))
 _LITERAL_RE = re.compile(r"[^A-Za-z0-9]+")
@@ -30,11 +31,13 @@ _DATE_TOKENS = frozenset({"YYYY", "MM", "DD"})
 
 #: The defaults when a column has no ``format``: strict ISO dates, and ISO 8601 timestamps with an
 #: optional fraction (1-9 digits) and an optional offset (``Z``, ``+HH:MM`` or ``+HHMM``).
-ISO_DATE = re.compile(r"(?P<YYYY>\d{4})-(?P<MM>\d{2})-(?P<DD>\d{2})")
+ISO_DATE = re.compile(r"(?P<YYYY>[0-9]{4})-(?P<MM>[0-9]{2})-(?P<DD>[0-9]{2})")
 ISO_TIMESTAMP = re.compile(
-    r"(?P<YYYY>\d{4})-(?P<MM>\d{2})-(?P<DD>\d{2})[T ](?P<HH24>\d{2}):(?P<MI>\d{2}):(?P<SS>\d{2})"
-    r"(?:\.(?P<FF>\d{1,9}))?(?P<TZ>Z|(?P<TZH>[+-]\d{2}):?(?P<TZM>\d{2}))?"
+    r"(?P<YYYY>[0-9]{4})-(?P<MM>[0-9]{2})-(?P<DD>[0-9]{2})"
+    r"[T ](?P<HH24>[0-9]{2}):(?P<MI>[0-9]{2}):(?P<SS>[0-9]{2})"
+    r"(?:\.(?P<FF>[0-9]{1,9}))?(?P<TZ>Z|(?P<TZH>[+-][0-9]{2}):?(?P<TZM>[0-9]{2}))?"
 )
+MAX_OFFSET = timedelta(hours=18)
 
 
 class FormatError(ValueError):
@@ -90,6 +93,8 @@ class DateTimeFormat:
             missing = _DATE_TOKENS - set(tokens)
             if missing:
                 raise FormatError(f"format {self.pattern!r} lacks {', '.join(sorted(missing))}")
+            if "TZM" in tokens and "TZH" not in tokens:
+                raise FormatError(f"format {self.pattern!r} has TZM without TZH")
             if self.kind == "date" and set(tokens) - _DATE_TOKENS:
                 raise FormatError(f"format {self.pattern!r}: a date format takes only YYYY, MM and DD")
             regex = re.compile(
@@ -106,7 +111,7 @@ class DateTimeFormat:
 
     def parse(self, text: str) -> datetime | None:
         """Return the value as a ``datetime`` or ``None`` if ``text`` does not match or is not a
-        real calendar date/time (31 February, hour 24, offset beyond ±18:00)."""
+        real calendar date/time (31 February, hour 24, minute 60, offset beyond ±18:00)."""
         match = self.regex.fullmatch(text)
         if match is None:
             return None
@@ -121,6 +126,8 @@ class DateTimeFormat:
                 hours = int(groups["TZH"])
                 minutes = int(groups.get("TZM") or 0)
                 offset = timedelta(hours=abs(hours), minutes=minutes)
+                if minutes > 59 or offset > MAX_OFFSET:
+                    return None
                 tz = timezone(-offset if groups["TZH"].startswith("-") else offset)
             return datetime(
                 int(groups["YYYY"]),
@@ -137,27 +144,23 @@ class DateTimeFormat:
 
     def render(self, value: date) -> str:
         """Render a Python ``date``/``datetime`` as this format; ``ValueError`` if it cannot be."""
-        is_datetime = isinstance(value, datetime)
+        # A date in a format with time tokens is midnight, as for the ISO default.
+        stamp = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+        offset = stamp.utcoffset()
+        if offset is not None and (offset.seconds % 60 or offset.microseconds or abs(offset) > MAX_OFFSET):
+            raise ValueError(f"the time zone offset {offset} is not whole minutes within ±18:00")
         if self.pattern is None:
-            if self.kind == "date":
-                return (value.date() if is_datetime else value).isoformat()  # type: ignore[union-attr]
-            stamp = value if is_datetime else datetime(value.year, value.month, value.day)
-            return stamp.isoformat()  # type: ignore[union-attr]
-        out: list[str] = []
-        for is_token, text in self.parts:
-            out.append(_render_token(text, value) if is_token else text)
-        return "".join(out)
+            return stamp.date().isoformat() if self.kind == "date" else stamp.isoformat()
+        return "".join(_render_token(text, stamp) if is_token else text for is_token, text in self.parts)
 
 
-def _render_token(token: str, value: date) -> str:
+def _render_token(token: str, value: datetime) -> str:
     if token == "YYYY":
         return f"{value.year:04d}"
     if token == "MM":
         return f"{value.month:02d}"
     if token == "DD":
         return f"{value.day:02d}"
-    if not isinstance(value, datetime):
-        raise ValueError(f"a date has no {token}; pass a datetime")
     if token == "HH24":
         return f"{value.hour:02d}"
     if token == "MI":

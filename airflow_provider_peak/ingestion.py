@@ -50,6 +50,8 @@ class IngestOptions:
     dead_letter_path: str | None = None
     batch_id_column: str | None = None
     progress_interval: float = 10.0
+    #: Batches kept open for best-fit packing (see ``batching.pack``); 1 keeps the input order.
+    pack_window: int = 16
 
     def check(self, schema: TableSchema) -> None:
         if self.on_invalid not in ON_INVALID:
@@ -189,6 +191,7 @@ def ingest_records(
             error_limit=ERROR_LIMIT,
             run_key=run_key,
             on_rejected=rejected,
+            window=options.pack_window,
         )
         batches: Iterable[Batch] = encoded
         if stamp is not None:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="peak-bench-"))
 
 import requests
-from airflow_provider_peak.emulator import PeakEmulator
 
+from airflow_provider_peak.emulator import PeakEmulator
 from benchmarks.run import SCHEMA, records_stream, report
 
 LATENCY = 0.05

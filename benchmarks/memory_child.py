@@ -9,8 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from airflow_provider_peak.ingestion import IngestOptions, ingest_records  # noqa: E402
-from benchmarks.run import SCHEMA, typical  # noqa: E402
+from airflow_provider_peak.ingestion import IngestOptions, ingest_records
+from benchmarks.run import SCHEMA, typical
 
 
 def main(n: int) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from airflow_provider_peak.emulator import PeakEmulator
+
+if TYPE_CHECKING:
+    from airflow_provider_peak.emulator import PeakEmulator
 
 API_KEY = "test-api-key-3f9c2b7a"
 CLIENT_ID = "airflow-client"
@@ -18,6 +20,8 @@ FAST_RETRIES = {"backoff_initial": 0.01, "backoff_max": 0.05, "retry_after_floor
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[PeakEmulator]:
+    from airflow_provider_peak.emulator import PeakEmulator
+
     with PeakEmulator(api_keys=(API_KEY,), oauth_clients={CLIENT_ID: CLIENT_SECRET}, quiet=True) as emu:
         yield emu
 

@@ -66,3 +66,35 @@ def test_render_refuses_a_naive_datetime_for_a_zoned_format():
     fmt = DateTimeFormat("YYYY-MM-DD HH24:MI:SS TZH:TZM", "timestamp")
     with pytest.raises(ValueError, match="naive datetime"):
         fmt.render(datetime(2024, 1, 5))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0662\u0660\u0662\u0664-01-05 07:08:09 +00:00",  # Arabic-Indic digits
+        "2024-01-05 07:08:09 +19:00",  # beyond ±18:00
+        "2024-01-05 07:08:09 +05:75",  # minute 75
+        "2024-01-05 07:60:09 +05:00",  # minute 60
+    ],
+)
+def test_parse_rejects_non_ascii_digits_and_impossible_offsets(text):
+    assert DateTimeFormat("YYYY-MM-DD HH24:MI:SS TZH:TZM", "timestamp").parse(text) is None
+
+
+def test_render_rejects_offsets_that_cannot_be_written():
+    fmt = DateTimeFormat(None, "timestamp")
+    with pytest.raises(ValueError, match="whole minutes within"):
+        fmt.render(datetime(2024, 1, 5, tzinfo=timezone(timedelta(hours=5, minutes=30, seconds=15))))
+    with pytest.raises(ValueError, match="whole minutes within"):
+        fmt.render(datetime(2024, 1, 5, tzinfo=timezone.min))
+
+
+def test_a_date_renders_as_midnight_in_a_time_format():
+    assert DateTimeFormat("YYYY-MM-DD HH24:MI", "timestamp").render(date(2024, 1, 5)) == "2024-01-05 00:00"
+
+
+def test_tzm_needs_tzh():
+    from airflow_provider_peak.formats import FormatError
+
+    with pytest.raises(FormatError, match="TZM without TZH"):
+        DateTimeFormat("YYYY-MM-DD HH24:MI TZM", "timestamp")

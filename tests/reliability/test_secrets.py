@@ -1,0 +1,62 @@
+"""Secrets never appear in task logs, exception messages, XCom or rendered templates."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.peak_fixtures import CLIENT_SECRET
+
+pytestmark = pytest.mark.airflow_e2e
+
+DAG = """
+from datetime import datetime
+from airflow.providers.common.compat.sdk import dag, task
+from airflow_provider_peak.hooks.peak import PeakHook
+from airflow_provider_peak.operators import PeakCreateTableOperator, PeakIngestOperator
+
+@dag(dag_id="peak_secrets_check", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def peak_secrets_check():
+    create = PeakCreateTableOperator(task_id="create", table_name="secrets_check",
+                                     columns=[{"name": "id", "type": "integer"}])
+
+    @task
+    def rows():
+        return [{"id": i} for i in range(1200)]
+
+    @task
+    def leak_attempt():
+        hook = PeakHook()
+        token = hook.auth.token()
+        print("token is", token)  # the masker must hide it
+        raise_if = hook.settings.client_secret
+        print("secret is", raise_if)
+
+    ingest = PeakIngestOperator(task_id="ingest", table_name="secrets_check", records=rows())
+    create >> ingest >> leak_attempt()
+
+peak_secrets_check()
+"""
+
+
+def test_oauth_secrets_stay_out_of_logs_xcom_and_templates(emu, peak_conn, run_dag, capfd):
+    peak_conn(oauth=True)
+    emu.inject("status", status=503, count=2)
+    run = run_dag("peak_secrets_check", DAG)
+    assert run.state == "success"
+    captured = capfd.readouterr()
+    home = Path(__import__("os").environ["AIRFLOW_HOME"])
+    logs = "".join(p.read_text(errors="replace") for p in (home / "logs").rglob("*") if p.is_file())
+    with sqlite3.connect(home / "airflow.db") as db:
+        xcom = " ".join(str(v) for (v,) in db.execute("select value from xcom"))
+        rendered = " ".join(
+            str(v) for (v,) in db.execute("select rendered_fields from rendered_task_instance_fields")
+        )
+    haystack = captured.out + captured.err + logs + xcom + rendered
+    assert "token is" in haystack  # the print happened...
+    tokens = emu.issued_tokens()
+    assert tokens
+    for secret in (CLIENT_SECRET, *tokens):
+        assert secret not in haystack  # ...but the values were masked
