@@ -18,6 +18,15 @@ from airflow_provider_peak.version_compat import BaseOperator, Context
 PEAK_POOL = "peak_api"
 
 
+DEFAULT_MAX_CONCURRENCY = 8
+
+
+def claim_pool_slots(kwargs: dict[str, Any], max_concurrency: int) -> None:
+    """In the ``peak_api`` pool, a task takes one slot per request it may have in flight."""
+    if kwargs.get("pool") == PEAK_POOL:
+        kwargs.setdefault("pool_slots", max_concurrency)
+
+
 def run_key(context: Context, table: str) -> str:
     """Identifies this task run across tries (not across runs or map indexes)."""
     ti = context["ti"]
@@ -86,7 +95,7 @@ class PeakIngestOperator(BaseOperator):
         peak_conn_id: str = PeakHook.default_conn_name,
         max_records: int = 500,
         max_bytes: int = 1_000_000,
-        max_concurrency: int = 8,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         on_invalid: Literal["fail", "skip", "dead_letter"] = "fail",
         dead_letter_path: str | None = None,
         create_table_columns: Sequence[Mapping[str, Any] | Column] | None = None,
@@ -95,9 +104,7 @@ class PeakIngestOperator(BaseOperator):
         progress_interval: float = 10.0,
         **kwargs: Any,
     ) -> None:
-        if kwargs.get("pool") == PEAK_POOL:
-            # One slot per request this task may have in flight.
-            kwargs.setdefault("pool_slots", max_concurrency)
+        claim_pool_slots(kwargs, max_concurrency)
         super().__init__(**kwargs)
         if records is not None and sql is not None:
             raise ValueError("pass either records or sql, not both")
@@ -124,6 +131,13 @@ class PeakIngestOperator(BaseOperator):
         self.dead_letter_path = dead_letter_path
         self.create_table_columns = create_table_columns
         self.checkpoint_dir = checkpoint_dir
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+        """As ``BaseOperator.partial``; mapped tasks in the ``peak_api`` pool claim their slots too
+        (the scheduler reads ``pool_slots`` from the partial arguments, not from ``__init__``)."""
+        claim_pool_slots(kwargs, kwargs.get("max_concurrency", DEFAULT_MAX_CONCURRENCY))
+        return super().partial(**kwargs)
 
     def execute(self, context: Context) -> dict[str, Any]:
         if self.pool != PEAK_POOL:

@@ -1,0 +1,196 @@
+"""A real, local Airflow deployment for scale tests: PostgreSQL, api-server, scheduler (LocalExecutor)
+and dag-processor as separate processes, all on loopback, torn down at the end."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_bin() -> Path | None:
+    """Where PostgreSQL's server programs are (Debian keeps them off the PATH)."""
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if Path(candidate, "postgres").exists():
+            return Path(candidate)
+    found = shutil.which("postgres")
+    return Path(found).parent if found else None
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; CI runs as root.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@contextmanager
+def postgres(tmp: Path) -> Iterator[str]:
+    """A throw-away PostgreSQL cluster; yields a SQLAlchemy URL."""
+    bindir = postgres_bin()
+    assert bindir is not None
+    data = tmp / "pgdata"
+    data.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres")
+        shutil.chown(data, "postgres")
+    subprocess.run(
+        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    log = tmp / "postgres.log"
+    server = subprocess.Popen(
+        _as_postgres(
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(tmp),
+                "-c",
+                "max_connections=200",
+                "-c",
+                "fsync=off",
+            ]
+        ),
+        stdout=open(log, "wb"),  # noqa: SIM115 - lives as long as the server
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(lambda: _can_connect(port), 30, f"PostgreSQL did not start (see {log})")
+        subprocess.run(
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow"],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/airflow"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _can_connect(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait(check: Any, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise TimeoutError(message)
+
+
+class AirflowCluster:
+    """api-server + scheduler + dag-processor against one metadata DB and dags folder."""
+
+    def __init__(self, home: Path, db_url: str, dags: Path, env: dict[str, str]) -> None:
+        self.home = home
+        self.db_url = db_url
+        self.api_port = free_port()
+        self.airflow = str(Path(sys.executable).with_name("airflow"))
+        self.env = {
+            **os.environ,
+            **env,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "32",
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "32",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": "scale-test-" + "0" * 60,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        }
+        self.env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run([self.airflow, *args], env=self.env, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(
+                f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+            )
+        return result.stdout
+
+    def start(self) -> None:
+        for name, args in (
+            ("api-server", ["api-server", "--port", str(self.api_port)]),
+            ("scheduler", ["scheduler"]),
+            ("dag-processor", ["dag-processor"]),
+        ):
+            log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+            self.processes.append(
+                subprocess.Popen([self.airflow, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            )
+        _wait(lambda: _can_connect(self.api_port), 90, f"the api-server did not start (see {self.home})")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.home.glob("*.log")
+        )
+
+    def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        import psycopg2
+
+        dsn = self.db_url.replace("postgresql+psycopg2://", "postgresql://")
+        with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+
+    def wait_for_dag(self, dag_id: str, timeout: float) -> None:
+        _wait(
+            lambda: bool(self.query("select 1 from dag where dag_id = %s", dag_id)),
+            timeout,
+            f"{dag_id} was not parsed\n{self.logs()}",
+        )
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
+        def finished() -> bool:
+            return self.run_state(dag_id, run_id) in ("success", "failed")
+
+        with suppress(TimeoutError):
+            _wait(finished, timeout, "")
+        return self.run_state(dag_id, run_id)
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        found = self.query("select state from dag_run where dag_id = %s and run_id = %s", dag_id, run_id)
+        return found[0][0] if found else "missing"
+
+    def task_states(self, run_id: str) -> list[tuple[str, str]]:
+        return self.query("select task_id, state from task_instance where run_id = %s", run_id)  # type: ignore[return-value]
