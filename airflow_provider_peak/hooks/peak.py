@@ -4,53 +4,34 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import requests
-import tenacity
-from requests.adapters import HTTPAdapter
-
-from airflow_provider_peak import __version__
 from airflow_provider_peak.auth import ApiKeyAuth, OAuthClientCredentials
 from airflow_provider_peak.exceptions import (
     PeakAuthError,
     PeakConfigError,
-    PeakConnectionError,
     PeakError,
-    PeakHTTPError,
     PeakNotFoundError,
-    PeakRateLimitError,
-    error_class_for,
 )
+from airflow_provider_peak.hooks._http import RETRYABLE_STATUS, JsonApiHook, should_retry
 from airflow_provider_peak.hooks.settings import PeakSettings
-from airflow_provider_peak.redaction import sanitize_url, scrub, truncate
+from airflow_provider_peak.redaction import scrub
 from airflow_provider_peak.schema import Column, TableSchema
-from airflow_provider_peak.version_compat import BaseHook, mask_secret
+from airflow_provider_peak.version_compat import mask_secret
 
 if TYPE_CHECKING:
     from airflow_provider_peak.checkpoint import Checkpoint
     from airflow_provider_peak.ingestion import IngestOptions, IngestSummary
 
+__all__ = ["RETRYABLE_STATUS", "PeakHook", "should_retry"]
+
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
-
-def should_retry(exc: BaseException) -> bool:
-    """The retry predicate: 429/502/503/504 and transport failures, except TLS errors."""
-    if isinstance(exc, PeakHTTPError):
-        return exc.status in RETRYABLE_STATUS
-    return isinstance(exc, PeakConnectionError) and not isinstance(
-        exc.__cause__, requests.exceptions.SSLError
-    )
-
-
-class PeakHook(BaseHook):
+class PeakHook(JsonApiHook):
     """Talks to the Peak Ingestion API with a tenant API key or OAuth client credentials.
 
     One ``requests.Session`` per hook, pooled for the API's 30 concurrent requests and safe to share
@@ -79,13 +60,9 @@ class PeakHook(BaseHook):
         api_retry_args: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(api_retry_args=api_retry_args, **kwargs)
         self.peak_conn_id = peak_conn_id
         self._overrides = {"timeout": timeout, "max_retries": max_retries}
-        self._api_retry_args = dict(api_retry_args or {})
-        self._session: requests.Session | None = None
-        self._lock = threading.Lock()
-        self._counters = {"requests": 0, "retries": 0, "token_refreshes": 0, "rate_limited": 0}
 
     # ------------------------------------------------------------------ connection
     @cached_property
@@ -118,175 +95,6 @@ class PeakHook(BaseHook):
             skew=s.token_refresh_skew,
             on_token=mask_secret,
         )
-
-    def get_conn(self) -> requests.Session:
-        """The hook's shared session, created on first use."""
-        with self._lock:
-            if self._session is None:
-                session = requests.Session()
-                pool = self.settings.max_in_flight + 2
-                adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool, max_retries=0)
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
-                session.headers["User-Agent"] = f"airflow-provider-peak/{__version__}"
-                session.verify = self.settings.verify
-                self._session = session
-            return self._session
-
-    def close(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
-
-    @property
-    def stats(self) -> dict[str, int]:
-        """Counts since the hook was created: requests sent, retries, token refreshes, 429 replies."""
-        with self._lock:
-            return dict(self._counters)
-
-    def _count(self, key: str) -> None:
-        with self._lock:
-            self._counters[key] += 1
-
-    # ------------------------------------------------------------------ transport
-    def _retrying(self) -> tenacity.Retrying:
-        s = self.settings
-        args: dict[str, Any] = {
-            "retry": tenacity.retry_if_exception(should_retry),
-            "stop": tenacity.stop_after_attempt(s.max_retries + 1),
-            "wait": self._wait,
-            "before_sleep": self._before_sleep,
-            "reraise": True,
-        }
-        args.update(self._api_retry_args)
-        return tenacity.Retrying(**args)
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        s = self.settings
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, PeakRateLimitError) and exc.retry_after is not None:
-            # Honour the server, but never spin: floor it, and cap absurd values.
-            base = min(max(exc.retry_after, s.retry_after_floor), s.retry_after_max)
-            return base + random.uniform(0, s.retry_after_floor)
-        ceiling = min(s.backoff_max, s.backoff_initial * 2 ** (state.attempt_number - 1))
-        return random.uniform(ceiling / 2, ceiling)
-
-    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
-        self._count("retries")
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "Peak request failed (%s); retry %d of %d in %.2f s",
-            exc,
-            state.attempt_number,
-            self.settings.max_retries,
-            state.next_action.sleep if state.next_action else 0.0,
-        )
-
-    def _url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.settings.base_url}{path}"
-
-    def _send_once(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None,
-        params: Mapping[str, Any] | None,
-        authenticated: bool,
-    ) -> requests.Response:
-        """One HTTP exchange (plus one resend after a token refresh), mapped to typed errors."""
-        session = self.get_conn()
-        s = self.settings
-        url = self._url(path)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        auth = self.auth if authenticated else None
-        for refresh in (False, True):
-            sent_token = auth.token() if isinstance(auth, OAuthClientCredentials) else None
-            self._count("requests")
-            log.debug("Peak %s %s", method, sanitize_url(url))
-            try:
-                response = session.request(
-                    method,
-                    url,
-                    data=body,
-                    params=params,
-                    headers=headers,
-                    auth=auth,
-                    timeout=(s.connect_timeout, s.timeout),
-                )
-            except requests.exceptions.RequestException as exc:
-                reason = scrub(f"{type(exc).__name__}: {exc}", s.secrets)
-                raise PeakConnectionError(
-                    f"could not reach Peak for {method} {sanitize_url(path)}: {truncate(reason)}"
-                ) from exc
-            if response.status_code == 401 and isinstance(auth, OAuthClientCredentials) and not refresh:
-                # The token may have been revoked or expired early: refresh once, then give up.
-                auth.invalidate(sent_token)
-                self._count("token_refreshes")
-                continue
-            break
-        if response.status_code == 429:
-            self._count("rate_limited")
-        if response.status_code >= 400:
-            raise self._error(response, method, path)
-        return response
-
-    def _error(self, response: requests.Response, method: str, path: str) -> PeakHTTPError:
-        code: str | None = None
-        details: list[dict[str, Any]] = []
-        message = response.reason or ""
-        try:
-            payload = response.json()
-            error = payload.get("error", {}) if isinstance(payload, dict) else {}
-            code = error.get("code")
-            message = str(error.get("message") or message)
-            details = error.get("details") or []
-        except ValueError:
-            message = response.text or message
-        retry_after = None
-        if response.status_code == 429:
-            try:
-                retry_after = float(response.headers.get("Retry-After", ""))
-            except ValueError:
-                retry_after = None
-        cls = error_class_for(response.status_code)
-        return cls(
-            response.status_code,
-            method,
-            sanitize_url(path),
-            truncate(scrub(message, self.settings.secrets)),
-            code=code,
-            details=details,
-            retry_after=retry_after,
-        )
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        params: Mapping[str, Any] | None = None,
-        authenticated: bool = True,
-    ) -> requests.Response:
-        """Send a request with the retry policy; return the successful response or raise a typed error."""
-        for attempt in self._retrying():
-            with attempt:
-                return self._send_once(method, path, body=body, params=params, authenticated=authenticated)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
-
-    def _json(
-        self, method: str, path: str, payload: Any = None, *, body: bytes | None = None, **kwargs: Any
-    ) -> Any:
-        """Send ``payload`` as JSON (or a pre-encoded ``body``) and return the parsed reply."""
-        if payload is not None:
-            body = json.dumps(payload, separators=(",", ":")).encode()
-        response = self.request(method, path, body=body, **kwargs)
-        try:
-            return response.json()
-        except ValueError:
-            raise PeakError(f"Peak answered {method} {path} with a body that is not JSON") from None
 
     def _fetch_token(self, body: dict[str, Any]) -> Mapping[str, Any]:
         try:
@@ -419,12 +227,6 @@ class PeakHook(BaseHook):
             return False, scrub(str(exc), self._known_secrets())
         suffix = f" (newest table: {tables[0].name})" if tables else " (no tables yet)"
         return True, f"Connection successfully tested{suffix}"
-
-    def _known_secrets(self) -> tuple[str, ...]:
-        try:
-            return self.settings.secrets
-        except Exception:
-            return ()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
