@@ -29,6 +29,7 @@ def serve(args: argparse.Namespace) -> None:
         port=args.port,
         latency=args.latency,
         max_in_flight=args.max_in_flight,
+        source_orders=args.source_orders,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     stopped = threading.Event()
@@ -97,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token-ttl", type=float, default=86400.0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--max-in-flight", type=int, default=30)
+    parser.add_argument(
+        "--source-orders", type=int, default=120, help="orders of the demo source API under /_source/"
+    )
     serve(parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv))
 
 

@@ -16,12 +16,15 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow_provider_peak.emulator.faults import Fault, Faults
+from airflow_provider_peak.emulator.source import PREFIX as SOURCE
+from airflow_provider_peak.emulator.source import SourceApi
 from airflow_provider_peak.emulator.store import Store, TableExists
 from airflow_provider_peak.emulator.validation import MAX_DETAILS, validate_records
 from airflow_provider_peak.schema import SchemaError, TableSchema
@@ -80,6 +83,7 @@ class PeakEmulator:
     :param latency: seconds added to every API request (inside the in-flight window).
     :param retry_after: the ``Retry-After`` sent with a 429.
     :param quiet: no per-request log lines.
+    :param source_orders: orders the demo source API under ``/_source/`` starts with (see ``source``).
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class PeakEmulator:
         latency: float = 0.0,
         retry_after: int = 1,
         quiet: bool = False,
+        source_orders: int = 0,
     ) -> None:
         self.api_keys = frozenset(api_keys)
         self.oauth_clients = dict(oauth_clients or {})
@@ -108,6 +113,7 @@ class PeakEmulator:
         self.retry_after = retry_after
         self.quiet = quiet
         self.faults = Faults()
+        self.source = SourceApi(orders=source_orders)
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -314,6 +320,14 @@ def route_of(method: str, path: str) -> tuple[str, str | None]:
     return "unknown", None
 
 
+@dataclass
+class _Reply:
+    status: int
+    payload: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    records: int = 0
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     emulator: PeakEmulator
@@ -358,36 +372,38 @@ class _Handler(BaseHTTPRequestHandler):
         if split.path.startswith(ADMIN):
             self._admin(method, split.path, parse_qs(split.query))
             return
+        if split.path.startswith(SOURCE):
+            self._source(method, split.path, parse_qs(split.query))
+            return
         emu = self.emulator
         started = time.monotonic()
         body = self._body()
         route, table = route_of(method, split.path)
-        status, records = 500, 0
+        status, records = 0, 0
         admitted = emu._enter()
         try:
             if emu.latency:
                 time.sleep(emu.latency)
-            status, records = self._api(route, table, body, parse_qs(split.query), admitted)
+            reply = self._api(route, table, body, parse_qs(split.query), admitted)
+            status, records = reply.status, reply.records
         except _Dropped:
-            status = 0
+            pass
         finally:
+            # Counted before the reply leaves, so a client reading the stats after its reply
+            # always sees its own request.
             emu._leave()
             if status:
                 emu._count(route, status, records)
-            if not emu.quiet:
-                extra = f" records={records}" if route == "ingest" else ""
-                log.info(
-                    "%s %s %s %.1fms%s",
-                    method,
-                    split.path,
-                    status or "dropped",
-                    (time.monotonic() - started) * 1000,
-                    extra,
-                )
+        if status:
+            self._send(reply.status, reply.payload, reply.headers)
+        if not emu.quiet:
+            extra = f" records={records}" if route == "ingest" else ""
+            elapsed = (time.monotonic() - started) * 1000
+            log.info("%s %s %s %.1fms%s", method, split.path, status or "dropped", elapsed, extra)
 
     def _api(
         self, route: str, table: str | None, body: bytes, query: dict[str, list[str]], admitted: bool
-    ) -> tuple[int, int]:
+    ) -> _Reply:
         emu = self.emulator
         fault: Fault | None = None
         try:
@@ -414,23 +430,18 @@ class _Handler(BaseHTTPRequestHandler):
                         retry_after=fault.retry_after,
                     )
             if route == "token":
-                self._send(200, emu.issue_token(parse_json(body)))
-                return 200, 0
+                return _Reply(200, emu.issue_token(parse_json(body)))
             if route == "create":
-                self._send(201, emu.create_table(parse_json(body)))
-                return 201, 0
+                return _Reply(201, emu.create_table(parse_json(body)))
             if route == "list":
-                self._send(200, emu.list_tables(query))
-                return 200, 0
+                return _Reply(200, emu.list_tables(query))
             if route == "get":
                 found = emu.store.get(table or "")
                 if found is None:
                     raise ApiError(404, "TABLE_NOT_FOUND", f"table {table!r} does not exist")
-                self._send(200, found)
-                return 200, 0
+                return _Reply(200, found)
             reply, records = emu.ingest(table or "", body, fault)
-            self._send(200, reply)
-            return 200, records
+            return _Reply(200, reply, records=records)
         except _Dropped:
             self._drop(reset=False)
             raise
@@ -441,8 +452,16 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {}
             if exc.status == 429:
                 headers["Retry-After"] = str(emu.retry_after if exc.retry_after is None else exc.retry_after)
-            self._send(exc.status, {"error": error}, headers)
-            return exc.status, 0
+            return _Reply(exc.status, {"error": error}, headers)
+
+    def _source(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        raw = self._body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        reply = self.emulator.source.handle(method, path, query, self.headers, body)
+        self._send(reply.status, reply.payload, reply.headers)
 
     def _admin(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         emu = self.emulator

@@ -1,0 +1,222 @@
+"""``RedshiftDestination``: JSON Lines to S3, then ``COPY ... FORMAT AS JSON`` into Redshift."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.feed.destinations.base import Destination, RunInfo, StagedRecords
+from airflow_provider_peak.feed.destinations.spool import (
+    DEFAULT_PART_BYTES,
+    DEFAULT_PART_RECORDS,
+    Part,
+    PartWriter,
+)
+from airflow_provider_peak.feed.destinations.warehouse import (
+    REDSHIFT_TYPES,
+    WarehouseColumn,
+    column_identifier,
+    declared_columns,
+    inferred_columns,
+    match_keys,
+    split_name,
+    stage_to_parts,
+)
+from airflow_provider_peak.feed.infer import SchemaTracker
+from airflow_provider_peak.schema import Column
+
+DEFAULT_COPY_OPTIONS = "FORMAT AS JSON 'auto ignorecase' GZIP TIMEFORMAT 'auto' DATEFORMAT 'auto'"
+
+
+class RedshiftDestination(Destination):
+    """Load a feed into a Redshift table: gzipped JSON Lines on S3, a manifest, one ``COPY``.
+
+    Parts are uploaded to ``s3://<s3_bucket>/<s3_prefix>/<feed>/<run>/`` as they fill. Before the
+    commit gate a temporary table ``(LIKE <table>)`` is loaded with ``COPY ... MANIFEST FORMAT AS
+    JSON 'auto ignorecase'`` (so bad data fails the run before any destination commits); after it,
+    one transaction inserts the staged rows into the table, deleting its rows first for
+    ``truncate_insert``. The staged S3 objects are deleted afterwards unless ``keep_staged_files``.
+
+    ``COPY`` authenticates with ``iam_role`` when given, else with the credentials of
+    ``aws_conn_id`` (masked in the logs).
+
+    :param table: the target table, optionally ``schema.table`` (templated).
+    :param redshift_conn_id: the Redshift connection (``RedshiftSQLHook``).
+    :param s3_bucket: the staging bucket (templated).
+    :param s3_prefix: the staging key prefix (templated).
+    :param aws_conn_id: the AWS connection that uploads the parts (and signs ``COPY`` without ``iam_role``).
+    :param columns: column definitions (Peak style) used to create a missing table.
+    :param iam_role: ARN of an IAM role Redshift assumes to read the bucket.
+    :param copy_options: the ``COPY`` data format options.
+    :param add_new_columns: add a column for a record key the table does not have (else fail).
+    :param keep_staged_files: keep the S3 parts and manifest after loading.
+    :param part_records: records per staged file.
+    :param part_bytes: uncompressed bytes per staged file.
+    """
+
+    kind = "redshift"
+    commit_order = 50
+    template_fields: Sequence[str] = ("table", "s3_bucket", "s3_prefix")
+
+    def __init__(
+        self,
+        table: str,
+        redshift_conn_id: str = "redshift_default",
+        s3_bucket: str | None = None,
+        s3_prefix: str = "peak_feeds",
+        aws_conn_id: str | None = "aws_default",
+        *,
+        columns: Sequence[Mapping[str, Any] | Column] | None = None,
+        iam_role: str | None = None,
+        copy_options: str = DEFAULT_COPY_OPTIONS,
+        add_new_columns: bool = True,
+        keep_staged_files: bool = False,
+        part_records: int = DEFAULT_PART_RECORDS,
+        part_bytes: int = DEFAULT_PART_BYTES,
+    ) -> None:
+        if not s3_bucket:
+            raise PeakConfigError("RedshiftDestination needs s3_bucket: Redshift loads JSON through S3")
+        if "{{" not in table and len(split_name(table)) > 2:
+            raise PeakConfigError(f"Redshift table {table!r} must be 'table' or 'schema.table'")
+        self.table = table
+        self.redshift_conn_id = redshift_conn_id
+        self.s3_bucket = s3_bucket
+        self.s3_prefix = s3_prefix
+        self.aws_conn_id = aws_conn_id
+        self.columns = declared_columns(columns)
+        self.iam_role = iam_role
+        self.copy_options = copy_options
+        self.add_new_columns = add_new_columns
+        self.keep_staged_files = keep_staged_files
+        self.part_records = part_records
+        self.part_bytes = part_bytes
+
+    @property
+    def target(self) -> str:
+        return self.table
+
+    def get_sql_hook(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
+
+        return RedshiftSQLHook(redshift_conn_id=self.redshift_conn_id)
+
+    def get_s3_hook(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id)
+
+    def _authorization(self, s3: Any) -> tuple[str, str]:
+        """The ``COPY`` authorization clause, and the same clause as logged."""
+        if self.iam_role:
+            clause = f"IAM_ROLE '{self.iam_role}'"
+            return clause, clause
+        from airflow.providers.amazon.aws.utils.redshift import build_credentials_block
+
+        from airflow_provider_peak.version_compat import mask_secret
+
+        credentials = s3.get_credentials()
+        for secret in (credentials.secret_key, credentials.token):
+            if secret:
+                mask_secret(secret)
+        return f"CREDENTIALS '{build_credentials_block(credentials)}'", "CREDENTIALS '***'"
+
+    def load(self, records: StagedRecords, run: RunInfo) -> dict[str, Any]:
+        s3 = self.get_s3_hook()
+        base = "/".join(p for p in (self.s3_prefix.strip("/"), run.feed_name, run.run_token) if p)
+        uploaded: list[str] = []
+
+        def upload(part: Part) -> None:
+            key = f"{base}/{part.name}"
+            s3.load_file(filename=str(part.path), key=key, bucket_name=self.s3_bucket, replace=True)
+            uploaded.append(key)
+
+        tracker = SchemaTracker()
+        writer = PartWriter(upload, max_records=self.part_records, max_bytes=self.part_bytes)
+        conn = None
+        try:
+            count = stage_to_parts(records, writer, tracker)
+            conn = self.get_sql_hook().get_conn()
+            cursor = conn.cursor()
+
+            def run_sql(sql: str, parameters: Any = None, shown: str | None = None) -> Any:
+                run.logger.info("Redshift: %s", shown or sql)
+                return cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
+
+            self._prepare_table(cursor, run_sql, tracker)
+            conn.commit()
+            stage = f"peak_feed_stage_{run.run_token}".lower()
+            if count:
+                manifest = f"{base}/manifest.json"
+                entries = [{"url": f"s3://{self.s3_bucket}/{key}", "mandatory": True} for key in uploaded]
+                s3.load_string(
+                    json.dumps({"entries": entries}), key=manifest, bucket_name=self.s3_bucket, replace=True
+                )
+                uploaded.append(manifest)
+                auth, auth_shown = self._authorization(s3)
+                run_sql(f"CREATE TEMP TABLE {stage} (LIKE {self.table})")
+                source = f"s3://{self.s3_bucket}/{manifest}"
+                copy = f"COPY {stage} FROM '{source}' {{auth}} MANIFEST {self.copy_options}"
+                run_sql(copy.format(auth=auth), shown=copy.format(auth=auth_shown))
+                conn.commit()
+            records.wait_for_commit()
+            result = {"records": count, "table": self.table, "files": len(writer.parts), "rows_deleted": 0}
+            if count == 0:
+                if run.load_type == "truncate_insert":
+                    run.logger.warning(
+                        "No records: %s is left as it is (truncate_insert needs records)", self.table
+                    )
+                return {**result, "rows_inserted": 0}
+            if run.load_type == "truncate_insert":
+                result["rows_deleted"] = max(run_sql(f"DELETE FROM {self.table}").rowcount or 0, 0)
+            run_sql(f"INSERT INTO {self.table} SELECT * FROM {stage}")
+            inserted = cursor.rowcount
+            conn.commit()
+            return {**result, "rows_inserted": inserted if inserted is not None and inserted >= 0 else count}
+        except BaseException:
+            if conn is not None:
+                conn.rollback()
+            raise
+        finally:
+            writer.discard()
+            if conn is not None:
+                conn.close()
+            if uploaded and not self.keep_staged_files:
+                s3.delete_objects(bucket=self.s3_bucket, keys=uploaded)
+
+    def _prepare_table(self, cursor: Any, run_sql: Any, tracker: SchemaTracker) -> None:
+        """Create the table if it is missing; add a column for each new key."""
+        columns = _columns(cursor, run_sql, self.table)
+        if not columns:
+            wanted = self.columns or inferred_columns(tracker, tracker.keys)
+            if not wanted:
+                return
+            run_sql(f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(_definition(c) for c in wanted)})")
+            columns = _columns(cursor, run_sql, self.table)
+        _, missing = match_keys(tracker.keys, columns)
+        if missing and not self.add_new_columns:
+            raise PeakConfigError(
+                f"records have keys with no column in {self.table}: {', '.join(missing)} "
+                "(add_new_columns=False)"
+            )
+        for column in inferred_columns(tracker, missing):
+            run_sql(f"ALTER TABLE {self.table} ADD COLUMN {_definition(column)}")
+
+
+def _definition(column: WarehouseColumn) -> str:
+    sql_type = column.sql_type(REDSHIFT_TYPES, decimal="DECIMAL", tz="TIMESTAMPTZ")
+    return f"{column_identifier(column.name)} {sql_type}"
+
+
+def _columns(cursor: Any, run_sql: Any, table: str) -> list[str]:
+    """Column names of ``table`` (empty when it does not exist)."""
+    parts = split_name(table)
+    schema, name = (parts[0], parts[1]) if len(parts) == 2 else ("public", parts[0])
+    plain = [p[1:-1].replace('""', '"') if p.startswith('"') else p.lower() for p in (schema, name)]
+    run_sql(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+        plain,
+    )
+    return [row[0] for row in cursor.fetchall()]

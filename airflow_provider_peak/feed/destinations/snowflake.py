@@ -1,0 +1,219 @@
+"""``SnowflakeDestination``: a feed's records into a Snowflake table through a stage, not row by row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.feed.destinations.base import Destination, RunInfo, StagedRecords
+from airflow_provider_peak.feed.destinations.spool import DEFAULT_PART_BYTES, DEFAULT_PART_RECORDS, PartWriter
+from airflow_provider_peak.feed.destinations.warehouse import (
+    SNOWFLAKE_TYPES,
+    WarehouseColumn,
+    column_identifier,
+    declared_columns,
+    inferred_columns,
+    match_keys,
+    quote,
+    split_name,
+    stage_to_parts,
+)
+from airflow_provider_peak.feed.infer import SchemaTracker
+from airflow_provider_peak.schema import Column
+
+#: ``cursor.description`` type codes (``snowflake.connector.constants.FIELD_TYPES``) -> cast target.
+_CASTS = {
+    0: None,  # FIXED: NUMBER(precision, scale), filled in below
+    1: "FLOAT",
+    2: "VARCHAR",
+    3: "DATE",
+    4: "TIMESTAMP",
+    6: "TIMESTAMP_LTZ",
+    7: "TIMESTAMP_TZ",
+    8: "TIMESTAMP_NTZ",
+    9: "OBJECT",
+    10: "ARRAY",
+    11: "BINARY",
+    12: "TIME",
+    13: "BOOLEAN",
+}
+_OBJECT_MISSING = 2003  # Snowflake errno: object does not exist or not authorized
+
+
+class SnowflakeDestination(Destination):
+    """Load a feed into a Snowflake table with the bulk path: ``PUT`` + ``COPY INTO``.
+
+    Records are written as gzipped JSON Lines parts, ``PUT`` to the table stage of a temporary
+    staging table (one ``VARIANT`` column) and loaded with ``COPY INTO`` before the commit gate.
+    After it, one transaction moves them into the target table (``INSERT ... SELECT`` with a cast per
+    column), deleting the table's rows first for ``truncate_insert``. Readers never see a partial
+    load. A missing table is created from ``columns`` or from the records' types; keys without a
+    column get one (``ALTER TABLE ADD COLUMN``) unless ``add_new_columns=False``. Record keys match
+    columns exactly or, failing that, ignoring case (Snowflake folds unquoted names to upper case).
+
+    :param table: the target table, optionally qualified (``DB.SCHEMA.TABLE``) (templated).
+    :param snowflake_conn_id: the Snowflake connection.
+    :param columns: column definitions (Peak style: ``{"name", "type", "precision"?, ...}``) used to
+        create a missing table.
+    :param database: overrides the connection's database.
+    :param schema: overrides the connection's schema.
+    :param warehouse: overrides the connection's warehouse.
+    :param role: overrides the connection's role.
+    :param add_new_columns: add a column for a record key the table does not have (else fail).
+    :param part_records: records per staged file.
+    :param part_bytes: uncompressed bytes per staged file.
+    """
+
+    kind = "snowflake"
+    commit_order = 50
+    template_fields: Sequence[str] = ("table",)
+
+    def __init__(
+        self,
+        table: str,
+        snowflake_conn_id: str = "snowflake_default",
+        *,
+        columns: Sequence[Mapping[str, Any] | Column] | None = None,
+        database: str | None = None,
+        schema: str | None = None,
+        warehouse: str | None = None,
+        role: str | None = None,
+        add_new_columns: bool = True,
+        part_records: int = DEFAULT_PART_RECORDS,
+        part_bytes: int = DEFAULT_PART_BYTES,
+    ) -> None:
+        if "{{" not in table:
+            split_name(table)
+        self.table = table
+        self.snowflake_conn_id = snowflake_conn_id
+        self.columns = declared_columns(columns)
+        self.database = database
+        self.schema = schema
+        self.warehouse = warehouse
+        self.role = role
+        self.add_new_columns = add_new_columns
+        self.part_records = part_records
+        self.part_bytes = part_bytes
+
+    @property
+    def target(self) -> str:
+        return self.table
+
+    def get_hook(self) -> Any:
+        from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
+
+        return SnowflakeHook(
+            snowflake_conn_id=self.snowflake_conn_id,
+            database=self.database,
+            schema=self.schema,
+            warehouse=self.warehouse,
+            role=self.role,
+        )
+
+    def load(self, records: StagedRecords, run: RunInfo) -> dict[str, Any]:
+        parts = split_name(self.table)
+        stage = ".".join([*parts[:-1], f"PEAK_FEED_STAGE_{run.run_token}".upper()])
+        stage_ref = "@" + ".".join([*parts[:-1], f"%PEAK_FEED_STAGE_{run.run_token}".upper()])
+        conn = self.get_hook().get_conn()
+        cursor = conn.cursor()
+
+        def run_sql(sql: str) -> Any:
+            run.logger.info("Snowflake: %s", sql)
+            return cursor.execute(sql)
+
+        tracker = SchemaTracker()
+        writer = PartWriter(
+            lambda part: run_sql(f"PUT 'file://{part.path}' {stage_ref} AUTO_COMPRESS = FALSE"),
+            max_records=self.part_records,
+            max_bytes=self.part_bytes,
+        )
+        try:
+            run_sql(f"CREATE TEMPORARY TABLE {stage} (REC VARIANT)")
+            count = stage_to_parts(records, writer, tracker)
+            if writer.parts:
+                run_sql(f"COPY INTO {stage} FROM {stage_ref} FILE_FORMAT = (TYPE = JSON) PURGE = TRUE")
+            columns = self._prepare_table(cursor, run_sql, tracker)
+            records.wait_for_commit()
+            result = {"records": count, "table": self.table, "files": len(writer.parts), "rows_deleted": 0}
+            if count == 0:
+                if run.load_type == "truncate_insert":
+                    run.logger.warning(
+                        "No records: %s is left as it is (truncate_insert needs records)", self.table
+                    )
+                return {**result, "rows_inserted": 0}
+            matched, _ = match_keys(tracker.keys, [name for name, _ in columns])
+            casts = dict(columns)
+            targets = ", ".join(quote(column) for column in matched.values())
+            values = ", ".join(_select(key, casts[column]) for key, column in matched.items())
+            run_sql("BEGIN")
+            try:
+                if run.load_type == "truncate_insert":
+                    result["rows_deleted"] = run_sql(f"DELETE FROM {self.table}").rowcount or 0
+                inserted = run_sql(
+                    f"INSERT INTO {self.table} ({targets}) SELECT {values} FROM {stage}"
+                ).rowcount
+                run_sql("COMMIT")
+            except BaseException:
+                run_sql("ROLLBACK")
+                raise
+            return {**result, "rows_inserted": inserted if inserted is not None else count}
+        finally:
+            writer.discard()
+            try:
+                run_sql(f"DROP TABLE IF EXISTS {stage}")
+            finally:
+                cursor.close()
+                conn.close()
+
+    def _prepare_table(
+        self, cursor: Any, run_sql: Any, tracker: SchemaTracker
+    ) -> list[tuple[str, str | None]]:
+        """Create the table or add missing columns; return its ``(column, cast)`` pairs."""
+        columns = _describe(cursor, run_sql, self.table)
+        if columns is None:
+            wanted = self.columns or inferred_columns(tracker, tracker.keys)
+            if not wanted:
+                return []
+            run_sql(f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(_definition(c) for c in wanted)})")
+            columns = _describe(cursor, run_sql, self.table) or []
+        _, missing = match_keys(tracker.keys, [name for name, _ in columns])
+        if missing and not self.add_new_columns:
+            raise PeakConfigError(
+                f"records have keys with no column in {self.table}: {', '.join(missing)} "
+                "(add_new_columns=False)"
+            )
+        if not missing:
+            return columns
+        for column in inferred_columns(tracker, missing):
+            run_sql(f"ALTER TABLE {self.table} ADD COLUMN {_definition(column)}")
+        return _describe(cursor, run_sql, self.table) or []
+
+
+def _definition(column: WarehouseColumn) -> str:
+    sql_type = column.sql_type(SNOWFLAKE_TYPES, decimal="NUMBER", tz="TIMESTAMP_TZ")
+    return f"{column_identifier(column.name)} {sql_type}"
+
+
+def _describe(cursor: Any, run_sql: Any, table: str) -> list[tuple[str, str | None]] | None:
+    """``(name, cast)`` of each column of ``table``, or ``None`` if it does not exist."""
+    from snowflake.connector.errors import ProgrammingError
+
+    try:
+        run_sql(f"SELECT * FROM {table} WHERE 1 = 0")
+    except ProgrammingError as exc:
+        if exc.errno == _OBJECT_MISSING:
+            return None
+        raise
+    described = []
+    for column in cursor.description:
+        cast = _CASTS.get(column.type_code)
+        if column.type_code == 0:
+            cast = f"NUMBER({column.precision if column.precision is not None else 38},{column.scale or 0})"
+        described.append((column.name, cast))
+    return described
+
+
+def _select(key: str, cast: str | None) -> str:
+    path = f'REC:"{key.replace(chr(34), chr(34) * 2)}"'
+    return f"{path}::{cast}" if cast else path

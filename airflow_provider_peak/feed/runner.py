@@ -1,0 +1,215 @@
+"""Turn the user's fetch (a callable, a Peak script, either in a virtualenv) into ``fetch(stream)``.
+
+``FeedRuntime`` and ``collect_preview`` call that function with an ``OutputStream``; everything
+else the fetch needs (``metadata``, the session, the context, ``op_kwargs``) is bound here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import json
+import logging
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.feed.fetch import (
+    call_fetch,
+    fetch_arguments,
+    load_script,
+    make_lib,
+    output_to_log,
+    run_script,
+)
+from airflow_provider_peak.feed.stream import Metadata, OutputStream
+
+Fetch = Callable[[OutputStream], None]
+
+#: Context keys a fetch in a virtualenv receives (values made JSON: dates as ISO text).
+VENV_CONTEXT_KEYS = (
+    "ds",
+    "ds_nodash",
+    "ts",
+    "run_id",
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "params",
+)
+
+
+@dataclass
+class FetchSpec:
+    """What to run: exactly one of ``fetch_callable`` and ``fetch_script``.
+
+    :param feed_name: the feed (names an inline script in tracebacks).
+    :param fetch_callable: ``fn(output_stream, metadata, session, **context)``, arguments by name.
+    :param fetch_script: a Peak fetch script, as text or a ``.py`` path.
+    :param script_dirs: where a relative script path is looked up (the DAG's folder first).
+    :param op_kwargs: extra keyword arguments for a callable (``op_kwargs`` in a script's ``lib``).
+    :param requirements: run the fetch in a cached virtualenv with these packages.
+    :param venv_cache_path: where virtualenvs are cached.
+    :param inherit_worker_packages: the virtualenv also sees the worker's packages.
+    """
+
+    feed_name: str
+    fetch_callable: Callable[..., Any] | None = None
+    fetch_script: str | None = None
+    script_dirs: Sequence[str | Path] = ()
+    op_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    requirements: Sequence[str] | None = None
+    venv_cache_path: str | None = None
+    inherit_worker_packages: bool = True
+
+    def check(self) -> None:
+        """Parse-time checks: one fetch, a script that compiles, a callable a virtualenv can re-create."""
+        from airflow_provider_peak.feed.fetch import check_script_syntax
+
+        if (self.fetch_callable is None) == (self.fetch_script is None):
+            raise PeakConfigError("pass exactly one of fetch_callable and fetch_script")
+        if self.fetch_callable is not None and not callable(self.fetch_callable):
+            raise PeakConfigError(
+                f"fetch_callable must be callable, got {type(self.fetch_callable).__name__}"
+            )
+        if self.fetch_script is not None:
+            check_script_syntax(*load_script(self.fetch_script, self.feed_name, self.script_dirs))
+        if self.requirements is not None and self.fetch_callable is not None:
+            callable_source(self.fetch_callable)
+
+    def build(
+        self,
+        metadata: Metadata,
+        session: Any,
+        context: Mapping[str, Any],
+        logger: logging.Logger,
+        *,
+        hook: Any = None,
+    ) -> Fetch:
+        """The ``fetch(stream)`` function for one run (or preview)."""
+        if self.requirements is not None:
+            return self._venv_fetch(metadata, context, logger, hook)
+        op_kwargs = dict(self.op_kwargs)
+        if self.fetch_callable is not None:
+            fn = self.fetch_callable
+
+            def fetch_with_callable(stream: OutputStream) -> None:
+                with output_to_log(logger):
+                    call_fetch(fn, fetch_arguments(stream, metadata, session, context, op_kwargs))
+
+            return fetch_with_callable
+        source, filename = load_script(self.fetch_script or "", self.feed_name, self.script_dirs)
+
+        def fetch_with_script(stream: OutputStream) -> None:
+            lib = make_lib(
+                outputStream=stream, metadata=metadata, session=session, context=context, op_kwargs=op_kwargs
+            )
+            with output_to_log(logger):
+                run_script(source, filename, lib)
+
+        return fetch_with_script
+
+    def _venv_fetch(
+        self, metadata: Metadata, context: Mapping[str, Any], logger: logging.Logger, hook: Any
+    ) -> Fetch:
+        from airflow_provider_peak.feed.venv import ensure_venv, run_in_venv
+
+        python = ensure_venv(
+            self.requirements or (),
+            cache_path=self.venv_cache_path,
+            inherit_worker_packages=self.inherit_worker_packages,
+            logger=logger,
+        )
+        config: dict[str, Any] = {
+            "state": metadata.value,
+            "context": json_context(context),
+            "op_kwargs": _json_or_fail(dict(self.op_kwargs), "op_kwargs"),
+            "session": session_config(hook),
+        }
+        if self.fetch_callable is not None:
+            source, name = callable_source(self.fetch_callable)
+            config.update(kind="callable", source=source, name=name, filename=f"<fetch_callable {name}>")
+        else:
+            source, filename = load_script(self.fetch_script or "", self.feed_name, self.script_dirs)
+            config.update(kind="script", source=source, filename=filename)
+        refresh = None
+        if hook is not None and hook.settings.auth_type == "custom":
+
+            def refresh() -> Mapping[str, str]:
+                hook.refresh_token()
+                return hook.auth_headers()
+
+        def fetch_in_venv(stream: OutputStream) -> None:
+            run_in_venv(
+                python, config, write=stream.write, save=metadata.save, refresh_headers=refresh, logger=logger
+            )
+
+        return fetch_in_venv
+
+
+def callable_source(fn: Callable[..., Any]) -> tuple[str, str]:
+    """``(source, name)`` of a module-level function, for re-creating it in a virtualenv."""
+    name = getattr(fn, "__name__", "")
+    if not inspect.isfunction(fn) or name == "<lambda>" or "<locals>" in getattr(fn, "__qualname__", ""):
+        raise PeakConfigError(
+            "with requirements=, fetch_callable must be a plain function defined at the top level of "
+            "the DAG file (its source is run in the virtualenv); lambdas, closures and methods cannot be"
+        )
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError) as exc:
+        raise PeakConfigError(f"cannot read the source of fetch_callable {name!r}: {exc}") from None
+    # Decorators would run in the virtualenv without their imports; the function is enough.
+    lines = source.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith(("def ", "async def ")))
+    return "".join(lines[start:]), name
+
+
+def session_config(hook: Any) -> dict[str, Any]:
+    """How the virtualenv builds its session: base URL, the connection's headers for its host."""
+    if hook is None:
+        return {}
+    from urllib.parse import urlsplit
+
+    s = hook.settings
+    return {
+        "base_url": s.base_url,
+        "netloc": urlsplit(s.base_url).netloc.lower() if s.base_url else None,
+        "headers": hook.auth_headers(),
+        "verify": s.verify,
+        "timeout": s.timeout,
+        "refreshable": s.auth_type == "custom",
+    }
+
+
+def json_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON-safe part of the task context, for a fetch in another process."""
+    out: dict[str, Any] = {}
+    for key in VENV_CONTEXT_KEYS:
+        value = context.get(key)
+        if isinstance(value, (dt.datetime, dt.date)):
+            value = value.isoformat()
+        elif key == "params" and value is not None:
+            value = {k: value[k] for k in value}
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        out[key] = value
+    ti = context.get("ti")
+    for attr in ("dag_id", "task_id", "map_index", "try_number"):
+        if ti is not None and hasattr(ti, attr):
+            out[attr] = getattr(ti, attr)
+    return out
+
+
+def _json_or_fail(value: Any, what: str) -> Any:
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise PeakConfigError(
+            f"{what} must be JSON-serializable to reach a virtualenv fetch: {exc}"
+        ) from None

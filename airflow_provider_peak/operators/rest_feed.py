@@ -1,0 +1,322 @@
+"""``PeakRestFeedOperator``: Peak's REST API connector as an Airflow task, with state that survives runs."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.feed.destinations.base import LOAD_TYPES, Destination, RunInfo
+from airflow_provider_peak.feed.destinations.peak import PeakTableDestination
+from airflow_provider_peak.feed.names import check_feed_name
+from airflow_provider_peak.feed.preview import PREVIEW_LIMIT, collect_preview, render
+from airflow_provider_peak.feed.runner import FetchSpec
+from airflow_provider_peak.feed.runtime import FeedRuntime, RunResult
+from airflow_provider_peak.feed.state import (
+    AssetStateStoreBackend,
+    FeedKey,
+    StateBackend,
+    envelope,
+    resolve_backend,
+)
+from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, Metadata
+from airflow_provider_peak.links import PeakTableLink
+from airflow_provider_peak.version_compat import BaseOperator, Context
+
+#: Per-destination counts shown in the log's summary table (the XCom summary has them all).
+SUMMARY_DETAILS = (
+    "rows_inserted",
+    "rows_deleted",
+    "requests",
+    "files",
+    "parts",
+    "invalid",
+    "records_resumed",
+)
+
+
+class PeakRestFeedOperator(BaseOperator):
+    """Run a Peak REST API connector feed: fetch records with Python, load them into destinations.
+
+    The fetch is a Python callable or an unchanged Peak fetch script. It writes records to
+    ``output_stream`` (a Peak script's ``outputStream``) and may save state with
+    ``metadata.save(obj)``; ``metadata`` holds the state saved by the last successful run (``{}`` at
+    first). Records stream through a bounded queue to every destination at once, so a fetch of any
+    size runs in constant memory, and each destination receives the same records.
+
+    Destinations stage what they receive and make it visible only when every destination has
+    staged every record; the feed's state is saved only after every destination has committed. A
+    failed run leaves the state as it was, so the next run fetches again from there.
+
+    Returns a summary (records per destination, state before and after) to XCom. With
+    ``preview=True`` it runs the fetch until it has ``preview_limit`` records, logs them as JSON and
+    as a table, sends nothing, saves no state and returns the records.
+
+    :param feed_name: Peak's feed name: letters, digits and underscores, starting with a letter, not
+        ending with ``_``, at most 50 characters. Checked when the DAG is parsed.
+    :param fetch_callable: ``fn(output_stream, metadata, session, **context)``; it receives only the
+        arguments it names (also ``outputStream``, context keys and ``op_kwargs`` keys).
+    :param fetch_script: the text of a Peak fetch script, or the path of a ``.py`` file (relative to
+        the DAG file's folder). ``from lib import outputStream, metadata`` works inside it; ``lib``
+        also offers ``session``, ``context`` and ``op_kwargs``.
+    :param rest_conn_id: a ``peak_rest`` connection; ``session`` is then authenticated by it (No Auth,
+        Basic or Custom Auth) and resolves relative URLs against its base URL. ``None``: a plain session.
+    :param destinations: where the records go: ``PeakTableDestination``, ``SnowflakeDestination``,
+        ``RedshiftDestination``, ``S3Destination`` or your own ``Destination`` (templated).
+    :param load_type: ``incremental`` (append) or ``truncate_insert`` (replace the table's rows
+        atomically; warehouse and S3 destinations only).
+    :param state_backend: where ``metadata`` lives between runs: ``xcom`` (default), ``variable``,
+        ``state_store`` (Airflow 3.3+ asset state store) or a ``StateBackend`` instance.
+    :param preview: preview the fetch instead of running the feed.
+    :param op_kwargs: keyword arguments for ``fetch_callable`` (templated).
+    :param requirements: pip requirements; the fetch then runs in a cached virtualenv that has them
+        and streams its records back (templated).
+    :param preview_limit: records a preview collects.
+    :param chunk_size: records per chunk handed to the destinations.
+    :param max_queued_chunks: chunks queued per destination before the fetch waits for it.
+    :param venv_cache_path: where ``requirements`` virtualenvs are cached (default: the temp dir).
+    :param inherit_worker_packages: the virtualenv also sees the worker's packages (``requests``).
+    :param progress_interval: seconds between progress lines in the log.
+    """
+
+    template_fields: Sequence[str] = ("op_kwargs", "destinations", "requirements")
+    template_fields_renderers = {"op_kwargs": "json", "requirements": "py"}
+    ui_color = "#d9f0e3"
+    operator_extra_links = (PeakTableLink(),)
+
+    def __init__(
+        self,
+        *,
+        feed_name: str,
+        fetch_callable: Callable[..., Any] | None = None,
+        fetch_script: str | None = None,
+        rest_conn_id: str | None = None,
+        destinations: Sequence[Destination] = (),
+        load_type: Literal["incremental", "truncate_insert"] = "incremental",
+        state_backend: str | StateBackend = "xcom",
+        preview: bool = False,
+        op_kwargs: Mapping[str, Any] | None = None,
+        requirements: Sequence[str] | None = None,
+        preview_limit: int = PREVIEW_LIMIT,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_queued_chunks: int = 4,
+        venv_cache_path: str | None = None,
+        inherit_worker_packages: bool = True,
+        progress_interval: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.feed_name = check_feed_name(feed_name)
+        if load_type not in LOAD_TYPES:
+            raise PeakConfigError(f"load_type must be one of {', '.join(LOAD_TYPES)}; got {load_type!r}")
+        destinations = list(destinations)
+        for destination in destinations:
+            if not isinstance(destination, Destination):
+                raise PeakConfigError(
+                    f"destinations must be Destination objects (PeakTableDestination, ...), "
+                    f"got {type(destination).__name__}"
+                )
+            destination.check(load_type)
+        if not destinations and not preview:
+            raise PeakConfigError("a feed needs at least one destination (or preview=True)")
+        names = [d.name for d in destinations]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise PeakConfigError(f"the same destination is listed twice: {', '.join(duplicates)}")
+        if preview_limit < 1:
+            raise PeakConfigError(f"preview_limit must be at least 1, got {preview_limit}")
+        self.fetch_callable = fetch_callable
+        self.fetch_script = fetch_script
+        self.rest_conn_id = rest_conn_id
+        self.destinations = destinations
+        self.load_type = load_type
+        self.state_backend = state_backend
+        self.preview = preview
+        self.op_kwargs = dict(op_kwargs or {})
+        self.requirements = list(requirements) if requirements is not None else None
+        self.preview_limit = preview_limit
+        self.chunk_size = chunk_size
+        self.max_queued_chunks = max_queued_chunks
+        self.venv_cache_path = venv_cache_path
+        self.inherit_worker_packages = inherit_worker_packages
+        self.progress_interval = progress_interval
+        self._fetch_spec().check()
+        backend = resolve_backend(state_backend)
+        if isinstance(backend, AssetStateStoreBackend):
+            self._add_state_asset(backend)
+
+    def _add_state_asset(self, backend: AssetStateStoreBackend) -> None:
+        """The asset state store is reached through an asset among the task's outlets."""
+        from airflow.providers.common.compat.sdk import Asset
+
+        if not self.has_dag():
+            raise PeakConfigError("state_backend='state_store' needs the operator to be created inside a DAG")
+        key = FeedKey(self.dag_id, self.task_id, self.feed_name)
+        asset = Asset(name=backend.asset_name(key))
+        if asset not in self.outlets:
+            self.outlets = [*self.outlets, asset]
+
+    def _script_dirs(self) -> list[str]:
+        dirs: list[str] = []
+        if self.has_dag():
+            fileloc = getattr(self.dag, "fileloc", None)
+            if fileloc:
+                dirs.append(str(Path(fileloc).parent))
+            searchpath = getattr(self.dag, "template_searchpath", None) or []
+            dirs.extend([searchpath] if isinstance(searchpath, str) else searchpath)
+        return dirs
+
+    def _fetch_spec(self) -> FetchSpec:
+        return FetchSpec(
+            feed_name=self.feed_name,
+            fetch_callable=self.fetch_callable,
+            fetch_script=self.fetch_script,
+            script_dirs=self._script_dirs(),
+            op_kwargs=self.op_kwargs,
+            requirements=self.requirements,
+            venv_cache_path=self.venv_cache_path,
+            inherit_worker_packages=self.inherit_worker_packages,
+        )
+
+    def _session(self) -> tuple[Any, Any]:
+        """``(hook, session)``: the connection's authenticated session, or a plain one without one."""
+        from airflow_provider_peak.hooks.peak_rest import PeakRestHook, RestSession
+
+        if self.rest_conn_id is None:
+            return None, RestSession()
+        hook = PeakRestHook(self.rest_conn_id)
+        return hook, hook.get_conn()
+
+    # ------------------------------------------------------------------ preview
+    def preview_records(self, context: Mapping[str, Any], state: Any = None) -> list[dict[str, Any]]:
+        """Run the fetch from ``state`` until it wrote ``preview_limit`` records; send and save nothing."""
+        hook, session = self._session()
+        try:
+            fetch = self._fetch_spec().build(Metadata(state), session, context, self.log, hook=hook)
+            return collect_preview(fetch, self.preview_limit)
+        finally:
+            session.close()
+
+    # ------------------------------------------------------------------ run
+    def execute(self, context: Context) -> Any:
+        key = FeedKey.from_context(context, self.feed_name)
+        backend = resolve_backend(self.state_backend)
+        stored = backend.load(key, context)
+        state_before = stored.get("state") if stored else None
+        committed = f" (committed {stored.get('committed_at')} by {stored.get('run_id')})" if stored else ""
+        self.log.info(
+            "Feed %s: state %s from %s%s",
+            self.feed_name,
+            _show(state_before if stored else {}),
+            backend.location(key),
+            committed,
+        )
+        if self.preview:
+            records = self.preview_records(context, state_before)
+            self.log.info("%s\nNothing was sent and no state was saved.", render(records))
+            return json.loads(json.dumps(records, default=str))
+        for destination in self.destinations:
+            if isinstance(destination, PeakTableDestination):
+                from airflow_provider_peak.hooks.peak import PeakHook
+
+                PeakTableLink.persist(context, PeakHook(destination.peak_conn_id), destination.table_name)
+                break
+        metadata = Metadata(state_before)
+        hook, session = self._session()
+        success = False
+        try:
+            fetch = self._fetch_spec().build(metadata, session, context, self.log, hook=hook)
+            runtime = FeedRuntime(
+                self.destinations,
+                self._run_info(context, key),
+                chunk_size=self.chunk_size,
+                max_chunks=self.max_queued_chunks,
+                progress_interval=self.progress_interval,
+            )
+            try:
+                result = runtime.run(fetch)
+            except BaseException:
+                self.log.error(
+                    "Feed %s failed; nothing was committed by this run and its state stays %s",
+                    self.feed_name,
+                    _show(metadata.initial),
+                )
+                raise
+            if metadata.saved:
+                backend.save(key, envelope(key, metadata.value, context), context)
+            success = True
+        finally:
+            session.close()
+            for destination in self.destinations:
+                try:
+                    destination.finalize(success)
+                except Exception:
+                    self.log.exception("Cleaning up %s failed", destination.name)
+        summary = self._summary(result, metadata, backend.location(key))
+        self.log.info("%s", summary_table(summary))
+        return summary
+
+    def _run_info(self, context: Context, key: FeedKey) -> RunInfo:
+        ti = context["ti"]
+        run_id = getattr(ti, "run_id", None) or context.get("run_id") or "run"
+        run_key = f"{key.dag_id}/{key.task_id}/{run_id}/{key.map_index}/{key.feed_name}"
+        # Names staging objects (tables, S3 folders): readable, unique per try, identifier-safe.
+        readable = re.sub(r"[^A-Za-z0-9]+", "_", run_id).strip("_")[:40]
+        index = f"_m{key.map_index}" if key.map_index >= 0 else ""
+        token = f"{readable}{index}_t{getattr(ti, 'try_number', 1) or 1}"
+        return RunInfo(
+            feed_name=self.feed_name,
+            load_type=self.load_type,
+            run_key=run_key,
+            run_token=token,
+            logger=self.log,
+            in_task=True,
+        )
+
+    def _summary(self, result: RunResult, metadata: Metadata, location: str) -> dict[str, Any]:
+        return {
+            "feed_name": self.feed_name,
+            "load_type": self.load_type,
+            "records": result.records,
+            "destinations": {
+                name: {k: v for k, v in counts.items() if _is_scalar(v)}
+                for name, counts in result.destinations.items()
+            },
+            "state_before": metadata.initial,
+            "state_after": metadata.value,
+            "state_saved": metadata.saved,
+            "state_location": location,
+            "seconds": round(result.seconds, 3),
+        }
+
+
+def summary_table(summary: Mapping[str, Any]) -> str:
+    """The run summary as a short text table for the task log."""
+    rows = [("destination", "records", "details")]
+    for name, counts in summary["destinations"].items():
+        details = ", ".join(f"{k}={counts[k]}" for k in SUMMARY_DETAILS if counts.get(k) not in (None, 0, ""))
+        rows.append((name, f"{counts.get('records', 0):,}", details))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"  {a.ljust(widths[0])}  {b.rjust(widths[1])}  {c}".rstrip() for a, b, c in rows]
+    saved = "saved" if summary["state_saved"] else "unchanged (metadata.save was not called)"
+    return "\n".join(
+        [
+            f"Feed {summary['feed_name']} ({summary['load_type']}): {summary['records']:,} records "
+            f"in {summary['seconds']:.1f} s",
+            *lines,
+            f"  state before: {_show(summary['state_before'])}",
+            f"  state after:  {_show(summary['state_after'])} ({saved}; {summary['state_location']})",
+        ]
+    )
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _show(state: Any, limit: int = 300) -> str:
+    text = json.dumps(state, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[:limit] + "..."
