@@ -30,13 +30,15 @@ def serve(args: argparse.Namespace) -> None:
         latency=args.latency,
         max_in_flight=args.max_in_flight,
         source_orders=args.source_orders,
+        peaka_api_keys=args.peaka_api_key or ["demo-peaka-key"],
+        peaka_step=args.peaka_step,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     with emulator:
-        print(f"Peak emulator listening on {emulator.url}", flush=True)
+        print(f"Peak emulator listening on {emulator.url} (Peaka API: {emulator.peaka_url})", flush=True)
         stopped.wait()
 
 
@@ -101,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--source-orders", type=int, default=120, help="orders of the demo source API under /_source/"
     )
+    parser.add_argument("--peaka-api-key", action="append", default=[], help="an accepted Peaka API key")
+    parser.add_argument("--peaka-step", type=float, default=0.5, help="seconds per Peaka cache status")
     serve(parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv))
 
 

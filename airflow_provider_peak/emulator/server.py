@@ -23,6 +23,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow_provider_peak.emulator.faults import Fault, Faults
+from airflow_provider_peak.emulator.peaka import PREFIX as PEAKA
+from airflow_provider_peak.emulator.peaka import PeakaApi
 from airflow_provider_peak.emulator.source import PREFIX as SOURCE
 from airflow_provider_peak.emulator.source import SourceApi
 from airflow_provider_peak.emulator.store import Store, TableExists
@@ -84,6 +86,8 @@ class PeakEmulator:
     :param retry_after: the ``Retry-After`` sent with a 429.
     :param quiet: no per-request log lines.
     :param source_orders: orders the demo source API under ``/_source/`` starts with (see ``source``).
+    :param peaka_api_keys: API keys of Peaka's cache API under ``/peaka`` (see ``peaka``).
+    :param peaka_step: seconds each status of a Peaka cache run lasts.
     """
 
     def __init__(
@@ -102,6 +106,8 @@ class PeakEmulator:
         retry_after: int = 1,
         quiet: bool = False,
         source_orders: int = 0,
+        peaka_api_keys: Iterable[str] = ("demo-peaka-key",),
+        peaka_step: float = 0.5,
     ) -> None:
         self.api_keys = frozenset(api_keys)
         self.oauth_clients = dict(oauth_clients or {})
@@ -114,6 +120,7 @@ class PeakEmulator:
         self.quiet = quiet
         self.faults = Faults()
         self.source = SourceApi(orders=source_orders)
+        self.peaka = PeakaApi(api_keys=peaka_api_keys, step=peaka_step)
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -151,6 +158,11 @@ class PeakEmulator:
         assert self._server is not None, "the emulator is not started"
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def peaka_url(self) -> str:
+        """Base URL of the emulated Peaka API (a ``peaka`` connection's host)."""
+        return f"{self.url}{PEAKA}"
 
     # ------------------------------------------------------------------ test controls
     def inject(self, action: str, **kwargs: Any) -> Fault:
@@ -374,6 +386,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if split.path.startswith(SOURCE):
             self._source(method, split.path, parse_qs(split.query))
+            return
+        if split.path.startswith(f"{PEAKA}/"):
+            reply = self.emulator.peaka.handle(
+                method, split.path, parse_qs(split.query), self.headers, self._body()
+            )
+            self._send(reply.status, reply.payload, reply.headers)
             return
         emu = self.emulator
         started = time.monotonic()

@@ -94,8 +94,8 @@ class PeakSettings:
         for name, value in {**extra, **{k: v for k, v in (overrides or {}).items() if v is not None}}.items():
             if name not in known:
                 raise PeakConfigError(f"unknown Peak setting {name!r}")
-            values[name] = _coerce(name, value, known[name].type)
-        values["base_url"] = _base_url(host, schema, port)
+            values[name] = coerce_extra(name, value, known[name].type)
+        values["base_url"] = base_url_from(host, schema, port)
         if auth_type not in (None, "api_key", "oauth"):
             raise PeakConfigError(f"auth_type must be 'api_key' or 'oauth', got {auth_type!r}")
         if not password:
@@ -121,9 +121,12 @@ class PeakSettings:
             raise PeakConfigError(f"max_retries must be 0 or more, got {self.max_retries!r}")
 
 
-def _base_url(host: str | None, schema: str | None, port: int | None) -> str:
+def base_url_from(
+    host: str | None, schema: str | None, port: int | None, default: str = DEFAULT_BASE_URL
+) -> str:
+    """The base URL from a connection's host (with or without scheme), schema and port."""
     if not host:
-        return DEFAULT_BASE_URL
+        return default
     host = host.rstrip("/")
     if "://" not in host:
         # A bare host name: Airflow keeps the scheme in ``schema`` when a URI is parsed.
@@ -133,7 +136,7 @@ def _base_url(host: str | None, schema: str | None, port: int | None) -> str:
     return host
 
 
-def _coerce(name: str, value: Any, annotation: Any) -> Any:
+def coerce_extra(name: str, value: Any, annotation: Any) -> Any:
     """Extras typed in the UI arrive as strings: turn them into the field's type."""
     kind = str(annotation)
     try:

@@ -1,0 +1,459 @@
+"""``PeakaHook``: Peaka batch caches (create, inspect, refresh, delete, wait for a status)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import Any
+from urllib.parse import quote
+
+import tenacity
+
+from airflow_provider_peak import __version__
+from airflow_provider_peak.auth import ApiKeyAuth
+from airflow_provider_peak.exceptions import (
+    PeakConfigError,
+    PeakConnectionError,
+    PeakError,
+    PeakHTTPError,
+    PeakNotFoundError,
+)
+from airflow_provider_peak.hooks._http import ErrorFields, JsonApiHook, http_error, peak_error_fields
+from airflow_provider_peak.hooks.settings import base_url_from, coerce_extra
+from airflow_provider_peak.peaka_form import PEAKA_CACHE_PATH, PEAKA_HOSTS
+from airflow_provider_peak.peaka_model import (
+    CacheInfo,
+    CacheItemResult,
+    CacheStatus,
+    CacheTable,
+    PeakaSpecError,
+    Schedule,
+    build_tables,
+    evaluate,
+    match_results,
+)
+from airflow_provider_peak.redaction import sanitize_url, scrub, truncate
+from airflow_provider_peak.version_compat import BaseHook, mask_secret
+
+log = logging.getLogger(__name__)
+
+
+class PeakaCacheFailedError(PeakError):
+    """A cache reached FAILED, CANCELLED or DELETED while it was awaited.
+
+    :ivar cache_id: the cache.
+    :ivar status: the status it reached.
+    """
+
+    def __init__(self, cache_id: str, status: str, message: str) -> None:
+        self.cache_id, self.status = cache_id, status
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.cache_id, self.status, str(self)))
+
+
+@dataclass(frozen=True, repr=False)
+class PeakaSettings:
+    """Everything the hook needs from a ``peaka`` connection. ``repr`` never shows the key."""
+
+    base_url: str = PEAKA_HOSTS["us"]
+    api_key: str = ""
+    project_id: str | None = None
+    region: str = "us"
+    cache_path: str = PEAKA_CACHE_PATH
+    list_caches_path: str = PEAKA_CACHE_PATH
+    timeout: float = 60.0
+    connect_timeout: float = 10.0
+    max_retries: int = 5
+    verify: bool | str = True
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_floor: float = 0.25
+    retry_after_max: float = 120.0
+    max_in_flight: int = 4
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.api_key,) if self.api_key else ()
+
+    def __repr__(self) -> str:
+        return f"PeakaSettings(base_url={self.base_url!r}, project_id={self.project_id!r}, api_key=***)"
+
+    @classmethod
+    def from_connection(
+        cls,
+        *,
+        host: str | None,
+        password: str | None,
+        schema: str | None = None,
+        port: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> PeakaSettings:
+        """Build settings from connection fields; ``overrides`` (hook arguments) beat the extras."""
+        extra = {k.removeprefix("extra__peaka__"): v for k, v in (extra or {}).items()}
+        known = {f.name: f for f in fields(cls) if f.name not in ("base_url", "api_key")}
+        unknown = sorted(set(extra) - set(known))
+        if unknown:
+            raise PeakConfigError(f"unknown extras on the peaka connection: {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        merged = {**extra, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+        for name, value in merged.items():
+            if value in (None, "") and name != "list_caches_path":
+                continue  # an empty form field means "the default"
+            values[name] = coerce_extra(name, value, known[name].type)
+        region = str(values.get("region", "us")).lower()
+        if region not in PEAKA_HOSTS:
+            raise PeakConfigError(f"region must be one of {sorted(PEAKA_HOSTS)}, got {region!r}")
+        if not password:
+            raise PeakConfigError("the peaka connection has no password: put the Peaka API key there")
+        values.update(
+            region=region, api_key=password, base_url=base_url_from(host, schema, port, PEAKA_HOSTS[region])
+        )
+        settings = cls(**values)
+        for name in ("timeout", "connect_timeout", "max_in_flight"):
+            if getattr(settings, name) <= 0:
+                raise PeakConfigError(f"{name} must be positive, got {getattr(settings, name)!r}")
+        if settings.max_retries < 0:
+            raise PeakConfigError(f"max_retries must be 0 or more, got {settings.max_retries!r}")
+        return settings
+
+
+def peaka_error_fields(payload: Any) -> ErrorFields:
+    """Peak's ``{"error": {...}}`` shape, or the gateway's ``{"status", "error", "message"}``."""
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        return peak_error_fields(payload)
+    if isinstance(payload, dict):
+        error = payload.get("code") or payload.get("error")
+        code = str(error).upper().replace(" ", "_") if error else None
+        return code, payload.get("message"), []
+    return None, None, []
+
+
+class PeakaHook(JsonApiHook):
+    """Talks to Peaka's cache API with an API key sent as ``Authorization: Bearer <key>``.
+
+    Shares PeakHook's transport: one pooled session, retries on 429/502/503/504 and transport
+    errors with jittered back-off honouring ``Retry-After``, typed errors, secrets masked. Table
+    specs and schedules are validated before any request. ``project_id`` arguments default to the
+    hook's, then to the connection's ``project_id`` extra.
+
+    :param peaka_conn_id: the ``peaka`` connection (host = base URL, password = API key).
+    :param project_id: default project (beats the ``project_id`` extra).
+    :param timeout: read time-out in seconds (beats the ``timeout`` extra).
+    :param max_retries: retries after the first attempt (beats the ``max_retries`` extra).
+    :param api_retry_args: ``tenacity`` arguments replacing the default policy (sync and async).
+    """
+
+    conn_name_attr = "peaka_conn_id"
+    default_conn_name = "peaka_default"
+    conn_type = "peaka"
+    hook_name = "Peaka"
+    service_name = "Peaka"
+
+    def __init__(
+        self,
+        peaka_conn_id: str = default_conn_name,
+        *,
+        project_id: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        api_retry_args: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(api_retry_args=api_retry_args, **kwargs)
+        self.peaka_conn_id = peaka_conn_id
+        self._overrides = {"project_id": project_id, "timeout": timeout, "max_retries": max_retries}
+        self._aclient: Any = None
+
+    # ------------------------------------------------------------------ connection
+    def _settings_from(self, conn: Any) -> PeakaSettings:
+        settings = PeakaSettings.from_connection(
+            host=conn.host,
+            password=conn.password,
+            schema=conn.schema,
+            port=conn.port,
+            extra=conn.extra_dejson,
+            overrides=self._overrides,
+        )
+        for secret in settings.secrets:
+            mask_secret(secret)
+        return settings
+
+    @cached_property
+    def settings(self) -> PeakaSettings:
+        """The connection read once; the API key is registered with Airflow's masker."""
+        return self._settings_from(self.get_connection(self.peaka_conn_id))
+
+    @cached_property
+    def auth(self) -> ApiKeyAuth:
+        return ApiKeyAuth(self.settings.api_key, prefix="Bearer ")
+
+    def _error_fields(self, payload: Any) -> ErrorFields:
+        return peaka_error_fields(payload)
+
+    def project(self, project_id: str | None = None) -> str:
+        """The project to use: the argument, else the hook's, else the connection's."""
+        project = project_id or self.settings.project_id
+        if not project:
+            raise PeakConfigError(
+                "no Peaka project: pass project_id or set the project_id extra on the connection"
+            )
+        return str(project)
+
+    def _path(self, project_id: str | None, cache_id: str | None = None, suffix: str = "") -> str:
+        base = self.settings.cache_path.format(project_id=quote(self.project(project_id), safe=""))
+        if cache_id is not None:
+            if not str(cache_id).strip():
+                raise PeakConfigError("cache_id is empty")
+            base += f"/{quote(str(cache_id), safe='')}"
+        return base + suffix
+
+    # ------------------------------------------------------------------ caches
+    @staticmethod
+    def parse_tables(tables: Sequence[Mapping[str, Any] | CacheTable]) -> list[CacheTable]:
+        """Validate table specs (names, schedules) locally; ``PeakConfigError`` lists every problem."""
+        try:
+            return build_tables(tables)
+        except PeakaSpecError as exc:
+            raise PeakConfigError(str(exc)) from None
+
+    def create_batch_cache(
+        self, project_id: str | None, tables: Sequence[Mapping[str, Any] | CacheTable]
+    ) -> list[CacheItemResult]:
+        """Create caches for ``tables`` in one request; one result per table, in order.
+
+        Each table is ``{catalog_id, schema_name, table_name, incremental_schedule=None,
+        full_refresh_schedule=None}``; a schedule is a ``timedelta``, an ISO-8601 duration (``PT6H``)
+        or ``None``. Everything is validated before the request. A 200 reply can hold per-item
+        failures: check ``result.success`` and ``result.error``.
+        """
+        parsed = self.parse_tables(tables)
+        path = self._path(project_id, suffix="/batch")
+        reply = self._json("POST", path, [t.to_wire() for t in parsed])
+        try:
+            results = match_results(parsed, reply)
+        except PeakaSpecError as exc:
+            raise PeakError(f"Peaka answered POST {path} unexpectedly: {exc}") from None
+        secrets = self.settings.secrets
+        return [
+            r
+            if r.error is None
+            else CacheItemResult(r.table, False, truncate(scrub(r.error, secrets)), r.cache)
+            for r in results
+        ]
+
+    def list_caches(self, project_id: str | None = None) -> list[CacheInfo] | None:
+        """The project's caches, or ``None`` where the API offers no listing (404/405, or disabled)."""
+        template = self.settings.list_caches_path
+        if not template:
+            return None
+        path = template.format(project_id=quote(self.project(project_id), safe=""))
+        try:
+            reply = self._json("GET", path)
+        except PeakHTTPError as exc:
+            if exc.status in (404, 405):
+                log.warning("Peaka offers no cache listing at %s (%s); skipping the lookup", path, exc.status)
+                return None
+            raise
+        items = reply.get("caches", reply.get("content")) if isinstance(reply, Mapping) else reply
+        if not isinstance(items, list):
+            raise PeakError(f"Peaka answered GET {path} with something that is not a list of caches")
+        return [CacheInfo.from_wire(item) for item in items if isinstance(item, Mapping)]
+
+    def get_cache(self, cache_id: str, project_id: str | None = None) -> CacheInfo:
+        """A cache's settings; ``PeakNotFoundError`` if there is none."""
+        return CacheInfo.from_wire(self._json("GET", self._path(project_id, cache_id)))
+
+    def get_cache_status(self, cache_id: str, project_id: str | None = None) -> CacheStatus:
+        """A cache's status (RUNNING, COMPLETED, FAILED, ...) and its last runs."""
+        path = self._path(project_id, cache_id, "/status")
+        return self._status(self._json("GET", path, params={"excludeLogs": "true"}), path)
+
+    def _status(self, reply: Any, path: str) -> CacheStatus:
+        try:
+            return CacheStatus.from_wire(reply)
+        except PeakaSpecError as exc:
+            raise PeakError(f"Peaka answered GET {path} unexpectedly: {exc}") from None
+
+    def update_cache(
+        self,
+        cache_id: str,
+        project_id: str | None = None,
+        *,
+        incremental_schedule: Any = None,
+        full_refresh_schedule: Any = None,
+    ) -> CacheInfo:
+        """Replace a cache's schedules (``None`` removes one); validated before the request."""
+        try:
+            body = {
+                "incrementalCacheSchedule": _wire(
+                    Schedule.parse(incremental_schedule, "incremental_schedule")
+                ),
+                "fullRefreshCacheSchedule": _wire(
+                    Schedule.parse(full_refresh_schedule, "full_refresh_schedule")
+                ),
+            }
+        except PeakaSpecError as exc:
+            raise PeakConfigError(str(exc)) from None
+        return CacheInfo.from_wire(self._json("PUT", self._path(project_id, cache_id), body))
+
+    def delete_cache(self, cache_id: str, project_id: str | None = None) -> None:
+        """Delete a cache (the source table is untouched)."""
+        self.request("DELETE", self._path(project_id, cache_id))
+
+    def trigger_incremental_update(self, cache_id: str, project_id: str | None = None) -> None:
+        """Start an incremental sync now (independent of the schedule)."""
+        self.request("POST", self._path(project_id, cache_id, "/incrementalUpdate"))
+
+    def trigger_full_refresh(self, cache_id: str, project_id: str | None = None) -> None:
+        """Start a full refresh now (independent of the schedule)."""
+        self.request("POST", self._path(project_id, cache_id, "/fullRefreshUpdate"))
+
+    def wait_for_cache(
+        self,
+        cache_id: str,
+        project_id: str | None = None,
+        *,
+        target: str = "COMPLETED",
+        mode: str | None = None,
+        previous_execution_id: str = "",
+        timeout: float = 3600.0,
+        poll_interval: float = 30.0,
+    ) -> CacheStatus:
+        """Poll until the cache (or, with ``mode``, a run newer than ``previous_execution_id``)
+        reaches ``target``; ``PeakaCacheFailedError`` on FAILED/CANCELLED/DELETED, ``PeakError``
+        after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.get_cache_status(cache_id, project_id)
+            verdict, reason = evaluate(status, target, mode=mode, previous_execution_id=previous_execution_id)
+            if verdict == "done":
+                return status
+            if verdict == "failed":
+                raise PeakaCacheFailedError(cache_id, status.status, f"Peaka cache {cache_id}: {reason}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PeakError(f"Peaka cache {cache_id} did not reach {target} in {timeout:g} s ({reason})")
+            log.info("Peaka cache %s: %s", cache_id, reason)
+            time.sleep(min(poll_interval, remaining))
+
+    # ------------------------------------------------------------------ async (triggers)
+    async def aget_cache_status(self, cache_id: str, project_id: str | None = None) -> CacheStatus:
+        """``get_cache_status`` without blocking the event loop (httpx), with the same retries."""
+        import httpx
+
+        if "settings" not in self.__dict__:
+            self.__dict__["settings"] = self._settings_from(await _aget_connection(self.peaka_conn_id))
+        s = self.settings
+        if self._aclient is None:
+            self._aclient = httpx.AsyncClient(
+                verify=s.verify,
+                timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
+                headers={"User-Agent": f"airflow-provider-peak/{__version__}"},
+            )
+        path = self._path(project_id, cache_id, "/status")
+        async for attempt in tenacity.AsyncRetrying(**self._retry_args()):
+            with attempt:
+                reply = await self._asend("GET", path)
+        return self._status(reply, path)
+
+    async def _asend(self, method: str, path: str) -> Any:
+        import httpx
+
+        s = self.settings
+        self._count("requests")
+        try:
+            response = await self._aclient.request(
+                method,
+                self._url(path),
+                params={"excludeLogs": "true"},
+                headers={"Authorization": f"Bearer {s.api_key}"},
+            )
+        except httpx.HTTPError as exc:
+            reason = scrub(f"{type(exc).__name__}: {exc}", s.secrets)
+            raise PeakConnectionError(
+                f"could not reach Peaka for {method} {sanitize_url(path)}: {truncate(reason)}"
+            ) from exc
+        if response.status_code >= 400:
+            raise http_error(
+                response.status_code,
+                response.reason_phrase,
+                response.text,
+                response.headers.get("Retry-After"),
+                method,
+                path,
+                s.secrets,
+                self._error_fields,
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise PeakError(f"Peaka answered {method} {path} with a body that is not JSON") from None
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+        self.close()
+
+    # ------------------------------------------------------------------ Airflow UI
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap authenticated call: list the default project's caches."""
+        try:
+            project = self.project()
+            caches = self.list_caches(project)
+            if caches is None:  # no listing: any status request proves the key is accepted
+                with contextlib.suppress(PeakNotFoundError):
+                    self.get_cache_status("connection-test", project)
+        except Exception as exc:
+            return False, scrub(str(exc), self._known_secrets())
+        found = "" if caches is None else f", {len(caches)} caches"
+        return True, f"Connection successfully tested (project {project}{found})"
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields for the connection form on Airflow < 3.2 (3.2+ reads ``conn-fields``)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import StringField
+
+        from airflow_provider_peak.peaka_form import PEAKA_CONN_FIELDS
+
+        return {
+            name: StringField(
+                lazy_gettext(spec["label"]),
+                widget=BS3TextFieldWidget(),
+                description=spec.get("description", ""),
+            )
+            for name, spec in PEAKA_CONN_FIELDS.items()
+        }
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel and hide form fields on Airflow < 3.2."""
+        from airflow_provider_peak.peaka_form import PEAKA_UI_BEHAVIOUR
+
+        return {
+            "hidden_fields": PEAKA_UI_BEHAVIOUR["hidden-fields"],
+            "relabeling": PEAKA_UI_BEHAVIOUR["relabeling"],
+            "placeholders": PEAKA_UI_BEHAVIOUR["placeholders"],
+        }
+
+
+def _wire(schedule: Schedule | None) -> dict[str, str] | None:
+    return schedule.to_wire() if schedule else None
+
+
+async def _aget_connection(conn_id: str) -> Any:
+    """The connection without blocking the loop (``aget_connection`` on Airflow 3, a thread on 2)."""
+    if hasattr(BaseHook, "aget_connection"):
+        return await BaseHook.aget_connection(conn_id)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(BaseHook.get_connection)(conn_id)
