@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import subprocess
@@ -26,7 +25,7 @@ def airflow_db() -> Path:
 
 
 @pytest.fixture
-def run_dag(airflow_db: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Any]:
+def run_dag(airflow_db: Path) -> Callable[..., Any]:
     """``run_dag(dag_id, source)`` copies a DAG file into the dags folder and runs it with ``dag.test()``.
 
     ``source`` is an example file name from ``dags_examples/`` or the text of a DAG file.
@@ -41,10 +40,6 @@ def run_dag(airflow_db: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..
             shutil.copy(EXAMPLES / source, target)
         else:
             target.write_text(source)
-        # Airflow's console handler may hold a stream pytest has closed; point it at the live one.
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
-                handler.setStream(sys.stderr)
         bag = DagBag(str(target))
         assert not bag.import_errors, bag.import_errors
         return bag.get_dag(dag_id).test(**test_kwargs)

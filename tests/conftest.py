@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import tempfile
+
+import pytest
 
 _home = tempfile.mkdtemp(prefix="peak-airflow-home-")
 os.environ["AIRFLOW_HOME"] = _home
@@ -13,3 +17,18 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.makedirs(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], exist_ok=True)
 
 pytest_plugins = ["tests.peak_fixtures", "tests.airflow_dags"]
+
+
+@pytest.fixture(autouse=True)
+def _live_log_streams() -> None:
+    """Point log handlers left holding a closed stream at the live one.
+
+    Airflow configures its console handlers when a DAG first runs, bound to the stream pytest had
+    installed for that test; pytest closes it afterwards, and later logging would fail.
+    """
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            stream = getattr(handler, "stream", None)
+            if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
+                handler.stream = sys.stderr

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -37,20 +38,24 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres(tmp: Path) -> Iterator[str]:
+def postgres() -> Iterator[str]:
     """A throw-away PostgreSQL cluster; yields a SQLAlchemy URL."""
     bindir = postgres_bin()
     assert bindir is not None
+    # Its own directory: pytest's tmp_path sits under a root-only directory the server cannot enter.
+    tmp = Path(tempfile.mkdtemp(prefix="peak-pg-"))
     data = tmp / "pgdata"
     data.mkdir()
     if os.geteuid() == 0:
         shutil.chown(tmp, "postgres")
         shutil.chown(data, "postgres")
-    subprocess.run(
+    initdb = subprocess.run(
         _as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if initdb.returncode:
+        raise RuntimeError(f"initdb failed: {initdb.stderr.strip()}")
     port = free_port()
     log = tmp / "postgres.log"
     server = subprocess.Popen(
@@ -85,6 +90,7 @@ def postgres(tmp: Path) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _can_connect(port: int) -> bool:

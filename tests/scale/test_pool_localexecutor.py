@@ -36,7 +36,7 @@ def test_mapped_tasks_stay_within_30_requests_in_flight(tmp_path):
     home.mkdir()
     with (
         PeakEmulator(api_keys=("scale-key",), latency=LATENCY, quiet=True) as emu,
-        postgres(tmp_path) as db_url,
+        postgres() as db_url,
     ):
         conn = {"conn_type": "peak", "host": emu.url, "password": "scale-key"}
         cluster = AirflowCluster(home, db_url, dags, {"AIRFLOW_CONN_PEAK_DEFAULT": json.dumps(conn)})
