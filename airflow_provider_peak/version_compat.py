@@ -7,14 +7,20 @@ Everything else imports Airflow's task SDK names from here. ``common-compat`` re
 from __future__ import annotations
 
 from airflow.providers.common.compat.sdk import (
+    AirflowSensorTimeout,
     BaseHook,
     BaseOperator,
     BaseOperatorLink,
     BaseSensorOperator,
+    PokeReturnValue,
     Variable,
     XComArg,
+    conf,
 )
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
+# Triggers still live in core on Airflow 3 (the task SDK has no trigger base class).
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 try:
     from airflow.providers.common.compat.sdk import mask_secret
@@ -28,12 +34,17 @@ except ImportError:  # Airflow 2.11
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
+    "AirflowSensorTimeout",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
     "BaseSensorOperator",
+    "BaseTrigger",
     "Context",
+    "PokeReturnValue",
+    "TriggerEvent",
     "Variable",
     "XComArg",
+    "conf",
     "mask_secret",
 ]

@@ -180,6 +180,17 @@ class PeakaApi:
         with self._lock:
             self.stats.clear()
 
+    def reset(self, *, step: float | None = None) -> None:
+        """Forget every cache, script, fault, missing table and counter (a shared server between tests)."""
+        with self._lock:
+            self._caches.clear()
+            self._scripts.clear()
+            self._faults.clear()
+            self.missing.clear()
+            self.stats.clear()
+            if step is not None:
+                self.step = step
+
     # ------------------------------------------------------------------ HTTP
     def handle(
         self, method: str, path: str, query: Mapping[str, list[str]], headers: Any, raw: bytes

@@ -1,0 +1,1 @@
+"""Peak sensors."""

@@ -1,0 +1,1 @@
+"""Peak triggers (they run in the triggerer)."""
