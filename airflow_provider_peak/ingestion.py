@@ -120,8 +120,9 @@ class IngestSummary:
 
     def as_table(self) -> str:
         rows = [
-            (k.replace("_", " "), "" if v is None else f"{v:,}" if isinstance(v, int) else str(v))
+            (k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
             for k, v in self.as_dict().items()
+            if v is not None
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)

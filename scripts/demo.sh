@@ -12,7 +12,7 @@ rm -rf "$DEMO" && mkdir -p "$DEMO"
 export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags_examples"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING
+export AIRFLOW__LOGGING__LOGGING_LEVEL=INFO
 
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"
@@ -30,6 +30,8 @@ export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", 
 
 echo "== airflow db migrate"
 "$ROOT/.venv/bin/airflow" db migrate >"$DEMO/migrate.log" 2>&1
+# The pool that keeps every Peak task together within the API's 30 requests in flight.
+"$ROOT/.venv/bin/airflow" pools set peak_api 30 "Peak API: 30 requests in flight per tenant" >/dev/null
 
 for dag_id in ${DEMO_DAGS:-peak_ingest_taskflow}; do
   echo "== airflow dags test $dag_id"
@@ -38,7 +40,9 @@ for dag_id in ${DEMO_DAGS:-peak_ingest_taskflow}; do
     echo "!! $dag_id failed (full log: $DEMO/$dag_id.log)"
     exit 1
   }
-  grep -E "Ingested into Peak table|^\s{2}[a-z ]+\s{2}" "$DEMO/$dag_id.log" | sed 's/^.*\] //' | head -20 || true
+  # The operators' summaries, as they appear in the task logs.
+  awk '/Ingested into Peak table|Feed .* delivered/ {on = 1; sub(/^.*\] /, "")}
+       on && /loc=/ {sub(/ *(\[[A-Za-z_.]*\] *)?loc=.*/, ""); print; on = 0; next} on' "$DEMO/$dag_id.log"
 done
 
 echo "== What Peak holds now"
