@@ -68,6 +68,8 @@ PEAK_UI_BEHAVIOUR: dict[str, Any] = {
 
 def get_provider_info() -> dict[str, Any]:
     from airflow_provider_peak import __version__
+    from airflow_provider_peak.feed.form import PEAK_REST_CONNECTION_TYPE
+    from airflow_provider_peak.peaka_form import PEAKA_CONN_FIELDS, PEAKA_UI_BEHAVIOUR
 
     return {
         "package-name": "airflow-provider-peak",
@@ -77,10 +79,36 @@ def get_provider_info() -> dict[str, Any]:
         "versions": [__version__],
         "integrations": [
             {"integration-name": "Peak", "external-doc-url": "https://docs.peak.ai/", "tags": ["service"]},
+            {"integration-name": "Peaka", "external-doc-url": "https://docs.peaka.com/", "tags": ["service"]},
         ],
         "hooks": [
-            {"integration-name": "Peak", "python-modules": ["airflow_provider_peak.hooks.peak"]},
+            {
+                "integration-name": "Peak",
+                "python-modules": [
+                    "airflow_provider_peak.hooks.peak",
+                    "airflow_provider_peak.hooks.peak_rest",
+                ],
+            },
+            {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.hooks.peaka"]},
         ],
+        "operators": [
+            {
+                "integration-name": "Peak",
+                "python-modules": [
+                    "airflow_provider_peak.operators.tables",
+                    "airflow_provider_peak.operators.ingest",
+                    "airflow_provider_peak.operators.rest_feed",
+                ],
+            },
+            {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.operators.peaka"]},
+        ],
+        "sensors": [
+            {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.sensors.peaka"]},
+        ],
+        "triggers": [
+            {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.triggers.peaka"]},
+        ],
+        "extra-links": ["airflow_provider_peak.links.PeakTableLink"],
         "connection-types": [
             {
                 "connection-type": "peak",
@@ -88,6 +116,14 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Peak",
                 "ui-field-behaviour": PEAK_UI_BEHAVIOUR,
                 "conn-fields": PEAK_CONN_FIELDS,
+            },
+            PEAK_REST_CONNECTION_TYPE,
+            {
+                "connection-type": "peaka",
+                "hook-class-name": "airflow_provider_peak.hooks.peaka.PeakaHook",
+                "hook-name": "Peaka",
+                "ui-field-behaviour": PEAKA_UI_BEHAVIOUR,
+                "conn-fields": PEAKA_CONN_FIELDS,
             },
         ],
     }

@@ -48,9 +48,23 @@ def test_secret_fields_are_marked_sensitive():
             assert (spec["schema"].get("format") == "password") == secret, name
 
 
-def test_airflow_providers_manager_sees_the_hook():
-    from airflow.providers_manager import ProvidersManager
+def test_airflow_cli_lists_the_provider_and_its_hooks():
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    manager = ProvidersManager()
-    assert "airflow-provider-peak" in manager.providers
-    assert manager.hooks["peak"].hook_class_name == "airflow_provider_peak.hooks.peak.PeakHook"
+    airflow = str(Path(sys.executable).with_name("airflow"))
+
+    def cli(*args: str) -> list[dict]:
+        out = subprocess.run([airflow, *args, "-o", "json"], capture_output=True, text=True, env=os.environ)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    providers = {p["package_name"]: p for p in cli("providers", "list")}
+    assert providers["airflow-provider-peak"]["version"] == airflow_provider_peak.__version__
+    hooks = {h["connection_type"]: h["class"] for h in cli("providers", "hooks")}
+    assert hooks["peak"] == "airflow_provider_peak.hooks.peak.PeakHook"
+    assert hooks["peak_rest"] == "airflow_provider_peak.hooks.peak_rest.PeakRestHook"
+    assert hooks["peaka"] == "airflow_provider_peak.hooks.peaka.PeakaHook"
