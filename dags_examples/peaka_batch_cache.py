@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.providers.common.compat.sdk import XComArg, dag
+from airflow.providers.common.compat.sdk import dag
 
 from airflow_provider_peak.operators.peaka import PeakaCacheRefreshOperator, PeakaCreateBatchCacheOperator
 from airflow_provider_peak.sensors.peaka import PeakaCacheStatusSensor
@@ -55,8 +55,8 @@ TABLES = [
     doc_md=__doc__,
 )
 def peaka_batch_cache() -> None:
-    create = PeakaCreateBatchCacheOperator(task_id="create_caches", tables=TABLES)
-    cache_ids = XComArg(create, key="cache_ids")
+    # Returns the cache ids, in the order of TABLES.
+    cache_ids = PeakaCreateBatchCacheOperator(task_id="create_caches", tables=TABLES).output
 
     wait = PeakaCacheStatusSensor.partial(
         task_id="wait_for_first_sync",

@@ -33,9 +33,11 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
     Every table spec and schedule is validated before anything is sent. Tables that already have a
     cache in the project are found (where the API lists caches) and reported, not duplicated, so a
     rerun is harmless. Peaka answers 200 even when some tables fail: each failure is logged with
-    Peaka's error, and the task fails unless ``fail_on_item_error=False``. The ids of the created
-    and existing caches are pushed to XCom as ``cache_ids`` (in input order) before that, and the
-    return value is ``{"project_id", "created", "existing", "failed", "items"}``.
+    Peaka's error, and the task fails unless ``fail_on_item_error=False``.
+
+    Returns the ids of the created and existing caches in input order (ready for
+    ``.expand(cache_id=task.output)``), also pushed as XCom ``cache_ids`` before a failure is
+    raised, with ``{"project_id", "created", "existing", "failed", "items"}`` as XCom ``summary``.
 
     :param tables: dicts ``{catalog_id, schema_name, table_name, incremental_schedule=None,
         full_refresh_schedule=None}``; a schedule is a ``timedelta``, an ISO-8601 duration such as
@@ -67,31 +69,35 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
         self.skip_existing = skip_existing
         self.peaka_conn_id = peaka_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> list[str]:
         hook = PeakaHook(self.peaka_conn_id)
         tables = hook.parse_tables(self.tables)  # before any request
         project = hook.project(self.project_id)
         existing: dict[tuple[str, str, str], CacheItemResult] = {}
         if self.skip_existing:
+            wanted = {t.key: t for t in tables}
             for cache in hook.list_caches(project) or []:
-                for table in tables:
-                    if cache.key == table.key:
-                        existing[table.key] = CacheItemResult(table, True, cache=cache, existed=True)
+                if (table := wanted.get(cache.key)) is not None:  # type: ignore[arg-type]
+                    existing[table.key] = CacheItemResult(table, True, cache=cache, existed=True)
         todo = [t for t in tables if t.key not in existing]
         created = {r.table.key: r for r in hook.create_batch_cache(project, todo)} if todo else {}
         results = [existing.get(t.key) or created[t.key] for t in tables]
         self._report(results)
-        context["ti"].xcom_push(key="cache_ids", value=[r.cache_id for r in results if r.success])
         failed = {r.table.label: r.error or "" for r in results if not r.success}
-        if failed and self.fail_on_item_error:
-            raise PeakaBatchCacheError(failed, len(results))
-        return {
+        summary = {
             "project_id": project,
             "created": [r.cache_id for r in results if r.outcome == "created"],
             "existing": [r.cache_id for r in results if r.outcome == "exists"],
             "failed": [{"table": table, "error": error} for table, error in failed.items()],
             "items": [r.to_dict() for r in results],
         }
+        cache_ids = [r.cache_id for r in results if r.cache_id and r.success]
+        context["ti"].xcom_push(key="summary", value=summary)
+        # Also under its own key: a failed task stores no return value, and clean-up needs the ids.
+        context["ti"].xcom_push(key="cache_ids", value=cache_ids)
+        if failed and self.fail_on_item_error:
+            raise PeakaBatchCacheError(failed, len(results))
+        return cache_ids
 
     def _report(self, results: list[CacheItemResult]) -> None:
         for r in results:

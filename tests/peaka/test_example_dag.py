@@ -1,0 +1,25 @@
+"""The Peaka example DAG end-to-end with ``dag.test()`` against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.peaka.helpers import PROJECT
+
+pytestmark = pytest.mark.airflow_e2e
+
+
+def test_peaka_batch_cache_example(peaka, peaka_conn, run_dag):
+    peaka_conn()
+    peaka.reset(step=0)  # every run reaches its last status at once: no waiting in the test
+    run = run_dag("peaka_batch_cache", "peaka_batch_cache.py")
+    assert run.state == "success"
+    caches = {c["tableName"]: c for c in peaka.caches(PROJECT)}
+    assert set(caches) == {"customers", "charges", "invoices"}
+    assert caches["invoices"]["fullRefreshCacheSchedule"] == {"type": "BASIC", "expression": "P1D"}
+    assert peaka.stats["POST cache/{id}/incrementalUpdate"] == 3
+    # A second run finds the caches instead of creating them again, and refreshes them again.
+    assert run_dag("peaka_batch_cache", "peaka_batch_cache.py").state == "success"
+    assert len(peaka.caches(PROJECT)) == 3
+    assert peaka.stats["POST cache/batch"] == 1
+    assert peaka.stats["POST cache/{id}/incrementalUpdate"] == 6
