@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
-from tests.peaka.helpers import PROJECT
+from tests.peaka.helpers import PEAKA_KEY, PROJECT
 
 pytestmark = pytest.mark.airflow_e2e
 
 
-def test_peaka_batch_cache_example(peaka, peaka_conn, run_dag):
+def test_peaka_batch_cache_example(peaka, peaka_conn, run_dag, capfd):
     peaka_conn()
     peaka.reset(step=0)  # every run reaches its last status at once: no waiting in the test
     run = run_dag("peaka_batch_cache", "peaka_batch_cache.py")
@@ -23,3 +26,13 @@ def test_peaka_batch_cache_example(peaka, peaka_conn, run_dag):
     assert len(peaka.caches(PROJECT)) == 3
     assert peaka.stats["POST cache/batch"] == 1
     assert peaka.stats["POST cache/{id}/incrementalUpdate"] == 6
+    # The API key never reaches the task logs (which did record the work).
+    captured = capfd.readouterr()
+    logs = "".join(
+        p.read_text(errors="replace")
+        for p in (Path(os.environ["AIRFLOW_HOME"]) / "logs").rglob("*")
+        if p.is_file()
+    )
+    haystack = captured.out + captured.err + logs
+    assert "Peaka caches: 0 created, 3 already existed, 0 failed" in haystack
+    assert PEAKA_KEY not in haystack
