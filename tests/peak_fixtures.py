@@ -26,6 +26,18 @@ def emulator() -> Iterator[PeakEmulator]:
         yield emu
 
 
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto S3 server on loopback (real HTTP, like AWS)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
 def emu(emulator: PeakEmulator) -> Iterator[PeakEmulator]:
     """The shared emulator with faults, latency and counters reset around each test."""

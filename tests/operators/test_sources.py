@@ -63,17 +63,6 @@ def test_a_plain_string_is_not_records(emu, table, tmp_path):
         run(table, tmp_path, records="hello")
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_s3_jsonl_through_the_amazon_connection(emu, table, tmp_path, moto_server, set_conn):
     import boto3
 
