@@ -9,15 +9,13 @@ A Peak script runs as ``__main__`` with ``from lib import outputStream, metadata
 and defers everything else to Python. Nothing is added to ``sys.modules`` or ``sys.path``, so no
 ``lib`` leaks into the worker, and a real ``lib`` package elsewhere is left alone.
 
-Whatever the fetch prints or logs goes to the task log, line by line.
+What the fetch prints goes to the task log the way any task's output does: Airflow captures the
+task process's stdout and stderr (the virtualenv runner forwards its child's output line by line).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +31,12 @@ from airflow_provider_peak.feed.scriptexec import (  # re-exported: the fetch AP
 
 __all__ = [
     "FETCH_ARGUMENTS",
-    "LogWriter",
     "call_fetch",
     "check_script_syntax",
     "define_callable",
     "fetch_arguments",
     "load_script",
     "make_lib",
-    "output_to_log",
     "resolve_script",
     "run_script",
     "select_kwargs",
@@ -98,41 +94,3 @@ def check_script_syntax(source: str, filename: str) -> None:
         compile(source, filename, "exec")
     except SyntaxError as exc:
         raise PeakConfigError(f"fetch_script has a syntax error at line {exc.lineno}: {exc.msg}") from None
-
-
-# ---------------------------------------------------------------------------------- output
-class LogWriter(io.TextIOBase):
-    """A text stream that logs each complete line (``print`` in a fetch ends up in the task log)."""
-
-    def __init__(self, logger: logging.Logger, level: int = logging.INFO, prefix: str = "") -> None:
-        self.logger = logger
-        self.level = level
-        self.prefix = prefix
-        self._partial = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self.logger.log(self.level, "%s%s", self.prefix, line.rstrip("\r"))
-        return len(text)
-
-    def flush(self) -> None:
-        if self._partial:
-            self.logger.log(self.level, "%s%s", self.prefix, self._partial)
-            self._partial = ""
-
-
-@contextlib.contextmanager
-def output_to_log(logger: logging.Logger) -> Iterator[None]:
-    """Send ``print`` output (stdout and stderr) of the enclosed code to ``logger``."""
-    out, err = LogWriter(logger), LogWriter(logger, logging.WARNING)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            yield
-    finally:
-        out.flush()
-        err.flush()

@@ -22,7 +22,6 @@ from airflow_provider_peak.feed.fetch import (
     fetch_arguments,
     load_script,
     make_lib,
-    output_to_log,
     run_script,
 )
 from airflow_provider_peak.feed.stream import Metadata, OutputStream
@@ -97,8 +96,7 @@ class FetchSpec:
             fn = self.fetch_callable
 
             def fetch_with_callable(stream: OutputStream) -> None:
-                with output_to_log(logger):
-                    call_fetch(fn, fetch_arguments(stream, metadata, session, context, op_kwargs))
+                call_fetch(fn, fetch_arguments(stream, metadata, session, context, op_kwargs))
 
             return fetch_with_callable
         source, filename = load_script(self.fetch_script or "", self.feed_name, self.script_dirs)
@@ -107,8 +105,7 @@ class FetchSpec:
             lib = make_lib(
                 outputStream=stream, metadata=metadata, session=session, context=context, op_kwargs=op_kwargs
             )
-            with output_to_log(logger):
-                run_script(source, filename, lib)
+            run_script(source, filename, lib)
 
         return fetch_with_script
 
