@@ -6,7 +6,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -23,8 +22,7 @@ from airflow_provider_peak.exceptions import (
     PeakNotFoundError,
 )
 from airflow_provider_peak.hooks._http import ErrorFields, JsonApiHook, http_error, peak_error_fields
-from airflow_provider_peak.hooks.settings import base_url_from, coerce_extra
-from airflow_provider_peak.peaka_form import PEAKA_CACHE_PATH, PEAKA_HOSTS
+from airflow_provider_peak.hooks.peaka_settings import PeakaSettings
 from airflow_provider_peak.peaka_model import (
     CacheInfo,
     CacheItemResult,
@@ -55,73 +53,6 @@ class PeakaCacheFailedError(PeakError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.cache_id, self.status, str(self)))
-
-
-@dataclass(frozen=True, repr=False)
-class PeakaSettings:
-    """Everything the hook needs from a ``peaka`` connection. ``repr`` never shows the key."""
-
-    base_url: str = PEAKA_HOSTS["us"]
-    api_key: str = ""
-    project_id: str | None = None
-    region: str = "us"
-    cache_path: str = PEAKA_CACHE_PATH
-    list_caches_path: str = PEAKA_CACHE_PATH
-    timeout: float = 60.0
-    connect_timeout: float = 10.0
-    max_retries: int = 5
-    verify: bool | str = True
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    retry_after_floor: float = 0.25
-    retry_after_max: float = 120.0
-    max_in_flight: int = 4
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return (self.api_key,) if self.api_key else ()
-
-    def __repr__(self) -> str:
-        return f"PeakaSettings(base_url={self.base_url!r}, project_id={self.project_id!r}, api_key=***)"
-
-    @classmethod
-    def from_connection(
-        cls,
-        *,
-        host: str | None,
-        password: str | None,
-        schema: str | None = None,
-        port: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-        overrides: Mapping[str, Any] | None = None,
-    ) -> PeakaSettings:
-        """Build settings from connection fields; ``overrides`` (hook arguments) beat the extras."""
-        extra = {k.removeprefix("extra__peaka__"): v for k, v in (extra or {}).items()}
-        known = {f.name: f for f in fields(cls) if f.name not in ("base_url", "api_key")}
-        unknown = sorted(set(extra) - set(known))
-        if unknown:
-            raise PeakConfigError(f"unknown extras on the peaka connection: {', '.join(unknown)}")
-        values: dict[str, Any] = {}
-        merged = {**extra, **{k: v for k, v in (overrides or {}).items() if v is not None}}
-        for name, value in merged.items():
-            if value in (None, "") and name != "list_caches_path":
-                continue  # an empty form field means "the default"
-            values[name] = coerce_extra(name, value, known[name].type)
-        region = str(values.get("region", "us")).lower()
-        if region not in PEAKA_HOSTS:
-            raise PeakConfigError(f"region must be one of {sorted(PEAKA_HOSTS)}, got {region!r}")
-        if not password:
-            raise PeakConfigError("the peaka connection has no password: put the Peaka API key there")
-        values.update(
-            region=region, api_key=password, base_url=base_url_from(host, schema, port, PEAKA_HOSTS[region])
-        )
-        settings = cls(**values)
-        for name in ("timeout", "connect_timeout", "max_in_flight"):
-            if getattr(settings, name) <= 0:
-                raise PeakConfigError(f"{name} must be positive, got {getattr(settings, name)!r}")
-        if settings.max_retries < 0:
-            raise PeakConfigError(f"max_retries must be 0 or more, got {settings.max_retries!r}")
-        return settings
 
 
 def peaka_error_fields(payload: Any) -> ErrorFields:
