@@ -75,7 +75,8 @@ def read_file(path: Any, *, conn_id: str | None = None) -> Iterator[Any]:
                 raise PeakConfigError(f"{path}: a .json file must hold a JSON array of records")
             yield from data
             return
-        for line_no, line in enumerate(stream, 1):
+        # readline, not iteration: Airflow 2's object-storage file wrapper does not define __iter__.
+        for line_no, line in enumerate(iter(stream.readline, b""), 1):
             if line.strip():
                 try:
                     yield json.loads(line)

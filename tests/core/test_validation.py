@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import pickle
+import json
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -320,9 +321,10 @@ def test_a_cycle_in_a_json_value_is_an_error_not_a_crash() -> None:
     cycle: list[Any] = []
     cycle.append(cycle)
     assert encode_value(one_column(**J), cycle).startswith("!expected JSON")
-    assert encode_value(one_column(**J), {"deep": _nested(sys.getrecursionlimit() + 10)}).startswith(
-        "!expected JSON"
-    )
+    # Deeper than the recursion limit: an error on Pythons whose encoder recurses, valid JSON otherwise.
+    deep = {"deep": _nested(sys.getrecursionlimit() + 10)}
+    encoded = encode_value(one_column(**J), deep)
+    assert encoded.startswith("!expected JSON") or json.loads(encoded) == deep
 
 
 def _nested(depth: int) -> Any:
