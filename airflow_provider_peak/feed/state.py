@@ -30,6 +30,7 @@ XCOM_KEY = "peak_feed_state"
 VARIABLE_PREFIX = "peak_feed_state"
 ASSET_PREFIX = "peak_rest_feed"
 STATE_KEY = "state"
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,22 @@ def newest(candidates: Any, key: FeedKey) -> dict[str, Any] | None:
 
 
 class XComStateBackend(StateBackend):
-    """State as this task's XCom ``peak_feed_state``, found again in any later run of the task."""
+    """State as this task's XCom ``peak_feed_state``, found again in any later run of the task.
+
+    :param task_id: read the state another task of the DAG saved (with the same feed name), e.g. so
+        that a preview task shows what that feed's next run will fetch. Saving always writes this
+        task's own XCom, so a feed task should keep the default.
+    """
 
     name = "xcom"
 
+    def __init__(self, task_id: str | None = None) -> None:
+        self.task_id = task_id
+
     def load(self, key: FeedKey, context: Any) -> dict[str, Any] | None:
         ti = context["ti"]
-        kwargs: dict[str, Any] = {"task_ids": key.task_id, "key": XCOM_KEY, "include_prior_dates": True}
+        task_id = self.task_id or key.task_id
+        kwargs: dict[str, Any] = {"task_ids": task_id, "key": XCOM_KEY, "include_prior_dates": True}
         if key.map_index >= 0:
             kwargs["map_indexes"] = key.map_index
         # On Airflow 3 this returns every run's value (a list when there are several); on 2.11 the
@@ -115,7 +125,8 @@ class XComStateBackend(StateBackend):
         context["ti"].xcom_push(key=XCOM_KEY, value=value)
 
     def location(self, key: FeedKey) -> str:
-        return f"XCom {XCOM_KEY!r} of task {key.dag_id}.{key.task_id} (newest run that committed)"
+        task_id = self.task_id or key.task_id
+        return f"XCom {XCOM_KEY!r} of task {key.dag_id}.{task_id} (newest run that committed)"
 
 
 class VariableStateBackend(StateBackend):
@@ -131,9 +142,9 @@ class VariableStateBackend(StateBackend):
     def load(self, key: FeedKey, context: Any) -> dict[str, Any] | None:
         from airflow_provider_peak.version_compat import Variable
 
-        try:
-            raw = Variable.get(self.variable_key(key))
-        except KeyError:
+        # The default goes positionally: it is ``default`` in the task SDK and ``default_var`` on 2.11.
+        raw = Variable.get(self.variable_key(key), _MISSING)
+        if raw is _MISSING or raw is None:
             return None
         try:
             value = json.loads(raw) if isinstance(raw, str) else raw
