@@ -7,8 +7,8 @@ prefix>"`` for the error reported. The reasons start with the contract's phrases
 from __future__ import annotations
 
 import enum
-import pickle
 import json
+import pickle
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
