@@ -11,10 +11,11 @@ starts from ``--state`` (default ``{}``). Connections are resolved as Airflow re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TextIO
 
 from airflow_provider_peak.feed.destinations.spool import json_default
 from airflow_provider_peak.feed.preview import render
@@ -38,9 +39,12 @@ def _context(dag: Any, task: Any) -> dict[str, Any]:
 
 def find_task(dag_file: str, task_id: str, dag_id: str | None = None) -> tuple[Any, Any]:
     """``(dag, task)`` for ``task_id`` in the DAGs of ``dag_file``; ``LookupError`` when absent."""
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2.11
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
-    bag = DagBag(dag_folder=dag_file, include_examples=False)
+    bag = DagBag(dag_folder=dag_file)
     if bag.import_errors:
         errors = "\n".join(f"{path}: {error}" for path, error in bag.import_errors.items())
         raise LookupError(f"the DAG file does not import:\n{errors}")
@@ -55,7 +59,7 @@ def find_task(dag_file: str, task_id: str, dag_id: str | None = None) -> tuple[A
     return matches[0]
 
 
-def preview(args: argparse.Namespace) -> int:
+def preview(args: argparse.Namespace, out: TextIO) -> int:
     from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
 
     try:
@@ -77,10 +81,10 @@ def preview(args: argparse.Namespace) -> int:
         task.op_kwargs = task.render_template(task.op_kwargs, context)
     records = task.preview_records(context, state)
     if args.json:
-        print(json.dumps(records, default=json_default, ensure_ascii=False))
+        print(json.dumps(records, default=json_default, ensure_ascii=False), file=out)
     else:
-        print(render(records))
-        print("Nothing was sent and no state was saved.")
+        print(render(records), file=out)
+        print("Nothing was sent and no state was saved.", file=out)
     return 0
 
 
@@ -97,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("--limit", type=int, help="records to collect (default: the task's preview_limit, 10)")
     cmd.add_argument("--json", action="store_true", help="print only the records, as one JSON array")
     args = parser.parse_args(argv)
-    return preview(args)
+    out = sys.stdout
+    # Airflow logs to stdout; the preview alone goes there, so ``--json`` output can be piped.
+    with contextlib.redirect_stdout(sys.stderr):
+        return preview(args, out)
 
 
 if __name__ == "__main__":
