@@ -41,6 +41,8 @@ def peak_feed_state():
                          destinations=[PeakTableDestination("feed_xcom")], **common)
     PeakRestFeedOperator(task_id="by_variable", feed_name="orders", state_backend="variable",
                          destinations=[PeakTableDestination("feed_variable")], **common)
+    PeakRestFeedOperator(task_id="by_state_store", feed_name="orders", state_backend="state_store",
+                         destinations=[PeakTableDestination("feed_state_store")], **common)
 
 
 peak_feed_state()
@@ -87,9 +89,18 @@ def test_runs_fetch_only_new_records_and_clears_and_retries_keep_state(
     third_date = datetime.now(timezone.utc)
     third = run_dag("peak_feed_state", STATE_DAG, logical_date=third_date, run_after=third_date)
     done = summaries(third)
-    assert {task: s["records"] for task, s in done.items()} == {"by_xcom": 15, "by_variable": 15}
-    assert ids(emu, "feed_xcom") == ids(emu, "feed_variable") == list(range(1, 101))
-    assert source.stats["records_served"] == 2 * 100  # each order was fetched once per feed
+    assert {task: s["records"] for task, s in done.items()} == {
+        "by_xcom": 15,
+        "by_variable": 15,
+        "by_state_store": 15,
+    }
+    assert (
+        ids(emu, "feed_xcom")
+        == ids(emu, "feed_variable")
+        == ids(emu, "feed_state_store")
+        == list(range(1, 101))
+    )
+    assert source.stats["records_served"] == 3 * 100  # each order was fetched once per feed
 
     # Clear the third run and run it again. XCom state: the run starts again from the state it
     # started from (its own XComs are cleared). Variable state: a global cursor, untouched by clears.
@@ -97,7 +108,8 @@ def test_runs_fetch_only_new_records_and_clears_and_retries_keep_state(
     assert again.run_id == third.run_id
     done = summaries(again)
     assert done["by_xcom"]["state_before"] == {"after_id": 85} and done["by_xcom"]["records"] == 15
-    assert done["by_variable"]["state_before"] == {"after_id": 100} and done["by_variable"]["records"] == 0
+    for task in ("by_variable", "by_state_store"):
+        assert done[task]["state_before"] == {"after_id": 100} and done[task]["records"] == 0
 
     # A failing first try saves nothing; the retry starts from the same state and delivers once.
     source.add_orders(20)
@@ -108,8 +120,8 @@ def test_runs_fetch_only_new_records_and_clears_and_retries_keep_state(
     assert done["by_xcom"]["state_before"] == {"after_id": 100}
     assert done["by_xcom"]["state_after"] == {"after_id": 120}
     tries = {ti.task_id: ti.try_number for ti in fourth.get_task_instances()}
-    assert sorted(tries.values()) == [1, 2]  # one of the two feeds met the failure and was retried
-    assert ids(emu, "feed_variable") == list(range(1, 121))
+    assert sorted(tries.values()) == [1, 1, 2]  # one feed met the failure and was retried
+    assert ids(emu, "feed_variable") == ids(emu, "feed_state_store") == list(range(1, 121))
     xcom_ids = ids(emu, "feed_xcom")
     assert sorted(set(xcom_ids)) == list(range(1, 121))
     assert len(xcom_ids) == 120 + 15  # only the cleared run's 15 orders were delivered twice
