@@ -8,6 +8,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="peak-bench-"))
 
@@ -83,7 +84,32 @@ def bench_peer_requests_loop() -> None:
     )
 
 
+def bench_scale() -> None:
+    """Mapped ingest tasks on LocalExecutor sharing the ``peak_api`` pool (30 slots): the time the
+    emulator spent serving ingests vs the ideal for 30 requests in flight at the same latency."""
+    from tests.scale.airflow_cluster import postgres_bin, run_parallel_files
+
+    if postgres_bin() is None:
+        report("scale-out, mapped tasks in the peak_api pool", "skipped: no PostgreSQL", "", None)
+        return
+    files, per_file, latency = 12, 50_000, 0.2
+    with tempfile.TemporaryDirectory() as tmp:
+        run = run_parallel_files(Path(tmp), files=files, records_per_file=per_file, latency=latency)
+    stats = run.stats
+    requests_sent = stats["by_route"]["ingest"]
+    ideal = math.ceil(requests_sent / 30) * latency
+    ratio = stats["ingest_seconds"] / ideal
+    report(
+        f"scale-out: {files} mapped tasks x {per_file:,} records, {latency * 1000:.0f} ms latency",
+        f"{stats['ingest_seconds']:.1f} s serving ingests vs ideal {ideal:.1f} s = {ratio:.2f} "
+        f"(max in flight {stats['max_in_flight']}, 429s {stats['rate_limited']}, whole run {run.seconds:.0f} s)",
+        "no 429, max in flight <= 30",
+        stats["rate_limited"] == 0 and stats["max_in_flight"] <= 30,
+    )
+
+
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "throughput": bench_throughput,
     "peer": bench_peer_requests_loop,
+    "scale": bench_scale,
 }

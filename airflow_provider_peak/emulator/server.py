@@ -128,6 +128,7 @@ class PeakEmulator:
         self._by_status: Counter[str] = Counter()
         self._by_route: Counter[str] = Counter()
         self._max_in_flight = 0
+        self._ingest_span: list[float] = []  # first ingest request in, last ingest reply out
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -197,6 +198,7 @@ class PeakEmulator:
                 "by_route": dict(self._by_route),
                 "max_in_flight": self._max_in_flight,
                 "in_flight": self._in_flight,
+                "ingest_seconds": self._ingest_span[1] - self._ingest_span[0] if self._ingest_span else 0.0,
                 "faults_fired": self.faults.fired,
             }
 
@@ -206,6 +208,7 @@ class PeakEmulator:
             self._by_status.clear()
             self._by_route.clear()
             self._max_in_flight = self._in_flight
+            self._ingest_span = []
             self.faults.fired = 0
 
     # ------------------------------------------------------------------ request handling
@@ -218,6 +221,11 @@ class PeakEmulator:
     def _leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
+
+    def _note_ingest(self, started: float, finished: float) -> None:
+        with self._lock:
+            span = self._ingest_span or [started, finished]
+            self._ingest_span = [min(span[0], started), max(span[1], finished)]
 
     def _count(self, route: str, status: int, records: int = 0) -> None:
         with self._lock:
@@ -414,6 +422,8 @@ class _Handler(BaseHTTPRequestHandler):
                 emu._count(route, status, records)
         if status:
             self._send(reply.status, reply.payload, reply.headers)
+        if route == "ingest":
+            emu._note_ingest(started, time.monotonic())
         if not emu.quiet:
             extra = f" records={records}" if route == "ingest" else ""
             elapsed = (time.monotonic() - started) * 1000

@@ -4,6 +4,7 @@ and dag-processor as separate processes, all on loopback, torn down at the end."
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -13,8 +14,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -200,3 +204,46 @@ class AirflowCluster:
 
     def task_states(self, run_id: str) -> list[tuple[str, str]]:
         return self.query("select task_id, state from task_instance where run_id = %s", run_id)  # type: ignore[return-value]
+
+
+@dataclass
+class MappedRun:
+    """What a mapped ingest run on the cluster did, as the emulator and the metadata DB saw it."""
+
+    state: str
+    task_states: list[tuple[str, str]]
+    stats: dict[str, Any]
+    rows: list[dict[str, Any]]
+    seconds: float
+
+
+def run_parallel_files(tmp: Path, *, files: int, records_per_file: int, latency: float) -> MappedRun:
+    """Run ``dags_examples/peak_parallel_files.py`` on a LocalExecutor cluster with the ``peak_api``
+    pool against an emulator with a fixed per-request latency."""
+    from airflow_provider_peak.emulator import PeakEmulator
+
+    dags = tmp / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "dags_examples" / "peak_parallel_files.py", dags)
+    home = tmp / "home"
+    home.mkdir()
+    with PeakEmulator(api_keys=("scale-key",), latency=latency, quiet=True) as emu, postgres() as db_url:
+        conn = {"conn_type": "peak", "host": emu.url, "password": "scale-key"}
+        cluster = AirflowCluster(home, db_url, dags, {"AIRFLOW_CONN_PEAK_DEFAULT": json.dumps(conn)})
+        cluster.cli("db", "migrate")
+        cluster.cli("pools", "set", "peak_api", "30", "Peak API: 30 requests in flight")
+        cluster.start()
+        try:
+            started = time.monotonic()
+            cluster.wait_for_dag("peak_parallel_files", timeout=120)
+            cluster.cli("dags", "unpause", "peak_parallel_files")
+            conf = json.dumps({"files": files, "records_per_file": records_per_file})
+            cluster.cli("dags", "trigger", "peak_parallel_files", "--conf", conf, "--run-id", "scale_run")
+            state = cluster.wait_for_run("peak_parallel_files", "scale_run", timeout=600)
+            seconds = time.monotonic() - started
+            if state != "success":
+                raise AssertionError(f"the run ended {state}\n{cluster.logs()}")
+            task_states = cluster.task_states("scale_run")
+        finally:
+            cluster.stop()
+        return MappedRun(state, task_states, emu.stats(), emu.rows("demo_events"), seconds)
