@@ -102,7 +102,8 @@ def bench_scale() -> None:
     report(
         f"scale-out: {files} mapped tasks x {per_file:,} records, {latency * 1000:.0f} ms latency",
         f"{stats['ingest_seconds']:.1f} s serving ingests vs ideal {ideal:.1f} s = {ratio:.2f} "
-        f"(max in flight {stats['max_in_flight']}, 429s {stats['rate_limited']}, whole run {run.seconds:.0f} s)",
+        f"(max in flight {stats['max_in_flight']}, 429s {stats['rate_limited']}, "
+        f"whole run {run.seconds:.0f} s)",
         "no 429, max in flight <= 30",
         stats["rate_limited"] == 0 and stats["max_in_flight"] <= 30,
     )
