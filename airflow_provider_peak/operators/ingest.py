@@ -9,6 +9,7 @@ from airflow_provider_peak.checkpoint import Checkpoint, VariableMirror
 from airflow_provider_peak.hooks.peak import PeakHook
 from airflow_provider_peak.ingestion import IngestOptions
 from airflow_provider_peak.links import PeakTableLink
+from airflow_provider_peak.operators._docs import task_doc
 from airflow_provider_peak.operators.tables import ensure_table
 from airflow_provider_peak.schema import Column
 from airflow_provider_peak.sources import record_source
@@ -131,6 +132,22 @@ class PeakIngestOperator(BaseOperator):
         self.dead_letter_path = dead_letter_path
         self.create_table_columns = create_table_columns
         self.checkpoint_dir = checkpoint_dir
+        if self.doc_md is None:
+            self.doc_md = task_doc(
+                f"Validates records against the schema of the Peak table `{table_name}`, then sends "
+                "them in batches of at most 500 records and 1 MB.",
+                {
+                    "records": records,
+                    "sql": sql,
+                    "sql_conn_id": sql_conn_id,
+                    "source_conn_id": source_conn_id,
+                    "peak_conn_id": peak_conn_id,
+                    "max_concurrency": max_concurrency,
+                    "on_invalid": on_invalid,
+                    "dead_letter_path": dead_letter_path,
+                    "batch_id_column": batch_id_column,
+                },
+            )
 
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]

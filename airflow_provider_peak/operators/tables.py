@@ -8,6 +8,7 @@ from typing import Any, Literal
 from airflow_provider_peak.exceptions import PeakConfigError, PeakConflictError, PeakError
 from airflow_provider_peak.hooks.peak import PeakHook
 from airflow_provider_peak.links import PeakTableLink
+from airflow_provider_peak.operators._docs import task_doc
 from airflow_provider_peak.schema import Column, TableSchema
 from airflow_provider_peak.version_compat import BaseOperator, Context
 
@@ -76,6 +77,11 @@ class PeakCreateTableOperator(BaseOperator):
         self.columns = columns
         self.if_exists = if_exists
         self.peak_conn_id = peak_conn_id
+        if self.doc_md is None:
+            self.doc_md = task_doc(
+                f"Creates the Peak table `{table_name}` (if it exists: `{if_exists}`).",
+                {"columns": columns, "if_exists": if_exists, "peak_conn_id": peak_conn_id},
+            )
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = PeakHook(self.peak_conn_id)
