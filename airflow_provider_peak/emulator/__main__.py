@@ -29,6 +29,7 @@ def serve(args: argparse.Namespace) -> None:
         port=args.port,
         latency=args.latency,
         max_in_flight=args.max_in_flight,
+        validate=not args.no_validate,
         source_orders=args.source_orders,
         peaka_api_keys=args.peaka_api_key or ["demo-peaka-key"],
         peaka_step=args.peaka_step,
@@ -100,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token-ttl", type=float, default=86400.0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--max-in-flight", type=int, default=30)
+    parser.add_argument(
+        "--no-validate", action="store_true", help="accept any JSON array of records (client benchmarks)"
+    )
     parser.add_argument(
         "--source-orders", type=int, default=120, help="orders of the demo source API under /_source/"
     )

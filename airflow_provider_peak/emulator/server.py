@@ -85,6 +85,9 @@ class PeakEmulator:
     :param latency: seconds added to every API request (inside the in-flight window).
     :param retry_after: the ``Retry-After`` sent with a 429.
     :param quiet: no per-request log lines.
+    :param validate: check every record against the schema (the contract). ``False`` only checks
+        that the body is a JSON array within the limits: for benchmarks of a client, so that a
+        small machine measures the client rather than this server's Python validation.
     :param source_orders: orders the demo source API under ``/_source/`` starts with (see ``source``).
     :param peaka_api_keys: API keys of Peaka's cache API under ``/peaka`` (see ``peaka``).
     :param peaka_step: seconds each status of a Peaka cache run lasts.
@@ -105,6 +108,7 @@ class PeakEmulator:
         latency: float = 0.0,
         retry_after: int = 1,
         quiet: bool = False,
+        validate: bool = True,
         source_orders: int = 0,
         peaka_api_keys: Iterable[str] = ("demo-peaka-key",),
         peaka_step: float = 0.5,
@@ -118,6 +122,7 @@ class PeakEmulator:
         self.latency = latency
         self.retry_after = retry_after
         self.quiet = quiet
+        self.validate = validate
         self.faults = Faults()
         self.source = SourceApi(orders=source_orders)
         self.peaka = PeakaApi(api_keys=peaka_api_keys, step=peaka_step)
@@ -282,7 +287,7 @@ class PeakEmulator:
             raise ApiError(400, "BAD_REQUEST", "the body must be a JSON array of records")
         if len(records) > self.max_records:
             raise ApiError(413, "PAYLOAD_TOO_LARGE", f"{len(records)} records; at most {self.max_records}")
-        details = validate_records(TableSchema.from_dict(schema_dict), records)
+        details = validate_records(TableSchema.from_dict(schema_dict), records) if self.validate else []
         if details:
             invalid = len({d["record"] for d in details})
             raise ApiError(
