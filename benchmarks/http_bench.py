@@ -68,10 +68,10 @@ def _stats(url: str) -> dict:
 def bench_throughput() -> None:
     """Time to ingest 200,000 records vs the ideal for 30 requests in flight at a fixed latency.
 
-    The ideal is the network's: ``(1 + ceil(requests / 30)) * latency`` (the schema, then waves). The client also needs CPU to
-    validate, encode and send every record; when that exceeds the network ideal (short latencies,
-    one Python process), the run is CPU-bound, so the table also shows time / max(ideal, the
-    client's CPU seconds): how well the sending overlaps the work.
+    The ideal is the network's: ``(1 + ceil(requests / 30)) * latency`` (the schema, then waves).
+    The client also needs CPU to validate, encode and send every record; when that exceeds the
+    network ideal (short latencies, one Python process), the run is CPU-bound, so the table also
+    shows time / max(ideal, the client's CPU seconds): how well the sending overlaps the work.
     """
     n = int(os.environ.get("BENCH_THROUGHPUT_RECORDS", "200000"))
     for latency in (LATENCY, 0.5):
