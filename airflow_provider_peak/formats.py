@@ -77,6 +77,8 @@ class DateTimeFormat:
     kind: str
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     parts: tuple[tuple[bool, str], ...] = field(init=False, repr=False, compare=False)
+    template: str = field(init=False, repr=False, compare=False)
+    zoned: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.pattern is None:
@@ -102,6 +104,8 @@ class DateTimeFormat:
             )
         object.__setattr__(self, "regex", regex)
         object.__setattr__(self, "parts", tuple(parts))
+        object.__setattr__(self, "template", _template(self.parts))
+        object.__setattr__(self, "zoned", any(is_token and text == "TZH" for is_token, text in parts))
 
     @property
     def description(self) -> str:
@@ -151,28 +155,36 @@ class DateTimeFormat:
             raise ValueError(f"the time zone offset {offset} is not whole minutes within ±18:00")
         if self.pattern is None:
             return stamp.date().isoformat() if self.kind == "date" else stamp.isoformat()
-        return "".join(_render_token(text, stamp) if is_token else text for is_token, text in self.parts)
+        if self.zoned:
+            return self.template.format(stamp, **_zone_fields(stamp))
+        return self.template.format(stamp)
 
 
-def _render_token(token: str, value: datetime) -> str:
-    if token == "YYYY":
-        return f"{value.year:04d}"
-    if token == "MM":
-        return f"{value.month:02d}"
-    if token == "DD":
-        return f"{value.day:02d}"
-    if token == "HH24":
-        return f"{value.hour:02d}"
-    if token == "MI":
-        return f"{value.minute:02d}"
-    if token == "SS":
-        return f"{value.second:02d}"
-    if token == "FF":
-        return f"{value.microsecond:06d}"
+#: ``str.format`` fields of the tokens, compiled once per format: one C-level call per value.
+_FIELDS = {
+    "YYYY": "{0.year:04d}",
+    "MM": "{0.month:02d}",
+    "DD": "{0.day:02d}",
+    "HH24": "{0.hour:02d}",
+    "MI": "{0.minute:02d}",
+    "SS": "{0.second:02d}",
+    "FF": "{0.microsecond:06d}",
+    "TZH": "{tzh}",
+    "TZM": "{tzm}",
+}
+
+
+def _template(parts: tuple[tuple[bool, str], ...]) -> str:
+    return "".join(
+        _FIELDS[text] if is_token else text.replace("{", "{{").replace("}", "}}") for is_token, text in parts
+    )
+
+
+def _zone_fields(value: datetime) -> dict[str, str]:
     offset = value.utcoffset()
     if offset is None:
         raise ValueError("a naive datetime has no time zone; make it aware for a format with TZH/TZM")
     minutes = int(offset.total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     hours, mins = divmod(abs(minutes), 60)
-    return f"{sign}{hours:02d}" if token == "TZH" else f"{mins:02d}"
+    return {"tzh": f"{sign}{hours:02d}", "tzm": f"{mins:02d}"}
