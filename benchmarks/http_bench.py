@@ -34,7 +34,7 @@ def _hook(url: str):
 
 
 @contextmanager
-def emulator_process(latency: float, *, validate: bool = True) -> Iterator[str]:
+def emulator_process(latency: float, *, validate: bool = True, source_orders: int = 0) -> Iterator[str]:
     """The emulator in its own process (its own interpreter lock, as a real server would be).
 
     ``validate=False`` skips its per-record check, which on a 2-core machine would otherwise be
@@ -43,7 +43,7 @@ def emulator_process(latency: float, *, validate: bool = True) -> Iterator[str]:
     port = free_port()
     with tempfile.NamedTemporaryFile("w+", suffix=".log") as log:
         command = [sys.executable, "-m", "airflow_provider_peak.emulator", "--port", str(port)]
-        command += ["--api-key", API_KEY, "--latency", str(latency)]
+        command += ["--api-key", API_KEY, "--latency", str(latency), "--source-orders", str(source_orders)]
         server = subprocess.Popen(
             command if validate else [*command, "--no-validate"],
             stdout=log,

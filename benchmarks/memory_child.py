@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import resource
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from airflow_provider_peak.ingestion import IngestOptions, ingest_records
-from benchmarks.run import SCHEMA, typical
+from benchmarks.run import SCHEMA, peak_rss_mb, rss_mb, typical
 
 
 def main(n: int) -> None:
@@ -21,12 +20,12 @@ def main(n: int) -> None:
             template["id"] = i
             yield template
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = rss_mb()
     summary = ingest_records(
         lambda batch: batch.count, SCHEMA, records, IngestOptions(on_invalid="skip", max_concurrency=4)
     )
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(summary.records_sent, (after - before) / 1024)
+    after = peak_rss_mb()
+    print(summary.records_sent, after - before)
 
 
 if __name__ == "__main__":

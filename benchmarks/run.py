@@ -195,9 +195,10 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
 
 def main(names: list[str]) -> None:
     if not names or set(names) - set(BENCHMARKS):
-        from benchmarks import http_bench  # imports Airflow and the emulator: only when needed
+        from benchmarks import feed_bench, http_bench  # import Airflow and the emulator: only when needed
 
         BENCHMARKS.update(http_bench.BENCHMARKS)
+        BENCHMARKS.update(feed_bench.BENCHMARKS)
     for name in names or list(BENCHMARKS):
         print(f"== {name}", flush=True)
         BENCHMARKS[name]()
@@ -212,5 +213,23 @@ def records_stream(n: int) -> Iterator[dict[str, Any]]:
         yield typical(i)
 
 
+def rss_mb() -> float:
+    """Resident memory now, in MB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def peak_rss_mb() -> float:
+    """The highest resident memory so far, in MB (Linux reports kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # Through the package, so that the benchmark modules and this one share ``ROWS``.
+    from benchmarks.run import main as run_main
+
+    run_main(sys.argv[1:])
