@@ -24,6 +24,8 @@ from airflow_provider_peak.feed.state import (
 )
 from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, Metadata
 from airflow_provider_peak.links import PeakTableLink
+from airflow_provider_peak.operators.ingest import claim_pool_slots
+from airflow_provider_peak.sender import API_MAX_IN_FLIGHT
 from airflow_provider_peak.version_compat import BaseOperator, Context
 
 #: Per-destination counts shown in the log's summary table (the XCom summary has them all).
@@ -108,6 +110,14 @@ class PeakRestFeedOperator(BaseOperator):
         progress_interval: float = 30.0,
         **kwargs: Any,
     ) -> None:
+        if not preview:
+            # Two runs of one feed at once would start from the same state: one at a time.
+            kwargs.setdefault("max_active_tis_per_dag", 1)
+            peak_requests = sum(
+                d.max_concurrency for d in destinations or () if isinstance(d, PeakTableDestination)
+            )
+            if peak_requests:
+                claim_pool_slots(kwargs, min(peak_requests, API_MAX_IN_FLIGHT))
         super().__init__(**kwargs)
         self.feed_name = check_feed_name(feed_name)
         if load_type not in LOAD_TYPES:

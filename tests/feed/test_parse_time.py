@@ -132,3 +132,21 @@ def test_destination_arguments_are_checked():
         SnowflakeDestination("db..orders")
     with pytest.raises(PeakConfigError, match=r"1\.\.30"):
         PeakTableDestination("orders", max_concurrency=31)
+
+
+def test_feed_runs_one_at_a_time_and_claims_its_peak_requests_in_the_pool():
+    from airflow_provider_peak.operators.ingest import PEAK_POOL
+
+    feed = PeakRestFeedOperator(
+        task_id="feed",
+        feed_name="orders",
+        fetch_callable=lambda output_stream: None,
+        destinations=[PeakTableDestination("orders", max_concurrency=6), S3Destination("bucket")],
+        pool=PEAK_POOL,
+    )
+    assert feed.max_active_tis_per_dag == 1
+    assert feed.pool_slots == 6
+    preview = PeakRestFeedOperator(
+        task_id="preview", feed_name="orders", fetch_callable=lambda output_stream: None, preview=True
+    )
+    assert preview.max_active_tis_per_dag is None
