@@ -213,19 +213,22 @@ def records_stream(n: int) -> Iterator[dict[str, Any]]:
         yield typical(i)
 
 
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def rss_mb() -> float:
     """Resident memory now, in MB (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    return _status_mb("VmRSS")
 
 
 def peak_rss_mb() -> float:
-    """The highest resident memory so far, in MB (Linux reports kilobytes)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The highest resident memory of this process so far, in MB (Linux). ``VmHWM``, not
+    ``getrusage``: Linux carries ``ru_maxrss`` over from the parent across ``exec``."""
+    return _status_mb("VmHWM")
 
 
 if __name__ == "__main__":
