@@ -29,7 +29,7 @@ wait_for() {  # wait_for <log file> <text>
 PORT="$(free_port)"
 URL="http://127.0.0.1:$PORT"
 "$PY" -m airflow_provider_peak.emulator --port "$PORT" --db "$DEMO/peak.sqlite" --api-key demo-key \
-  --peaka-api-key demo-peaka-key --source-orders 120 >"$DEMO/emulator.log" 2>&1 &
+  --peaka-api-key demo-peaka-key --peaka-step 0 --source-orders 120 >"$DEMO/emulator.log" 2>&1 &
 PIDS="$!"
 S3_PORT="$(free_port)"
 "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$DEMO/s3.log" 2>&1 &
@@ -64,7 +64,8 @@ run_dag() {  # run_dag <dag_id> <log name>
     exit 1
   }
   # The operators' summaries, as they appear in the task logs.
-  awk '/Ingested into Peak table|Feed [a-z0-9_]+ \((incremental|truncate_insert)\)|Peaka batch cache/ {on = 1; sub(/^.*\] /, "")}
+  awk '/Peaka cache / && !/DAG TEST/ {sub(/^[^]]*\] +/, ""); sub(/ *(\[[A-Za-z_.]*\] *)?loc=.*/, ""); print; next}
+       /Ingested into Peak table|Feed [a-z0-9_]+ \((incremental|truncate_insert)\)/ {on = 1; sub(/^[^]]*\] +/, "")}
        on && /loc=/ {sub(/ *(\[[A-Za-z_.]*\] *)?loc=.*/, ""); print; on = 0; next} on' "$DEMO/$2.log"
 }
 
@@ -79,5 +80,6 @@ done
 
 echo "== What Peak holds now"
 "$PY" -m airflow_provider_peak.emulator show --url "$URL"
-"$PY" -m airflow_provider_peak.emulator show --url "$URL" demo_orders --limit 5
+"$PY" -m airflow_provider_peak.emulator show --url "$URL" demo_orders --limit 3
+"$PY" -m airflow_provider_peak.emulator show --url "$URL" rest_orders --limit 3
 echo "== Demo finished."

@@ -169,7 +169,7 @@ class PeakaCacheRefreshOperator(BaseOperator):
             hook.trigger_full_refresh(self.cache_id, self.project_id)
         else:
             hook.trigger_incremental_update(self.cache_id, self.project_id)
-        self.log.info("Started a %s run of Peaka cache %s", self.mode, self.cache_id)
+        self.log.info("Started the %s refresh of Peaka cache %s", self.mode, self.cache_id)
         if not self.wait:
             return {"cache_id": self.cache_id, "mode": self.mode, "status": "TRIGGERED"}
         if self.deferrable:
