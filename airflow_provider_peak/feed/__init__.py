@@ -1,7 +1,6 @@
 """Peak's REST API connector in Airflow: fetch code, destinations, state and preview.
 
-The public names are imported lazily, so ``airflow_provider_peak.feed.form`` (the connection form
-read by the provider info) stays cheap to import.
+The public names are imported lazily: importing one destination does not import them all.
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ from airflow_provider_peak.exceptions import (
     PeakError,
     PeakNotFoundError,
 )
+from airflow_provider_peak.forms import (
+    PEAK_CONN_FIELDS,
+    PEAK_UI_BEHAVIOUR,
+    legacy_field_behaviour,
+    legacy_form_widgets,
+)
 from airflow_provider_peak.hooks._http import RETRYABLE_STATUS, JsonApiHook, should_retry
 from airflow_provider_peak.hooks.settings import PeakSettings
 from airflow_provider_peak.redaction import scrub
@@ -231,28 +237,9 @@ class PeakHook(JsonApiHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields for the connection form on Airflow < 3.2 (3.2+ reads ``conn-fields``)."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import StringField
-
-        from airflow_provider_peak.provider_info import PEAK_CONN_FIELDS
-
-        return {
-            name: StringField(
-                lazy_gettext(spec["label"]),
-                widget=BS3TextFieldWidget(),
-                description=spec.get("description", ""),
-            )
-            for name, spec in PEAK_CONN_FIELDS.items()
-        }
+        return legacy_form_widgets(PEAK_CONN_FIELDS)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Relabel and hide form fields on Airflow < 3.2."""
-        from airflow_provider_peak.provider_info import PEAK_UI_BEHAVIOUR
-
-        return {
-            "hidden_fields": PEAK_UI_BEHAVIOUR["hidden-fields"],
-            "relabeling": PEAK_UI_BEHAVIOUR["relabeling"],
-            "placeholders": PEAK_UI_BEHAVIOUR["placeholders"],
-        }
+        return legacy_field_behaviour(PEAK_UI_BEHAVIOUR)

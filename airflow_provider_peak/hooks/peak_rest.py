@@ -28,7 +28,13 @@ from requests.auth import AuthBase, HTTPBasicAuth
 
 from airflow_provider_peak import __version__
 from airflow_provider_peak.exceptions import PeakConfigError, PeakError
-from airflow_provider_peak.feed.form import AUTH_TYPES, PEAK_REST_CONN_FIELDS, PEAK_REST_UI_BEHAVIOUR
+from airflow_provider_peak.forms import (
+    AUTH_TYPES,
+    PEAK_REST_CONN_FIELDS,
+    PEAK_REST_UI_BEHAVIOUR,
+    legacy_field_behaviour,
+    legacy_form_widgets,
+)
 from airflow_provider_peak.redaction import sanitize_url, scrub, truncate
 from airflow_provider_peak.version_compat import BaseHook, mask_secret
 
@@ -491,23 +497,10 @@ class PeakRestHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form on Airflow < 3.2 (3.2+ reads ``conn-fields``)."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import StringField
-
-        return {
-            name: StringField(
-                lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec["description"]
-            )
-            for name, spec in PEAK_REST_CONN_FIELDS.items()
-        }
+        """Extra fields for the connection form on Airflow < 3.2 (3.2+ reads ``conn-fields``)."""
+        return legacy_form_widgets(PEAK_REST_CONN_FIELDS)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Relabel and hide form fields on Airflow < 3.2."""
-        return {
-            "hidden_fields": PEAK_REST_UI_BEHAVIOUR["hidden-fields"],
-            "relabeling": PEAK_REST_UI_BEHAVIOUR["relabeling"],
-            "placeholders": PEAK_REST_UI_BEHAVIOUR["placeholders"],
-        }
+        return legacy_field_behaviour(PEAK_REST_UI_BEHAVIOUR)

@@ -21,6 +21,12 @@ from airflow_provider_peak.exceptions import (
     PeakHTTPError,
     PeakNotFoundError,
 )
+from airflow_provider_peak.forms import (
+    PEAKA_CONN_FIELDS,
+    PEAKA_UI_BEHAVIOUR,
+    legacy_field_behaviour,
+    legacy_form_widgets,
+)
 from airflow_provider_peak.hooks._http import ErrorFields, JsonApiHook, http_error, peak_error_fields
 from airflow_provider_peak.hooks.peaka_settings import PeakaSettings
 from airflow_provider_peak.peaka_model import (
@@ -350,31 +356,12 @@ class PeakaHook(JsonApiHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields for the connection form on Airflow < 3.2 (3.2+ reads ``conn-fields``)."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import StringField
-
-        from airflow_provider_peak.peaka_form import PEAKA_CONN_FIELDS
-
-        return {
-            name: StringField(
-                lazy_gettext(spec["label"]),
-                widget=BS3TextFieldWidget(),
-                description=spec.get("description", ""),
-            )
-            for name, spec in PEAKA_CONN_FIELDS.items()
-        }
+        return legacy_form_widgets(PEAKA_CONN_FIELDS)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Relabel and hide form fields on Airflow < 3.2."""
-        from airflow_provider_peak.peaka_form import PEAKA_UI_BEHAVIOUR
-
-        return {
-            "hidden_fields": PEAKA_UI_BEHAVIOUR["hidden-fields"],
-            "relabeling": PEAKA_UI_BEHAVIOUR["relabeling"],
-            "placeholders": PEAKA_UI_BEHAVIOUR["placeholders"],
-        }
+        return legacy_field_behaviour(PEAKA_UI_BEHAVIOUR)
 
 
 def _wire(schedule: Schedule | None) -> dict[str, str] | None:

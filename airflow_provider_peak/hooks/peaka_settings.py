@@ -7,8 +7,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.forms import PEAKA_CACHE_PATH, PEAKA_HOSTS
 from airflow_provider_peak.hooks.settings import base_url_from, coerce_extra
-from airflow_provider_peak.peaka_form import PEAKA_CACHE_PATH, PEAKA_HOSTS
 
 
 @dataclass(frozen=True, repr=False)

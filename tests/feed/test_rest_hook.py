@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from airflow_provider_peak.exceptions import PeakConfigError
-from airflow_provider_peak.feed.form import PEAK_REST_CONN_FIELDS
+from airflow_provider_peak.forms import PEAK_REST_CONN_FIELDS
 from airflow_provider_peak.hooks.peak_rest import PeakRestAuthError, PeakRestHook, RestSettings
 from tests.feed.conftest import CLIENT_SECRET, ORDERS, SOURCE_PASSWORD
 

@@ -17,8 +17,8 @@ from airflow_provider_peak.exceptions import (
     PeakRateLimitError,
     PeakServerError,
 )
+from airflow_provider_peak.forms import PEAKA_CONN_FIELDS
 from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook, PeakaSettings
-from airflow_provider_peak.peaka_form import PEAKA_CONN_FIELDS
 from tests.peaka.helpers import PEAKA_KEY, PROJECT, table
 
 
