@@ -61,6 +61,58 @@ def set_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
 
 
 @pytest.fixture
+def snowflake_conn(set_conn: Callable[..., str]) -> Iterator[Callable[[str], list[tuple[Any, ...]]]]:
+    """fakesnow behind the connections ``snowflake_default`` and ``snowflake_fake`` (database
+    ``analytics``, schema ``public``); yields ``query(sql) -> rows``."""
+    import fakesnow
+    import snowflake.connector
+
+    for conn_id in ("snowflake_default", "snowflake_fake"):
+        set_conn(
+            conn_id,
+            conn_type="snowflake",
+            login="user",
+            password="pw",
+            schema="public",
+            extra={"account": "acct", "database": "analytics", "warehouse": "wh"},
+        )
+    with fakesnow.patch(create_database_on_connect=True, create_schema_on_connect=True):
+        conn = snowflake.connector.connect(database="analytics", schema="public")
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            return conn.cursor().execute(sql).fetchall()
+
+        yield query
+        conn.close()
+
+
+@pytest.fixture
+def s3(moto_server: str, set_conn: Callable[..., str], request: pytest.FixtureRequest) -> Any:
+    """A boto3 client on the moto server, the connections ``aws_default`` and ``aws_moto`` to it,
+    and an empty bucket named after the test (``s3.bucket``)."""
+    import boto3
+
+    for conn_id in ("aws_default", "aws_moto"):
+        set_conn(
+            conn_id,
+            conn_type="aws",
+            login="testing",
+            password="testing",
+            extra={"endpoint_url": moto_server, "region_name": "us-east-1"},
+        )
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.bucket = "t-" + "".join(ch for ch in request.node.name.lower() if ch.isalnum())[:50]
+    client.create_bucket(Bucket=client.bucket)
+    return client
+
+
+@pytest.fixture
 def peak_conn(emu: PeakEmulator, set_conn: Callable[..., str]) -> Callable[..., str]:
     """``peak_conn(oauth=False, **extra)`` -> a connection id pointing at the emulator."""
 

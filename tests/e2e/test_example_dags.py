@@ -27,36 +27,23 @@ def test_peak_ingest_taskflow(emu, peak_conn, run_dag):
     assert len(emu.rows("demo_orders")) == 4_000
 
 
-def test_peak_snowflake_to_peak_loads_the_runs_day(emu, peak_conn, set_conn, run_dag):
-    import fakesnow
-    import snowflake.connector
-
+def test_peak_snowflake_to_peak_loads_the_runs_day(emu, peak_conn, snowflake_conn, run_dag):
     peak_conn()
-    set_conn(
-        "snowflake_default",
-        conn_type="snowflake",
-        login="user",
-        password="pw",
-        schema="public",
-        extra={"account": "acct", "database": "analytics", "warehouse": "wh"},
+    snowflake_conn(
+        "create table orders (order_id int, customer varchar, amount number(12,2), ordered_at timestamp)"
     )
-    with fakesnow.patch(create_database_on_connect=True, create_schema_on_connect=True):
-        conn = snowflake.connector.connect(database="analytics", schema="public")
-        conn.cursor().execute(
-            "create table orders (order_id int, customer varchar, amount number(12,2), ordered_at timestamp)"
-        )
-        # An order a minute over three days; a run loads its data interval only.
-        start = datetime(2026, 3, 1)
-        values = ",".join(
-            f"({i}, 'c{i % 97}', {i}.25, '{start + timedelta(minutes=i):%Y-%m-%d %H:%M:%S}')"
-            for i in range(3 * 1_440)
-        )
-        conn.cursor().execute(f"insert into orders values {values}")
-        run = run_dag(
-            "peak_snowflake_to_peak",
-            "peak_snowflake_to_peak.py",
-            logical_date=datetime(2026, 3, 3, tzinfo=timezone.utc),
-        )
+    # An order a minute over three days; a run loads its data interval only.
+    start = datetime(2026, 3, 1)
+    values = ",".join(
+        f"({i}, 'c{i % 97}', {i}.25, '{start + timedelta(minutes=i):%Y-%m-%d %H:%M:%S}')"
+        for i in range(3 * 1_440)
+    )
+    snowflake_conn(f"insert into orders values {values}")
+    run = run_dag(
+        "peak_snowflake_to_peak",
+        "peak_snowflake_to_peak.py",
+        logical_date=datetime(2026, 3, 3, tzinfo=timezone.utc),
+    )
     assert run.state == "success"
     assert (run.data_interval_start.day, run.data_interval_end.day) == (2, 3)
     rows = sorted(emu.rows("sf_orders", exact=True), key=lambda r: r["order_id"])
@@ -70,25 +57,8 @@ def test_peak_snowflake_to_peak_loads_the_runs_day(emu, peak_conn, set_conn, run
     assert rows[-1]["ordered_at"] == "2026-03-02 23:59:00"
 
 
-def test_peak_s3_jsonl_to_peak_maps_one_task_per_file(emu, peak_conn, set_conn, run_dag, moto_server):
-    import boto3
-
+def test_peak_s3_jsonl_to_peak_maps_one_task_per_file(emu, peak_conn, run_dag, s3):
     peak_conn()
-    set_conn(
-        "aws_default",
-        conn_type="aws",
-        login="testing",
-        password="testing",
-        extra={"endpoint_url": moto_server, "region_name": "us-east-1"},
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    s3.create_bucket(Bucket="landing")
     for part in range(3):
         lines = "".join(
             json.dumps(
@@ -105,10 +75,11 @@ def test_peak_s3_jsonl_to_peak_maps_one_task_per_file(emu, peak_conn, set_conn, 
         )
         body = gzip.compress(lines.encode()) if part == 2 else lines.encode()
         suffix = ".jsonl.gz" if part == 2 else ".jsonl"
-        s3.put_object(Bucket="landing", Key=f"events/part-{part}{suffix}", Body=body)
-    s3.put_object(Bucket="landing", Key="events/_SUCCESS", Body=b"")
+        s3.put_object(Bucket=s3.bucket, Key=f"events/part-{part}{suffix}", Body=body)
+    s3.put_object(Bucket=s3.bucket, Key="events/_SUCCESS", Body=b"")
 
-    run = run_dag("peak_s3_jsonl_to_peak", "peak_s3_jsonl_to_peak.py")
+    conf = {"bucket": s3.bucket, "prefix": "events/"}
+    run = run_dag("peak_s3_jsonl_to_peak", "peak_s3_jsonl_to_peak.py", run_conf=conf)
     assert run.state == "success"
     rows = emu.rows("s3_events", exact=True)
     assert sorted(r["event_id"] for r in rows) == list(range(3_000))

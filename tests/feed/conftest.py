@@ -1,4 +1,4 @@
-"""Fixtures of the REST feed tests: the emulator's orders source, connections to it, fakesnow, moto S3."""
+"""Fixtures of the REST feed tests: the emulator's orders source and connections to it."""
 
 from __future__ import annotations
 
@@ -67,63 +67,3 @@ def fetch_orders(output_stream: Any, metadata: Any, session: Any, path: str, pag
         if not page["has_more"]:
             break
     metadata.save({"after_id": after})
-
-
-@pytest.fixture
-def snowflake_conn(set_conn: Callable[..., str]) -> Iterator[Callable[[str], list[tuple[Any, ...]]]]:
-    """A ``snowflake_fake`` connection served by fakesnow; yields ``query(sql) -> rows``."""
-    import fakesnow
-    import snowflake.connector
-
-    set_conn(
-        "snowflake_fake",
-        conn_type="snowflake",
-        login="user",
-        password="pw",
-        schema="public",
-        extra={"account": "acct", "database": "analytics", "warehouse": "wh"},
-    )
-    with fakesnow.patch(create_database_on_connect=True, create_schema_on_connect=True):
-        conn = snowflake.connector.connect(database="analytics", schema="public")
-
-        def query(sql: str) -> list[tuple[Any, ...]]:
-            return conn.cursor().execute(sql).fetchall()
-
-        yield query
-        conn.close()
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(moto_url: str, set_conn: Callable[..., str], request: pytest.FixtureRequest) -> Any:
-    """A boto3 client on the moto server, an ``aws_moto`` connection, and an empty bucket ``s3.bucket``."""
-    import boto3
-
-    set_conn(
-        "aws_moto",
-        conn_type="aws",
-        login="testing",
-        password="testing",
-        extra={"endpoint_url": moto_url, "region_name": "us-east-1"},
-    )
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    bucket = "feed-" + "".join(ch for ch in request.node.name.lower() if ch.isalnum())[:40]
-    client.create_bucket(Bucket=bucket)
-    client.bucket = bucket
-    return client

@@ -63,55 +63,26 @@ def test_a_plain_string_is_not_records(emu, table, tmp_path):
         run(table, tmp_path, records="hello")
 
 
-def test_s3_jsonl_through_the_amazon_connection(emu, table, tmp_path, moto_server, set_conn):
-    import boto3
-
-    set_conn(
-        "aws_moto",
-        conn_type="aws",
-        login="testing",
-        password="testing",
-        extra={"endpoint_url": moto_server, "region_name": "us-east-1"},
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    s3.create_bucket(Bucket="landing")
+def test_s3_jsonl_through_the_amazon_connection(emu, table, tmp_path, s3):
     body = "".join(json.dumps({"id": i, "note": "s3"}) + "\n" for i in range(1_500))
-    s3.put_object(Bucket="landing", Key="orders/part-0.jsonl", Body=body.encode())
-    summary = run(table, tmp_path, records="s3://landing/orders/part-0.jsonl", source_conn_id="aws_moto")
+    s3.put_object(Bucket=s3.bucket, Key="orders/part-0.jsonl", Body=body.encode())
+    url = f"s3://{s3.bucket}/orders/part-0.jsonl"
+    summary = run(table, tmp_path, records=url, source_conn_id="aws_moto")
     assert summary["records_sent"] == 1_500
     assert {r["note"] for r in emu.rows(table)} == {"s3"}
 
 
-def test_snowflake_query_in_chunks(emu, table, tmp_path, set_conn):
-    import fakesnow
-    import snowflake.connector
-
-    set_conn(
-        "snowflake_fake",
-        conn_type="snowflake",
-        login="user",
-        password="pw",
-        schema="public",
-        extra={"account": "acct", "database": "analytics", "warehouse": "wh"},
+def test_snowflake_query_in_chunks(emu, table, tmp_path, snowflake_conn):
+    snowflake_conn("create table payments (id int, amount number(10,2), note varchar)")
+    values = ",".join(f"({i}, {i}.50, 'row {i}')" for i in range(2_345))
+    snowflake_conn(f"insert into payments values {values}")
+    summary = run(
+        table,
+        tmp_path,
+        sql="select id, amount, note from payments order by id",
+        sql_conn_id="snowflake_fake",
+        sql_chunk_size=1_000,
     )
-    with fakesnow.patch(create_database_on_connect=True, create_schema_on_connect=True):
-        conn = snowflake.connector.connect(database="analytics", schema="public")
-        conn.cursor().execute("create table payments (id int, amount number(10,2), note varchar)")
-        values = ",".join(f"({i}, {i}.50, 'row {i}')" for i in range(2_345))
-        conn.cursor().execute(f"insert into payments values {values}")
-        summary = run(
-            table,
-            tmp_path,
-            sql="select id, amount, note from payments order by id",
-            sql_conn_id="snowflake_fake",
-            sql_chunk_size=1_000,
-        )
     assert summary["records_sent"] == 2_345
     rows = sorted(emu.rows(table, exact=True), key=lambda r: r["id"])
     assert rows[3] == {"id": 3, "amount": Decimal("3.50"), "note": "row 3"}
