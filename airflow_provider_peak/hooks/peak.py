@@ -23,7 +23,7 @@ from airflow_provider_peak.forms import (
     legacy_form_widgets,
 )
 from airflow_provider_peak.hooks._http import RETRYABLE_STATUS, JsonApiHook, should_retry
-from airflow_provider_peak.hooks.settings import PeakSettings
+from airflow_provider_peak.hooks.settings import PeakSettings, settings_from_connection
 from airflow_provider_peak.redaction import scrub
 from airflow_provider_peak.schema import Column, TableSchema
 from airflow_provider_peak.version_compat import mask_secret
@@ -74,19 +74,7 @@ class PeakHook(JsonApiHook):
     @cached_property
     def settings(self) -> PeakSettings:
         """The connection read once; secrets are registered with Airflow's masker."""
-        conn = self.get_connection(self.peak_conn_id)
-        settings = PeakSettings.from_connection(
-            host=conn.host,
-            login=conn.login,
-            password=conn.password,
-            schema=conn.schema,
-            port=conn.port,
-            extra=conn.extra_dejson,
-            overrides=self._overrides,
-        )
-        for secret in settings.secrets:
-            mask_secret(secret)
-        return settings
+        return settings_from_connection(PeakSettings, self.get_connection(self.peak_conn_id), self._overrides)
 
     @cached_property
     def auth(self) -> ApiKeyAuth | OAuthClientCredentials:

@@ -35,6 +35,7 @@ from airflow_provider_peak.forms import (
     legacy_field_behaviour,
     legacy_form_widgets,
 )
+from airflow_provider_peak.hooks.settings import settings_from_connection
 from airflow_provider_peak.redaction import sanitize_url, scrub, truncate
 from airflow_provider_peak.version_compat import BaseHook, mask_secret
 
@@ -364,19 +365,7 @@ class PeakRestHook(BaseHook):
     @cached_property
     def settings(self) -> RestSettings:
         """The connection, read once; its secrets are registered with Airflow's masker."""
-        conn = self.get_connection(self.rest_conn_id)
-        settings = RestSettings.from_connection(
-            host=conn.host,
-            login=conn.login,
-            password=conn.password,
-            schema=conn.schema,
-            port=conn.port,
-            extra=conn.extra_dejson,
-            overrides=self._overrides,
-        )
-        for secret in settings.secrets:
-            mask_secret(secret)
-        return settings
+        return settings_from_connection(RestSettings, self.get_connection(self.rest_conn_id), self._overrides)
 
     @cached_property
     def auth(self) -> AuthBase | None:

@@ -29,6 +29,7 @@ from airflow_provider_peak.forms import (
 )
 from airflow_provider_peak.hooks._http import ErrorFields, JsonApiHook, http_error, peak_error_fields
 from airflow_provider_peak.hooks.peaka_settings import PeakaSettings
+from airflow_provider_peak.hooks.settings import settings_from_connection
 from airflow_provider_peak.peaka_model import (
     CacheInfo,
     CacheItemResult,
@@ -41,7 +42,7 @@ from airflow_provider_peak.peaka_model import (
     match_results,
 )
 from airflow_provider_peak.redaction import sanitize_url, scrub, truncate
-from airflow_provider_peak.version_compat import BaseHook, mask_secret
+from airflow_provider_peak.version_compat import BaseHook
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +111,7 @@ class PeakaHook(JsonApiHook):
 
     # ------------------------------------------------------------------ connection
     def _settings_from(self, conn: Any) -> PeakaSettings:
-        settings = PeakaSettings.from_connection(
-            host=conn.host,
-            password=conn.password,
-            schema=conn.schema,
-            port=conn.port,
-            extra=conn.extra_dejson,
-            overrides=self._overrides,
-        )
-        for secret in settings.secrets:
-            mask_secret(secret)
-        return settings
+        return settings_from_connection(PeakaSettings, conn, self._overrides)
 
     @cached_property
     def settings(self) -> PeakaSettings:

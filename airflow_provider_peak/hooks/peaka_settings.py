@@ -44,6 +44,7 @@ class PeakaSettings:
         *,
         host: str | None,
         password: str | None,
+        login: str | None = None,  # unused: the API key is the password
         schema: str | None = None,
         port: int | None = None,
         extra: Mapping[str, Any] | None = None,

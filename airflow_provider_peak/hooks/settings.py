@@ -121,6 +121,25 @@ class PeakSettings:
             raise PeakConfigError(f"max_retries must be 0 or more, got {self.max_retries!r}")
 
 
+def settings_from_connection(settings_cls: Any, conn: Any, overrides: Mapping[str, Any]) -> Any:
+    """``settings_cls.from_connection`` on an Airflow connection, with every secret it holds
+    registered with Airflow's masker before anything can log it."""
+    from airflow_provider_peak.version_compat import mask_secret
+
+    settings = settings_cls.from_connection(
+        host=conn.host,
+        login=conn.login,
+        password=conn.password,
+        schema=conn.schema,
+        port=conn.port,
+        extra=conn.extra_dejson,
+        overrides=overrides,
+    )
+    for secret in settings.secrets:
+        mask_secret(secret)
+    return settings
+
+
 def base_url_from(
     host: str | None, schema: str | None, port: int | None, default: str = DEFAULT_BASE_URL
 ) -> str:
