@@ -145,16 +145,20 @@ def bench_scale() -> None:
         return
     files, per_file, latency = 12, 50_000, 0.2
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_parallel_files(Path(tmp), files=files, records_per_file=per_file, latency=latency)
+        run = run_parallel_files(
+            Path(tmp), files=files, records_per_file=per_file, latency=latency, validate=False
+        )
     stats = run.stats
     requests_sent = stats["by_route"]["ingest"]
-    ideal = math.ceil(requests_sent / 30) * latency
-    ratio = stats["ingest_seconds"] / ideal
+    # 8 slots per task in a 30-slot pool: three tasks at a time, 24 requests in flight.
+    ideal_30 = math.ceil(requests_sent / 30) * latency
+    ideal_24 = math.ceil(requests_sent / 24) * latency
     report(
         f"scale-out: {files} mapped tasks x {per_file:,} records, {latency * 1000:.0f} ms latency",
-        f"{stats['ingest_seconds']:.1f} s serving ingests vs ideal {ideal:.1f} s = {ratio:.2f} "
-        f"(max in flight {stats['max_in_flight']}, 429s {stats['rate_limited']}, "
-        f"whole run {run.seconds:.0f} s)",
+        f"{stats['ingest_seconds']:.1f} s serving ingests vs ideal {ideal_30:.1f} s at 30 in flight "
+        f"= {stats['ingest_seconds'] / ideal_30:.2f}, vs {ideal_24:.1f} s at the 24 the pool admits "
+        f"= {stats['ingest_seconds'] / ideal_24:.2f} (max in flight {stats['max_in_flight']}, "
+        f"429s {stats['rate_limited']}, whole run {run.seconds:.0f} s)",
         "no 429, max in flight <= 30",
         stats["rate_limited"] == 0 and stats["max_in_flight"] <= 30,
     )

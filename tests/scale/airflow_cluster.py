@@ -217,9 +217,12 @@ class MappedRun:
     seconds: float
 
 
-def run_parallel_files(tmp: Path, *, files: int, records_per_file: int, latency: float) -> MappedRun:
+def run_parallel_files(
+    tmp: Path, *, files: int, records_per_file: int, latency: float, validate: bool = True
+) -> MappedRun:
     """Run ``dags_examples/peak_parallel_files.py`` on a LocalExecutor cluster with the ``peak_api``
-    pool against an emulator with a fixed per-request latency."""
+    pool against an emulator with a fixed per-request latency (``validate=False``: see
+    ``PeakEmulator``)."""
     from airflow_provider_peak.emulator import PeakEmulator
 
     dags = tmp / "dags"
@@ -227,7 +230,8 @@ def run_parallel_files(tmp: Path, *, files: int, records_per_file: int, latency:
     shutil.copy(ROOT / "dags_examples" / "peak_parallel_files.py", dags)
     home = tmp / "home"
     home.mkdir()
-    with PeakEmulator(api_keys=("scale-key",), latency=latency, quiet=True) as emu, postgres() as db_url:
+    emulator = PeakEmulator(api_keys=("scale-key",), latency=latency, quiet=True, validate=validate)
+    with emulator as emu, postgres() as db_url:
         conn = {"conn_type": "peak", "host": emu.url, "password": "scale-key"}
         cluster = AirflowCluster(home, db_url, dags, {"AIRFLOW_CONN_PEAK_DEFAULT": json.dumps(conn)})
         cluster.cli("db", "migrate")
