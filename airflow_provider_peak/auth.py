@@ -34,6 +34,52 @@ class ApiKeyAuth(AuthBase):
         return f"ApiKeyAuth(header={self.header!r}, api_key=***)"
 
 
+class TokenCache:
+    """One token shared by threads: fetched on first use, refreshed ``skew`` seconds before a known
+    expiry, and dropped by ``invalidate`` when a server refuses it. Only one thread fetches at a time.
+
+    :param fetch: returns ``(token, lifetime in seconds or None when unknown)``.
+    :param on_token: called with each new token (the hooks register it with Airflow's masker).
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], tuple[str, float | None]],
+        *,
+        skew: float = 60.0,
+        on_token: Callable[[str], None] | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self.skew = skew
+        self._on_token = on_token
+        self._lock = threading.Lock()
+        self.current: str | None = None
+        self.expires_at: float | None = None
+        self.fetched = 0
+
+    def get(self) -> str:
+        """The cached token, or a new one when there is none or it is about to expire."""
+        with self._lock:
+            stale = self.expires_at is not None and time.monotonic() >= self.expires_at
+            if self.current is None or stale:
+                token, lifetime = self._fetch()
+                if self._on_token:
+                    self._on_token(token)
+                self.current = token
+                # A token shorter-lived than twice the skew is refreshed at half its life instead.
+                self.expires_at = (
+                    None if lifetime is None else time.monotonic() + max(lifetime - self.skew, lifetime / 2)
+                )
+                self.fetched += 1
+            return self.current
+
+    def invalidate(self, token: str | None) -> None:
+        """Forget ``token`` if it is still the cached one (another thread may have refreshed it)."""
+        with self._lock:
+            if token is not None and token == self.current:
+                self.current = None
+
+
 class OAuthClientCredentials(AuthBase):
     """OAuth client-credentials grant with a cached token, refreshed ``skew`` seconds before expiry.
 
@@ -62,11 +108,9 @@ class OAuthClientCredentials(AuthBase):
         self.skew = skew
         self.default_ttl = default_ttl
         self._fetch = fetch
-        self._on_token = on_token
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self.tokens_fetched = 0
+        self.tokens = TokenCache(
+            lambda: self.parse_token(self._fetch(self.build_token_request())), skew=skew, on_token=on_token
+        )
 
     def build_token_request(self) -> dict[str, Any]:
         """The JSON body of the token request; override for a differently shaped endpoint."""
@@ -93,22 +137,15 @@ class OAuthClientCredentials(AuthBase):
 
     def token(self) -> str:
         """The current token, fetching a new one when none is cached or it is about to expire."""
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at:
-                token, lifetime = self.parse_token(self._fetch(self.build_token_request()))
-                if self._on_token:
-                    self._on_token(token)
-                self._token = token
-                # A token shorter-lived than twice the skew is refreshed at half its life instead.
-                self._expires_at = time.monotonic() + max(lifetime - self.skew, lifetime / 2)
-                self.tokens_fetched += 1
-            return self._token
+        return self.tokens.get()
 
     def invalidate(self, token: str | None) -> None:
         """Forget ``token`` if it is still the cached one (another thread may have refreshed it)."""
-        with self._lock:
-            if token is not None and token == self._token:
-                self._token = None
+        self.tokens.invalidate(token)
+
+    @property
+    def tokens_fetched(self) -> int:
+        return self.tokens.fetched
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token()}"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +26,7 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from airflow_provider_peak import __version__
+from airflow_provider_peak.auth import TokenCache
 from airflow_provider_peak.exceptions import PeakConfigError, PeakError
 from airflow_provider_peak.forms import (
     AUTH_TYPES,
@@ -235,35 +235,23 @@ class RestTokenAuth(AuthBase):
         prefix: str = "Bearer",
         skew: float = 60.0,
     ) -> None:
-        self._fetch = fetch
         self.header = header
         self.prefix = prefix
-        self.skew = skew
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires_at: float | None = None
-        self.tokens_fetched = 0
+        self.tokens = TokenCache(fetch, skew=skew)
 
     def __repr__(self) -> str:
         return f"RestTokenAuth(header={self.header!r}, token=***)"
 
     def token(self) -> str:
-        with self._lock:
-            stale = self._expires_at is not None and time.monotonic() >= self._expires_at
-            if self._token is None or stale:
-                token, lifetime = self._fetch()
-                self._token = token
-                self._expires_at = (
-                    None if lifetime is None else time.monotonic() + max(lifetime - self.skew, lifetime / 2)
-                )
-                self.tokens_fetched += 1
-            return self._token
+        return self.tokens.get()
 
     def invalidate(self, token: str | None) -> None:
         """Forget ``token`` unless another thread already replaced it."""
-        with self._lock:
-            if token is not None and token == self._token:
-                self._token = None
+        self.tokens.invalidate(token)
+
+    @property
+    def tokens_fetched(self) -> int:
+        return self.tokens.fetched
 
     def header_value(self, token: str) -> str:
         return f"{self.prefix} {token}" if self.prefix else token
@@ -460,7 +448,7 @@ class PeakRestHook(BaseHook):
     def refresh_token(self, rejected: str | None = None) -> None:
         """Drop the cached token (if it is still ``rejected``, or unconditionally when ``None``)."""
         if isinstance(self.auth, RestTokenAuth):
-            self.auth.invalidate(rejected if rejected is not None else self.auth._token)
+            self.auth.invalidate(rejected if rejected is not None else self.auth.tokens.current)
 
     # ------------------------------------------------------------------ Airflow UI
     def test_connection(self) -> tuple[bool, str]:

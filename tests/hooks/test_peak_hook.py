@@ -52,7 +52,7 @@ class TestAuth:
         hook = PeakHook()
         hook.get_table(table)
         # Pretend a day has gone by: the cached token is now inside the refresh window.
-        hook.auth._expires_at = time.monotonic() - 1
+        hook.auth.tokens.expires_at = time.monotonic() - 1
         hook.get_table(table)
         assert emu.stats()["tokens_issued"] == 2
         assert emu.stats()["by_status"].get("401", 0) == 0
