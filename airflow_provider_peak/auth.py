@@ -143,10 +143,6 @@ class OAuthClientCredentials(AuthBase):
         """Forget ``token`` if it is still the cached one (another thread may have refreshed it)."""
         self.tokens.invalidate(token)
 
-    @property
-    def tokens_fetched(self) -> int:
-        return self.tokens.fetched
-
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token()}"
         return request

@@ -249,10 +249,6 @@ class RestTokenAuth(AuthBase):
         """Forget ``token`` unless another thread already replaced it."""
         self.tokens.invalidate(token)
 
-    @property
-    def tokens_fetched(self) -> int:
-        return self.tokens.fetched
-
     def header_value(self, token: str) -> str:
         return f"{self.prefix} {token}" if self.prefix else token
 
