@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from airflow_provider_peak.checkpoint import Checkpoint, batch_key
 
@@ -31,6 +31,9 @@ class BatchLike(Protocol):
     index: int
     body: bytes
     count: int
+
+
+B = TypeVar("B", bound=BatchLike)
 
 
 @dataclass
@@ -55,7 +58,7 @@ class SendStats:
         return out
 
 
-class BatchSender:
+class BatchSender(Generic[B]):
     """Concurrent, checkpointed sending of batches through ``send_one(batch) -> records ingested``.
 
     :param send_one: sends one batch (``PeakHook.ingest`` with the table bound); retries are its job.
@@ -67,7 +70,7 @@ class BatchSender:
 
     def __init__(
         self,
-        send_one: Callable[[BatchLike], int],
+        send_one: Callable[[B], int],
         *,
         max_concurrency: int = 8,
         checkpoint: Checkpoint | None = None,
@@ -104,7 +107,7 @@ class BatchSender:
             self._successes = 0
             self.limit += 1
 
-    def _run(self, batch: BatchLike, key: str) -> None:
+    def _run(self, batch: B, key: str) -> None:
         stats = self.stats
         with stats._lock:
             self._in_flight += 1
@@ -121,7 +124,7 @@ class BatchSender:
             stats.requests += 1
             stats.bytes += len(batch.body)
 
-    def send(self, batches: Iterable[BatchLike]) -> SendStats:
+    def send(self, batches: Iterable[B]) -> SendStats:
         started = time.monotonic()
         next_report = started + self.progress_interval
         pending: set[Future[None]] = set()

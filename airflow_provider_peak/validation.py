@@ -67,7 +67,7 @@ def _make_json_encode() -> Callable[[Any], str]:
     ``RecursionError`` instead, which the JSON column reports like any other unwritable value.
     """
     try:
-        from json.encoder import c_make_encoder
+        from json.encoder import c_make_encoder  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover - CPython always has _json
         c_make_encoder = None
     if c_make_encoder is None:  # pragma: no cover

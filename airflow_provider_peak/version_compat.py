@@ -6,6 +6,9 @@ Everything else imports Airflow's task SDK names from here. ``common-compat`` re
 
 from __future__ import annotations
 
+import logging
+from typing import Any, cast
+
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
     BaseHook,
@@ -32,6 +35,13 @@ try:
 except ImportError:  # Airflow 2.11
     from airflow.utils.context import Context  # type: ignore[no-redef, attr-defined]
 
+
+def task_logger(operator: Any) -> logging.Logger:
+    """An operator's task logger. On Airflow 3 it is the task SDK's structlog-backed logger, which
+    offers the ``logging.Logger`` methods the provider calls (``info``, ``warning``, ``error``)."""
+    return cast("logging.Logger", operator.log)
+
+
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AirflowSensorTimeout",
@@ -47,4 +57,5 @@ __all__ = [
     "XComArg",
     "conf",
     "mask_secret",
+    "task_logger",
 ]

@@ -122,7 +122,7 @@ def _expression(value: Any, name: str) -> str | None:
         raise _Error(400, f"{name}.type must be {SCHEDULE_TYPE}")
     expression = value.get("expression")
     try:
-        parse_duration(expression)
+        parse_duration(str(expression))
     except PeakaSpecError as exc:
         raise _Error(400, f"{name}.expression: {exc}") from None
     return str(expression)
@@ -303,7 +303,7 @@ class PeakaApi:
         names = [item.get(k) for k in ("catalogId", "schemaName", "tableName")]
         if not all(isinstance(n, str) and n for n in names):
             raise _Error(400, "catalogId, schemaName and tableName are required")
-        catalog, schema, table = names
+        catalog, schema, table = (str(n) for n in names)
         incremental = _expression(item.get("incrementalCacheSchedule"), "incrementalCacheSchedule")
         full = _expression(item.get("fullRefreshCacheSchedule"), "fullRefreshCacheSchedule")
         if table in self.missing or f"{schema}.{table}" in self.missing:
@@ -343,7 +343,7 @@ class PeakaApi:
     def _status(self, cache: _Cache, query: Mapping[str, list[str]]) -> dict[str, Any]:
         now = time.monotonic()
         incremental, full = cache.runs.get("incremental"), cache.runs.get("full")
-        reply = {
+        reply: dict[str, Any] = {
             "id": cache.id,
             "status": cache.status(now),
             "appId": cache.project_id,

@@ -163,7 +163,7 @@ class PeakEmulator:
     def url(self) -> str:
         assert self._server is not None, "the emulator is not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def peaka_url(self) -> str:
@@ -322,7 +322,7 @@ class PeakEmulator:
             limit = 0
         if not 1 <= limit <= 1000:
             raise ApiError(400, "BAD_REQUEST", f"limit must be 1..1000, got {raw_limit!r}")
-        token = (query.get("nextToken") or query.get("NextToken") or [None])[0]
+        token = (query.get("nextToken") or query.get("NextToken") or [""])[0] or None
         try:
             items, next_token = self.store.page(limit, token)
         except ValueError as exc:
@@ -401,10 +401,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._source(method, split.path, parse_qs(split.query))
             return
         if split.path.startswith(f"{PEAKA}/"):
-            reply = self.emulator.peaka.handle(
+            peaka = self.emulator.peaka.handle(
                 method, split.path, parse_qs(split.query), self.headers, self._body()
             )
-            self._send(reply.status, reply.payload, reply.headers)
+            self._send(peaka.status, peaka.payload, peaka.headers)
             return
         emu = self.emulator
         started = time.monotonic()

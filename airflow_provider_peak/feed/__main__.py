@@ -78,7 +78,7 @@ def preview(args: argparse.Namespace, out: TextIO) -> int:
         task.preview_limit = args.limit
     context = _context(dag, task)
     if task.op_kwargs:
-        task.op_kwargs = task.render_template(task.op_kwargs, context)
+        task.op_kwargs = task.render_template(task.op_kwargs, context)  # type: ignore[arg-type]
     records = task.preview_records(context, state)
     if args.json:
         print(json.dumps(records, default=json_default, ensure_ascii=False), file=out)

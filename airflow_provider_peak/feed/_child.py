@@ -64,13 +64,13 @@ class Metadata(dict):
         self.channel.send("M", value, flush=True)
 
 
-def make_session(config: dict[str, Any] | None, channel: Channel) -> Any:
+def make_session(settings: dict[str, Any] | None, channel: Channel) -> Any:
     try:
         import requests
         from requests.auth import AuthBase
     except ImportError:
         return None
-    config = config or {}
+    config: dict[str, Any] = settings or {}
     base_url = config.get("base_url")
     netloc = config.get("netloc")
     headers = dict(config.get("headers") or {})

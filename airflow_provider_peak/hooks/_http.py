@@ -52,16 +52,36 @@ def should_retry(exc: BaseException) -> bool:
 class TransportSettings(Protocol):
     """What the transport reads from a hook's settings."""
 
-    base_url: str
-    timeout: float
-    connect_timeout: float
-    max_retries: int
-    verify: bool | str
-    backoff_initial: float
-    backoff_max: float
-    retry_after_floor: float
-    retry_after_max: float
-    max_in_flight: int
+    # Read-only members, so that frozen dataclasses satisfy it.
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def timeout(self) -> float: ...
+
+    @property
+    def connect_timeout(self) -> float: ...
+
+    @property
+    def max_retries(self) -> int: ...
+
+    @property
+    def verify(self) -> bool | str: ...
+
+    @property
+    def backoff_initial(self) -> float: ...
+
+    @property
+    def backoff_max(self) -> float: ...
+
+    @property
+    def retry_after_floor(self) -> float: ...
+
+    @property
+    def retry_after_max(self) -> float: ...
+
+    @property
+    def max_in_flight(self) -> int: ...
 
     @property
     def secrets(self) -> tuple[str, ...]: ...
@@ -117,8 +137,16 @@ class JsonApiHook(BaseHook):
 
     #: Named in log lines and error messages.
     service_name = "Peak"
-    settings: TransportSettings
-    auth: AuthBase
+
+    @property
+    def settings(self) -> TransportSettings:
+        """The connection's settings (subclasses read them once, as a cached property)."""
+        raise NotImplementedError
+
+    @property
+    def auth(self) -> AuthBase:
+        """The ``requests`` auth of the connection's credentials."""
+        raise NotImplementedError
 
     def __init__(self, *, api_retry_args: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -167,10 +167,10 @@ class PeakHook(JsonApiHook):
             if len(records) > s.max_records:
                 raise PeakConfigError(f"{len(records)} records in one request; at most {s.max_records}")
             try:
-                body = json.dumps(list(records), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+                text = json.dumps(list(records), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise PeakConfigError(f"records are not JSON-ready ({exc}); use ingest_records") from None
-            body = body.encode()  # type: ignore[assignment]
+            body = text.encode()
             count = len(records)
         if len(body) > s.max_bytes:
             raise PeakConfigError(f"request body is {len(body):,} bytes; at most {s.max_bytes:,}")

@@ -13,7 +13,7 @@ from airflow_provider_peak.operators._docs import task_doc
 from airflow_provider_peak.operators.tables import ensure_table
 from airflow_provider_peak.schema import Column
 from airflow_provider_peak.sources import record_source
-from airflow_provider_peak.version_compat import BaseOperator, Context
+from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
 
 #: The pool that holds Peak's tenant-wide budget of 30 requests in flight (see "Running at scale").
 PEAK_POOL = "peak_api"
@@ -201,7 +201,12 @@ class PeakIngestOperator(BaseOperator):
         success = False
         try:
             summary = hook.ingest_records(
-                schema, source, options=self.options, checkpoint=checkpoint, run_key=key, logger=self.log
+                schema,
+                source,
+                options=self.options,
+                checkpoint=checkpoint,
+                run_key=key,
+                logger=task_logger(self),
             )
             success = True
         finally:

@@ -26,7 +26,7 @@ from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, Metadata
 from airflow_provider_peak.links import PeakTableLink
 from airflow_provider_peak.operators.ingest import claim_pool_slots
 from airflow_provider_peak.sender import API_MAX_IN_FLIGHT
-from airflow_provider_peak.version_compat import BaseOperator, Context
+from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
 
 #: Per-destination counts shown in the log's summary table (the XCom summary has them all).
 SUMMARY_DETAILS = (
@@ -205,7 +205,7 @@ class PeakRestFeedOperator(BaseOperator):
         """Run the fetch from ``state`` until it wrote ``preview_limit`` records; send and save nothing."""
         hook, session = self._session()
         try:
-            fetch = self._fetch_spec().build(Metadata(state), session, context, self.log, hook=hook)
+            fetch = self._fetch_spec().build(Metadata(state), session, context, task_logger(self), hook=hook)
             return collect_preview(fetch, self.preview_limit)
         finally:
             session.close()
@@ -238,7 +238,7 @@ class PeakRestFeedOperator(BaseOperator):
         hook, session = self._session()
         success = False
         try:
-            fetch = self._fetch_spec().build(metadata, session, context, self.log, hook=hook)
+            fetch = self._fetch_spec().build(metadata, session, context, task_logger(self), hook=hook)
             runtime = FeedRuntime(
                 self.destinations,
                 self._run_info(context, key),
@@ -282,7 +282,7 @@ class PeakRestFeedOperator(BaseOperator):
             load_type=self.load_type,
             run_key=run_key,
             run_token=token,
-            logger=self.log,
+            logger=task_logger(self),
             in_task=True,
         )
 

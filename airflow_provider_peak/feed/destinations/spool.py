@@ -94,7 +94,7 @@ class PartWriter:
         self.directory = Path(directory or tempfile.mkdtemp(prefix="peak-feed-"))
         self.parts: list[Part] = []
         self.records = 0
-        self._file: IO[bytes] | None = None
+        self._file: IO[bytes] | gzip.GzipFile | None = None
         self._current: Part | None = None
 
     def write(self, record: Any) -> None:
