@@ -35,7 +35,7 @@ from airflow_provider_peak.forms import (
     legacy_field_behaviour,
     legacy_form_widgets,
 )
-from airflow_provider_peak.hooks.settings import settings_from_connection
+from airflow_provider_peak.hooks.settings import base_url_from, coerce_extra, settings_from_connection
 from airflow_provider_peak.redaction import sanitize_url, scrub, truncate
 from airflow_provider_peak.version_compat import BaseHook, mask_secret
 
@@ -188,32 +188,19 @@ class RestSettings:
                     values[name] = float(values[name])
                 except (TypeError, ValueError):
                     raise PeakConfigError(f"extra {name!r} must be a number, got {values[name]!r}") from None
-        verify = values.get("verify", True)
-        if isinstance(verify, str) and verify.lower() in ("true", "false", "1", "0", "yes", "no"):
-            values["verify"] = verify.lower() in ("true", "1", "yes")
+        if "verify" in values:
+            values["verify"] = coerce_extra("verify", values["verify"], "bool | str")
         # Placeholders keep secrets in the password field instead of the (visible) extras.
         for name in _JSON_EXTRAS:
             if name in values:
                 values[name] = _substitute(values[name], login, password)
         return cls(
-            base_url=_base_url(host, schema, port),
+            base_url=base_url_from(host, schema, port, default=None),
             auth_type=auth_type,
             login=login or None,
             password=password or None,
             **values,
         )
-
-
-def _base_url(host: str | None, schema: str | None, port: int | None) -> str | None:
-    if not host:
-        return None
-    host = host.rstrip("/")
-    if "://" not in host:
-        host = f"{schema or 'https'}://{host}"
-    if port and urlsplit(host).port is None:
-        parts = urlsplit(host)
-        host = f"{parts.scheme}://{parts.hostname}:{port}{parts.path}"
-    return host
 
 
 class RestTokenAuth(AuthBase):

@@ -8,11 +8,11 @@ from typing import Any
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.forms import PEAKA_CACHE_PATH, PEAKA_HOSTS
-from airflow_provider_peak.hooks.settings import base_url_from, coerce_extra
+from airflow_provider_peak.hooks.settings import TransportFields, base_url_from, coerce_extra
 
 
 @dataclass(frozen=True, repr=False)
-class PeakaSettings:
+class PeakaSettings(TransportFields):
     """Everything the hook needs from a ``peaka`` connection. ``repr`` never shows the key."""
 
     base_url: str = PEAKA_HOSTS["us"]
@@ -21,14 +21,6 @@ class PeakaSettings:
     region: str = "us"
     cache_path: str = PEAKA_CACHE_PATH
     list_caches_path: str = PEAKA_CACHE_PATH
-    timeout: float = 60.0
-    connect_timeout: float = 10.0
-    max_retries: int = 5
-    verify: bool | str = True
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    retry_after_floor: float = 0.25
-    retry_after_max: float = 120.0
     max_in_flight: int = 4
 
     @property
@@ -71,9 +63,5 @@ class PeakaSettings:
             region=region, api_key=password, base_url=base_url_from(host, schema, port, PEAKA_HOSTS[region])
         )
         settings = cls(**values)
-        for name in ("timeout", "connect_timeout", "max_in_flight"):
-            if getattr(settings, name) <= 0:
-                raise PeakConfigError(f"{name} must be positive, got {getattr(settings, name)!r}")
-        if settings.max_retries < 0:
-            raise PeakConfigError(f"max_retries must be 0 or more, got {settings.max_retries!r}")
+        settings.check("max_in_flight")
         return settings

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_provider_peak.exceptions import PeakConfigError
 
@@ -17,7 +18,29 @@ DEFAULT_BASE_URL = "https://service.peak.ai"
 
 
 @dataclass(frozen=True, repr=False)
-class PeakSettings:
+class TransportFields:
+    """Time-outs, retries and TLS of a JSON API connection; each is an extra of the same name."""
+
+    timeout: float = 60.0
+    connect_timeout: float = 10.0
+    max_retries: int = 5
+    verify: bool | str = True
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_floor: float = 0.25
+    retry_after_max: float = 120.0
+
+    def check(self, *positive: str) -> None:
+        """Refuse settings that cannot work: ``positive`` names (and the time-outs) must be > 0."""
+        for name in (*positive, "timeout", "connect_timeout"):
+            if getattr(self, name) <= 0:
+                raise PeakConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.max_retries < 0:
+            raise PeakConfigError(f"max_retries must be 0 or more, got {self.max_retries!r}")
+
+
+@dataclass(frozen=True, repr=False)
+class PeakSettings(TransportFields):
     """Everything the hook needs from a ``peak`` connection. ``repr`` never shows a secret."""
 
     base_url: str = DEFAULT_BASE_URL
@@ -33,15 +56,6 @@ class PeakSettings:
     next_token_param: str = "nextToken"
     next_token_key: str = "nextToken"
     records_ingested_key: str = "recordsIngested"
-    # Transport.
-    timeout: float = 60.0
-    connect_timeout: float = 10.0
-    max_retries: int = 5
-    verify: bool | str = True
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    retry_after_floor: float = 0.25
-    retry_after_max: float = 120.0
     token_refresh_skew: float = 60.0
     # Documented API limits, configurable for a tenant with other limits.
     max_records: int = 500
@@ -110,15 +124,8 @@ class PeakSettings:
         else:
             values["api_key"] = password
         settings = cls(**values)
-        settings._check()
+        settings.check("max_records", "max_bytes", "max_in_flight")
         return settings
-
-    def _check(self) -> None:
-        for name in ("max_records", "max_bytes", "max_in_flight", "timeout", "connect_timeout"):
-            if getattr(self, name) <= 0:
-                raise PeakConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if self.max_retries < 0:
-            raise PeakConfigError(f"max_retries must be 0 or more, got {self.max_retries!r}")
 
 
 def settings_from_connection(settings_cls: Any, conn: Any, overrides: Mapping[str, Any]) -> Any:
@@ -141,17 +148,19 @@ def settings_from_connection(settings_cls: Any, conn: Any, overrides: Mapping[st
 
 
 def base_url_from(
-    host: str | None, schema: str | None, port: int | None, default: str = DEFAULT_BASE_URL
-) -> str:
-    """The base URL from a connection's host (with or without scheme), schema and port."""
+    host: str | None, schema: str | None, port: int | None, default: str | None = DEFAULT_BASE_URL
+) -> str | None:
+    """The base URL from a connection's host (with or without scheme and path), schema and port;
+    ``default`` when there is no host."""
     if not host:
         return default
     host = host.rstrip("/")
     if "://" not in host:
         # A bare host name: Airflow keeps the scheme in ``schema`` when a URI is parsed.
         host = f"{schema or 'https'}://{host}"
-    if port and host.count(":") < 2:
-        host = f"{host}:{port}"
+    parts = urlsplit(host)
+    if port and parts.port is None:
+        host = f"{parts.scheme}://{parts.netloc}:{port}{parts.path}"
     return host
 
 
