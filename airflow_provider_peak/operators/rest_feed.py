@@ -24,7 +24,7 @@ from airflow_provider_peak.feed.state import (
 )
 from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, Metadata
 from airflow_provider_peak.links import PeakTableLink
-from airflow_provider_peak.operators.ingest import claim_pool_slots
+from airflow_provider_peak.operators.ingest import claim_pool_slots, run_key
 from airflow_provider_peak.sender import API_MAX_IN_FLIGHT
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
 
@@ -272,7 +272,6 @@ class PeakRestFeedOperator(BaseOperator):
     def _run_info(self, context: Context, key: FeedKey) -> RunInfo:
         ti = context["ti"]
         run_id = getattr(ti, "run_id", None) or context.get("run_id") or "run"
-        run_key = f"{key.dag_id}/{key.task_id}/{run_id}/{key.map_index}/{key.feed_name}"
         # Names staging objects (tables, S3 folders): readable, unique per try, identifier-safe.
         readable = re.sub(r"[^A-Za-z0-9]+", "_", run_id).strip("_")[:40]
         index = f"_m{key.map_index}" if key.map_index >= 0 else ""
@@ -280,7 +279,7 @@ class PeakRestFeedOperator(BaseOperator):
         return RunInfo(
             feed_name=self.feed_name,
             load_type=self.load_type,
-            run_key=run_key,
+            run_key=run_key(context, key.feed_name),
             run_token=token,
             logger=task_logger(self),
             in_task=True,
