@@ -1,14 +1,9 @@
-"""Apache Airflow provider for the Peak platform."""
+"""Apache Airflow provider for the Peak platform.
+
+Airflow finds the provider through the ``apache_airflow_provider`` entry point,
+``airflow_provider_peak.get_provider_info:get_provider_info``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
-
-
-def get_provider_info() -> dict[str, Any]:
-    """Entry point for Airflow's providers manager; imports nothing heavy."""
-    from airflow_provider_peak.provider_info import get_provider_info as _info
-
-    return _info()

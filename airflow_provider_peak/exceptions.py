@@ -1,7 +1,28 @@
-"""Typed errors raised by the Peak hooks and operators.
+"""Every error the provider raises, in one tree rooted at ``PeakError`` (an ``AirflowException``).
 
 Every HTTP failure keeps its status, method, path, the server's error code and details, so callers
-branch on the type (never on the message). No message ever carries a credential.
+branch on the type (never on the message). Errors about arguments, connections, schemas and
+records are also ``ValueError``s. No message ever carries a credential.
+
+::
+
+    PeakError
+    ├── PeakConfigError (ValueError): a connection or argument that cannot work
+    │   ├── SchemaError: a table or column definition Peak would reject
+    │   │   └── FormatError: a date/time pattern that cannot be compiled
+    │   ├── FeedNameError: a feed name Peak would refuse
+    │   └── PeakaSpecError: a Peaka table spec or schedule Peaka would refuse
+    ├── RecordValidationError (ValueError): records Peak would reject; nothing was sent
+    ├── RecordTooLargeError (ValueError): one record larger than any request body
+    ├── PeakConnectionError: the API could not be reached
+    ├── PeakHTTPError: the API answered with an error status
+    │   ├── PeakValidationError (400), PeakAuthError (401/403), PeakNotFoundError (404)
+    │   ├── PeakConflictError (409), PeakPayloadTooLargeError (413)
+    │   └── PeakRateLimitError (429), PeakServerError (5xx)
+    ├── PeakRestAuthError: a REST source's Custom Auth token request failed
+    ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
+    ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
+    └── FetchProcessError: a REST feed's fetch failed in its virtualenv
 """
 
 from __future__ import annotations
@@ -17,6 +38,89 @@ class PeakError(AirflowException):
 
 class PeakConfigError(PeakError, ValueError):
     """A connection or operator argument that cannot work (named in the message)."""
+
+
+class SchemaError(PeakConfigError):
+    """A table or column definition that the Peak API would reject."""
+
+
+class FormatError(SchemaError):
+    """A date/time pattern that cannot be compiled."""
+
+
+class FeedNameError(PeakConfigError):
+    """A feed name that Peak would refuse; ``rule`` is the rule that failed.
+
+    :ivar name: the refused name.
+    :ivar rule: ``empty``, ``characters``, ``start``, ``end`` or ``length``.
+    """
+
+    def __init__(self, name: object, rule: str, reason: str) -> None:
+        self.name = name
+        self.rule = rule
+        self.reason = reason
+        super().__init__(f"invalid feed_name {name!r}: {reason}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep the typed fields when the error crosses a process boundary.
+        return (type(self), (self.name, self.rule, self.reason))
+
+
+class PeakaSpecError(PeakConfigError):
+    """A Peaka table spec or schedule that Peaka would refuse (named in the message)."""
+
+
+#: How many errors ``RecordValidationError`` lists in its message.
+MESSAGE_ERROR_LIMIT = 20
+
+
+class RecordValidationError(PeakError, ValueError):
+    """Records that the Peak API would reject; nothing was sent.
+
+    :ivar errors: the first errors found (``RecordError``: record index, column, value, reason), at
+        most the caller's limit (20 by default).
+    :ivar count: how many records were invalid in total.
+    """
+
+    def __init__(self, errors: list[Any], count: int) -> None:
+        self.errors = list(errors)
+        self.count = count
+        shown = self.errors[:MESSAGE_ERROR_LIMIT]
+        head = f"{count:,} invalid record{'s' if count != 1 else ''}"
+        if not shown:
+            message = head
+        else:
+            lines = "\n".join(f"  {error}" for error in shown)
+            more = ""
+            hidden = count - len({e.record for e in shown})
+            if hidden > 0:
+                more = f"\n  ... and {hidden:,} more invalid record{'s' if hidden != 1 else ''}"
+            message = f"{head}; first {len(shown)} error{'s' if len(shown) != 1 else ''}:\n{lines}{more}"
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.errors, self.count))
+
+
+class RecordTooLargeError(PeakError, ValueError):
+    """One encoded record is larger than a request body may be; no packing can send it.
+
+    :ivar record: the record's index in the input.
+    :ivar size: its encoded size in bytes.
+    :ivar max_bytes: the body limit it exceeds (with the two brackets).
+    """
+
+    def __init__(self, record: int, size: int, max_bytes: int) -> None:
+        self.record = record
+        self.size = size
+        self.max_bytes = max_bytes
+        super().__init__(
+            f"record {record} is {size:,} bytes of JSON; a request body holds at most {max_bytes:,} bytes "
+            f"including its brackets, so it can never be sent (shrink the record or raise max_bytes)"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.record, self.size, self.max_bytes))
 
 
 class PeakConnectionError(PeakError):
@@ -134,3 +238,39 @@ def error_class_for(status: int) -> type[PeakHTTPError]:
     if status >= 500:
         return PeakServerError
     return _BY_STATUS.get(status, PeakHTTPError)
+
+
+class PeakRestAuthError(PeakError):
+    """A REST source's Custom Auth token request failed, or its reply held no token."""
+
+
+class PeakaCacheFailedError(PeakError):
+    """A cache reached FAILED, CANCELLED or DELETED while it was awaited.
+
+    :ivar cache_id: the cache.
+    :ivar status: the status it reached.
+    """
+
+    def __init__(self, cache_id: str, status: str, message: str) -> None:
+        self.cache_id, self.status = cache_id, status
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.cache_id, self.status, str(self)))
+
+
+class PeakaBatchCacheError(PeakError):
+    """Some tables of a batch got no cache; ``failed`` maps each table to Peaka's error."""
+
+    def __init__(self, failed: dict[str, str], total: int) -> None:
+        self.failed, self.total = failed, total
+        lines = "\n".join(f"  {table}: {error}" for table, error in failed.items())
+        super().__init__(f"{len(failed)} of {total} Peaka caches were not created:\n{lines}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.failed, self.total))
+
+
+class FetchProcessError(PeakError):
+    """The fetch failed inside the virtualenv (the message holds its traceback), or the virtualenv
+    could not be built (the message holds the command to run by hand)."""

@@ -1,7 +1,9 @@
 """The one place that knows which Airflow is installed.
 
 Everything else imports Airflow's task SDK names from here. ``common-compat`` resolves them to
-``airflow.sdk`` on Airflow 3 and to the Airflow 2.11 locations otherwise.
+``airflow.sdk`` on Airflow 3 and to the Airflow 2.11 locations otherwise; the few names it does
+not cover are branched on below. (``exceptions.py`` imports ``airflow.exceptions.AirflowException``
+directly: it is the same class on every supported version, and the errors module stays light.)
 """
 
 from __future__ import annotations
@@ -11,16 +13,19 @@ from typing import Any, cast
 
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
+    Asset,
     BaseHook,
     BaseOperator,
     BaseOperatorLink,
     BaseSensorOperator,
+    ObjectStoragePath,
     PokeReturnValue,
     Variable,
+    XCom,
     XComArg,
     conf,
 )
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 
 # Triggers still live in core on Airflow 3 (the task SDK has no trigger base class).
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -42,20 +47,44 @@ def task_logger(operator: Any) -> logging.Logger:
     return cast("logging.Logger", operator.log)
 
 
+async def aget_connection(conn_id: str) -> Any:
+    """A connection without blocking the event loop: ``aget_connection`` on Airflow 3, a thread on 2.11."""
+    if AIRFLOW_V_3_0_PLUS:
+        return await BaseHook.aget_connection(conn_id)  # type: ignore[attr-defined]
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+def dag_bag(dag_folder: str) -> Any:
+    """A ``DagBag`` of ``dag_folder`` (it moved to ``airflow.dag_processing`` in Airflow 3)."""
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.dag_processing.dagbag import DagBag
+    else:
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    return DagBag(dag_folder=dag_folder)
+
+
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
     "AirflowSensorTimeout",
+    "Asset",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
     "BaseSensorOperator",
     "BaseTrigger",
     "Context",
+    "ObjectStoragePath",
     "PokeReturnValue",
     "TriggerEvent",
     "Variable",
+    "XCom",
     "XComArg",
+    "aget_connection",
     "conf",
+    "dag_bag",
     "mask_secret",
     "task_logger",
 ]

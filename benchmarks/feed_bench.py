@@ -35,7 +35,7 @@ def bench_feed_overhead() -> None:
     """Records/s of a PeakRestFeedOperator run (source -> Peak table) vs reading the source alone."""
     from airflow_provider_peak.feed import MemoryStateBackend, PeakTableDestination
     from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
-    from tests.airflow_context import make_context
+    from tests.fixtures import make_context
 
     n = int(os.environ.get("BENCH_FEED_RECORDS", "100000"))
     with emulator_process(0.0, validate=False, source_orders=n) as url:

@@ -15,7 +15,7 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="peak-bench-"))
 from airflow_provider_peak.feed import MemoryStateBackend, PeakTableDestination
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
 from benchmarks.run import peak_rss_mb, rss_mb
-from tests.airflow_context import make_context
+from tests.fixtures import make_context
 
 
 def main(n: int) -> None:

@@ -105,7 +105,7 @@ def bench_throughput() -> None:
 def bench_peer_requests_loop() -> None:
     """The same data posted by a plain ``requests`` loop in 500-record chunks, one at a time."""
     n = int(os.environ.get("BENCH_PEER_RECORDS", "50000"))
-    from airflow_provider_peak.validation import RecordEncoder
+    from airflow_provider_peak.ingest.validation import RecordEncoder
 
     with emulator_process(LATENCY) as url:
         hook = _hook(url)

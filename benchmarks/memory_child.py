@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from airflow_provider_peak.ingestion import IngestOptions, ingest_records
+from airflow_provider_peak.ingest.pipeline import IngestOptions, ingest_records
 from benchmarks.run import SCHEMA, peak_rss_mb, rss_mb, typical
 
 

@@ -23,10 +23,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from airflow_provider_peak.batching import pack
-from airflow_provider_peak.ingestion import IngestOptions
-from airflow_provider_peak.schema import TableSchema
-from airflow_provider_peak.validation import RecordEncoder
+from airflow_provider_peak.ingest.batching import pack
+from airflow_provider_peak.ingest.pipeline import IngestOptions
+from airflow_provider_peak.ingest.schema import TableSchema
+from airflow_provider_peak.ingest.validation import RecordEncoder
 
 ROWS: list[tuple[str, str, str, str]] = []
 

@@ -16,7 +16,7 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.makedirs(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], exist_ok=True)
 
-pytest_plugins = ["tests.peak_fixtures", "tests.airflow_dags"]
+pytest_plugins = ["tests.fixtures"]
 
 
 @pytest.fixture(autouse=True)

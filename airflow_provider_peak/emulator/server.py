@@ -23,13 +23,13 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow_provider_peak.emulator.faults import Fault, Faults
-from airflow_provider_peak.emulator.peaka import PREFIX as PEAKA
-from airflow_provider_peak.emulator.peaka import PeakaApi
-from airflow_provider_peak.emulator.source import PREFIX as SOURCE
-from airflow_provider_peak.emulator.source import SourceApi
+from airflow_provider_peak.emulator.peaka_api import PREFIX as PEAKA
+from airflow_provider_peak.emulator.peaka_api import PeakaApi
+from airflow_provider_peak.emulator.record_checks import MAX_DETAILS, validate_records
+from airflow_provider_peak.emulator.rest_source import PREFIX as SOURCE
+from airflow_provider_peak.emulator.rest_source import SourceApi
 from airflow_provider_peak.emulator.store import Store, TableExists
-from airflow_provider_peak.emulator.validation import MAX_DETAILS, validate_records
-from airflow_provider_peak.schema import SchemaError, TableSchema
+from airflow_provider_peak.ingest.schema import SchemaError, TableSchema
 
 log = logging.getLogger("airflow_provider_peak.emulator")
 

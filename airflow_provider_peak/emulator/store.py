@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from airflow_provider_peak.schema import TableSchema
+from airflow_provider_peak.ingest.schema import TableSchema
 
 SCHEMA_SQL = """
 create table if not exists tables (

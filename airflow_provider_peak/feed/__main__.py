@@ -39,12 +39,9 @@ def _context(dag: Any, task: Any) -> dict[str, Any]:
 
 def find_task(dag_file: str, task_id: str, dag_id: str | None = None) -> tuple[Any, Any]:
     """``(dag, task)`` for ``task_id`` in the DAGs of ``dag_file``; ``LookupError`` when absent."""
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 2.11
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    from airflow_provider_peak.version_compat import dag_bag
 
-    bag = DagBag(dag_folder=dag_file)
+    bag = dag_bag(dag_file)
     if bag.import_errors:
         errors = "\n".join(f"{path}: {error}" for path, error in bag.import_errors.items())
         raise LookupError(f"the DAG file does not import:\n{errors}")

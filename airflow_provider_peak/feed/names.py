@@ -9,28 +9,10 @@ from __future__ import annotations
 
 import re
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.exceptions import FeedNameError
 
 MAX_FEED_NAME_LENGTH = 50
 _ALLOWED = re.compile(r"[A-Za-z0-9_]+")
-
-
-class FeedNameError(PeakConfigError):
-    """A feed name that Peak would refuse; ``rule`` is the rule that failed.
-
-    :ivar name: the refused name.
-    :ivar rule: ``empty``, ``characters``, ``start``, ``end`` or ``length``.
-    """
-
-    def __init__(self, name: object, rule: str, reason: str) -> None:
-        self.name = name
-        self.rule = rule
-        self.reason = reason
-        super().__init__(f"invalid feed_name {name!r}: {reason}")
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # Keep the typed fields when the error crosses a process boundary.
-        return (type(self), (self.name, self.rule, self.reason))
 
 
 def check_feed_name(name: object) -> str:

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.utils.task_run import TaskRun
 
 XCOM_KEY = "peak_feed_state"
 VARIABLE_PREFIX = "peak_feed_state"
@@ -43,19 +44,18 @@ class FeedKey:
     map_index: int = -1
 
     @classmethod
-    def from_context(cls, context: Any, feed_name: str) -> FeedKey:
-        ti = context["ti"]
-        map_index = getattr(ti, "map_index", -1)
-        return cls(ti.dag_id, ti.task_id, feed_name, -1 if map_index is None else map_index)
+    def of(cls, run: TaskRun, feed_name: str) -> FeedKey:
+        """The key of ``feed_name`` run by ``run``'s task (every run and try of it shares the state)."""
+        return cls(run.dag_id, run.task_id, feed_name, run.map_index)
 
 
-def envelope(key: FeedKey, state: Any, context: Any) -> dict[str, Any]:
+def envelope(key: FeedKey, state: Any, run: TaskRun) -> dict[str, Any]:
     """The stored form of a state: the value plus when and by which run it was committed."""
     return {
         "feed_name": key.feed_name,
         "state": state,
         "committed_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-        "run_id": getattr(context.get("ti"), "run_id", None) or context.get("run_id"),
+        "run_id": run.run_id,
         "map_index": key.map_index,
     }
 
@@ -177,7 +177,7 @@ class AssetStateStoreBackend(StateBackend):
         return STATE_KEY if key.map_index < 0 else f"{STATE_KEY}_{key.map_index}"
 
     def _accessor(self, key: FeedKey, context: Any) -> Any:
-        from airflow.providers.common.compat.sdk import Asset
+        from airflow_provider_peak.version_compat import Asset
 
         stores = context.get("asset_state_store")
         if stores is None:
@@ -237,7 +237,7 @@ def resolve_backend(spec: str | StateBackend) -> StateBackend:
             f"state_backend must be one of {', '.join(BACKENDS)} or a StateBackend instance, got {spec!r}"
         )
     if spec == "state_store":
-        from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
+        from airflow_provider_peak.version_compat import AIRFLOW_V_3_3_PLUS
 
         if not AIRFLOW_V_3_3_PLUS:
             raise PeakConfigError(

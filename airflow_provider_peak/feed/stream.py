@@ -143,3 +143,7 @@ class OutputStream:
         if not self.closed:
             self.flush()
             self.closed = True
+
+
+#: A fetch ready to run: called once with the run's ``OutputStream``.
+Fetch = Callable[[OutputStream], None]

@@ -6,7 +6,7 @@ and the requirements under ``venv_cache_path``. The virtualenv also sees the wor
 (a ``.pth`` file appended after its own site-packages, so installed requirements win), which gives
 the fetch ``requests`` and lets a requirement the worker already has install without a download.
 
-The fetch runs in a child process (``_child.py``) that sends records, ``metadata.save`` calls and
+The fetch runs in a child process (``venv_child.py``) that sends records, ``metadata.save`` calls and
 401 refresh requests over a pipe; ``print`` output reaches the task log line by line. A failure to
 install fails the task with the exact command to run.
 """
@@ -30,17 +30,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from airflow_provider_peak.exceptions import PeakError
+from airflow_provider_peak.exceptions import FetchProcessError
 
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "airflow-provider-peak" / "venvs"
-CHILD = Path(__file__).with_name("_child.py")
-SCRIPTEXEC = Path(__file__).with_name("scriptexec.py")
+CHILD = Path(__file__).with_name("venv_child.py")
+USER_CODE = Path(__file__).with_name("user_code.py")
 READY = ".peak-feed-ready"
-
-
-class FetchProcessError(PeakError):
-    """The fetch failed inside the virtualenv (the message holds its traceback), or the virtualenv
-    could not be built (the message holds the command to run by hand)."""
 
 
 def _interpreter(root: Path) -> Path:
@@ -143,7 +138,7 @@ def run_in_venv(
     ``save`` (a preview that has enough records, an aborted run) stops the child and propagates.
     """
     read_fd, write_fd = os.pipe()
-    env = {**os.environ, "PEAK_FEED_FD": str(write_fd), "PEAK_FEED_SCRIPTEXEC": str(SCRIPTEXEC)}
+    env = {**os.environ, "PEAK_FEED_FD": str(write_fd), "PEAK_FEED_USER_CODE": str(USER_CODE)}
     process = subprocess.Popen(
         [str(python), str(CHILD)],
         stdin=subprocess.PIPE,

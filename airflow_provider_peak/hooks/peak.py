@@ -9,28 +9,28 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_provider_peak.auth import ApiKeyAuth, OAuthClientCredentials
 from airflow_provider_peak.exceptions import (
     PeakAuthError,
     PeakConfigError,
     PeakError,
     PeakNotFoundError,
 )
-from airflow_provider_peak.forms import (
+from airflow_provider_peak.hooks._auth import ApiKeyAuth, OAuthClientCredentials
+from airflow_provider_peak.hooks._connection import PeakSettings, settings_from_connection
+from airflow_provider_peak.hooks._transport import RETRYABLE_STATUS, JsonApiHook, should_retry
+from airflow_provider_peak.ingest.schema import Column, TableSchema
+from airflow_provider_peak.ui.forms import (
     PEAK_CONN_FIELDS,
     PEAK_UI_BEHAVIOUR,
     legacy_field_behaviour,
     legacy_form_widgets,
 )
-from airflow_provider_peak.hooks._http import RETRYABLE_STATUS, JsonApiHook, should_retry
-from airflow_provider_peak.hooks.settings import PeakSettings, settings_from_connection
-from airflow_provider_peak.redaction import scrub
-from airflow_provider_peak.schema import Column, TableSchema
+from airflow_provider_peak.utils.redaction import scrub
 from airflow_provider_peak.version_compat import mask_secret
 
 if TYPE_CHECKING:
-    from airflow_provider_peak.checkpoint import Checkpoint
-    from airflow_provider_peak.ingestion import IngestOptions, IngestSummary
+    from airflow_provider_peak.ingest.checkpoint import Checkpoint
+    from airflow_provider_peak.ingest.pipeline import IngestOptions, IngestSummary
 
 __all__ = ["RETRYABLE_STATUS", "PeakHook", "should_retry"]
 
@@ -197,8 +197,8 @@ class PeakHook(JsonApiHook):
         summary; raises ``RecordValidationError`` without sending anything when a record is invalid
         (``on_invalid="fail"``).
         """
-        from airflow_provider_peak.ingestion import IngestOptions, ingest_records
-        from airflow_provider_peak.sources import iter_records
+        from airflow_provider_peak.ingest.pipeline import IngestOptions, ingest_records
+        from airflow_provider_peak.ingest.sources import iter_records
 
         schema = table if isinstance(table, TableSchema) else self.get_table(table)
         return ingest_records(

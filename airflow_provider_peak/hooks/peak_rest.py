@@ -26,17 +26,17 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from airflow_provider_peak import __version__
-from airflow_provider_peak.auth import TokenCache
-from airflow_provider_peak.exceptions import PeakConfigError, PeakError
-from airflow_provider_peak.forms import (
+from airflow_provider_peak.exceptions import PeakConfigError, PeakRestAuthError
+from airflow_provider_peak.hooks._auth import TokenCache
+from airflow_provider_peak.hooks._connection import base_url_from, coerce_extra, settings_from_connection
+from airflow_provider_peak.ui.forms import (
     AUTH_TYPES,
     PEAK_REST_CONN_FIELDS,
     PEAK_REST_UI_BEHAVIOUR,
     legacy_field_behaviour,
     legacy_form_widgets,
 )
-from airflow_provider_peak.hooks.settings import base_url_from, coerce_extra, settings_from_connection
-from airflow_provider_peak.redaction import sanitize_url, scrub, truncate
+from airflow_provider_peak.utils.redaction import sanitize_url, scrub, truncate
 from airflow_provider_peak.version_compat import BaseHook, mask_secret
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,6 @@ SENSITIVE_WORDS = (
     "cookie",
 )
 _JSON_EXTRAS = ("auth_headers", "auth_body", "headers")
-
-
-class PeakRestAuthError(PeakError):
-    """The Custom Auth token request failed or its reply held no token."""
 
 
 def is_sensitive(name: object) -> bool:

@@ -13,24 +13,18 @@ from urllib.parse import quote
 import tenacity
 
 from airflow_provider_peak import __version__
-from airflow_provider_peak.auth import ApiKeyAuth
 from airflow_provider_peak.exceptions import (
+    PeakaCacheFailedError,
     PeakConfigError,
     PeakConnectionError,
     PeakError,
     PeakHTTPError,
     PeakNotFoundError,
 )
-from airflow_provider_peak.forms import (
-    PEAKA_CONN_FIELDS,
-    PEAKA_UI_BEHAVIOUR,
-    legacy_field_behaviour,
-    legacy_form_widgets,
-)
-from airflow_provider_peak.hooks._http import ErrorFields, JsonApiHook, http_error, peak_error_fields
-from airflow_provider_peak.hooks.peaka_settings import PeakaSettings
-from airflow_provider_peak.hooks.settings import settings_from_connection
-from airflow_provider_peak.peaka_model import (
+from airflow_provider_peak.hooks._auth import ApiKeyAuth
+from airflow_provider_peak.hooks._connection import PeakaSettings, settings_from_connection
+from airflow_provider_peak.hooks._transport import ErrorFields, JsonApiHook, http_error, peak_error_fields
+from airflow_provider_peak.models.peaka_cache import (
     CacheInfo,
     CacheItemResult,
     CacheStatus,
@@ -41,25 +35,16 @@ from airflow_provider_peak.peaka_model import (
     evaluate,
     match_results,
 )
-from airflow_provider_peak.redaction import sanitize_url, scrub, truncate
-from airflow_provider_peak.version_compat import BaseHook
+from airflow_provider_peak.ui.forms import (
+    PEAKA_CONN_FIELDS,
+    PEAKA_UI_BEHAVIOUR,
+    legacy_field_behaviour,
+    legacy_form_widgets,
+)
+from airflow_provider_peak.utils.redaction import sanitize_url, scrub, truncate
+from airflow_provider_peak.version_compat import aget_connection
 
 log = logging.getLogger(__name__)
-
-
-class PeakaCacheFailedError(PeakError):
-    """A cache reached FAILED, CANCELLED or DELETED while it was awaited.
-
-    :ivar cache_id: the cache.
-    :ivar status: the status it reached.
-    """
-
-    def __init__(self, cache_id: str, status: str, message: str) -> None:
-        self.cache_id, self.status = cache_id, status
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.cache_id, self.status, str(self)))
 
 
 def peaka_error_fields(payload: Any) -> ErrorFields:
@@ -277,7 +262,7 @@ class PeakaHook(JsonApiHook):
         import httpx
 
         if "settings" not in self.__dict__:
-            self.__dict__["settings"] = self._settings_from(await _aget_connection(self.peaka_conn_id))
+            self.__dict__["settings"] = self._settings_from(await aget_connection(self.peaka_conn_id))
         s = self.settings
         if self._aclient is None:
             self._aclient = httpx.AsyncClient(
@@ -357,12 +342,3 @@ class PeakaHook(JsonApiHook):
 
 def _wire(schedule: Schedule | None) -> dict[str, str] | None:
     return schedule.to_wire() if schedule else None
-
-
-async def _aget_connection(conn_id: str) -> Any:
-    """The connection without blocking the loop (``aget_connection`` on Airflow 3, a thread on 2)."""
-    if hasattr(BaseHook, "aget_connection"):
-        return await BaseHook.aget_connection(conn_id)
-    from asgiref.sync import sync_to_async
-
-    return await sync_to_async(BaseHook.get_connection)(conn_id)

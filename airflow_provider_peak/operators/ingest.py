@@ -5,34 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from airflow_provider_peak.checkpoint import Checkpoint, VariableMirror
 from airflow_provider_peak.hooks.peak import PeakHook
-from airflow_provider_peak.ingestion import IngestOptions
-from airflow_provider_peak.links import PeakTableLink
-from airflow_provider_peak.operators._docs import task_doc
+from airflow_provider_peak.ingest.checkpoint import Checkpoint, VariableMirror
+from airflow_provider_peak.ingest.pipeline import IngestOptions
+from airflow_provider_peak.ingest.schema import Column
+from airflow_provider_peak.ingest.sources import record_source
 from airflow_provider_peak.operators.tables import ensure_table
-from airflow_provider_peak.schema import Column
-from airflow_provider_peak.sources import record_source
+from airflow_provider_peak.ui.links import PeakTableLink
+from airflow_provider_peak.ui.task_docs import task_doc
+from airflow_provider_peak.utils.task_run import PEAK_POOL, TaskRun, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
 
-#: The pool that holds Peak's tenant-wide budget of 30 requests in flight (see "Running at scale").
-PEAK_POOL = "peak_api"
-
+__all__ = ["PEAK_POOL", "PeakIngestOperator"]
 
 DEFAULT_MAX_CONCURRENCY = 8
-
-
-def claim_pool_slots(kwargs: dict[str, Any], max_concurrency: int) -> None:
-    """In the ``peak_api`` pool, a task takes one slot per request it may have in flight."""
-    if kwargs.get("pool") == PEAK_POOL:
-        kwargs.setdefault("pool_slots", max_concurrency)
-
-
-def run_key(context: Context, table: str) -> str:
-    """Identifies this task run across tries (not across runs or map indexes)."""
-    ti = context["ti"]
-    map_index = getattr(ti, "map_index", -1)
-    return f"{ti.dag_id}/{ti.task_id}/{ti.run_id}/{map_index}/{table}"
 
 
 class PeakIngestOperator(BaseOperator):
@@ -177,7 +163,7 @@ class PeakIngestOperator(BaseOperator):
             schema, _ = ensure_table(hook, self.table_name, self.create_table_columns, "ignore")
         else:
             schema = hook.get_table(self.table_name)
-        key = run_key(context, schema.name)
+        key = TaskRun.from_context(context).key(schema.name)
         checkpoint = Checkpoint(
             key,
             directory=self.checkpoint_dir,

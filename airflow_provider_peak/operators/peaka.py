@@ -7,24 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from airflow_provider_peak.exceptions import PeakConfigError, PeakError
+from airflow_provider_peak.exceptions import PeakaBatchCacheError, PeakConfigError, PeakError
 from airflow_provider_peak.hooks.peaka import PeakaHook
-from airflow_provider_peak.peaka_model import MODES, CacheItemResult
+from airflow_provider_peak.models.peaka_cache import MODES, CacheItemResult
 from airflow_provider_peak.sensors.peaka import handle_event
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
 from airflow_provider_peak.version_compat import BaseOperator, Context, conf
-
-
-class PeakaBatchCacheError(PeakError):
-    """Some tables of a batch got no cache; ``failed`` maps each table to Peaka's error."""
-
-    def __init__(self, failed: dict[str, str], total: int) -> None:
-        self.failed, self.total = failed, total
-        lines = "\n".join(f"  {table}: {error}" for table, error in failed.items())
-        super().__init__(f"{len(failed)} of {total} Peaka caches were not created:\n{lines}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.failed, self.total))
 
 
 class PeakaCreateBatchCacheOperator(BaseOperator):

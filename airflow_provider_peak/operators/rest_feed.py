@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.feed.destinations.base import LOAD_TYPES, Destination, RunInfo
-from airflow_provider_peak.feed.destinations.peak import PeakTableDestination
+from airflow_provider_peak.feed.destinations.peak_table import PeakTableDestination
+from airflow_provider_peak.feed.fanout import FeedRuntime, RunResult
+from airflow_provider_peak.feed.fetch import FetchSpec
 from airflow_provider_peak.feed.names import check_feed_name
 from airflow_provider_peak.feed.preview import PREVIEW_LIMIT, collect_preview, render
-from airflow_provider_peak.feed.runner import FetchSpec
-from airflow_provider_peak.feed.runtime import FeedRuntime, RunResult
 from airflow_provider_peak.feed.state import (
     AssetStateStoreBackend,
     FeedKey,
@@ -23,9 +22,9 @@ from airflow_provider_peak.feed.state import (
     resolve_backend,
 )
 from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, Metadata
-from airflow_provider_peak.links import PeakTableLink
-from airflow_provider_peak.operators.ingest import claim_pool_slots, run_key
-from airflow_provider_peak.sender import API_MAX_IN_FLIGHT
+from airflow_provider_peak.ingest.sender import API_MAX_IN_FLIGHT
+from airflow_provider_peak.ui.links import PeakTableLink
+from airflow_provider_peak.utils.task_run import TaskRun, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
 
 #: Per-destination counts shown in the log's summary table (the XCom summary has them all).
@@ -160,7 +159,7 @@ class PeakRestFeedOperator(BaseOperator):
 
     def _add_state_asset(self, backend: AssetStateStoreBackend) -> None:
         """The asset state store is reached through an asset among the task's outlets."""
-        from airflow.providers.common.compat.sdk import Asset
+        from airflow_provider_peak.version_compat import Asset
 
         if not self.has_dag():
             raise PeakConfigError("state_backend='state_store' needs the operator to be created inside a DAG")
@@ -212,7 +211,8 @@ class PeakRestFeedOperator(BaseOperator):
 
     # ------------------------------------------------------------------ run
     def execute(self, context: Context) -> Any:
-        key = FeedKey.from_context(context, self.feed_name)
+        run = TaskRun.from_context(context)
+        key = FeedKey.of(run, self.feed_name)
         backend = resolve_backend(self.state_backend)
         stored = backend.load(key, context)
         state_before = stored.get("state") if stored else None
@@ -241,7 +241,7 @@ class PeakRestFeedOperator(BaseOperator):
             fetch = self._fetch_spec().build(metadata, session, context, task_logger(self), hook=hook)
             runtime = FeedRuntime(
                 self.destinations,
-                self._run_info(context, key),
+                self._run_info(run),
                 chunk_size=self.chunk_size,
                 max_chunks=self.max_queued_chunks,
                 progress_interval=self.progress_interval,
@@ -256,7 +256,7 @@ class PeakRestFeedOperator(BaseOperator):
                 )
                 raise
             if metadata.saved:
-                backend.save(key, envelope(key, metadata.value, context), context)
+                backend.save(key, envelope(key, metadata.value, run), context)
             success = True
         finally:
             session.close()
@@ -269,18 +269,12 @@ class PeakRestFeedOperator(BaseOperator):
         self.log.info("%s", summary_table(summary))
         return summary
 
-    def _run_info(self, context: Context, key: FeedKey) -> RunInfo:
-        ti = context["ti"]
-        run_id = getattr(ti, "run_id", None) or context.get("run_id") or "run"
-        # Names staging objects (tables, S3 folders): readable, unique per try, identifier-safe.
-        readable = re.sub(r"[^A-Za-z0-9]+", "_", run_id).strip("_")[:40]
-        index = f"_m{key.map_index}" if key.map_index >= 0 else ""
-        token = f"{readable}{index}_t{getattr(ti, 'try_number', 1) or 1}"
+    def _run_info(self, run: TaskRun) -> RunInfo:
         return RunInfo(
             feed_name=self.feed_name,
             load_type=self.load_type,
-            run_key=run_key(context, key.feed_name),
-            run_token=token,
+            run_key=run.key(self.feed_name),
+            run_token=run.try_token,
             logger=task_logger(self),
             in_task=True,
         )

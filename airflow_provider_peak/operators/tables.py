@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from airflow_provider_peak.exceptions import PeakConfigError, PeakConflictError, PeakError
 from airflow_provider_peak.hooks.peak import PeakHook
-from airflow_provider_peak.links import PeakTableLink
-from airflow_provider_peak.operators._docs import task_doc
-from airflow_provider_peak.schema import Column, TableSchema
+from airflow_provider_peak.ingest.schema import Column, TableSchema
+from airflow_provider_peak.ui.links import PeakTableLink
+from airflow_provider_peak.ui.task_docs import task_doc
 from airflow_provider_peak.version_compat import BaseOperator, Context
 
 IfExists = Literal["ignore", "verify", "fail"]

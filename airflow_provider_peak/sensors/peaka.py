@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow_provider_peak.exceptions import PeakConfigError, PeakError
 from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook
-from airflow_provider_peak.peaka_model import PeakaSpecError, check_target, evaluate
+from airflow_provider_peak.models.peaka_cache import PeakaSpecError, check_target, evaluate
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
 from airflow_provider_peak.version_compat import (
     AirflowSensorTimeout,

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow_provider_peak.hooks.peaka import PeakaHook
-from airflow_provider_peak.peaka_model import evaluate
-from airflow_provider_peak.redaction import scrub, truncate
+from airflow_provider_peak.models.peaka_cache import evaluate
+from airflow_provider_peak.utils.redaction import scrub, truncate
 from airflow_provider_peak.version_compat import BaseTrigger, TriggerEvent
 
 

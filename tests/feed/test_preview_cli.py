@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from airflow_provider_peak.feed.__main__ import main
-from tests.airflow_dags import EXAMPLES
+from tests.fixtures import EXAMPLES
 
 EXAMPLE = str(EXAMPLES / "peak_rest_feed_incremental.py")
 

@@ -19,8 +19,8 @@ from airflow_provider_peak.exceptions import (
     PeakValidationError,
 )
 from airflow_provider_peak.hooks.peak import PeakHook
-from airflow_provider_peak.schema import Column
-from tests.peak_fixtures import API_KEY, CLIENT_SECRET, unique_table
+from airflow_provider_peak.ingest.schema import Column
+from tests.fixtures import API_KEY, CLIENT_SECRET, unique_table
 
 COLUMNS = [{"name": "id", "type": "integer"}, {"name": "name", "type": "string"}]
 

@@ -6,7 +6,7 @@ import json
 import sys
 
 from airflow_provider_peak.operators import PeakIngestOperator
-from tests.airflow_context import make_context
+from tests.fixtures import make_context
 
 
 def main() -> None:

@@ -9,10 +9,9 @@ import pytest
 
 from airflow_provider_peak.exceptions import PeakAuthError, PeakConnectionError, PeakNotFoundError
 from airflow_provider_peak.hooks.peak import PeakHook
+from airflow_provider_peak.ingest.validation import RecordValidationError
 from airflow_provider_peak.operators import PeakIngestOperator
-from airflow_provider_peak.validation import RecordValidationError
-from tests.airflow_context import make_context
-from tests.peak_fixtures import API_KEY, unique_table
+from tests.fixtures import API_KEY, make_context, unique_table
 
 COLUMNS = [
     {"name": "id", "type": "integer"},

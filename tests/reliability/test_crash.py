@@ -11,8 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from airflow_provider_peak.hooks.peak import PeakHook
-from tests.airflow_context import make_context
-from tests.peak_fixtures import unique_table
+from tests.fixtures import make_context, unique_table
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 6_000  # 60 batches of 100

@@ -10,8 +10,7 @@ import pytest
 from airflow_provider_peak.exceptions import PeakAuthError, PeakRateLimitError
 from airflow_provider_peak.hooks.peak import PeakHook
 from airflow_provider_peak.operators import PeakIngestOperator
-from tests.airflow_context import make_context
-from tests.peak_fixtures import unique_table
+from tests.fixtures import make_context, unique_table
 
 N = 20_000
 COLUMNS = [{"name": "id", "type": "integer"}, {"name": "batch", "type": "string"}]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peak_fixtures import CLIENT_SECRET
+from tests.fixtures import CLIENT_SECRET
 
 pytestmark = pytest.mark.airflow_e2e
 

@@ -19,8 +19,8 @@ from airflow_provider_peak.feed.destinations.warehouse import (
     split_name,
     stage_to_parts,
 )
-from airflow_provider_peak.feed.infer import SchemaTracker
-from airflow_provider_peak.schema import Column
+from airflow_provider_peak.feed.infer_schema import SchemaTracker
+from airflow_provider_peak.ingest.schema import Column
 
 #: ``cursor.description`` type codes (``snowflake.connector.constants.FIELD_TYPES``) -> cast target.
 _CASTS = {

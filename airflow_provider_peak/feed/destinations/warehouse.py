@@ -18,8 +18,8 @@ from typing import Any
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.feed.destinations.base import StagedRecords
 from airflow_provider_peak.feed.destinations.spool import PartWriter
-from airflow_provider_peak.feed.infer import SchemaTracker
-from airflow_provider_peak.schema import Column, ColumnType, SchemaError
+from airflow_provider_peak.feed.infer_schema import SchemaTracker
+from airflow_provider_peak.ingest.schema import Column, ColumnType, SchemaError
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -1,0 +1,359 @@
+"""Peaka's cache API, served by the emulator under ``/peaka`` (so Peaka's base URL is ``{url}/peaka``).
+
+``/peaka/api/v1/data/projects/{projectId}/cache``: ``GET`` lists the project's caches;
+``/batch`` (``POST``) creates several with a per-item ``success``/``error``; ``/{cacheId}``
+(``GET``/``PUT``/``DELETE``); ``/{cacheId}/status``; ``/{cacheId}/incrementalUpdate`` and
+``/fullRefreshUpdate`` (``POST``). Requests need ``Authorization: Bearer <api key>``; errors are
+shaped like Peaka's gateway (``{"status", "error", "message", "path"}``).
+
+Every run of a cache walks through a list of statuses, each lasting ``step`` seconds (the last one
+sticks): ``RUNNING`` then ``COMPLETED`` unless a test scripted another path with ``script``.
+Tables named with ``missing`` fail per item, as a table absent from its catalog does.
+``GET /peaka/_emulator/stats`` (no auth) returns request counters.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+from airflow_provider_peak.models.peaka_cache import SCHEDULE_TYPE, STATUSES, PeakaSpecError, parse_duration
+
+PREFIX = "/peaka"
+_API = "/api/v1/data/projects/"
+_ACTIONS = {"incrementalUpdate": "incremental", "fullRefreshUpdate": "full"}
+
+
+@dataclass
+class PeakaReply:
+    status: int
+    payload: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Error(Exception):
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Run:
+    id: str
+    mode: str
+    started: float
+    statuses: tuple[str, ...]
+    step: float
+    error: str | None
+    created_at: str = field(default_factory=_now)
+
+    def status(self, now: float) -> str:
+        index = int((now - self.started) / self.step) if self.step > 0 else len(self.statuses)
+        return self.statuses[min(index, len(self.statuses) - 1)]
+
+    def to_wire(self, now: float) -> dict[str, Any]:
+        status = self.status(now)
+        done = status in ("COMPLETED", "FAILED", "CANCELLED")
+        return {
+            "id": self.id,
+            "status": status,
+            "error": {"message": self.error} if status == "FAILED" and self.error else None,
+            "progress": {"numberOfCachedRecords": 100 if status == "COMPLETED" else 0},
+            "createdAt": self.created_at,
+            "updatedAt": _now(),
+            "finishedAt": _now() if done else None,
+        }
+
+
+@dataclass
+class _Cache:
+    id: str
+    project_id: str
+    catalog_id: str
+    schema_name: str
+    table_name: str
+    incremental: str | None
+    full: str | None
+    runs: dict[str, _Run] = field(default_factory=dict)
+    deleted: bool = False
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "appId": self.project_id,
+            "catalogId": self.catalog_id,
+            "schemaName": self.schema_name,
+            "tableName": self.table_name,
+            "incrementalCacheSchedule": _schedule(self.incremental),
+            "fullRefreshCacheSchedule": _schedule(self.full),
+        }
+
+    def status(self, now: float) -> str:
+        if self.deleted:
+            return "DELETED"
+        if not self.runs:
+            return "NOT_INITIALIZED"
+        return max(self.runs.values(), key=lambda r: r.started).status(now)
+
+
+def _schedule(expression: str | None) -> dict[str, str] | None:
+    return {"type": SCHEDULE_TYPE, "expression": expression} if expression else None
+
+
+def _expression(value: Any, name: str) -> str | None:
+    """Validate one schedule as Peaka does; ``None`` means no schedule."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or value.get("type") != SCHEDULE_TYPE:
+        raise _Error(400, f"{name}.type must be {SCHEDULE_TYPE}")
+    expression = value.get("expression")
+    try:
+        parse_duration(str(expression))
+    except PeakaSpecError as exc:
+        raise _Error(400, f"{name}.expression: {exc}") from None
+    return str(expression)
+
+
+class PeakaApi:
+    """A local Peaka cache API (see the module docstring). Thread-safe.
+
+    :param api_keys: API keys accepted as ``Authorization: Bearer <key>``.
+    :param step: seconds each status of a run lasts.
+    :param missing: table names (``table`` or ``schema.table``) absent from every catalog.
+    """
+
+    def __init__(
+        self, *, api_keys: Iterable[str] = ("demo-peaka-key",), step: float = 0.5, missing: Iterable[str] = ()
+    ) -> None:
+        self.api_keys = frozenset(api_keys)
+        self.step = step
+        self.missing = set(missing)
+        self._lock = threading.Lock()
+        self._caches: dict[str, _Cache] = {}
+        self._scripts: dict[str, list[tuple[tuple[str, ...], str | None]]] = {}
+        self._faults: list[list[Any]] = []
+        self.stats: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ test controls
+    def script(self, key: str, *statuses: str, error: str | None = "the source query failed") -> None:
+        """The next run of the cache ``key`` (a cache id or table name) walks ``statuses``."""
+        unknown = [s for s in statuses if s not in STATUSES]
+        if not statuses or unknown:
+            raise ValueError(f"statuses must be some of {STATUSES}, got {statuses}")
+        with self._lock:
+            self._scripts.setdefault(key, []).append((tuple(statuses), error))
+
+    def fail_next(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
+        """Answer the next ``count`` API requests with ``status`` (after authentication)."""
+        with self._lock:
+            self._faults.append([status, count, retry_after])
+
+    def caches(self, project_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {**c.to_wire(), "deleted": c.deleted}
+                for c in self._caches.values()
+                if project_id is None or c.project_id == project_id
+            ]
+
+    @property
+    def requests(self) -> int:
+        """API requests received, refused ones included."""
+        with self._lock:
+            return self.stats["requests"]
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.stats.clear()
+
+    def reset(self, *, step: float | None = None) -> None:
+        """Forget every cache, script, fault, missing table and counter (a shared server between tests)."""
+        with self._lock:
+            self._caches.clear()
+            self._scripts.clear()
+            self._faults.clear()
+            self.missing.clear()
+            self.stats.clear()
+            if step is not None:
+                self.step = step
+
+    # ------------------------------------------------------------------ HTTP
+    def handle(
+        self, method: str, path: str, query: Mapping[str, list[str]], headers: Any, raw: bytes
+    ) -> PeakaReply:
+        """Answer one request for ``path`` (which starts with ``/peaka``)."""
+        path = path[len(PREFIX) :]
+        if path == "/_emulator/stats" and method == "GET":
+            with self._lock:
+                return PeakaReply(200, dict(self.stats))
+        with self._lock:
+            self.stats["requests"] += 1
+        try:
+            reply = self._route(method, path, query, headers.get("Authorization"), raw)
+        except _Error as exc:
+            reply = PeakaReply(
+                exc.status,
+                {
+                    "timestamp": _now(),
+                    "status": exc.status,
+                    "error": HTTPStatus(exc.status).phrase,
+                    "message": exc.message,
+                    "path": f"{PREFIX}{path}",
+                },
+                {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {},
+            )
+        with self._lock:
+            self.stats[str(reply.status)] += 1
+        return reply
+
+    def _route(
+        self, method: str, path: str, query: Mapping[str, list[str]], auth: str | None, raw: bytes
+    ) -> PeakaReply:
+        if not path.startswith(_API):
+            raise _Error(404, "no such endpoint")
+        scheme, _, key = (auth or "").partition(" ")
+        if scheme != "Bearer" or key not in self.api_keys:
+            raise _Error(401, "missing or invalid API key")
+        self._fault()
+        parts = [unquote(p) for p in path[len(_API) :].split("/")]
+        if len(parts) < 2 or parts[1] != "cache" or not parts[0]:
+            raise _Error(404, "no such endpoint")
+        project, rest = parts[0], parts[2:]
+        body = self._json(raw)
+        with self._lock:
+            route = (
+                "cache/batch"
+                if rest == ["batch"]
+                else "/".join(["cache", *(["{id}"] if rest else []), *rest[1:]])
+            )
+            self.stats[f"{method} {route}"] += 1
+            if rest == [] and method == "GET":
+                return PeakaReply(200, [c.to_wire() for c in self._live(project)])
+            if rest == ["batch"] and method == "POST":
+                return PeakaReply(200, self._create_batch(project, body))
+            cache = self._find(project, rest[0]) if rest else None
+            if cache is None:
+                raise _Error(405 if not rest else 404, "no such endpoint or method")
+            if len(rest) == 1:
+                return self._cache(method, cache, body)
+            if rest[1:] == ["status"] and method == "GET":
+                return PeakaReply(200, self._status(cache, query))
+            if len(rest) == 2 and rest[1] in _ACTIONS and method == "POST":
+                if cache.deleted:
+                    raise _Error(404, f"cache {cache.id} not found")
+                self._start(cache, _ACTIONS[rest[1]])
+                return PeakaReply(200, {})
+        raise _Error(405, f"{method} is not allowed here")
+
+    def _fault(self) -> None:
+        with self._lock:
+            for fault in self._faults:
+                if fault[1] > 0:
+                    fault[1] -= 1
+                    raise _Error(fault[0], "injected by the emulator", fault[2])
+
+    @staticmethod
+    def _json(raw: bytes) -> Any:
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise _Error(400, "the body is not valid JSON") from None
+
+    # ------------------------------------------------------------------ behaviour (lock held)
+    def _live(self, project: str) -> list[_Cache]:
+        return [c for c in self._caches.values() if c.project_id == project and not c.deleted]
+
+    def _find(self, project: str, cache_id: str) -> _Cache | None:
+        cache = self._caches.get(cache_id)
+        return cache if cache is not None and cache.project_id == project else None
+
+    def _create_batch(self, project: str, body: Any) -> list[dict[str, Any]]:
+        if not isinstance(body, list):
+            raise _Error(400, "the body must be a JSON array of cache requests")
+        taken = {(c.catalog_id, c.schema_name, c.table_name): c.id for c in self._live(project)}
+        results = []
+        for item in body:
+            try:
+                cache = self._create_one(project, item, taken)
+            except _Error as exc:
+                results.append({"success": False, "error": exc.message, "cache": None})
+                continue
+            results.append({"success": True, "error": None, "cache": cache.to_wire()})
+        return results
+
+    def _create_one(self, project: str, item: Any, taken: dict[tuple[str, str, str], str]) -> _Cache:
+        if not isinstance(item, Mapping):
+            raise _Error(400, "a cache request must be an object")
+        names = [item.get(k) for k in ("catalogId", "schemaName", "tableName")]
+        if not all(isinstance(n, str) and n for n in names):
+            raise _Error(400, "catalogId, schemaName and tableName are required")
+        catalog, schema, table = (str(n) for n in names)
+        incremental = _expression(item.get("incrementalCacheSchedule"), "incrementalCacheSchedule")
+        full = _expression(item.get("fullRefreshCacheSchedule"), "fullRefreshCacheSchedule")
+        if table in self.missing or f"{schema}.{table}" in self.missing:
+            raise _Error(404, f"table {schema}.{table} not found in catalog {catalog}")
+        if (catalog, schema, table) in taken:
+            existing = taken[(catalog, schema, table)]
+            raise _Error(409, f"a cache already exists for {schema}.{table} (id {existing})")
+        cache = _Cache(str(uuid.uuid4()), project, catalog, schema, table, incremental, full)
+        self._caches[cache.id] = cache
+        taken[(catalog, schema, table)] = cache.id
+        # The first sync starts at once: a full refresh unless only an incremental schedule is set.
+        self._start(cache, "incremental" if incremental and not full else "full")
+        return cache
+
+    def _start(self, cache: _Cache, mode: str) -> None:
+        scripted = self._scripts.get(cache.id) or self._scripts.get(cache.table_name)
+        statuses, error = scripted.pop(0) if scripted else (("RUNNING", "COMPLETED"), None)
+        cache.runs[mode] = _Run(str(uuid.uuid4()), mode, time.monotonic(), statuses, self.step, error)
+        cache.logs.append({"timestamp": _now(), "action": "START", "cacheType": mode, "isScheduled": False})
+
+    def _cache(self, method: str, cache: _Cache, body: Any) -> PeakaReply:
+        if cache.deleted:
+            raise _Error(404, f"cache {cache.id} not found")
+        if method == "GET":
+            return PeakaReply(200, cache.to_wire())
+        if method == "DELETE":
+            cache.deleted = True
+            return PeakaReply(200, {})
+        if method == "PUT":
+            if not isinstance(body, Mapping):
+                raise _Error(400, "the body must be an object")
+            cache.incremental = _expression(body.get("incrementalCacheSchedule"), "incrementalCacheSchedule")
+            cache.full = _expression(body.get("fullRefreshCacheSchedule"), "fullRefreshCacheSchedule")
+            return PeakaReply(200, cache.to_wire())
+        raise _Error(405, f"{method} is not allowed here")
+
+    def _status(self, cache: _Cache, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        now = time.monotonic()
+        incremental, full = cache.runs.get("incremental"), cache.runs.get("full")
+        reply: dict[str, Any] = {
+            "id": cache.id,
+            "status": cache.status(now),
+            "appId": cache.project_id,
+            "projectId": cache.project_id,
+            "catalogId": cache.catalog_id,
+            "schemaName": cache.schema_name,
+            "tableName": cache.table_name,
+            "lastIncrementalCacheExecution": incremental.to_wire(now) if incremental else None,
+            "lastFullRefreshCacheExecution": full.to_wire(now) if full else None,
+        }
+        if (query.get("excludeLogs") or ["false"])[0] != "true":
+            reply["cacheActionLogs"] = list(cache.logs)
+        return reply

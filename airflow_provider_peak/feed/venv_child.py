@@ -1,0 +1,150 @@
+"""The fetch side of ``PeakRestFeedOperator(requirements=[...])``, run by a virtualenv's Python.
+
+Standard library only (plus ``requests`` for the session, when importable): neither Airflow nor
+this provider is installed in the virtualenv. The parent sends one JSON line on stdin (the code,
+the saved state, the session settings); this process answers on the file descriptor named by
+``PEAK_FEED_FD`` with one line per event:
+
+* ``R<json>``: a record; ``M<json>``: ``metadata.save``; ``A<json>``: the API answered 401, send
+  fresh auth headers (the parent replies with one JSON line on stdin);
+* ``D{}``: the fetch finished; ``E<json>``: it raised (type, message, traceback).
+
+The pipe is the back-pressure: when the parent's destinations are busy it stops reading, and the
+next ``write`` here blocks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+
+class Channel:
+    def __init__(self, fd: int) -> None:
+        self.out = os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 16)
+
+    def send(self, kind: str, payload: Any, *, flush: bool = False) -> None:
+        self.out.write(kind + json.dumps(payload, default=str, ensure_ascii=False) + "\n")
+        if flush:
+            self.out.flush()
+
+
+class OutputStream:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.count = 0
+
+    def write(self, obj: Any) -> None:
+        if not isinstance(obj, dict):
+            raise TypeError(f"outputStream.write() takes one record (a dict), not {type(obj).__name__}")
+        self.channel.send("R", obj)
+        self.count += 1
+
+    def write_many(self, objs: Any) -> None:
+        for obj in objs:
+            self.write(obj)
+
+
+class Metadata(dict):
+    def __init__(self, state: Any, channel: Channel) -> None:
+        super().__init__(state if isinstance(state, dict) else {})
+        self.value = state
+        self.channel = channel
+
+    def save(self, obj: Any) -> None:
+        value = json.loads(json.dumps(obj, allow_nan=False))
+        self.value = value
+        self.clear()
+        if isinstance(value, dict):
+            self.update(value)
+        self.channel.send("M", value, flush=True)
+
+
+def make_session(settings: dict[str, Any] | None, channel: Channel) -> Any:
+    try:
+        import requests
+        from requests.auth import AuthBase
+    except ImportError:
+        return None
+    config: dict[str, Any] = settings or {}
+    base_url = config.get("base_url")
+    netloc = config.get("netloc")
+    headers = dict(config.get("headers") or {})
+
+    class ParentAuth(AuthBase):
+        """The connection's headers for its host; on a 401, fresh ones from the parent, once."""
+
+        def __call__(self, request: Any) -> Any:
+            from urllib.parse import urlsplit
+
+            if netloc and urlsplit(request.url).netloc.lower() != netloc:
+                return request
+            request.headers.update(headers)
+            if config.get("refreshable"):
+                request.register_hook("response", self.on_401)
+            return request
+
+        def on_401(self, response: Any, **kwargs: Any) -> Any:
+            if response.status_code != 401 or getattr(response.request, "_peak_refreshed", False):
+                return response
+            channel.send("A", {}, flush=True)
+            headers.update(json.loads(sys.stdin.readline()))
+            retry = response.request.copy()
+            retry.headers.update(headers)
+            retry._peak_refreshed = True
+            second = response.connection.send(retry, **kwargs)
+            second.history.append(response)
+            return second
+
+    class Session(requests.Session):
+        def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
+            if base_url and "://" not in url:
+                url = f"{base_url.rstrip('/')}/{url.lstrip('/')}"
+            if len(args) < 7:
+                kwargs.setdefault("timeout", config.get("timeout", 60))
+            return super().request(method, url, *args, **kwargs)
+
+    session = Session()
+    session.verify = config.get("verify", True)
+    session.auth = ParentAuth()
+    return session
+
+
+def main() -> int:
+    channel = Channel(int(os.environ["PEAK_FEED_FD"]))
+    try:
+        config = json.loads(sys.stdin.readline())
+        spec = importlib.util.spec_from_file_location("_peak_user_code", os.environ["PEAK_FEED_USER_CODE"])
+        assert spec is not None and spec.loader is not None
+        user_code = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(user_code)
+        stream = OutputStream(channel)
+        metadata = Metadata(config.get("state"), channel)
+        session = make_session(config.get("session"), channel)
+        context, op_kwargs = config.get("context") or {}, config.get("op_kwargs") or {}
+        if config["kind"] == "script":
+            lib = user_code.make_lib(
+                outputStream=stream, metadata=metadata, session=session, context=context, op_kwargs=op_kwargs
+            )
+            user_code.run_script(config["source"], config["filename"], lib)
+        else:
+            fn = user_code.define_callable(config["source"], config["name"], config["filename"])
+            available = {**context, **op_kwargs, "output_stream": stream, "outputStream": stream}
+            user_code.call_fetch(fn, {**available, "metadata": metadata, "session": session})
+        channel.send("D", {"records": stream.count}, flush=True)
+        return 0
+    except BaseException as exc:
+        channel.send(
+            "E",
+            {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()},
+            flush=True,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

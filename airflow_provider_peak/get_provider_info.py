@@ -1,0 +1,55 @@
+"""Provider metadata for Airflow's providers manager (the ``apache_airflow_provider`` entry point).
+
+The connection forms are declared as data in ``forms`` (``conn-fields`` / ``ui-field-behaviour``),
+so that Airflow 3.2+ draws them without importing the hooks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    from airflow_provider_peak import __version__
+    from airflow_provider_peak.ui.forms import CONNECTION_TYPES
+
+    return {
+        "package-name": "airflow-provider-peak",
+        "name": "Peak",
+        "description": "Load data into the Peak platform: table schemas, schema-checked batch ingestion, "
+        "REST feeds with incremental state, and Peaka caches.",
+        "versions": [__version__],
+        "integrations": [
+            {"integration-name": "Peak", "external-doc-url": "https://docs.peak.ai/", "tags": ["service"]},
+            {"integration-name": "Peaka", "external-doc-url": "https://docs.peaka.com/", "tags": ["service"]},
+        ],
+        "hooks": [
+            {
+                "integration-name": "Peak",
+                "python-modules": [
+                    "airflow_provider_peak.hooks.peak",
+                    "airflow_provider_peak.hooks.peak_rest",
+                ],
+            },
+            {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.hooks.peaka"]},
+        ],
+        "operators": [
+            {
+                "integration-name": "Peak",
+                "python-modules": [
+                    "airflow_provider_peak.operators.tables",
+                    "airflow_provider_peak.operators.ingest",
+                    "airflow_provider_peak.operators.rest_feed",
+                ],
+            },
+            {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.operators.peaka"]},
+        ],
+        "sensors": [
+            {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.sensors.peaka"]},
+        ],
+        "triggers": [
+            {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.triggers.peaka"]},
+        ],
+        "extra-links": ["airflow_provider_peak.ui.links.PeakTableLink"],
+        "connection-types": CONNECTION_TYPES,
+    }

@@ -1,0 +1,139 @@
+"""Where records come from: Python objects, JSON/JSONL files (local or object storage), SQL.
+
+Each reader is a generator, so any input streams through validation and packing without being
+held in memory (a JSON *array* file is the one exception: it is parsed whole; use JSONL for big
+files).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from airflow_provider_peak.exceptions import PeakConfigError
+
+Record = Mapping[str, Any]
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+JSON_SUFFIXES = (".json", ".json.gz")
+
+
+def looks_like_path(value: object) -> bool:
+    """A string is a path when it names a JSON/JSONL file or has a URL scheme (``s3://``)."""
+    if isinstance(value, os.PathLike) or type(value).__name__ == "ObjectStoragePath":
+        return True
+    return isinstance(value, str) and (
+        "://" in value or value.lower().endswith(JSONL_SUFFIXES + JSON_SUFFIXES)
+    )
+
+
+def iter_records(records: Any, *, conn_id: str | None = None) -> Iterator[Any]:
+    """Yield the records of ``records``: a list or any iterable, a callable returning one, one
+    mapping, or a path (``str``/``Path``/``ObjectStoragePath``) of a JSON or JSONL file."""
+    if callable(records) and not isinstance(records, type):
+        records = records()
+    if records is None:
+        return
+    if looks_like_path(records):
+        yield from read_file(records, conn_id=conn_id)
+    elif isinstance(records, Mapping):
+        yield records
+    elif isinstance(records, (str, bytes)):
+        raise PeakConfigError(
+            "records is a string that is not a file path; pass a list of dicts, an iterable, "
+            "or a path ending in .json or .jsonl (local or s3://...)"
+        )
+    elif isinstance(records, Iterable):
+        yield from records
+    else:
+        raise PeakConfigError(
+            f"records must be a list, an iterable, a callable or a path, not {type(records)}"
+        )
+
+
+def _open(path: Any, conn_id: str | None) -> io.BufferedIOBase:
+    if isinstance(path, str) and "://" in path:
+        from airflow_provider_peak.version_compat import ObjectStoragePath
+
+        path = ObjectStoragePath(path, conn_id=conn_id)
+    if hasattr(path, "open"):
+        return path.open("rb")  # ObjectStoragePath or pathlib.Path
+    return open(path, "rb")
+
+
+def read_file(path: Any, *, conn_id: str | None = None) -> Iterator[Any]:
+    """Stream records from a JSONL file (one object per line) or a JSON array file; ``.gz`` works too."""
+    name = str(path).lower()
+    with _open(path, conn_id) as raw:
+        stream: Any = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
+        if name.endswith(JSON_SUFFIXES):
+            data = json.load(stream)
+            if not isinstance(data, list):
+                raise PeakConfigError(f"{path}: a .json file must hold a JSON array of records")
+            yield from data
+            return
+        # readline, not iteration: Airflow 2's object-storage file wrapper does not define __iter__.
+        for line_no, line in enumerate(iter(stream.readline, b""), 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError as exc:
+                    raise PeakConfigError(f"{path}, line {line_no}: not valid JSON ({exc})") from None
+
+
+def read_sql(
+    sql: str,
+    conn_id: str,
+    *,
+    parameters: Any = None,
+    chunk_size: int = 10_000,
+    columns: Iterable[str] = (),
+) -> Iterator[dict[str, Any]]:
+    """Run ``sql`` on any DB-API connection (Snowflake, Redshift, Postgres...) and yield rows as dicts,
+    fetched ``chunk_size`` at a time. Result column names are matched to ``columns`` ignoring case,
+    since SQL identifiers usually are (Snowflake returns ``ID`` for ``id``)."""
+    from airflow_provider_peak.version_compat import BaseHook
+
+    hook = BaseHook.get_connection(conn_id).get_hook()
+    if not hasattr(hook, "get_conn"):
+        raise PeakConfigError(f"connection {conn_id!r} is not a SQL connection")
+    by_lower = {c.lower(): c for c in columns}
+    conn = hook.get_conn()
+    try:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
+            names = [by_lower.get(d[0].lower(), d[0]) for d in cursor.description]
+            while rows := cursor.fetchmany(chunk_size):
+                for row in rows:
+                    yield dict(zip(names, row, strict=True))
+        finally:
+            cursor.close()
+    finally:
+        conn.close()
+
+
+def record_source(
+    records: Any = None,
+    *,
+    sql: str | None = None,
+    sql_conn_id: str | None = None,
+    sql_parameters: Any = None,
+    source_conn_id: str | None = None,
+    chunk_size: int = 10_000,
+    columns: Iterable[str] = (),
+) -> Callable[[], Iterator[Any]]:
+    """Return a function that opens the input afresh each time it is called."""
+    if sql is not None:
+        if records is not None:
+            raise PeakConfigError("pass either records or sql, not both")
+        if not sql_conn_id:
+            raise PeakConfigError("sql needs sql_conn_id (the connection to run it on)")
+        names = tuple(columns)
+        return lambda: read_sql(
+            sql, sql_conn_id, parameters=sql_parameters, chunk_size=chunk_size, columns=names
+        )
+    return lambda: iter_records(records, conn_id=source_conn_id)

@@ -1,0 +1,60 @@
+"""A task run's identity, defined once: what survives a retry, what names one try, and pool slots.
+
+A *task run* is one task of one DAG run (one map index); its *tries* are Airflow's retries of it.
+Checkpoints and feed state are keyed by the run (so a retry resumes), staging objects by the try
+(so a retry never collides with what a killed try left behind).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: The pool that holds Peak's tenant-wide budget of 30 requests in flight (see "Running at scale").
+PEAK_POOL = "peak_api"
+
+
+def claim_pool_slots(kwargs: dict[str, Any], requests_in_flight: int) -> None:
+    """In the ``peak_api`` pool, a task takes one slot per request it may have in flight."""
+    if kwargs.get("pool") == PEAK_POOL:
+        kwargs.setdefault("pool_slots", requests_in_flight)
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """Who is running: the task instance's identity, read from the task context.
+
+    :param map_index: ``-1`` for a task that is not mapped (also when Airflow says ``None``).
+    """
+
+    dag_id: str
+    task_id: str
+    run_id: str
+    map_index: int = -1
+    try_number: int = 1
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> TaskRun:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        return cls(
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            run_id=getattr(ti, "run_id", None) or context.get("run_id") or "run",
+            map_index=-1 if map_index is None else int(map_index),
+            try_number=getattr(ti, "try_number", 1) or 1,
+        )
+
+    def key(self, *parts: str) -> str:
+        """Identifies this task run across tries (not across runs or map indexes), e.g. for a checkpoint:
+        ``dag/task/run/map_index/<parts>``."""
+        return "/".join([self.dag_id, self.task_id, self.run_id, str(self.map_index), *parts])
+
+    @property
+    def try_token(self) -> str:
+        """A short name of this try for staging objects: readable, unique per try, identifier-safe."""
+        readable = re.sub(r"[^A-Za-z0-9]+", "_", self.run_id).strip("_")[:40]
+        index = f"_m{self.map_index}" if self.map_index >= 0 else ""
+        return f"{readable}{index}_t{self.try_number}"

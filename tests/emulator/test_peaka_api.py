@@ -1,0 +1,92 @@
+"""The emulator's Peaka API on the wire: what tests and the example DAG rely on."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from tests.fixtures import CATALOG, PEAKA_KEY, PROJECT
+
+AUTH = {"Authorization": f"Bearer {PEAKA_KEY}"}
+
+
+@pytest.fixture
+def api(peaka_emu):
+    return f"{peaka_emu.peaka_url}/api/v1/data/projects/{PROJECT}/cache"
+
+
+def item(name, **extra):
+    return {"catalogId": CATALOG, "schemaName": "payment", "tableName": name, **extra}
+
+
+def test_requests_need_the_bearer_api_key(api, peaka):
+    for headers in ({}, {"Authorization": PEAKA_KEY}, {"Authorization": "Bearer nope"}):
+        reply = requests.get(api, headers=headers, timeout=5)
+        assert reply.status_code == 401
+        assert reply.json()["error"] == "Unauthorized"
+    assert peaka.requests == 3
+
+
+def test_the_server_checks_each_item_on_its_own(api, peaka):
+    peaka.missing.add("ghost")
+    body = [
+        item("customers"),
+        item("charges", incrementalCacheSchedule={"type": "BASIC", "expression": "PT6H"}),
+        item("bad", incrementalCacheSchedule={"type": "BASIC", "expression": "6h"}),
+        item("cron", fullRefreshCacheSchedule={"type": "CRON", "expression": "0 * * * *"}),
+        item("ghost"),
+        item("customers"),
+        {"catalogId": CATALOG},
+    ]
+    reply = requests.post(f"{api}/batch", json=body, headers=AUTH, timeout=5)
+    assert reply.status_code == 200
+    results = reply.json()
+    assert [r["success"] for r in results] == [True, True, False, False, False, False, False]
+    assert results[1]["cache"]["incrementalCacheSchedule"] == {"type": "BASIC", "expression": "PT6H"}
+    assert "incrementalCacheSchedule.expression" in results[2]["error"]
+    assert results[3]["error"] == "fullRefreshCacheSchedule.type must be BASIC"
+    assert results[4]["error"] == f"table payment.ghost not found in catalog {CATALOG}"
+    assert results[5]["error"].startswith("a cache already exists for payment.customers")
+    assert results[6]["error"] == "catalogId, schemaName and tableName are required"
+
+
+def test_statuses_change_over_time_with_the_configured_step(api, peaka):
+    peaka.reset(step=0.1)
+    peaka.script("orders", "NOT_INITIALIZED", "RUNNING", "COMPLETED")
+    (created,) = requests.post(f"{api}/batch", json=[item("orders")], headers=AUTH, timeout=5).json()
+    status_url = f"{api}/{created['cache']['id']}/status"
+    seen = []
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and (not seen or seen[-1] != "COMPLETED"):
+        status = requests.get(status_url, headers=AUTH, timeout=5).json()["status"]
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        time.sleep(0.02)
+    assert seen == ["NOT_INITIALIZED", "RUNNING", "COMPLETED"]
+
+
+def test_status_logs_can_be_left_out(api, peaka):
+    peaka.reset(step=0)
+    (created,) = requests.post(f"{api}/batch", json=[item("orders")], headers=AUTH, timeout=5).json()
+    url = f"{api}/{created['cache']['id']}/status"
+    full = requests.get(url, headers=AUTH, timeout=5).json()
+    assert full["cacheActionLogs"][0]["cacheType"] == "full"
+    assert full["lastFullRefreshCacheExecution"]["status"] == "COMPLETED"
+    assert full["lastIncrementalCacheExecution"] is None
+    light = requests.get(url, params={"excludeLogs": "true"}, headers=AUTH, timeout=5).json()
+    assert "cacheActionLogs" not in light
+
+
+def test_unknown_paths_and_methods(api, peaka_emu):
+    assert requests.get(f"{peaka_emu.peaka_url}/api/v1/nothing", headers=AUTH, timeout=5).status_code == 404
+    assert requests.post(f"{api}/nope/status", headers=AUTH, timeout=5).status_code == 404
+    assert requests.patch(api, headers=AUTH, timeout=5).status_code in (404, 405, 501)
+
+
+def test_stats_need_no_auth(api, peaka_emu):
+    requests.get(api, headers=AUTH, timeout=5)
+    stats = requests.get(f"{peaka_emu.peaka_url}/_emulator/stats", timeout=5).json()
+    assert stats["GET cache"] == 1
+    assert stats["200"] == 1

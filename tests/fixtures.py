@@ -1,0 +1,320 @@
+"""The fixtures and constants every test module shares: emulators, connections, real DAG runs, S3,
+Snowflake, and a minimal task context.
+
+Registered as a pytest plugin by ``tests/conftest.py``; constants and helpers are imported from here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from airflow_provider_peak.emulator import PeakEmulator
+    from airflow_provider_peak.emulator.peaka_api import PeakaApi
+    from airflow_provider_peak.emulator.rest_source import SourceApi
+
+
+# ----------------------------------------------------------------------------- Peak emulator
+API_KEY = "test-api-key-3f9c2b7a"
+CLIENT_ID = "airflow-client"
+CLIENT_SECRET = "client-secret-8e1d4c6f"
+#: Fast back-off so retry tests take milliseconds, not seconds.
+FAST_RETRIES = {"backoff_initial": 0.01, "backoff_max": 0.05, "retry_after_floor": 0.01}
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[PeakEmulator]:
+    from airflow_provider_peak.emulator import PeakEmulator
+
+    with PeakEmulator(api_keys=(API_KEY,), oauth_clients={CLIENT_ID: CLIENT_SECRET}, quiet=True) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto S3 server on loopback (real HTTP, like AWS)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def emu(emulator: PeakEmulator) -> Iterator[PeakEmulator]:
+    """The shared emulator with faults, latency and counters reset around each test."""
+    emulator.clear_faults()
+    emulator.set_latency(0.0)
+    emulator.reset_stats()
+    yield emulator
+    emulator.clear_faults()
+    emulator.set_latency(0.0)
+
+
+@pytest.fixture
+def set_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Install a connection through ``AIRFLOW_CONN_<ID>`` (no database involved)."""
+
+    def install(conn_id: str = "peak_default", **fields: Any) -> str:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+        return conn_id
+
+    return install
+
+
+@pytest.fixture
+def snowflake_conn(set_conn: Callable[..., str]) -> Iterator[Callable[[str], list[tuple[Any, ...]]]]:
+    """fakesnow behind the connections ``snowflake_default`` and ``snowflake_fake`` (database
+    ``analytics``, schema ``public``); yields ``query(sql) -> rows``."""
+    import fakesnow
+    import snowflake.connector
+
+    for conn_id in ("snowflake_default", "snowflake_fake"):
+        set_conn(
+            conn_id,
+            conn_type="snowflake",
+            login="user",
+            password="pw",
+            schema="public",
+            extra={"account": "acct", "database": "analytics", "warehouse": "wh"},
+        )
+    with fakesnow.patch(create_database_on_connect=True, create_schema_on_connect=True):
+        conn = snowflake.connector.connect(database="analytics", schema="public")
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            return conn.cursor().execute(sql).fetchall()
+
+        yield query
+        conn.close()
+
+
+@pytest.fixture
+def s3(moto_server: str, set_conn: Callable[..., str], request: pytest.FixtureRequest) -> Any:
+    """A boto3 client on the moto server, the connections ``aws_default`` and ``aws_moto`` to it,
+    and an empty bucket named after the test (``s3.bucket``)."""
+    import boto3
+
+    for conn_id in ("aws_default", "aws_moto"):
+        set_conn(
+            conn_id,
+            conn_type="aws",
+            login="testing",
+            password="testing",
+            extra={"endpoint_url": moto_server, "region_name": "us-east-1"},
+        )
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.bucket = "t-" + "".join(ch for ch in request.node.name.lower() if ch.isalnum())[:50]
+    client.create_bucket(Bucket=client.bucket)
+    return client
+
+
+@pytest.fixture
+def peak_conn(emu: PeakEmulator, set_conn: Callable[..., str]) -> Callable[..., str]:
+    """``peak_conn(oauth=False, **extra)`` -> a connection id pointing at the emulator."""
+
+    def install(conn_id: str = "peak_default", *, oauth: bool = False, **extra: Any) -> str:
+        fields: dict[str, Any] = {"conn_type": "peak", "host": emu.url, "extra": {**FAST_RETRIES, **extra}}
+        if oauth:
+            fields.update(login=CLIENT_ID, password=CLIENT_SECRET)
+        else:
+            fields["password"] = API_KEY
+        return set_conn(conn_id, **fields)
+
+    return install
+
+
+def unique_table(request: pytest.FixtureRequest, prefix: str = "t") -> str:
+    """A table name unique to the test (the session emulator is shared)."""
+    name = "".join(ch if ch.isalnum() else "_" for ch in request.node.name)
+    return f"{prefix}_{name}"[:120].rstrip("_")
+
+
+# ----------------------------------------------------------------------------- task context
+@dataclass
+class TaskInstanceStub:
+    dag_id: str = "test_dag"
+    task_id: str = "test_task"
+    run_id: str = "manual__2026-01-01T00:00:00+00:00"
+    map_index: int = -1
+    try_number: int = 1
+    pushed: dict[str, Any] = field(default_factory=dict)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def make_context(**ti: Any) -> dict[str, Any]:
+    stub = TaskInstanceStub(**ti)
+    return {"ti": stub, "task_instance": stub, "run_id": stub.run_id}
+
+
+# ----------------------------------------------------------------------------- real DAG runs
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "dags_examples"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """``airflow db migrate`` once per session, in the test AIRFLOW_HOME."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    return Path(os.environ["AIRFLOW_HOME"])
+
+
+@pytest.fixture
+def run_dag(airflow_db: Path) -> Callable[..., Any]:
+    """``run_dag(dag_id, source)`` copies a DAG file into the dags folder and runs it with ``dag.test()``.
+
+    ``source`` is an example file name from ``dags_examples/`` or the text of a DAG file.
+    """
+    dags_folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+
+    def run(dag_id: str, source: str, **test_kwargs: Any) -> Any:
+        from airflow.dag_processing.dagbag import DagBag
+
+        target = dags_folder / f"{dag_id}.py"
+        if source.endswith(".py") and "\n" not in source:
+            shutil.copy(EXAMPLES / source, target)
+        else:
+            target.write_text(source)
+        bag = DagBag(str(target))
+        assert not bag.import_errors, bag.import_errors
+        return bag.get_dag(dag_id).test(**test_kwargs)
+
+    return run
+
+
+# ----------------------------------------------------------------------------- Peaka
+PEAKA_KEY = "peaka-key-5d1e9a7c0b"
+PROJECT = "proj-1"
+CATALOG = "627249916703408649"
+#: Fast back-off so retry tests take milliseconds.
+PEAKA_FAST_RETRIES = {"backoff_initial": 0.01, "backoff_max": 0.02, "retry_after_floor": 0.01}
+
+
+def cache_table(name: str, **schedules: Any) -> dict[str, Any]:
+    """A table spec in the ``payment`` schema of the test catalog."""
+    return {"catalog_id": CATALOG, "schema_name": "payment", "table_name": name, **schedules}
+
+
+def new_cache(peaka, *statuses: str, error: str = "the source query failed") -> str:
+    """A cache whose first run walks ``statuses`` (50 ms each)."""
+    from airflow_provider_peak.hooks.peaka import PeakaHook
+
+    if statuses:
+        peaka.script("orders", *statuses, error=error)
+    (result,) = PeakaHook().create_batch_cache(None, [cache_table("orders")])
+    return result.cache_id
+
+
+@pytest.fixture(scope="session")
+def peaka_server() -> Iterator[PeakEmulator]:
+    from airflow_provider_peak.emulator import PeakEmulator
+
+    with PeakEmulator(api_keys=(), peaka_api_keys=(PEAKA_KEY,), quiet=True) as emu:
+        yield emu
+
+
+@pytest.fixture
+def peaka_emu(peaka_server: PeakEmulator) -> PeakEmulator:
+    """The shared emulator with an empty Peaka API whose statuses change every 50 ms."""
+    peaka_server.peaka.reset(step=0.05)
+    return peaka_server
+
+
+@pytest.fixture
+def peaka(peaka_emu: PeakEmulator) -> PeakaApi:
+    return peaka_emu.peaka
+
+
+@pytest.fixture
+def peaka_conn(peaka_emu: PeakEmulator, set_conn: Callable[..., str]) -> Callable[..., str]:
+    """``peaka_conn(conn_id="peaka_default", password=PEAKA_KEY, **extra)`` -> the connection id."""
+
+    def install(conn_id: str = "peaka_default", *, password: str = PEAKA_KEY, **extra: Any) -> str:
+        return set_conn(
+            conn_id,
+            conn_type="peaka",
+            host=peaka_emu.peaka_url,
+            password=password,
+            extra={"project_id": PROJECT, **PEAKA_FAST_RETRIES, **extra},
+        )
+
+    return install
+
+
+# ----------------------------------------------------------------------------- REST sources
+SOURCE_USER, SOURCE_PASSWORD = "source-user", "source-password"
+SOURCE_CLIENT_ID, SOURCE_CLIENT_SECRET = "source-client", "source-secret"
+ORDERS = {
+    "none": "/_source/none/orders",
+    "basic": "/_source/basic/orders",
+    "custom": "/_source/custom/orders",
+}
+
+
+@pytest.fixture
+def source(emu: PeakEmulator) -> Iterator[SourceApi]:
+    """The emulator's orders API with 60 orders, no tokens, faults or counters."""
+    emu.source.reset(orders=60)
+    yield emu.source
+    emu.source.reset()
+
+
+@pytest.fixture
+def rest_conn(emu: PeakEmulator, set_conn: Callable[..., str]) -> Callable[..., str]:
+    """``rest_conn(auth="none"|"basic"|"custom", conn_id=..., **extra)`` -> a ``peak_rest`` connection id."""
+
+    def install(auth: str = "none", conn_id: str = "orders_api", **extra: Any) -> str:
+        fields: dict[str, Any] = {
+            "conn_type": "peak_rest",
+            "host": emu.url,
+            "extra": {"auth_type": auth, **extra},
+        }
+        if auth == "basic":
+            fields.update(login=SOURCE_USER, password=SOURCE_PASSWORD)
+        elif auth == "custom":
+            fields.update(login=SOURCE_CLIENT_ID, password=SOURCE_CLIENT_SECRET)
+            fields["extra"] = {
+                "auth_type": "custom",
+                "auth_url": "/_source/auth/token",
+                "auth_body": {"client_id": "{login}", "client_secret": "{password}"},
+                "expires_in_path": "expires_in",
+                **extra,
+            }
+        return set_conn(conn_id, **fields)
+
+    return install
+
+
+def fetch_orders(output_stream: Any, metadata: Any, session: Any, path: str, page_size: int = 25) -> None:
+    """A typical incremental fetch: pages after the last saved id, saving the cursor at the end."""
+    after = metadata.get("after_id", 0)
+    while True:
+        reply = session.get(path, params={"after_id": after, "limit": page_size})
+        reply.raise_for_status()
+        page = reply.json()
+        output_stream.write_many(page["data"])
+        if page["data"]:
+            after = page["data"][-1]["order_id"]
+        if not page["has_more"]:
+            break
+    metadata.save({"after_id": after})

@@ -1,0 +1,252 @@
+"""PeakaHook over real HTTP against the emulator's Peaka API."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from datetime import timedelta
+
+import pytest
+import tenacity
+
+from airflow_provider_peak.exceptions import (
+    PeakAuthError,
+    PeakConfigError,
+    PeakError,
+    PeakNotFoundError,
+    PeakRateLimitError,
+    PeakServerError,
+)
+from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook, PeakaSettings
+from airflow_provider_peak.ui.forms import PEAKA_CONN_FIELDS
+from tests.fixtures import PEAKA_KEY, PROJECT, cache_table
+
+
+class TestBatchCache:
+    def test_mixed_success_gives_one_typed_result_per_table(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.missing.add("ghost")
+        results = PeakaHook().create_batch_cache(
+            None,
+            [
+                cache_table("customers"),
+                cache_table("ghost", incremental_schedule="PT6H"),
+                cache_table("invoices", incremental_schedule=timedelta(hours=6), full_refresh_schedule="P1D"),
+            ],
+        )
+        assert [r.outcome for r in results] == ["created", "failed", "created"]
+        assert results[1].error == "table payment.ghost not found in catalog 627249916703408649"
+        assert results[1].cache_id is None
+        invoices = results[2].cache
+        assert invoices.incremental_schedule == "PT6H"
+        assert invoices.full_refresh_schedule == "P1D"
+        stored = {c["tableName"]: c for c in peaka.caches(PROJECT)}
+        assert set(stored) == {"customers", "invoices"}
+        assert stored["invoices"]["id"] == results[2].cache_id
+
+    @pytest.mark.parametrize(
+        "schedules",
+        [
+            {"incremental_schedule": "6 hours"},
+            {"full_refresh_schedule": "P1M"},
+            {"incremental_schedule": timedelta(0)},
+            {"incremental_schedule": {"type": "CRON", "expression": "0 6 * * *"}},
+            {"full_refresh_schedule": 3600},
+        ],
+    )
+    def test_bad_schedules_fail_before_any_request(self, peaka, peaka_conn, schedules):
+        peaka_conn()
+        with pytest.raises(PeakConfigError, match="table 1: "):
+            PeakaHook().create_batch_cache(
+                None, [cache_table("customers"), cache_table("charges", **schedules)]
+            )
+        assert peaka.requests == 0
+        assert peaka.caches() == []
+
+    def test_the_project_comes_from_the_argument_then_the_hook_then_the_connection(self, peaka, peaka_conn):
+        peaka_conn()
+        PeakaHook().create_batch_cache(None, [cache_table("a")])
+        PeakaHook(project_id="proj-hook").create_batch_cache(None, [cache_table("b")])
+        PeakaHook(project_id="proj-hook").create_batch_cache("proj-arg", [cache_table("c")])
+        assert [c["tableName"] for c in peaka.caches(PROJECT)] == ["a"]
+        assert [c["tableName"] for c in peaka.caches("proj-hook")] == ["b"]
+        assert [c["tableName"] for c in peaka.caches("proj-arg")] == ["c"]
+
+    def test_no_project_anywhere_is_a_config_error(self, peaka, peaka_conn):
+        peaka_conn(project_id=None)
+        with pytest.raises(PeakConfigError, match="no Peaka project"):
+            PeakaHook().create_batch_cache(None, [cache_table("a")])
+        assert peaka.requests == 0
+
+
+class TestCacheCalls:
+    def test_get_update_status_and_delete(self, peaka, peaka_conn):
+        peaka_conn()
+        hook = PeakaHook()
+        (created,) = hook.create_batch_cache(None, [cache_table("customers")])
+        cache_id = created.cache_id
+        assert hook.get_cache(cache_id).table_name == "customers"
+        updated = hook.update_cache(cache_id, incremental_schedule=timedelta(minutes=15))
+        assert (updated.incremental_schedule, updated.full_refresh_schedule) == ("PT15M", None)
+        assert hook.get_cache_status(cache_id).status in ("RUNNING", "COMPLETED")
+        assert [c.id for c in hook.list_caches()] == [cache_id]
+        hook.delete_cache(cache_id)
+        assert hook.get_cache_status(cache_id).status == "DELETED"
+        assert hook.list_caches() == []
+        with pytest.raises(PeakNotFoundError):
+            hook.get_cache(cache_id)
+
+    def test_update_validates_schedules_before_the_request(self, peaka, peaka_conn):
+        peaka_conn()
+        with pytest.raises(PeakConfigError, match="incremental_schedule"):
+            PeakaHook().update_cache("c1", incremental_schedule="hourly")
+        assert peaka.requests == 0
+
+    def test_triggered_runs_are_waited_for(self, peaka, peaka_conn):
+        peaka_conn()
+        hook = PeakaHook()
+        (created,) = hook.create_batch_cache(None, [cache_table("charges", incremental_schedule="PT6H")])
+        first = hook.wait_for_cache(created.cache_id, poll_interval=0.02, timeout=5)
+        assert first.status == "COMPLETED"
+        before = first.execution_id("full")
+        hook.trigger_full_refresh(created.cache_id)
+        done = hook.wait_for_cache(
+            created.cache_id, mode="full", previous_execution_id=before, poll_interval=0.02, timeout=5
+        )
+        assert done.execution_id("full") not in ("", before)
+
+    def test_a_failed_run_stops_the_wait_with_its_error(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.script("orders", "RUNNING", "FAILED", error="source credentials expired")
+        hook = PeakaHook()
+        (created,) = hook.create_batch_cache(None, [cache_table("orders")])
+        with pytest.raises(PeakaCacheFailedError, match="source credentials expired") as info:
+            hook.wait_for_cache(created.cache_id, poll_interval=0.02, timeout=5)
+        assert info.value.status == "FAILED"
+
+    def test_the_wait_gives_up_after_its_timeout(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.script("slow", "RUNNING")
+        hook = PeakaHook()
+        (created,) = hook.create_batch_cache(None, [cache_table("slow")])
+        with pytest.raises(PeakError, match=r"did not reach COMPLETED in 0\.2 s"):
+            hook.wait_for_cache(created.cache_id, poll_interval=0.05, timeout=0.2)
+
+
+class TestTransport:
+    def test_api_key_goes_as_bearer_and_a_wrong_one_is_a_typed_401(self, peaka, peaka_conn, caplog):
+        caplog.set_level(logging.DEBUG)
+        peaka_conn(password="wrong-key-0123456789")
+        with pytest.raises(PeakAuthError) as info:
+            PeakaHook().get_cache_status("c1")
+        assert info.value.status == 401
+        assert info.value.code == "UNAUTHORIZED"
+        assert "missing or invalid API key" in str(info.value)
+        assert peaka.requests == 1  # 401 is not retried
+        assert "wrong-key-0123456789" not in str(info.value) + caplog.text
+
+    def test_server_errors_are_retried_then_succeed(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.fail_next(503, count=2)
+        hook = PeakaHook()
+        assert hook.list_caches() == []
+        assert hook.stats["retries"] == 2
+        assert peaka.requests == 3
+
+    def test_retries_run_out_with_a_typed_error(self, peaka, peaka_conn):
+        peaka_conn(max_retries=2)
+        peaka.fail_next(502, count=10)
+        with pytest.raises(PeakServerError) as info:
+            PeakaHook().list_caches()
+        assert info.value.status == 502
+        assert peaka.requests == 3
+
+    def test_429_honours_retry_after_and_api_retry_args_replace_the_policy(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.fail_next(429, count=5, retry_after=7)
+        hook = PeakaHook(
+            api_retry_args={"stop": tenacity.stop_after_attempt(2), "wait": tenacity.wait_none()}
+        )
+        with pytest.raises(PeakRateLimitError) as info:
+            hook.list_caches()
+        assert info.value.retry_after == 7.0
+        assert peaka.requests == 2
+
+    def test_an_api_without_a_cache_listing_is_tolerated(self, peaka, peaka_conn):
+        peaka_conn(list_caches_path="/api/v1/data/projects/{project_id}/no-such-listing")
+        assert PeakaHook().list_caches() is None
+        peaka_conn(list_caches_path="")
+        assert PeakaHook().list_caches() is None
+
+    def test_secrets_stay_out_of_logs_errors_and_repr(self, peaka, peaka_conn, caplog):
+        caplog.set_level(logging.DEBUG)
+        peaka_conn()
+        peaka.fail_next(503, count=1)
+        hook = PeakaHook()
+        hook.list_caches()
+        with pytest.raises(PeakNotFoundError) as info:
+            hook.get_cache("no-such-cache")
+        text = caplog.text + str(info.value) + repr(hook.settings) + repr(hook.auth)
+        assert "503" in caplog.text  # the retry was logged
+        assert PEAKA_KEY not in text
+
+
+class TestConnection:
+    @pytest.mark.parametrize(
+        ("host", "extra", "base_url"),
+        [
+            (None, {}, "https://partner.peaka.studio"),
+            (None, {"region": "eu"}, "https://partner.eu.peaka.studio"),
+            ("https://peaka.internal/", {"region": "eu"}, "https://peaka.internal"),
+            ("peaka.internal", {}, "https://peaka.internal"),
+        ],
+    )
+    def test_base_url_from_host_or_region(self, host, extra, base_url):
+        settings = PeakaSettings.from_connection(host=host, password="k-12345", extra=extra)
+        assert settings.base_url == base_url
+
+    def test_hook_arguments_beat_extras(self, peaka_conn):
+        peaka_conn(timeout=5, max_retries=1)
+        hook = PeakaHook(project_id="p-arg", timeout=9, max_retries=4)
+        assert (hook.settings.project_id, hook.settings.timeout, hook.settings.max_retries) == ("p-arg", 9, 4)
+
+    @pytest.mark.parametrize(
+        ("extra", "password", "message"),
+        [
+            ({"region": "mars"}, "k-12345", "region must be one of"),
+            ({"colour": "red"}, "k-12345", "unknown extras on the peaka connection: colour"),
+            ({"max_retries": "many"}, "k-12345", "max_retries"),
+            ({}, None, "no password"),
+        ],
+    )
+    def test_bad_connections_are_named(self, extra, password, message):
+        with pytest.raises(PeakConfigError, match=message):
+            PeakaSettings.from_connection(host=None, password=password, extra=extra)
+
+    def test_test_connection_succeeds(self, peaka, peaka_conn):
+        peaka_conn()
+        PeakaHook().create_batch_cache(None, [cache_table("a")])
+        assert PeakaHook().test_connection() == (
+            True,
+            f"Connection successfully tested (project {PROJECT}, 1 caches)",
+        )
+
+    def test_test_connection_reports_a_refused_key_without_it(self, peaka, peaka_conn):
+        peaka_conn(password="refused-key-987654")
+        ok, message = PeakaHook().test_connection()
+        assert not ok
+        assert message.startswith("401 UNAUTHORIZED on GET /api/v1/data/projects/proj-1/cache")
+        assert "refused-key-987654" not in message
+
+    def test_ui_behaviour_and_form_fields(self):
+        behaviour = PeakaHook.get_ui_field_behaviour()
+        assert behaviour["hidden_fields"] == ["schema", "port", "login"]
+        assert behaviour["relabeling"] == {"host": "API base URL", "password": "API key"}
+        # Every field of the form is a setting the connection accepts.
+        accepted = {f.name for f in fields(PeakaSettings)} - {"base_url", "api_key"}
+        assert set(PEAKA_CONN_FIELDS) <= accepted
+        PeakaSettings.from_connection(
+            host=None,
+            password="k-12345",
+            extra={k: v["schema"].get("default") for k, v in PEAKA_CONN_FIELDS.items()},
+        )

@@ -1,0 +1,172 @@
+"""Peaka operators run with ``execute(context)`` against the emulator."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
+
+from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook
+from airflow_provider_peak.operators.peaka import (
+    PeakaBatchCacheError,
+    PeakaCacheRefreshOperator,
+    PeakaCreateBatchCacheOperator,
+)
+from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
+from tests.fixtures import CATALOG, PEAKA_KEY, PROJECT, cache_table, make_context
+
+TABLES = [
+    cache_table("customers"),
+    cache_table("charges", incremental_schedule="PT6H"),
+    cache_table("invoices", incremental_schedule=timedelta(hours=6), full_refresh_schedule=timedelta(days=1)),
+]
+
+
+def create(**kwargs):
+    return PeakaCreateBatchCacheOperator(task_id="create", **{"tables": TABLES, **kwargs})
+
+
+class TestCreateBatchCache:
+    def test_creates_every_table_and_pushes_the_ids(self, peaka, peaka_conn):
+        peaka_conn()
+        context = make_context()
+        returned = create().execute(context)
+        ids = {c["tableName"]: c["id"] for c in peaka.caches(PROJECT)}
+        assert returned == [ids["customers"], ids["charges"], ids["invoices"]]
+        assert context["ti"].pushed["cache_ids"] == returned
+        summary = context["ti"].pushed["summary"]
+        assert summary["created"] == returned
+        assert summary["existing"] == summary["failed"] == []
+        assert summary["project_id"] == PROJECT
+
+    def test_failed_tables_fail_the_task_after_reporting_each(self, peaka, peaka_conn, caplog):
+        peaka_conn()
+        peaka.missing.update({"charges", "invoices"})
+        context = make_context()
+        with pytest.raises(PeakaBatchCacheError) as info:
+            create().execute(context)
+        assert info.value.failed == {
+            f"{CATALOG}/payment.charges": f"table payment.charges not found in catalog {CATALOG}",
+            f"{CATALOG}/payment.invoices": f"table payment.invoices not found in catalog {CATALOG}",
+        }
+        assert str(info.value).startswith("2 of 3 Peaka caches were not created:")
+        # The cache that was created is still handed on (e.g. for clean-up).
+        (customers,) = peaka.caches(PROJECT)
+        assert context["ti"].pushed["cache_ids"] == [customers["id"]]
+
+    def test_item_failures_can_be_tolerated(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.missing.add("charges")
+        context = make_context()
+        assert len(create(fail_on_item_error=False).execute(context)) == 2
+        summary = context["ti"].pushed["summary"]
+        assert [i["outcome"] for i in summary["items"]] == ["created", "failed", "created"]
+        assert summary["failed"] == [
+            {
+                "table": "627249916703408649/payment.charges",
+                "error": "table payment.charges not found in catalog 627249916703408649",
+            }
+        ]
+
+    def test_a_rerun_finds_the_caches_instead_of_duplicating_them(self, peaka, peaka_conn):
+        peaka_conn()
+        first = create(tables=TABLES[:2]).execute(make_context())
+        peaka.reset_stats()
+        context = make_context()
+        second = create().execute(context)
+        summary = context["ti"].pushed["summary"]
+        assert summary["existing"] == first == second[:2]
+        assert len(summary["created"]) == 1
+        assert [i["outcome"] for i in summary["items"]] == ["exists", "exists", "created"]
+        assert len(peaka.caches(PROJECT)) == 3
+        assert peaka.stats["POST cache/batch"] == 1  # only the new table was sent
+        # A third run sends nothing at all and returns the same ids.
+        peaka.reset_stats()
+        context = make_context()
+        assert create().execute(context) == second
+        assert context["ti"].pushed["summary"]["created"] == []
+        assert "POST cache/batch" not in peaka.stats
+
+    def test_without_the_lookup_a_rerun_reports_peakas_conflict(self, peaka, peaka_conn):
+        peaka_conn()
+        create(tables=TABLES[:1]).execute(make_context())
+        with pytest.raises(PeakaBatchCacheError, match=r"a cache already exists for payment\.customers"):
+            create(tables=TABLES[:1], skip_existing=False).execute(make_context())
+        assert len(peaka.caches(PROJECT)) == 1
+
+    def test_bad_durations_fail_before_any_request(self, peaka, peaka_conn):
+        peaka_conn()
+        bad = [*TABLES, cache_table("refunds", full_refresh_schedule="every day")]
+        with pytest.raises(PeakConfigError, match="table 3: full_refresh_schedule: 'every day'"):
+            create(tables=bad).execute(make_context())
+        assert peaka.requests == 0
+
+    def test_templated_fields(self):
+        assert PeakaCreateBatchCacheOperator.template_fields == ("tables", "project_id")
+
+
+def make_cache(name: str = "orders") -> str:
+    (result,) = PeakaHook().create_batch_cache(None, [cache_table(name)])
+    PeakaHook().wait_for_cache(result.cache_id, poll_interval=0.02, timeout=5)
+    return result.cache_id
+
+
+def refresh(cache_id: str, **kwargs):
+    return PeakaCacheRefreshOperator(
+        task_id="refresh", cache_id=cache_id, poll_interval=0.02, timeout=5, **kwargs
+    )
+
+
+class TestCacheRefresh:
+    @pytest.mark.parametrize(
+        ("mode", "route"), [("incremental", "incrementalUpdate"), ("full", "fullRefreshUpdate")]
+    )
+    def test_waits_for_the_run_it_started(self, peaka, peaka_conn, mode, route):
+        peaka_conn()
+        cache_id = make_cache()
+        # The previous full run is COMPLETED; the new one takes a while.
+        peaka.script(cache_id, "RUNNING", "RUNNING", "RUNNING", "COMPLETED")
+        peaka.reset_stats()
+        result = refresh(cache_id, mode=mode).execute(make_context())
+        assert result == {"cache_id": cache_id, "mode": mode, "status": "COMPLETED"}
+        assert peaka.stats[f"POST cache/{{id}}/{route}"] == 1
+        assert peaka.stats["GET cache/{id}/status"] >= 4  # it saw the new run running
+
+    def test_a_failed_run_fails_the_task(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = make_cache()
+        peaka.script(cache_id, "RUNNING", "CANCELLED")
+        with pytest.raises(PeakaCacheFailedError, match=r"incremental run .* is CANCELLED"):
+            refresh(cache_id).execute(make_context())
+
+    def test_without_wait_it_returns_once_started(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = make_cache()
+        peaka.script(cache_id, "RUNNING")
+        assert refresh(cache_id, wait=False).execute(make_context())["status"] == "TRIGGERED"
+
+    def test_deferrable_hands_the_previous_run_to_the_trigger(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = make_cache()
+        before = PeakaHook().get_cache_status(cache_id).execution_id("full")
+        with pytest.raises(TaskDeferred) as info:
+            refresh(cache_id, mode="full", deferrable=True).execute(make_context())
+        trigger = info.value.trigger
+        assert isinstance(trigger, PeakaCacheStatusTrigger)
+        assert (trigger.mode, trigger.previous_execution_id, trigger.cache_id) == ("full", before, cache_id)
+        assert info.value.method_name == "execute_complete"
+
+    def test_a_missing_cache_is_a_typed_error(self, peaka, peaka_conn, caplog):
+        caplog.set_level(logging.DEBUG)
+        peaka_conn()
+        with pytest.raises(Exception, match="404 NOT_FOUND") as info:
+            refresh("no-such-cache").execute(make_context())
+        assert info.value.status == 404
+        assert PEAKA_KEY not in caplog.text + str(info.value)
+
+    def test_an_unknown_mode_is_refused_at_parse_time(self):
+        with pytest.raises(PeakConfigError, match="mode must be one of"):
+            PeakaCacheRefreshOperator(task_id="r", cache_id="c", mode="partial")
