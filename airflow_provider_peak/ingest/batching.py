@@ -32,7 +32,7 @@ from airflow_provider_peak.ingest.validation import RecordEncoder, RecordError
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_RECORDS",
-    "ON_INVALID",
+    "ENCODE_ON_INVALID",
     "Batch",
     "EncodeAndPack",
     "RecordTooLargeError",
@@ -43,7 +43,7 @@ DEFAULT_MAX_RECORDS = 500
 DEFAULT_MAX_BYTES = 1_000_000
 #: What ``EncodeAndPack`` does with an invalid record: raise (after validating the rest), drop it
 #: keeping the first ``error_limit`` errors, or drop it keeping every error.
-ON_INVALID = ("fail", "skip", "collect")
+ENCODE_ON_INVALID = ("fail", "skip", "collect")
 #: ``len(b"[]")``: the bytes a body adds around its records.
 BRACKETS = 2
 
@@ -240,8 +240,8 @@ class EncodeAndPack:
         on_rejected: Callable[[int, Any, list[RecordError]], None] | None = None,
         window: int = 1,
     ) -> None:
-        if on_invalid not in ON_INVALID:
-            raise ValueError(f"on_invalid must be one of {', '.join(ON_INVALID)}; got {on_invalid!r}")
+        if on_invalid not in ENCODE_ON_INVALID:
+            raise ValueError(f"on_invalid must be one of {', '.join(ENCODE_ON_INVALID)}; got {on_invalid!r}")
         _check_limits(max_records, max_bytes)
         self.encoder = schema if isinstance(schema, RecordEncoder) else RecordEncoder(schema)
         self.on_invalid = on_invalid

@@ -21,7 +21,7 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 JSON_SUFFIXES = (".json", ".json.gz")
 
 
-def looks_like_path(value: object) -> bool:
+def is_record_file(value: object) -> bool:
     """A string is a path when it names a JSON/JSONL file or has a URL scheme (``s3://``)."""
     if isinstance(value, os.PathLike) or type(value).__name__ == "ObjectStoragePath":
         return True
@@ -37,7 +37,7 @@ def iter_records(records: Any, *, conn_id: str | None = None) -> Iterator[Any]:
         records = records()
     if records is None:
         return
-    if looks_like_path(records):
+    if is_record_file(records):
         yield from read_file(records, conn_id=conn_id)
     elif isinstance(records, Mapping):
         yield records
