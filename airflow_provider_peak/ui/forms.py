@@ -4,10 +4,19 @@ Airflow 3.2+ draws a form from ``conn-fields`` / ``ui-field-behaviour`` in the p
 without importing the hook; on older Airflow the hooks' ``get_connection_form_widgets`` /
 ``get_ui_field_behaviour`` build the same form from these dicts. Nothing is imported here, so the
 provider info stays cheap to load.
+
+**No free-text field carries its default in the form.** Airflow's ``hook_meta`` endpoint shows
+the default of every field whose name looks sensitive (``token``, ``api_key``, ``secret``, ...) as
+``***``, and the form then saves ``***`` as the value. So a field is left empty, its default is
+written in its description ("Default: ...", and in the placeholder on Airflow 2), and the
+connection reader treats an empty field as "use the default". Only choice lists keep their
+default selected: their names are not sensitive, and a drop-down shows one of its choices.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 #: Peaka's documented API hosts, by region (the connection's host beats the region).
@@ -16,155 +25,247 @@ PEAKA_CACHE_PATH = "/api/v1/data/projects/{project_id}/cache"
 #: The ``peak_rest`` authentication types (Peak's REST API connector: No, Basic, Custom).
 AUTH_TYPES = ("none", "basic", "custom")
 
+#: The accordion section of the Custom Auth fields of ``peak_rest``.
+CUSTOM_AUTH_SECTION = "Custom Auth"
 
-def field(
-    label: str,
-    description: str,
-    default: Any = None,
+
+@dataclass(frozen=True)
+class FormField:
+    """One extra field of a connection form.
+
+    :param default: what the connection reader uses when the field is empty; shown in the
+        description (and as the placeholder on Airflow 2), never as the field's value, except for
+        a choice list.
+    :param choices: value -> text shown in the drop-down.
+    :param section: the form's accordion section (Airflow 3.2+); the default one when ``None``.
+    """
+
+    label: str
+    description: str
+    default: Any = None
+    kind: str = "string"
+    secret: bool = False
+    choices: Mapping[str, str] | None = None
+    section: str | None = None
+
+    @property
+    def help_text(self) -> str:
+        if self.default is None or self.choices is not None:
+            return self.description
+        return f"{self.description} Default: {self.default}."
+
+    def conn_field(self) -> dict[str, Any]:
+        """The ``conn-fields`` entry: a JSON schema the UI draws (``format: password`` for secrets)."""
+        schema: dict[str, Any] = {"type": [self.kind, "null"]}
+        if self.secret:
+            schema["format"] = "password"
+        if self.choices is not None:
+            schema["enum"] = [*self.choices, None]
+            schema["values_display"] = dict(self.choices)
+            if self.default is not None:
+                schema["default"] = self.default
+        if self.section is not None:
+            schema["section"] = self.section
+        return {"label": self.label, "description": self.help_text, "schema": schema}
+
+
+def conn_fields(fields: Mapping[str, FormField]) -> dict[str, dict[str, Any]]:
+    return {name: spec.conn_field() for name, spec in fields.items()}
+
+
+def ui_behaviour(
+    fields: Mapping[str, FormField],
     *,
-    kind: str = "string",
-    secret: bool = False,
-    choices: tuple[str, ...] | None = None,
+    hidden: list[str],
+    relabeling: dict[str, str],
+    placeholders: dict[str, str],
 ) -> dict[str, Any]:
-    """One ``conn-fields`` entry (a JSON schema the UI draws; ``secret`` draws a password box)."""
-    schema: dict[str, Any] = {"type": [kind, "null"]}
-    if secret:
-        schema["format"] = "password"
-    if choices is not None:
-        schema["enum"] = [*choices, None]
-    if default is not None:
-        schema["default"] = default
-    return {"label": label, "description": description, "schema": schema}
+    """``ui-field-behaviour``. The extra fields' defaults are placeholders too: Airflow 2 shows
+    them in its form; Airflow 3 reads placeholders of the standard fields only."""
+    defaults = {
+        name: str(spec.default)
+        for name, spec in fields.items()
+        if spec.default is not None and spec.choices is None
+    }
+    return {
+        "hidden-fields": hidden,
+        "relabeling": relabeling,
+        "placeholders": {**placeholders, **defaults},
+    }
 
 
-PEAK_CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "audience": field("OAuth audience", "Optional audience sent with the OAuth token request."),
-    "token_url": field(
-        "OAuth token URL", "Absolute, or a path under the base URL.", default="/api/v1/oauth/token"
+def _timeout(label: str = "Read time-out (s)") -> FormField:
+    return FormField(label, "Seconds to wait for a reply.", 60, kind="number")
+
+
+_MAX_RETRIES = FormField(
+    "Max retries", "Retries after the first attempt (429, 502-504, network errors).", 5, kind="integer"
+)
+_VERIFY = FormField("Verify TLS", "true, false, or the path of a CA bundle.", "true")
+
+_PEAK_OAUTH = "OAuth"
+_PEAK_WIRE = "API names (assumed)"
+PEAK_FIELDS: dict[str, FormField] = {
+    "timeout": _timeout(),
+    "max_retries": _MAX_RETRIES,
+    "verify": _VERIFY,
+    "max_in_flight": FormField(
+        "Max requests in flight", "The tenant's limit of concurrent requests.", 30, kind="integer"
     ),
-    "timeout": field("Read time-out (s)", "Seconds to wait for a reply.", kind="number", default=60),
-    "max_retries": field(
-        "Max retries", "Retries after the first attempt (429, 502-504, network).", kind="integer", default=5
+    "table_url_template": FormField(
+        "Table link",
+        'URL of the "Peak table" link of ingest and create-table tasks: {table} is replaced by the '
+        "table name, {base_url} by the Base URL (e.g. https://<your Peak app>/tables/{table}). "
+        "Empty: the tasks show no link.",
     ),
-    "verify": field("Verify TLS", "true, false, or the path of a CA bundle.", default="true"),
-    "tables_path": field(
-        "Tables path", "Path of the tables API (assumed by the contract).", default="/api/v1/tables"
+    "audience": FormField(
+        "OAuth audience", "Sent with the OAuth token request when set.", section=_PEAK_OAUTH
     ),
-    "api_key_header": field(
-        "API key header", "Header that carries the tenant API key.", default="Authorization"
+    "token_url": FormField(
+        "OAuth token URL",
+        "Absolute, or a path under the Base URL.",
+        "/api/v1/oauth/token",
+        section=_PEAK_OAUTH,
     ),
-    "api_key_prefix": field("API key prefix", "Text before the key in that header (none by default)."),
-    "next_token_param": field(
-        "Paging parameter", "Query parameter of the next page token.", default="nextToken"
+    "tables_path": FormField("Tables path", "Path of the tables API.", "/api/v1/tables", section=_PEAK_WIRE),
+    "api_key_header": FormField(
+        "API key header", "Header that carries the tenant API key.", "Authorization", section=_PEAK_WIRE
     ),
-    "next_token_key": field("Paging reply key", "Reply key of the next page token.", default="nextToken"),
-    "records_ingested_key": field(
-        "Ingested count key", "Reply key of the ingested record count.", default="recordsIngested"
+    "api_key_prefix": FormField(
+        "API key prefix",
+        "Text sent before the key in that header. Default: none (the key alone).",
+        section=_PEAK_WIRE,
     ),
-    "max_in_flight": field(
-        "Max requests in flight", "Tenant-wide concurrent request limit.", kind="integer", default=30
+    "next_token_param": FormField(
+        "Paging parameter", "Query parameter of the next page token.", "nextToken", section=_PEAK_WIRE
+    ),
+    "next_token_key": FormField(
+        "Paging reply key", "Reply key of the next page token.", "nextToken", section=_PEAK_WIRE
+    ),
+    "records_ingested_key": FormField(
+        "Ingested count key", "Reply key of the ingested record count.", "recordsIngested", section=_PEAK_WIRE
     ),
 }
-
-PEAK_UI_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port"],
-    "relabeling": {
-        "host": "Base URL",
-        "login": "OAuth client ID (empty for an API key)",
-        "password": "API key, or OAuth client secret",
-    },
-    "placeholders": {
+PEAK_CONN_FIELDS = conn_fields(PEAK_FIELDS)
+PEAK_UI_BEHAVIOUR = ui_behaviour(
+    PEAK_FIELDS,
+    hidden=["schema", "port"],
+    relabeling={"host": "Base URL", "login": "OAuth client ID", "password": "API key or secret"},
+    placeholders={
         "host": "https://service.peak.ai",
-        "login": "leave empty to use a tenant API key",
-        "password": "tenant API key or client secret",
+        "login": "empty for a tenant API key",
+        "password": "tenant API key, or OAuth client secret",
         "extra": '{"timeout": 60, "max_retries": 5}',
     },
-}
+)
 
-PEAK_REST_CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "auth_type": field(
-        "Authentication type",
-        "none (No Auth), basic (login and password) or custom (token from an auth URL).",
+PEAK_REST_FIELDS: dict[str, FormField] = {
+    "auth_type": FormField(
+        "Authentication",
+        "Basic Auth sends the login and password; Custom Auth requests a token with the fields of "
+        "the Custom Auth section (used only with Custom Auth).",
         "none",
-        choices=AUTH_TYPES,
+        choices={"none": "No Auth", "basic": "Basic Auth", "custom": "Custom Auth"},
     ),
-    "auth_url": field(
-        "Custom Auth: auth URL", "Where the token is requested (absolute, or under the base URL)."
+    "headers": FormField(
+        "Default headers",
+        'JSON object of headers sent with every request, e.g. {"Accept": "application/json"}.',
     ),
-    "auth_method": field("Custom Auth: method", "HTTP method of the token request.", "POST"),
-    "auth_headers": field(
-        "Custom Auth: request headers (JSON)",
-        'Headers of the token request, e.g. {"Content-Type": "application/json"}. '
+    "timeout": _timeout("Time-out (s)"),
+    "verify": _VERIFY,
+    "test_path": FormField("Test path", "Path requested by the connection test (No and Basic Auth).", "/"),
+    "auth_url": FormField(
+        "Auth URL",
+        "Where the token is requested: absolute, or a path under the Base URL. Required.",
+        section=CUSTOM_AUTH_SECTION,
+    ),
+    "auth_method": FormField(
+        "Method", "HTTP method of the token request.", "POST", section=CUSTOM_AUTH_SECTION
+    ),
+    "auth_headers": FormField(
+        "Request headers",
+        'JSON object of headers of the token request, e.g. {"Content-Type": "application/json"}; '
         "{login} and {password} are replaced by the connection's login and password.",
+        section=CUSTOM_AUTH_SECTION,
     ),
-    "auth_body": field(
-        "Custom Auth: JSON body",
-        'Body of the token request, e.g. {"client_id": "{login}", "client_secret": "{password}"}: '
+    "auth_body": FormField(
+        "Request body",
+        'JSON body of the token request, e.g. {"client_id": "{login}", "client_secret": "{password}"}: '
         "keep the secret in the password field and refer to it as {password}.",
+        section=CUSTOM_AUTH_SECTION,
     ),
-    "token_path": field(
-        "Custom Auth: token path", "Dotted path of the token in the reply (e.g. data.token).", "access_token"
+    "token_path": FormField(
+        "Token path",
+        "Dotted path of the token in the reply (e.g. data.token).",
+        "access_token",
+        section=CUSTOM_AUTH_SECTION,
     ),
-    "token_header": field("Custom Auth: token header", "Header that carries the token.", "Authorization"),
-    "token_prefix": field("Custom Auth: token prefix", "Text before the token (empty for none).", "Bearer"),
-    "expires_in_path": field(
-        "Custom Auth: expires-in path", "Dotted path of the token lifetime in seconds (optional)."
+    "token_header": FormField(
+        "Token header", "Header that carries the token.", "Authorization", section=CUSTOM_AUTH_SECTION
     ),
-    "headers": field("Default headers (JSON)", "Headers sent with every request to the base URL."),
-    "timeout": field("Time-out (s)", "Default time-out of each request.", 60, kind="number"),
-    "verify": field("Verify TLS", "true, false, or the path of a CA bundle.", "true"),
-    "test_path": field("Test path", "Path requested by 'Test connection' (No/Basic Auth).", "/"),
+    "token_prefix": FormField(
+        "Token prefix",
+        'Text sent before the token. Default: Bearer. To send the token alone, set "token_prefix": "" '
+        "in Extra Fields JSON.",
+        section=CUSTOM_AUTH_SECTION,
+    ),
+    "expires_in_path": FormField(
+        "Expires-in path",
+        "Dotted path of the token's lifetime in seconds (e.g. expires_in). Default: none (the token "
+        "is refreshed when the API answers 401).",
+        section=CUSTOM_AUTH_SECTION,
+    ),
 }
-
-PEAK_REST_UI_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port"],
-    "relabeling": {
-        "host": "Base URL",
-        "login": "Username (Basic Auth) or {login} (Custom Auth)",
-        "password": "Password (Basic Auth) or {password} (Custom Auth)",
-    },
-    "placeholders": {
+PEAK_REST_CONN_FIELDS = conn_fields(PEAK_REST_FIELDS)
+PEAK_REST_UI_BEHAVIOUR = ui_behaviour(
+    PEAK_REST_FIELDS,
+    hidden=["schema", "port"],
+    relabeling={"host": "Base URL", "login": "Login or client ID", "password": "Password or secret"},
+    placeholders={
         "host": "https://api.example.com",
-        "login": "user name or client id",
-        "password": "password or client secret",
+        "login": "Basic Auth user, or {login} of Custom Auth",
+        "password": "Basic Auth password, or {password} of Custom Auth",
         "extra": '{"auth_type": "custom", "auth_url": "/oauth/token", '
         '"auth_body": {"client_id": "{login}", "client_secret": "{password}"}}',
     },
-}
+)
 
-PEAKA_CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "project_id": field("Project ID", "Default Peaka project of operators and sensors."),
-    "region": field(
+_PEAKA_PATHS = "API paths (assumed)"
+PEAKA_FIELDS: dict[str, FormField] = {
+    "project_id": FormField("Project ID", "Default Peaka project of operators and sensors."),
+    "region": FormField(
         "Region",
-        "us (partner.peaka.studio) or eu (partner.eu.peaka.studio); used when Host is empty.",
+        "The API host used when Host is empty.",
         "us",
-        choices=tuple(PEAKA_HOSTS),
+        choices={"us": f"US ({PEAKA_HOSTS['us']})", "eu": f"EU ({PEAKA_HOSTS['eu']})"},
     ),
-    "timeout": field("Read time-out (s)", "Seconds to wait for a reply.", 60, kind="number"),
-    "max_retries": field(
-        "Max retries", "Retries after the first attempt (429, 502-504, network).", 5, kind="integer"
-    ),
-    "verify": field("Verify TLS", "true, false, or the path of a CA bundle.", "true"),
-    "cache_path": field(
-        "Cache API path", "Path of a project's caches; {project_id} is filled in.", PEAKA_CACHE_PATH
-    ),
-    "list_caches_path": field(
-        "List caches path",
-        "GET path listing a project's caches, used to find existing caches on a rerun "
-        "(assumed; empty turns the lookup off).",
+    "timeout": _timeout(),
+    "max_retries": _MAX_RETRIES,
+    "verify": _VERIFY,
+    "cache_path": FormField(
+        "Cache API path",
+        "Path of a project's caches; {project_id} is filled in.",
         PEAKA_CACHE_PATH,
+        section=_PEAKA_PATHS,
+    ),
+    "list_caches_path": FormField(
+        "List caches path",
+        "GET path listing a project's caches, to find existing caches on a rerun. Default: "
+        f'{PEAKA_CACHE_PATH}. To turn the lookup off, set "list_caches_path": "" in Extra Fields JSON.',
+        section=_PEAKA_PATHS,
     ),
 }
-
-PEAKA_UI_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "login"],
-    "relabeling": {"host": "API base URL", "password": "API key"},
-    "placeholders": {
+PEAKA_CONN_FIELDS = conn_fields(PEAKA_FIELDS)
+PEAKA_UI_BEHAVIOUR = ui_behaviour(
+    PEAKA_FIELDS,
+    hidden=["schema", "port", "login"],
+    relabeling={"host": "API base URL", "password": "API key"},
+    placeholders={
         "host": PEAKA_HOSTS["us"],
         "password": "Peaka partner or project API key",
         "extra": '{"project_id": "<project id>", "region": "us"}',
     },
-}
+)
 
 
 def connection_type(conn_type: str, hook: str, name: str, fields: dict[str, Any], ui: dict[str, Any]) -> dict:
@@ -196,18 +297,30 @@ CONNECTION_TYPES = [
 
 
 def legacy_form_widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """``get_connection_form_widgets`` for Airflow < 3.2: the same fields as Flask-AppBuilder widgets."""
+    """``get_connection_form_widgets`` for Airflow < 3.2: the same fields as Flask-AppBuilder
+    widgets, with the same labels and descriptions, and a default only on choice lists."""
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
     from wtforms import PasswordField, StringField
+    from wtforms.validators import Optional, any_of
 
     widgets: dict[str, Any] = {}
     for name, spec in fields.items():
-        secret = spec["schema"].get("format") == "password"
+        schema = spec["schema"]
+        secret = schema.get("format") == "password"
         kind, widget = (
             (PasswordField, BS3PasswordFieldWidget) if secret else (StringField, BS3TextFieldWidget)
         )
-        widgets[name] = kind(lazy_gettext(spec["label"]), widget=widget(), description=spec["description"])
+        validators: list[Any] = [Optional()]
+        if "enum" in schema:
+            validators.append(any_of([choice for choice in schema["enum"] if choice is not None]))
+        widgets[name] = kind(
+            lazy_gettext(spec["label"]),
+            widget=widget(),
+            description=spec["description"],
+            validators=validators,
+            default=schema.get("default"),
+        )
     return widgets
 
 

@@ -1,0 +1,180 @@
+"""The connection forms as Airflow serves them: nothing masked, every default described and true,
+the legacy widgets of Airflow < 3.2 drawing the same fields."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import MISSING, fields
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from airflow_provider_peak.hooks._connection import PeakaSettings, PeakSettings
+from airflow_provider_peak.hooks.peak_rest import RestSettings
+from airflow_provider_peak.ui import forms
+from airflow_provider_peak.ui.links import TEMPLATE_EXTRA
+
+FORMS = {"peak": forms.PEAK_FIELDS, "peak_rest": forms.PEAK_REST_FIELDS, "peaka": forms.PEAKA_FIELDS}
+CONN_FIELDS = {
+    "peak": forms.PEAK_CONN_FIELDS,
+    "peak_rest": forms.PEAK_REST_CONN_FIELDS,
+    "peaka": forms.PEAKA_CONN_FIELDS,
+}
+BEHAVIOURS = {
+    "peak": forms.PEAK_UI_BEHAVIOUR,
+    "peak_rest": forms.PEAK_REST_UI_BEHAVIOUR,
+    "peaka": forms.PEAKA_UI_BEHAVIOUR,
+}
+READERS: dict[str, Any] = {"peak": PeakSettings, "peak_rest": RestSettings, "peaka": PeakaSettings}
+#: Characters of the longest label that sits on one line in Airflow 3.3's form (the browser suite
+#: measures the real thing).
+MAX_LABEL = 24
+
+
+def hook_meta() -> dict[str, Any]:
+    """What Airflow 3.3's ``/ui/connections/hook_meta`` endpoint returns (masking included)."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    return {meta.connection_type: meta for meta in HookMetaService.hook_meta_data()}
+
+
+def reader_default(conn_type: str, name: str) -> Any:
+    spec = {f.name: f for f in fields(READERS[conn_type])}[name]
+    if spec.default is not MISSING:
+        return spec.default
+    return spec.default_factory() if spec.default_factory is not MISSING else None
+
+
+@pytest.mark.parametrize("conn_type", FORMS)
+def test_hook_meta_serves_every_field_without_a_masked_value(conn_type):
+    extra = hook_meta()[conn_type].extra_fields
+    assert set(extra) == set(FORMS[conn_type])
+    for name, spec in extra.items():
+        assert spec["value"] != "***", name
+        # Only a choice list carries a value (its default), and it is one of the choices.
+        if spec["value"] is not None:
+            assert spec["value"] in spec["schema"]["enum"], name
+            assert spec["value"] in spec["schema"]["values_display"], name
+
+
+@pytest.mark.parametrize("conn_type", FORMS)
+def test_every_default_is_written_in_the_description_and_is_the_readers(conn_type):
+    for name, spec in FORMS[conn_type].items():
+        default = reader_default(conn_type, name)
+        if name == TEMPLATE_EXTRA or default in (None, "", {}):
+            continue  # no default to describe (an empty link template means no link)
+        if spec.choices is not None:
+            assert spec.default == default, name
+            continue
+        text = str(default).lower() if isinstance(default, bool) else str(default).removesuffix(".0")
+        assert f"Default: {text}" in CONN_FIELDS[conn_type][name]["description"], name
+        if spec.default is not None:
+            assert str(spec.default) == text, name
+
+
+@pytest.mark.parametrize("conn_type", FORMS)
+def test_every_field_is_a_setting_the_connection_accepts(conn_type):
+    accepted = {f.name for f in fields(READERS[conn_type])}
+    assert set(FORMS[conn_type]) <= accepted
+
+
+@pytest.mark.parametrize("conn_type", FORMS)
+def test_labels_are_short(conn_type):
+    labels = [spec.label for spec in FORMS[conn_type].values()]
+    labels += list(BEHAVIOURS[conn_type]["relabeling"].values())
+    assert [label for label in labels if len(label) > MAX_LABEL] == []
+
+
+def test_custom_auth_fields_sit_in_their_own_section():
+    custom = {n for n, s in forms.PEAK_REST_FIELDS.items() if s.section == forms.CUSTOM_AUTH_SECTION}
+    assert custom == {
+        "auth_url",
+        "auth_method",
+        "auth_headers",
+        "auth_body",
+        "token_path",
+        "token_header",
+        "token_prefix",
+        "expires_in_path",
+    }
+    # The default section comes first in the form: its fields are declared first.
+    sections = [s.section for s in forms.PEAK_REST_FIELDS.values()]
+    assert sections == sorted(sections, key=lambda s: s is not None)
+
+
+@pytest.mark.parametrize("conn_type", FORMS)
+def test_airflow_2_placeholders_show_the_defaults(conn_type):
+    placeholders = forms.legacy_field_behaviour(BEHAVIOURS[conn_type])["placeholders"]
+    for name, spec in FORMS[conn_type].items():
+        if spec.default is not None and spec.choices is None:
+            assert placeholders[name] == str(spec.default)
+
+
+def legacy_hook_meta(conn_type: str) -> dict[str, Any]:
+    """The extra fields Airflow 3.0/3.1's ``hook_meta`` draws from ``get_connection_form_widgets``:
+    its mock WTForms classes (as in ``HookMetaService._get_hooks_with_mocked_fab``), then its
+    conversion and masking."""
+    from airflow.api_fastapi.core_api.datamodels.connections import ConnectionHookMetaData
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService as Meta
+    from airflow.providers_manager import ConnectionFormWidgetInfo
+
+    modules = (
+        "wtforms",
+        "wtforms.validators",
+        "flask_babel",
+        "flask_appbuilder",
+        "flask_appbuilder.fieldwidgets",
+    )
+    with (
+        mock.patch.dict(sys.modules, {name: mock.MagicMock() for name in modules}),
+        mock.patch("wtforms.StringField", Meta.MockStringField),
+        mock.patch("wtforms.PasswordField", Meta.MockPasswordField),
+        mock.patch("wtforms.validators.Optional", Meta.MockOptional),
+        mock.patch("wtforms.validators.any_of", Meta.MockEnum),
+        mock.patch("flask_babel.lazy_gettext", str),
+        mock.patch("flask_appbuilder.fieldwidgets.BS3TextFieldWidget", Meta.MockAnyWidget),
+        mock.patch("flask_appbuilder.fieldwidgets.BS3PasswordFieldWidget", Meta.MockAnyWidget),
+    ):
+        widgets = forms.legacy_form_widgets(CONN_FIELDS[conn_type])
+    infos = {
+        f"extra__{conn_type}__{name}": ConnectionFormWidgetInfo("hook", "package", widget, name, False)
+        for name, widget in widgets.items()
+    }
+    converted = Meta._convert_extra_fields(infos)[conn_type]
+    meta = ConnectionHookMetaData(
+        connection_type=conn_type,
+        hook_class_name=None,
+        default_conn_name=None,
+        hook_name=conn_type,
+        standard_fields=None,
+        extra_fields=converted,
+    )
+    return dict(meta.extra_fields or {})
+
+
+@pytest.mark.parametrize("conn_type", FORMS)
+def test_legacy_widgets_draw_the_same_form_on_airflow_3_1(conn_type):
+    pytest.importorskip("airflow.api_fastapi")
+    legacy, current = legacy_hook_meta(conn_type), hook_meta()[conn_type].extra_fields
+    assert list(legacy) == list(current)
+    for name, spec in legacy.items():
+        assert spec["schema"]["title"] == current[name]["schema"]["title"], name
+        assert spec["description"] == current[name]["description"], name
+        assert spec["value"] == current[name]["value"], name
+        assert spec["schema"].get("format") == current[name]["schema"].get("format"), name
+        if "enum" in current[name]["schema"]:
+            assert spec["schema"]["enum"] == [c for c in current[name]["schema"]["enum"] if c is not None]
+
+
+@pytest.mark.parametrize("conn_type", FORMS)
+def test_legacy_widgets_with_flask_appbuilder(conn_type):
+    """Airflow 2.11's form: real WTForms fields with the same labels and no default but on choices."""
+    pytest.importorskip("flask_appbuilder")
+    widgets = forms.legacy_form_widgets(CONN_FIELDS[conn_type])
+    assert list(widgets) == list(FORMS[conn_type])
+    for name, widget in widgets.items():
+        spec = FORMS[conn_type][name]
+        assert str(widget.args[0]) == spec.label
+        assert widget.kwargs["description"] == CONN_FIELDS[conn_type][name]["description"]
+        assert widget.kwargs["default"] == (spec.default if spec.choices is not None else None)
