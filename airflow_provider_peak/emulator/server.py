@@ -29,6 +29,9 @@ from airflow_provider_peak.emulator.record_checks import MAX_DETAILS, validate_r
 from airflow_provider_peak.emulator.rest_source import PREFIX as SOURCE
 from airflow_provider_peak.emulator.rest_source import SourceApi
 from airflow_provider_peak.emulator.store import Store, TableExists
+from airflow_provider_peak.emulator.table_page import HEADERS as PAGE_HEADERS
+from airflow_provider_peak.emulator.table_page import PREFIX as PAGES
+from airflow_provider_peak.emulator.table_page import table_page
 from airflow_provider_peak.ingest.schema import SchemaError, TableSchema
 
 log = logging.getLogger("airflow_provider_peak.emulator")
@@ -386,6 +389,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_page(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        for key, value in {**PAGE_HEADERS, "Content-Length": str(len(body))}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
     def _drop(self, *, reset: bool) -> None:
         if reset:  # RST instead of FIN: the client sees "connection reset by peer"
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -399,6 +409,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if split.path.startswith(SOURCE):
             self._source(method, split.path, parse_qs(split.query))
+            return
+        if method == "GET" and split.path.startswith(PAGES):
+            self._send_page(*table_page(self.emulator.store, split.path))
             return
         if split.path.startswith(f"{PEAKA}/"):
             peaka = self.emulator.peaka.handle(
