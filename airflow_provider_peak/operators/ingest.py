@@ -12,6 +12,7 @@ from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ingest.sources import record_source
 from airflow_provider_peak.operators.tables import ensure_table
 from airflow_provider_peak.ui.links import PeakTableLink
+from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
 from airflow_provider_peak.ui.task_docs import task_doc
 from airflow_provider_peak.utils.task_run import PEAK_POOL, TaskRun, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
@@ -21,7 +22,7 @@ __all__ = ["PEAK_POOL", "PeakIngestOperator"]
 DEFAULT_MAX_CONCURRENCY = 8
 
 
-class PeakIngestOperator(BaseOperator):
+class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
     """Validate records against a Peak table's schema and ingest them in compliant batches.
 
     Every batch holds at most ``max_records`` records and ``max_bytes`` bytes, and at most

@@ -1,0 +1,134 @@
+"""``records`` on the Rendered Templates tab: JSON within Airflow's size limit, whatever the input."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from airflow_provider_peak.ui.rendered import MAX_TEXT, RenderedRecords, records_preview
+from airflow_provider_peak.version_compat import AIRFLOW_V_3_0_PLUS
+
+ORDERS = [
+    {
+        "order_id": i,
+        "total": Decimal("12.50"),
+        "ordered_at": datetime(2026, 1, 1, 0, 0, i % 60, tzinfo=timezone.utc),
+        "attributes": {"channel": "web"},
+    }
+    for i in range(2_000)
+]
+
+
+def airflow_serializes(value, name="records"):
+    """What Airflow stores as the rendered field (the task runner's serializer on Airflow 3)."""
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk.execution_time.task_runner import _serialize_template_field
+
+        return _serialize_template_field(value, name)
+    from airflow.serialization.helpers import serialize_template_field
+
+    return serialize_template_field(value, name)
+
+
+def test_records_that_fit_are_shown_whole():
+    few = ORDERS[:3]
+    assert records_preview(few, 4096) == [
+        {
+            "order_id": i,
+            "total": "12.50",
+            "ordered_at": f"2026-01-01 00:00:0{i}+00:00",
+            "attributes": {"channel": "web"},
+        }
+        for i in range(3)
+    ]
+
+
+def test_many_records_show_the_first_ones_and_say_how_many_were_left_out():
+    shown = records_preview(ORDERS, 4096)
+    assert len(repr(shown)) <= 4096 and len(json.dumps(shown)) <= 4096
+    *records, note = shown
+    assert 10 < len(records) < 100
+    assert [r["order_id"] for r in records] == list(range(len(records)))
+    assert note.startswith(f"… {2_000 - len(records):,} more records, 2,000 in all")
+
+
+def test_long_values_inside_a_record_are_cut():
+    [record] = records_preview([{"text": "é" * 5_000, "items": list(range(1_000))}], 4096)
+    assert record["text"] == "é" * MAX_TEXT + "…"
+    assert record["items"][-1] == "… 980 more items"
+
+
+def test_a_record_too_long_to_show_leaves_the_note_alone():
+    huge = [{f"k{i}": "v" * MAX_TEXT for i in range(19)}, {"id": 2}]
+    [note] = records_preview(huge, 1_000)
+    assert note.startswith("… 2 more records, 2 in all (the first that fit")
+
+
+def test_airflow_stores_json_not_a_cut_python_repr():
+    stored = airflow_serializes(RenderedRecords(ORDERS))
+    if not AIRFLOW_V_3_0_PLUS:  # Airflow 2 stores the text of anything that is not JSON
+        stored = json.loads(stored)
+    assert isinstance(stored, list)
+    assert stored[0] == {
+        "attributes": {"channel": "web"},
+        "order_id": 0,
+        "ordered_at": "2026-01-01 00:00:00+00:00",
+        "total": "12.50",
+    }
+    assert stored[-1].startswith("… ")
+    # Without the wrapper, the same records come back as a cut Python repr string.
+    assert str(airflow_serializes(ORDERS)).startswith("Truncated.")
+
+
+def test_the_wrapper_is_the_records_to_the_task():
+    wrapped = RenderedRecords.wrap(ORDERS)
+    assert len(wrapped) == 2_000 and list(wrapped) == ORDERS and wrapped[5] is ORDERS[5]
+    for not_records in ("s3://bucket/orders.jsonl", iter(ORDERS), None):
+        assert RenderedRecords.wrap(not_records) is not_records
+
+
+@pytest.mark.airflow_e2e
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="reads the Airflow 3 metadata database")
+def test_a_dag_run_stores_the_rendered_records_as_json(run_dag, peak_conn, emu):
+    peak_conn()
+    run_dag(
+        "rendered_records",
+        """
+from datetime import datetime
+from airflow.providers.common.compat.sdk import dag, task
+from airflow_provider_peak.operators import PeakIngestOperator
+
+@dag(dag_id="rendered_records", start_date=datetime(2026, 1, 1), schedule=None)
+def rendered_records():
+    @task
+    def make() -> list[dict]:
+        return [{"id": i, "name": "n" * 40} for i in range(1_500)]
+
+    PeakIngestOperator(
+        task_id="ingest",
+        table_name="rendered_records",
+        records=make(),
+        create_table_columns=[{"name": "id", "type": "integer"}, {"name": "name", "type": "string"}],
+    )
+
+rendered_records()
+""",
+    )
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rendered = session.scalars(
+            select(RenderedTaskInstanceFields.rendered_fields).where(
+                RenderedTaskInstanceFields.dag_id == "rendered_records",
+                RenderedTaskInstanceFields.task_id == "ingest",
+            )
+        ).one()
+    records = rendered["records"]
+    assert records[0] == {"id": 0, "name": "n" * 40}
+    assert records[-1].startswith(f"… {1_500 - len(records) + 1:,} more records, 1,500 in all")
+    assert len(emu.rows("rendered_records")) == 1_500
