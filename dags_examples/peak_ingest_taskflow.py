@@ -4,7 +4,9 @@
 Creates the Peak table `demo_orders` (idempotent), extracts a day of orders in one task,
 transforms them in another, and ingests the output with `PeakIngestOperator`: every record is
 checked against the table's schema before anything is sent, then sent in batches of at most 500
-records / 1 MB with at most 8 requests in flight.
+records / 1 MB with at most 8 requests in flight. Both Peak tasks run in the `peak_api` pool, which
+keeps every Peak task of the deployment within the tenant's 30 requests in flight (create it once:
+`airflow pools set peak_api 30 "Peak API"`).
 
 Connection: `peak_default` (a tenant API key or OAuth client credentials).
 """
@@ -18,6 +20,7 @@ from decimal import Decimal
 from airflow.providers.common.compat.sdk import dag, task
 
 from airflow_provider_peak.operators import PeakCreateTableOperator, PeakIngestOperator
+from airflow_provider_peak.operators.ingest import PEAK_POOL
 
 ORDER_COLUMNS = [
     {"name": "order_id", "type": "integer"},
@@ -45,7 +48,11 @@ ORDER_COLUMNS = [
 )
 def peak_ingest_taskflow() -> None:
     create_table = PeakCreateTableOperator(
-        task_id="create_table", table_name="demo_orders", columns=ORDER_COLUMNS, if_exists="verify"
+        task_id="create_table",
+        table_name="demo_orders",
+        columns=ORDER_COLUMNS,
+        if_exists="verify",
+        pool=PEAK_POOL,
     )
 
     @task
@@ -91,6 +98,7 @@ def peak_ingest_taskflow() -> None:
         records=transform(extract()),
         max_concurrency=8,
         batch_id_column=None,
+        pool=PEAK_POOL,  # claims 8 of its 30 slots: one per request in flight
     )
     create_table >> ingest
 

@@ -6,7 +6,8 @@ after the last order id the previous run loaded (kept in `metadata`), and stream
 two destinations at once: the Peak table `rest_orders` (created from the records' types on the
 first run) and gzipped JSON Lines files on S3. The new cursor is saved only after both destinations
 have committed every record; a failed run saves nothing, so the next run (or the retry) starts
-from the same place. `preview_orders` first shows the records that run is about to fetch, as JSON
+from the same place. `load_orders` runs in the `peak_api` pool (one slot per Peak request it may
+have in flight). `preview_orders` first shows the records that run is about to fetch, as JSON
 and as a table, and sends nothing.
 
 **Connections**
@@ -30,6 +31,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import dag
 
 from airflow_provider_peak.feed import PeakTableDestination, S3Destination, XComStateBackend
+from airflow_provider_peak.operators.ingest import PEAK_POOL
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
 
 
@@ -87,6 +89,7 @@ def peak_rest_feed_incremental() -> None:
             S3Destination(bucket="{{ params.s3_bucket }}", prefix="raw/orders"),
         ],
         load_type="incremental",
+        pool=PEAK_POOL,
         **FEED,
     )
     preview >> load
