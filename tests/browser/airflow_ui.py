@@ -1,0 +1,241 @@
+"""Airflow's web UI in a real browser: a local Airflow 3 deployment (PostgreSQL, api-server,
+scheduler, dag-processor, triggerer) with the provider and the Peak emulator on loopback, and
+Debian's headless Chromium driven by Selenium.
+
+Airflow's UI is a React app: every step waits for what a user would wait for (an element, a text),
+never for a fixed time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tests.scale.airflow_cluster import AirflowCluster, postgres_bin
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+#: Headless, and none of Chromium's background connections (the machine's network is closed).
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+)
+WAIT = 30.0
+
+T = TypeVar("T")
+
+
+def why_no_browser_test() -> str | None:
+    """Why the browser suite cannot run on this machine, or ``None``."""
+    from airflow_provider_peak.version_compat import AIRFLOW_V_3_3_PLUS
+
+    if not AIRFLOW_V_3_3_PLUS:
+        return "the browser suite drives Airflow 3.3's UI"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed"
+    if postgres_bin() is None:
+        return "PostgreSQL's server programs are missing (apt-get install -y postgresql)"
+    for program in (CHROMIUM, CHROMEDRIVER):
+        if not (os.access(program, os.X_OK) or shutil.which(Path(program).name)):
+            return f"{Path(program).name} is missing (apt-get install -y chromium chromium-driver)"
+    return None
+
+
+class UiCluster(AirflowCluster):
+    """The scale tests' cluster plus a triggerer, logging at INFO (task logs show the summaries),
+    with the connection test API on and no scheduled runs (only the runs a test triggers)."""
+
+    def __init__(self, home: Path, db_url: str, dags: Path, env: dict[str, str]) -> None:
+        super().__init__(home, db_url, dags, env)
+        from cryptography.fernet import Fernet
+
+        self.env.update(
+            {
+                # Known, so that a test can read what a form saved.
+                "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            }
+        )
+        self.url = f"http://127.0.0.1:{self.api_port}"
+
+    def start(self) -> None:
+        super().start()
+        log = open(self.home / "triggerer.log", "wb")  # noqa: SIM115 - lives as long as the process
+        self.processes.append(
+            subprocess.Popen([self.airflow, "triggerer"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        )
+
+
+def start_chromium() -> Any:
+    """A headless Chromium with a fresh profile (``stop_chromium`` removes it)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or CHROMIUM
+    profile = tempfile.mkdtemp(prefix="peak-chromium-")
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    service = Service(shutil.which("chromedriver") or CHROMEDRIVER)
+    try:
+        driver = webdriver.Chrome(options=options, service=service)
+    except Exception:
+        shutil.rmtree(profile, ignore_errors=True)
+        raise
+    driver.peak_profile = profile
+    return driver
+
+
+def stop_chromium(driver: Any) -> None:
+    driver.quit()
+    shutil.rmtree(driver.peak_profile, ignore_errors=True)
+
+
+class Browser:
+    """What a user does in Airflow's UI, one waited-for step at a time."""
+
+    def __init__(self, driver: Any, base_url: str, screenshots: Path) -> None:
+        self.driver = driver
+        self.base_url = base_url
+        self.screenshots = screenshots
+
+    # ------------------------------------------------------------------ waiting
+    def wait(self, condition: Callable[[Any], T], what: str, timeout: float = WAIT) -> T:
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        try:
+            # React re-renders replace elements under our feet: look again.
+            wait = WebDriverWait(
+                self.driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+            )
+            return wait.until(condition)
+        except TimeoutException:
+            path = Path(tempfile.gettempdir(), "peak-ui-failures", f"{time.strftime('%H%M%S')}.png")
+            path.parent.mkdir(exist_ok=True)
+            self.driver.save_screenshot(str(path))
+            raise AssertionError(f"timed out waiting for {what} (screenshot: {path})") from None
+
+    def visible(self, xpath: str, within: Any = None, what: str | None = None) -> Any:
+        def found(_: Any) -> Any:
+            for element in (within or self.driver).find_elements("xpath", xpath):
+                if element.is_displayed():
+                    return element
+            return False
+
+        return self.wait(found, what or xpath)
+
+    def text_appears(self, text: str, within: Any = None, timeout: float = WAIT) -> None:
+        where = within or self.driver.find_element("tag name", "body")
+        self.wait(lambda _: text in where.text, repr(text), timeout)
+
+    # ------------------------------------------------------------------ actions
+    def open(self, path: str, ready_xpath: str) -> Any:
+        self.driver.get(self.base_url + path)
+        return self.visible(ready_xpath)
+
+    def dialog(self) -> Any:
+        return self.visible("//*[@role='dialog']", what="a dialog")
+
+    def button(self, label: str, within: Any = None) -> Any:
+        from selenium.webdriver.support import expected_conditions as ec
+
+        button = self.visible(
+            f".//button[normalize-space(.)={xpath_text(label)} or @aria-label={xpath_text(label)}]",
+            within,
+            what=f"the button {label!r}",
+        )
+        self.wait(ec.element_to_be_clickable(button), f"the button {label!r} to be enabled")
+        return button
+
+    def click(self, element: Any, what: str) -> None:
+        """A real click, once nothing (an opening section, a closing menu) lies over ``element``."""
+        from selenium.common.exceptions import ElementClickInterceptedException
+
+        self.script("arguments[0].scrollIntoView({block: 'center'});", element)
+
+        def clicked(_: Any) -> bool:
+            try:
+                element.click()
+            except ElementClickInterceptedException:
+                return False
+            return True
+
+        self.wait(clicked, what)
+
+    def choose(self, combobox: Any, option: str) -> None:
+        """Pick ``option`` in a react-select drop-down."""
+        combobox.click()
+        self.visible(f"//*[@role='option'][normalize-space(.)={xpath_text(option)}]", what=option).click()
+
+    def section(self, title: str, within: Any = None) -> Any:
+        """Open the accordion section ``title`` (one is open at a time); returns its content."""
+        trigger = self.visible(
+            f".//button[@data-part='item-trigger'][normalize-space(.)={xpath_text(title)}]",
+            within,
+            what=f"the section {title!r}",
+        )
+        if trigger.get_attribute("aria-expanded") != "true":
+            self.click(trigger, f"the section {title!r}")
+            self.wait(lambda _: trigger.get_attribute("aria-expanded") == "true", f"{title!r} to open")
+        content = self.driver.find_element("id", trigger.get_attribute("aria-controls"))
+        # Open once the opening animation is over: the content keeps one height.
+        heights: list[int] = []
+
+        def settled(_: Any) -> bool:
+            heights.append(content.size["height"])
+            return len(heights) > 2 and len(set(heights[-3:])) == 1
+
+        self.wait(settled, f"{title!r} to finish opening")
+        return content
+
+    def fill(self, name: str, value: str, within: Any = None) -> None:
+        from selenium.webdriver.common.keys import Keys
+
+        field = self.visible(f".//*[@name={xpath_text(name)}]", within, what=f"the field {name}")
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(Keys.DELETE)
+        field.send_keys(value)
+        if field.get_attribute("value") != value:
+            # A controlled input re-rendering while keys arrive can drop one: type key by key.
+            field.send_keys(Keys.CONTROL, "a")
+            field.send_keys(Keys.DELETE)
+            for length, key in enumerate(value, start=1):
+                field.send_keys(key)
+                self.wait(lambda _, n=length: field.get_attribute("value") == value[:n], f"{key!r} in {name}")
+
+    def screenshot(self, name: str, element: Any = None) -> Path:
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        path = self.screenshots / f"{name.replace(' ', '-').replace('/', '-')}.png"
+        if element is None:
+            self.driver.save_screenshot(str(path))
+        else:
+            element.screenshot(str(path))
+        return path
+
+    def script(self, source: str, *args: Any) -> Any:
+        return self.driver.execute_script(source, *args)
+
+
+def xpath_text(text: str) -> str:
+    """``text`` as an XPath string literal (XPath 1 has no escapes)."""
+    if "'" not in text:
+        return f"'{text}'"
+    return "concat(" + ', "\'", '.join(f"'{part}'" for part in text.split("'")) + ")"
