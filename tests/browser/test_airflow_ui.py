@@ -172,8 +172,9 @@ def row(label: str) -> str:
 
 def add_connection(browser: Browser, conn_id: str, conn_type: str) -> Any:
     """Admin > Connections > Add Connection, with its id and type chosen; returns the dialog."""
-    if not browser.driver.current_url.endswith("/connections"):
-        browser.open("/connections", "//button[normalize-space(.)='Add Connection']")
+    dialogs = browser.driver.find_elements("xpath", "//*[@role='dialog']")
+    if not browser.driver.current_url.endswith("/connections") or any(d.is_displayed() for d in dialogs):
+        browser.open("/connections", "//button[normalize-space(.)='Add Connection']")  # a fresh page
     browser.click(browser.button("Add Connection"), "Add Connection")
     dialog = browser.dialog()
     browser.fill("connection_id", conn_id, dialog)
