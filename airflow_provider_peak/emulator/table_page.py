@@ -9,6 +9,7 @@ come from clients: everything is escaped, and long cells are cut.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from html import escape
 from typing import Any
 from urllib.parse import unquote
@@ -34,10 +35,22 @@ _STYLE = (
 )
 
 
+def _plain(value: Any) -> Any:
+    """A JSON value with its exact numbers as Python numbers, to write it back as JSON."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return '<span class="muted">null</span>'
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    # A numeric exactly as stored (1881.00, not 1881.0); a JSON value as JSON.
+    text = str(value) if isinstance(value, (str, Decimal)) else json.dumps(_plain(value), ensure_ascii=False)
     if len(text) > MAX_CELL:
         text = text[:MAX_CELL] + "…"
     return escape(text)
@@ -64,7 +77,7 @@ def table_page(store: Store, path: str) -> tuple[int, bytes]:
         return 404, _page("No such table", f"<h1>No table named <code>{escape(name)}</code></h1>")
     columns = table["columns"]
     total = next((t["rows"] for t in store.tables() if t["name"].lower() == name.lower()), 0)
-    rows = store.rows(table["name"], limit=ROWS_SHOWN)
+    rows = store.rows(table["name"], exact=True, limit=ROWS_SHOWN)
     schema = _grid(
         ["column", "type", "details"],
         [

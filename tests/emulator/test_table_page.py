@@ -25,10 +25,11 @@ def table(emu, request):
         {"name": "attributes", "type": "JSON"},
     ]
     requests.post(api, json={"name": name, "columns": columns}, headers=auth, timeout=10).raise_for_status()
-    records = [{"id": i, "note": f"n{i}", "total": 1.5, "attributes": {"k": [i]}} for i in range(30)]
+    records = [{"id": i, "note": f"n{i}", "total": 1.5, "attributes": {"k": [i, 2.50]}} for i in range(30)]
     records[0]["note"] = HOSTILE
     records[1]["note"] = "x" * (MAX_CELL + 50)
-    requests.post(f"{api}/{name}", data=json.dumps(records), headers=auth, timeout=10).raise_for_status()
+    body = json.dumps(records).replace('"total": 1.5', '"total": 1.50')  # the text Peak keeps
+    requests.post(f"{api}/{name}", data=body, headers=auth, timeout=10).raise_for_status()
     return name
 
 
@@ -44,10 +45,11 @@ def test_shows_the_schema_and_the_first_rows(emu, table):
     for column, kind in (("id", "integer"), ("note", "string"), ("total", "numeric"), ("attributes", "JSON")):
         assert f"<td>{column}</td><td>{kind}</td>" in html
     assert "precision 12, scale 2" in html
+    assert "<td>1.50</td>" in html  # numerics exactly as sent
     assert f"30 rows; the first {ROWS_SHOWN} are shown." in html
     assert html.count("<tr>") == 4 + 1 + ROWS_SHOWN + 1  # schema rows + header, data rows + header
     assert "<td>n19</td>" in html and "<td>n20</td>" not in html
-    assert "<td>{&quot;k&quot;: [2]}</td>" in html
+    assert "<td>{&quot;k&quot;: [2, 2.5]}</td>" in html
 
 
 def test_escapes_values_and_cuts_long_cells(emu, table):
