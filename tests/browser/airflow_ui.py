@@ -226,8 +226,15 @@ class Browser:
         path = self.screenshots / f"{name.replace(' ', '-').replace('/', '-')}.png"
         if element is None:
             self.driver.save_screenshot(str(path))
-        else:
+            return path
+        # A tall element (an open form) is shown whole in a window as tall as it.
+        size = self.driver.get_window_size()
+        height = self.script("return arguments[0].scrollHeight;", element)
+        self.driver.set_window_size(size["width"], max(size["height"], height + 200))
+        try:
             element.screenshot(str(path))
+        finally:
+            self.driver.set_window_size(size["width"], size["height"])
         return path
 
     def script(self, source: str, *args: Any) -> Any:
