@@ -16,9 +16,11 @@ records are also ``ValueError``s. No message ever carries a credential.
     ├── RecordTooLargeError (ValueError): one record larger than any request body
     ├── PeakConnectionError: the API could not be reached
     ├── PeakHTTPError: the API answered with an error status
+    │   ├── PeakRedirectError (3xx, never followed)
     │   ├── PeakValidationError (400), PeakAuthError (401/403), PeakNotFoundError (404)
     │   ├── PeakConflictError (409), PeakPayloadTooLargeError (413)
     │   └── PeakRateLimitError (429), PeakServerError (5xx)
+    ├── PeakAcknowledgementError: Peak acknowledged other record counts than were sent
     ├── PeakRestAuthError: a REST source's Custom Auth token request failed
     ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
     ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
@@ -188,10 +190,15 @@ def _rebuild(cls: type[PeakHTTPError], *args: Any) -> PeakHTTPError:
 
 
 def _detail_text(detail: dict[str, Any]) -> str:
-    where = f"record {detail.get('record')}"
+    where = [f"record {detail['record']}"] if detail.get("record") is not None else []
     if detail.get("column") is not None:
-        where += f", column {detail['column']!r}"
-    return f"{where}: {detail.get('reason', '')}"
+        where.append(f"column {detail['column']!r}")
+    reason = str(detail.get("reason", ""))
+    return f"{', '.join(where)}: {reason}" if where else reason
+
+
+class PeakRedirectError(PeakHTTPError):
+    """3xx: the API redirected; the provider never follows (credentials stay with the host)."""
 
 
 class PeakValidationError(PeakHTTPError):
@@ -237,7 +244,36 @@ def error_class_for(status: int) -> type[PeakHTTPError]:
     """The typed error for an HTTP status."""
     if status >= 500:
         return PeakServerError
+    if 300 <= status < 400:
+        return PeakRedirectError
     return _BY_STATUS.get(status, PeakHTTPError)
+
+
+class PeakAcknowledgementError(PeakError):
+    """Peak answered 2xx to ingest requests but acknowledged another record count than was sent (or
+    one that cannot be read). Those batches are recorded as applied and never sent again by the
+    provider: check the table before re-sending them yourself.
+
+    :ivar table: the table.
+    :ivar batches: ``(batch id, records sent, acknowledged)`` per batch.
+    """
+
+    def __init__(self, table: str, batches: list[tuple[str, int, Any]]) -> None:
+        self.table = table
+        self.batches = list(batches)
+        shown = "; ".join(
+            f"batch {batch}: sent {sent}, acknowledged {str(acked)[:40]!s}"
+            for batch, sent, acked in self.batches[:20]
+        )
+        more = f" (+{len(self.batches) - 20} more)" if len(self.batches) > 20 else ""
+        super().__init__(
+            f"Peak acknowledged another record count than was sent for {len(self.batches)} batch"
+            f"{'es' if len(self.batches) != 1 else ''} of table {table!r}: {shown}{more}. They are "
+            "recorded as applied and were not sent again; check the table before re-sending them"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.table, self.batches))
 
 
 class PeakRestAuthError(PeakError):

@@ -25,9 +25,11 @@ class PeakTableLink(BaseOperatorLink):
         return XCom.get_value(key=self.key, ti_key=ti_key) or ""
 
     @classmethod
-    def persist(cls, context: Any, hook: PeakHook, table: str) -> str:
-        """Store the table's URL for the UI; returns it."""
+    def persist(cls, context: Any, hook: PeakHook, table: str) -> str | None:
+        """Store the table's URL for the UI (none without a ``table_url_template``); returns it."""
         settings = hook.settings
+        if not settings.table_url_template:
+            return None
         url = settings.table_url_template.format(base_url=settings.base_url, table=quote(table, safe=""))
         context["ti"].xcom_push(key=cls.key, value=url)
         return url

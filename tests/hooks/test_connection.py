@@ -15,7 +15,6 @@ def build(**kwargs):
     ("kwargs", "expected"),
     [
         ({}, {"base_url": "https://peak.example", "auth_mode": "api_key", "api_key": "k"}),
-        ({"host": None}, {"base_url": "https://service.peak.ai"}),
         ({"host": "peak.example/", "schema": "http", "port": 8080}, {"base_url": "http://peak.example:8080"}),
         (
             {"login": "cid", "password": "sec"},
@@ -56,6 +55,8 @@ def test_token_url_may_be_relative_or_absolute():
     ("kwargs", "message"),
     [
         ({"password": None}, "has no password"),
+        ({"host": None}, "has no Host: put the base URL"),
+        ({"host": "  "}, "has no Host"),
         ({"extra": {"auth_type": "oauth"}}, "no login"),
         ({"extra": {"auth_type": "kerberos"}}, "auth_type must be"),
         ({"extra": {"timeot": 3}}, "unknown extras on the peak connection: timeot"),
