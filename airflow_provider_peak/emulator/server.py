@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import secrets
@@ -91,6 +92,10 @@ class PeakEmulator:
     :param source_orders: orders the demo source API under ``/_source/`` starts with (see ``source``).
     :param peaka_api_keys: API keys of Peaka's cache API under ``/peaka`` (see ``peaka``).
     :param peaka_step: seconds each status of a Peaka cache run lasts.
+    :param admin_key: required (as ``X-Emulator-Admin-Key``) by the test and inspection routes
+        (``/_emulator/*``, ``/_source/admin/*``, ``/peaka/_emulator/*``). Without one they are open,
+        which the emulator allows only on a loopback address: listening anywhere else without an
+        admin key is refused.
     """
 
     def __init__(
@@ -112,7 +117,14 @@ class PeakEmulator:
         source_orders: int = 0,
         peaka_api_keys: Iterable[str] = ("demo-peaka-key",),
         peaka_step: float = 0.5,
+        admin_key: str | None = None,
     ) -> None:
+        if not admin_key and not is_loopback(host):
+            raise ValueError(
+                f"the emulator serves table rows and fault injection to anyone who reaches it: "
+                f"listening on {host!r} (not a loopback address) needs an admin key"
+            )
+        self.admin_key = admin_key
         self.api_keys = frozenset(api_keys)
         self.oauth_clients = dict(oauth_clients or {})
         self.token_ttl = token_ttl
@@ -333,6 +345,24 @@ class PeakEmulator:
         return reply
 
 
+ADMIN_HEADER = "X-Emulator-Admin-Key"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or name (the emulator's admin routes may stay open)."""
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_admin_path(path: str) -> bool:
+    """The routes for tests and inspection, which an admin key guards."""
+    return path.startswith((ADMIN, f"{SOURCE}/admin", f"{PEAKA}{ADMIN}"))
+
+
 def route_of(method: str, path: str) -> tuple[str, str | None]:
     """``(route, table)`` for an API path; ``route`` is ``unknown`` when nothing matches."""
     if path == f"{API}/oauth/token":
@@ -375,6 +405,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def _admitted(self) -> bool:
+        key = self.emulator.admin_key
+        return not key or secrets.compare_digest(self.headers.get(ADMIN_HEADER, ""), key)
+
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
@@ -397,6 +431,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         split = urlsplit(self.path)
+        if is_admin_path(split.path) and not self._admitted():
+            self._body()
+            self._send(
+                401,
+                {
+                    "error": {
+                        "code": "UNAUTHORIZED",
+                        "message": "the X-Emulator-Admin-Key is missing or wrong",
+                    }
+                },
+            )
+            return
         if split.path.startswith(ADMIN):
             self._admin(method, split.path, parse_qs(split.query))
             return

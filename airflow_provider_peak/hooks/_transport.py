@@ -114,6 +114,9 @@ class _Deadline:
         self.seconds = seconds
         self.expired = False
         self.connection: HTTPConnection | None = None
+        #: The socket of the exchange, kept: http.client drops the connection's reference to it
+        #: once a ``Connection: close`` reply's headers are read, while the body still streams.
+        self.sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._done = False
         self._timer = threading.Timer(seconds, self._expire)
@@ -124,7 +127,7 @@ class _Deadline:
             if self._done:
                 return
             self.expired = True
-            sock = getattr(self.connection, "sock", None)
+            sock = self.sock or getattr(self.connection, "sock", None)
         if sock is not None:
             with suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -143,20 +146,23 @@ _CURRENT_DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.Contex
 )
 
 
+def _track(connection: HTTPConnection, send: Any, *args: Any, **kwargs: Any) -> None:
+    deadline = _CURRENT_DEADLINE.get()
+    if deadline is not None:
+        deadline.connection = connection
+    send(*args, **kwargs)
+    if deadline is not None:
+        deadline.sock = connection.sock
+
+
 class _TrackedHTTPConnection(HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        deadline = _CURRENT_DEADLINE.get()
-        if deadline is not None:
-            deadline.connection = self
-        super().request(*args, **kwargs)
+        _track(self, super().request, *args, **kwargs)
 
 
 class _TrackedHTTPSConnection(HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        deadline = _CURRENT_DEADLINE.get()
-        if deadline is not None:
-            deadline.connection = self
-        super().request(*args, **kwargs)
+        _track(self, super().request, *args, **kwargs)
 
 
 class _HTTPPool(HTTPConnectionPool):
@@ -480,14 +486,13 @@ class JsonApiHook(BaseHook):
                     content, complete = read_body(response, limit)
             except requests.exceptions.RequestException as exc:
                 if guard.expired:
-                    raise PeakConnectionError(
-                        f"{self.service_name} did not reply to {method} {shown} within "
-                        f"{guard.seconds:g} s (the connection's connect_timeout + timeout)"
-                    ) from exc
+                    raise self._too_slow(method, shown, guard.seconds) from exc
                 reason = safe_text(f"{type(exc).__name__}: {exc}", secrets=s.secrets)
                 raise PeakConnectionError(
                     f"could not reach {self.service_name} for {method} {shown}: {reason}"
                 ) from exc
+        if guard.expired:  # the shut-down socket may read as a short, "complete" body
+            raise self._too_slow(method, shown, guard.seconds)
         if status == 429:
             self._count("rate_limited")
         if 300 <= status < 400:
@@ -516,6 +521,12 @@ class JsonApiHook(BaseHook):
                 f"{s.max_reply_bytes:,} bytes (the connection's max_reply_bytes); nothing was read"
             )
         return Reply(status, response.headers, content)
+
+    def _too_slow(self, method: str, shown: str, seconds: float) -> PeakConnectionError:
+        return PeakConnectionError(
+            f"{self.service_name} did not reply to {method} {shown} within {seconds:g} s "
+            "(the connection's connect_timeout + timeout)"
+        )
 
     def request(
         self,

@@ -250,3 +250,15 @@ class TestConnection:
             password="k-12345",
             extra={k: v["schema"].get("default") for k, v in PEAKA_CONN_FIELDS.items()},
         )
+
+
+@pytest.mark.parametrize("bad", ["", " ", ".", "..", "a/b", "../x", "c\n", "c\\d"])
+def test_ids_that_would_escape_the_path_are_refused_before_any_request(peaka, peaka_conn, bad):
+    peaka_conn()
+    hook = PeakaHook()
+    with pytest.raises(PeakConfigError):
+        hook.get_cache_status(bad)
+    if bad:  # an empty project_id means the connection's
+        with pytest.raises(PeakConfigError):
+            hook.get_cache("cache-1", project_id=bad)
+    assert peaka.requests == 0
