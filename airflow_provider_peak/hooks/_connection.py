@@ -347,8 +347,9 @@ class PeakaSettings(ConnectionSettings):
     project_id: str | None = setting(None, kind="optional_text")
     region: str = setting("us", kind="choice", choices=tuple(PEAKA_HOSTS))
     cache_path: str = setting(PEAKA_CACHE_PATH)
-    #: GET path listing a project's caches, to find existing ones on a rerun; empty: no lookup.
-    list_caches_path: str = setting(PEAKA_CACHE_PATH)
+    #: Where existing caches are found on a rerun: Peaka's project-wide status call (an array of
+    #: every cache's status); empty: no lookup.
+    list_caches_path: str = setting(PEAKA_STATUS_PATH)
     max_in_flight: int = setting(4, kind="count", minimum=1)
 
     @property

@@ -147,13 +147,14 @@ class PeakaHook(JsonApiHook):
         ]
 
     def list_caches(self, project_id: str | None = None) -> list[CacheInfo] | None:
-        """The project's caches, or ``None`` where the API offers no listing (404/405, or disabled)."""
+        """The project's caches, from Peaka's project-wide status call (``GET .../cache/status``,
+        the ``list_caches_path`` extra), or ``None`` where it is missing (404/405) or turned off."""
         template = self.settings.list_caches_path
         if not template:
             return None
         path = template.format(project_id=path_segment(self.project(project_id), "project_id"))
         try:
-            reply = self._json("GET", path)
+            reply = self._json("GET", path, params={"excludeLogs": "true"})
         except PeakHTTPError as exc:
             if exc.status in (404, 405):
                 log.warning("Peaka offers no cache listing at %s (%s); skipping the lookup", path, exc.status)
@@ -169,9 +170,14 @@ class PeakaHook(JsonApiHook):
         return CacheInfo.from_wire(self._json("GET", self._path(project_id, cache_id)))
 
     def get_cache_status(self, cache_id: str, project_id: str | None = None) -> CacheStatus:
-        """A cache's status (RUNNING, COMPLETED, FAILED, ...) and its last runs."""
+        """A cache's status (RUNNING, COMPLETED, FAILED, ...) and its last runs; ``DELETED`` when
+        Peaka answers 404 (the cache is gone)."""
         path = self._path(project_id, cache_id, "/status")
-        return self._status(self._json("GET", path, params={"excludeLogs": "true"}), path)
+        try:
+            reply = self._json("GET", path, params={"excludeLogs": "true"})
+        except PeakNotFoundError:
+            return CacheStatus.gone(str(cache_id))
+        return self._status(reply, path)
 
     def _status(self, reply: Any, path: str) -> CacheStatus:
         try:
@@ -251,9 +257,12 @@ class PeakaHook(JsonApiHook):
                 follow_redirects=False,
             )
         path = self._path(project_id, cache_id, "/status")
-        async for attempt in tenacity.AsyncRetrying(**self._retry_args()):
-            with attempt:
-                reply = await self._asend("GET", path)
+        try:
+            async for attempt in tenacity.AsyncRetrying(**self._retry_args()):
+                with attempt:
+                    reply = await self._asend("GET", path)
+        except PeakNotFoundError:
+            return CacheStatus.gone(str(cache_id))
         return self._status(reply, path)
 
     async def _asend(self, method: str, path: str) -> Any:
