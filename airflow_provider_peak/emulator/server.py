@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow_provider_peak.emulator.faults import Fault, Faults
+from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
 from airflow_provider_peak.emulator.peaka_api import PREFIX as PEAKA
 from airflow_provider_peak.emulator.peaka_api import PeakaApi
 from airflow_provider_peak.emulator.record_checks import MAX_DETAILS, validate_records
@@ -91,6 +92,8 @@ class PeakEmulator:
     :param source_orders: orders the demo source API under ``/_source/`` starts with (see ``source``).
     :param peaka_api_keys: API keys of Peaka's cache API under ``/peaka`` (see ``peaka``).
     :param peaka_step: seconds each status of a Peaka cache run lasts.
+    :param ingestion_v2: Peak's v2 ingestion API (see ``ingestion_v2``); by default one with the
+        demo solution and the token ``demo-pat``. It shares this emulator's faults and latency.
     """
 
     def __init__(
@@ -112,6 +115,7 @@ class PeakEmulator:
         source_orders: int = 0,
         peaka_api_keys: Iterable[str] = ("demo-peaka-key",),
         peaka_step: float = 0.5,
+        ingestion_v2: IngestionV2Api | None = None,
     ) -> None:
         self.api_keys = frozenset(api_keys)
         self.oauth_clients = dict(oauth_clients or {})
@@ -126,6 +130,8 @@ class PeakEmulator:
         self.faults = Faults()
         self.source = SourceApi(orders=source_orders)
         self.peaka = PeakaApi(api_keys=peaka_api_keys, step=peaka_step)
+        self.v2 = ingestion_v2 or IngestionV2Api()
+        self.v2.faults = self.faults
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -377,7 +383,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload, default=str).encode()
+        self._send_bytes(status, json.dumps(payload, default=str).encode(), headers)
+
+    def _send_bytes(self, status: int, data: bytes, headers: Mapping[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -405,6 +413,9 @@ class _Handler(BaseHTTPRequestHandler):
                 method, split.path, parse_qs(split.query), self.headers, self._body()
             )
             self._send(peaka.status, peaka.payload, peaka.headers)
+            return
+        if self.emulator.v2.owns(split.path):
+            self._v2(method, split.path, parse_qs(split.query))
             return
         emu = self.emulator
         started = time.monotonic()
@@ -487,6 +498,16 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = str(emu.retry_after if exc.retry_after is None else exc.retry_after)
             return _Reply(exc.status, {"error": error}, headers)
 
+    def _v2(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        body = self._body()
+        if self.emulator.latency:
+            time.sleep(self.emulator.latency)
+        reply = self.emulator.v2.handle(method, path, query, self.headers, body)
+        if reply.drop:
+            self._drop(reset=reply.drop == "reset")
+            return
+        self._send_bytes(reply.status, reply.encode(), reply.headers)
+
     def _source(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         raw = self._body()
         try:
@@ -499,6 +520,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _admin(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         emu = self.emulator
         parts = path[len(ADMIN) :].strip("/").split("/")
+        if parts[:1] == ["v2"]:
+            reply = emu.v2.admin(method, parts[1:], query, self._body())
+            return self._send_bytes(reply.status, reply.encode(), reply.headers)
         try:
             if method == "GET" and parts == ["stats"]:
                 return self._send(200, emu.stats())
