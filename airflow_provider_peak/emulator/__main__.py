@@ -15,11 +15,18 @@ import threading
 import urllib.request
 from typing import Any
 
+from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
 from airflow_provider_peak.emulator.server import PeakEmulator
 
 
 def serve(args: argparse.Namespace) -> None:
     clients = dict(item.split(":", 1) for item in args.client)
+    v2_tokens = {}
+    for item in args.v2_token or ["demo-pat"]:
+        token, _, tenant = item.partition(":")
+        v2_tokens[token] = tenant or "demo"
+    v2 = IngestionV2Api(tokens=v2_tokens)
+    v2.set_rate_limit(args.v2_rate or None)
     emulator = PeakEmulator(
         api_keys=args.api_key,
         oauth_clients=clients,
@@ -33,6 +40,7 @@ def serve(args: argparse.Namespace) -> None:
         source_orders=args.source_orders,
         peaka_api_keys=args.peaka_api_key or ["demo-peaka-key"],
         peaka_step=args.peaka_step,
+        ingestion_v2=v2,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     stopped = threading.Event()
@@ -109,6 +117,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--peaka-api-key", action="append", default=[], help="an accepted Peaka API key")
     parser.add_argument("--peaka-step", type=float, default=0.5, help="seconds per Peaka cache status")
+    parser.add_argument(
+        "--v2-token", action="append", metavar="TOKEN[:TENANT]", help="a v2 personal access token (demo-pat)"
+    )
+    parser.add_argument("--v2-rate", type=float, default=50.0, help="v2 requests/s per tenant (0: no limit)")
     serve(parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv))
 
 

@@ -445,7 +445,7 @@ class IngestionV2Api:
         ]
         return {
             w.request_id_keys[0]: request_id,
-            "dryRun": dry_run,
+            w.dry_run_key: dry_run,
             w.accepted_keys[0]: len(good),
             w.failed_key: items,
         }

@@ -1,4 +1,5 @@
-"""The Peak API emulator: a real threaded HTTP server implementing docs/contract.md.
+"""The Peak API emulator: a real threaded HTTP server implementing docs/contract.md (and Peak's
+v2 ingestion API of docs/ingestion-v2.md, in ``ingestion_v2``).
 
 ``with PeakEmulator(api_keys=("demo",)) as emu: emu.url`` serves on a free loopback port. Faults
 (status codes, resets, lost replies, latency) are injected from Python or over HTTP at

@@ -224,13 +224,18 @@ def _numeric(prefix: str, column: SolutionColumn) -> ColumnFunction:
     spec = f"NUMERIC({precision},{scale})"
 
     def encode(v: Any) -> str:
-        if type(v) is int and -limit < v < limit:
+        t = type(v)
+        if t is int and -limit < v < limit:
             return prefix + _int_repr(v)
+        if t is Decimal and v.is_finite() and v.as_tuple().exponent >= -scale and v.adjusted() < whole_digits:
+            return prefix + str(v)
         if v is None:
             return _null_text(prefix, column)
         text, value = _number(v, "numeric")
         if isinstance(value, int):
             whole, fraction = (len(_int_repr(abs(value))) if value else 0), 0
+        elif value.as_tuple().exponent >= -scale and value.adjusted() < whole_digits:
+            return prefix + text  # fits as written, so its value fits
         else:
             whole, fraction = value_digits(value)
         if whole > whole_digits:

@@ -30,7 +30,7 @@ from airflow_provider_peak.ingest.v2.schema import (
 from airflow_provider_peak.ingest.v2.wire import V2Wire
 from airflow_provider_peak.ingest.validation import INT64_MAX, INT64_MIN
 
-PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOKEN = "pat-property-tests"
 HEADERS = {"Authorization": TOKEN}
 
