@@ -406,7 +406,7 @@ class IngestionV2Api:
         table = self._solution(tenant, solution_name).tables.get(table_name)
         if table is None:
             raise _Error(
-                404, "TABLE_NOT_FOUND", f"solution {solution_name!r} has no table {table_name[:80]!r}"
+                404, "TABLE_NOT_FOUND", f"solution {solution_name[:80]!r} has no table {table_name[:80]!r}"
             )
         if len(rows) > w.max_rows:
             raise _Error(413, "PAYLOAD_TOO_LARGE", f"{len(rows):,} rows; at most {w.max_rows:,}")

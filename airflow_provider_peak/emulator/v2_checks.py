@@ -237,11 +237,13 @@ def check_row(table: Table, row: Any, *, case_sensitive: bool = True) -> tuple[d
     required columns in definition order."""
     if not isinstance(row, dict):
         return {}, [Problem(None, codes.NOT_AN_OBJECT, "the row is not a JSON object")]
-    folded = {name.lower(): name for name in table.columns}
+    folded: dict[str, str] = {}
+    for column_name in table.columns:  # of two names differing only in case the first wins
+        folded.setdefault(column_name.lower(), column_name)
     problems: list[Problem] = []
     named: dict[str, Any] = {}
     for key, value in row.items():
-        name = key if case_sensitive else folded.get(key.lower())
+        name = key if case_sensitive else folded.get(key.lower(), "")
         if name not in table.columns:
             problems.append(Problem(key[:200], codes.UNKNOWN_COLUMN, "no such column"))
             continue
@@ -252,7 +254,7 @@ def check_row(table: Table, row: Any, *, case_sensitive: bool = True) -> tuple[d
         found = check_value(table.columns[name], value)
         if found is not None:
             problems.append(Problem(name, *found))
-    for name, column in table.columns.items():
-        if column.required and name not in named:
-            problems.append(Problem(name, codes.MISSING_REQUIRED, "required column is missing"))
+    for column_name, column in table.columns.items():
+        if column.required and column_name not in named:
+            problems.append(Problem(column_name, codes.MISSING_REQUIRED, "required column is missing"))
     return named, problems

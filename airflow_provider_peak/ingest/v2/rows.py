@@ -111,9 +111,10 @@ def _string(prefix: str, column: SolutionColumn) -> ColumnFunction:
         if type(v) is str or isinstance(v, str):
             if checked:
                 if (lo is not None and len(v) < lo) or (hi is not None and len(v) > hi):
-                    raise _Invalid(codes.BAD_LENGTH, f"length {len(v)} is outside {lo or 0}..{hi or 'any'}")
+                    bounds = f"{0 if lo is None else lo}..{'any' if hi is None else hi}"
+                    raise _Invalid(codes.BAD_LENGTH, f"length {len(v)} is outside {bounds}")
                 if allowed_set is not None and v not in allowed_set:
-                    shown = ", ".join(repr(a) for a in sorted(allowed_set)[:10])
+                    shown = ", ".join(short_repr(a, 40) for a in sorted(allowed_set)[:10])
                     raise _Invalid(codes.NOT_ALLOWED_VALUE, f"not one of {shown}")
             return prefix + esc(v)
         if v is None:
@@ -338,7 +339,8 @@ _FACTORIES: dict[V2Type, Callable[[str, SolutionColumn], ColumnFunction]] = {
 
 
 class RowValidator:
-    """Checks and encodes rows for one solution table (or only encodes them, with ``table=None``).
+    """Checks and encodes rows for one solution table (or only encodes them, with ``table=None`` or
+    a table whose columns the schema reply did not show).
 
     :param case_sensitive: row keys must spell a column exactly (the default); ``False`` matches
         ignoring case and sends the schema's spelling.
@@ -350,7 +352,8 @@ class RowValidator:
         self._functions: dict[str, ColumnFunction] = {}
         self._folded: dict[str, str] = {}
         self._required: tuple[str, ...] = ()
-        if table is None:
+        self._checked = table is not None and bool(table.columns)
+        if table is None or not self._checked:
             return
         for column in table.columns:
             prefix = encode_basestring(column.name) + ":"
@@ -363,7 +366,7 @@ class RowValidator:
 
     def encode(self, row: Any, index: int) -> bytes | list[RowError]:
         """The row's compact UTF-8 JSON as it will be sent, or its errors (a non-empty list)."""
-        if type(row) is dict and self.table is not None:
+        if type(row) is dict and self._checked:
             try:
                 if self.case_sensitive:
                     functions = self._functions
@@ -439,7 +442,7 @@ class RowValidator:
         kind = codes.UNKNOWN_COLUMN
         if not isinstance(key, str):
             return None, (kind.code, kind.category, f"keys must be strings, got {_type_name(key)}")
-        if self.table is None:
+        if self.table is None or not self._checked:
             return key, None
         if self.case_sensitive:
             if key in self._functions:

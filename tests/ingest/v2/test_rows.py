@@ -204,6 +204,8 @@ def test_unknown_types_and_tables_without_a_schema_only_encode() -> None:
     v = one("geography", {"type": "required"}, {"type": "nonNull"})
     assert verdict(v, {"type": "Point"}) == '{"type":"Point"}'
     assert verdict(v, None) == codes.NULL_NOT_ALLOWED.code
+    unshown = parse_solution_schema({"schemaDefinition": [{"tableName": "T"}]}).table("T")
+    assert RowValidator(unshown).encode({"ANY": 1}, 0) == b'{"ANY":1}'  # columns unknown: not checked
     free = RowValidator(None)
     row = {"A": Decimal("1.10"), "B": datetime(2024, 1, 2, 3, 4, 5), "C": date(2024, 1, 2), "D": [1]}
     assert free.encode(row, 0) == b'{"A":1.10,"B":"2024-01-02 03:04:05","C":"2024-01-02","D":[1]}'
