@@ -21,6 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from airflow_provider_peak.emulator import PeakEmulator
+    from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
     from airflow_provider_peak.emulator.peaka_api import PeakaApi
     from airflow_provider_peak.emulator.rest_source import SourceApi
 
@@ -31,13 +32,20 @@ CLIENT_ID = "airflow-client"
 CLIENT_SECRET = "client-secret-8e1d4c6f"
 #: Fast back-off so retry tests take milliseconds, not seconds.
 FAST_RETRIES = {"backoff_initial": 0.01, "backoff_max": 0.05, "retry_after_floor": 0.01}
+#: The v2 API's personal access token and its tenant (``x-auth-tenant`` / ``x-auth-tenantId``).
+V2_TOKEN = "test-pat-7c2e4b9d"
+V2_TENANT = "acme"
+V2_TENANT_ID = "t-1001"
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[PeakEmulator]:
     from airflow_provider_peak.emulator import PeakEmulator
+    from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api, Tenant
 
-    with PeakEmulator(api_keys=(API_KEY,), oauth_clients={CLIENT_ID: CLIENT_SECRET}, quiet=True) as emu:
+    v2 = IngestionV2Api(tokens={V2_TOKEN: Tenant(V2_TENANT, V2_TENANT_ID)})
+    clients = {CLIENT_ID: CLIENT_SECRET}
+    with PeakEmulator(api_keys=(API_KEY,), oauth_clients=clients, quiet=True, ingestion_v2=v2) as emu:
         yield emu
 
 
@@ -146,6 +154,15 @@ def unique_table(request: pytest.FixtureRequest, prefix: str = "t") -> str:
     """A table name unique to the test (the session emulator is shared)."""
     name = "".join(ch if ch.isalnum() else "_" for ch in request.node.name)
     return f"{prefix}_{name}"[:120].rstrip("_")
+
+
+@pytest.fixture
+def v2(emu: PeakEmulator) -> IngestionV2Api:
+    """The shared emulator's v2 API, reset: the demo solution ``DEMO_OOTB`` for tenant ``V2_TENANT``
+    (token ``V2_TOKEN``), no rows, the documented rate limit."""
+    emu.v2.set_rate_limit(emu.v2.wire.requests_per_second)
+    emu.v2.reset()
+    return emu.v2
 
 
 # ----------------------------------------------------------------------------- task context

@@ -16,6 +16,7 @@ import threading
 import urllib.request
 from typing import Any
 
+from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
 from airflow_provider_peak.emulator.server import ADMIN_HEADER, PeakEmulator
 
 ADMIN_KEY_ENV = "PEAK_EMULATOR_ADMIN_KEY"
@@ -23,6 +24,12 @@ ADMIN_KEY_ENV = "PEAK_EMULATOR_ADMIN_KEY"
 
 def serve(args: argparse.Namespace) -> None:
     clients = dict(item.split(":", 1) for item in args.client)
+    v2_tokens = {}
+    for item in args.v2_token or ["demo-pat"]:
+        token, _, tenant = item.partition(":")
+        v2_tokens[token] = tenant or "demo"
+    v2 = IngestionV2Api(tokens=v2_tokens)
+    v2.set_rate_limit(args.v2_rate or None)
     emulator = PeakEmulator(
         api_keys=args.api_key,
         oauth_clients=clients,
@@ -37,6 +44,7 @@ def serve(args: argparse.Namespace) -> None:
         peaka_api_keys=args.peaka_api_key or ["demo-peaka-key"],
         peaka_step=args.peaka_step,
         admin_key=args.admin_key,
+        ingestion_v2=v2,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     stopped = threading.Event()
@@ -123,6 +131,10 @@ def main(argv: list[str] | None = None) -> None:
         help=f"required by the /_emulator and admin routes (default: ${ADMIN_KEY_ENV}); "
         "needed to listen on a non-loopback --host",
     )
+    parser.add_argument(
+        "--v2-token", action="append", metavar="TOKEN[:TENANT]", help="a v2 personal access token (demo-pat)"
+    )
+    parser.add_argument("--v2-rate", type=float, default=50.0, help="v2 requests/s per tenant (0: no limit)")
     args = parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv)
     try:
         serve(args)

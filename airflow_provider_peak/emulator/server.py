@@ -1,4 +1,5 @@
-"""The Peak API emulator: a real threaded HTTP server implementing docs/contract.md.
+"""The Peak API emulator: a real threaded HTTP server implementing docs/contract.md (and Peak's
+v2 ingestion API of docs/ingestion-v2.md, in ``ingestion_v2``).
 
 ``with PeakEmulator(api_keys=("demo",)) as emu: emu.url`` serves on a free loopback port. Faults
 (status codes, resets, lost replies, latency) are injected from Python or over HTTP at
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow_provider_peak.emulator.faults import Fault, Faults
+from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
 from airflow_provider_peak.emulator.peaka_api import PREFIX as PEAKA
 from airflow_provider_peak.emulator.peaka_api import PeakaApi
 from airflow_provider_peak.emulator.record_checks import MAX_DETAILS, validate_records
@@ -96,6 +98,8 @@ class PeakEmulator:
         (``/_emulator/*``, ``/_source/admin/*``, ``/peaka/_emulator/*``). Without one they are open,
         which the emulator allows only on a loopback address: listening anywhere else without an
         admin key is refused.
+    :param ingestion_v2: Peak's v2 ingestion API (see ``ingestion_v2``); by default one with the
+        demo solution and the token ``demo-pat``. It shares this emulator's faults and latency.
     """
 
     def __init__(
@@ -118,6 +122,7 @@ class PeakEmulator:
         peaka_api_keys: Iterable[str] = ("demo-peaka-key",),
         peaka_step: float = 0.5,
         admin_key: str | None = None,
+        ingestion_v2: IngestionV2Api | None = None,
     ) -> None:
         if not admin_key and not is_loopback(host):
             raise ValueError(
@@ -138,6 +143,8 @@ class PeakEmulator:
         self.faults = Faults()
         self.source = SourceApi(orders=source_orders)
         self.peaka = PeakaApi(api_keys=peaka_api_keys, step=peaka_step)
+        self.v2 = ingestion_v2 or IngestionV2Api()
+        self.v2.faults = self.faults
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -414,7 +421,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload, default=str).encode()
+        self._send_bytes(status, json.dumps(payload, default=str).encode(), headers)
+
+    def _send_bytes(self, status: int, data: bytes, headers: Mapping[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -454,6 +463,9 @@ class _Handler(BaseHTTPRequestHandler):
                 method, split.path, parse_qs(split.query), self.headers, self._body()
             )
             self._send(peaka.status, peaka.payload, peaka.headers)
+            return
+        if self.emulator.v2.owns(split.path):
+            self._v2(method, split.path, parse_qs(split.query))
             return
         emu = self.emulator
         started = time.monotonic()
@@ -536,6 +548,16 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = str(emu.retry_after if exc.retry_after is None else exc.retry_after)
             return _Reply(exc.status, {"error": error}, headers)
 
+    def _v2(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        body = self._body()
+        if self.emulator.latency:
+            time.sleep(self.emulator.latency)
+        reply = self.emulator.v2.handle(method, path, query, self.headers, body)
+        if reply.drop:
+            self._drop(reset=reply.drop == "reset")
+            return
+        self._send_bytes(reply.status, reply.encode(), reply.headers)
+
     def _source(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         raw = self._body()
         try:
@@ -548,6 +570,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _admin(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         emu = self.emulator
         parts = path[len(ADMIN) :].strip("/").split("/")
+        if parts[:1] == ["v2"]:
+            reply = emu.v2.admin(method, parts[1:], query, self._body())
+            return self._send_bytes(reply.status, reply.encode(), reply.headers)
         try:
             if method == "GET" and parts == ["stats"]:
                 return self._send(200, emu.stats())
