@@ -53,7 +53,8 @@ def test_the_pipeline_imports_no_airflow_at_import_time(path):
 
 def test_importing_the_pipeline_imports_nothing_of_airflow_beyond_its_exceptions():
     def airflow_modules(statement: str) -> set[str]:
-        code = f"import json, sys; {statement}; print(json.dumps([m for m in sys.modules if m.startswith('airflow.')]))"
+        listing = "[m for m in sys.modules if m.startswith('airflow.')]"
+        code = f"import json, sys; {statement}; print(json.dumps({listing}))"
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         return set(json.loads(out.strip().splitlines()[-1]))
 
