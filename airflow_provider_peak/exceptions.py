@@ -10,15 +10,20 @@ records are also ``ValueError``s. No message ever carries a credential.
     ├── PeakConfigError (ValueError): a connection or argument that cannot work
     │   ├── SchemaError: a table or column definition Peak would reject
     │   │   └── FormatError: a date/time pattern that cannot be compiled
+    │   ├── SolutionTableNotFoundError: a table that a v2 solution's schema does not list
     │   ├── FeedNameError: a feed name Peak would refuse
     │   └── PeakaSpecError: a Peaka table spec or schedule Peaka would refuse
     ├── RecordValidationError (ValueError): records Peak would reject; nothing was sent
+    │   └── RowValidationError: v2 rows the solution schema rejects; nothing was sent
     ├── RecordTooLargeError (ValueError): one record larger than any request body
+    ├── PeakRowsFailedError: v2 rows Peak reported in ``failed`` (the other rows were accepted)
     ├── PeakConnectionError: the API could not be reached
     ├── PeakHTTPError: the API answered with an error status
+    │   ├── PeakRedirectError (3xx, never followed)
     │   ├── PeakValidationError (400), PeakAuthError (401/403), PeakNotFoundError (404)
     │   ├── PeakConflictError (409), PeakPayloadTooLargeError (413)
     │   └── PeakRateLimitError (429), PeakServerError (5xx)
+    ├── PeakAcknowledgementError: Peak acknowledged other record counts than were sent
     ├── PeakRestAuthError: a REST source's Custom Auth token request failed
     ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
     ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
@@ -70,6 +75,24 @@ class PeakaSpecError(PeakConfigError):
     """A Peaka table spec or schedule that Peaka would refuse (named in the message)."""
 
 
+class SolutionTableNotFoundError(PeakConfigError):
+    """A table that a v2 solution's schema does not list.
+
+    :ivar solution: the solution name.
+    :ivar table: the table asked for.
+    :ivar available: the full table names the schema lists.
+    """
+
+    def __init__(self, solution: str, table: str, available: list[str]) -> None:
+        self.solution, self.table, self.available = solution, table, list(available)
+        shown = ", ".join(repr(name[:80]) for name in self.available[:20]) or "none"
+        more = f" (+{len(self.available) - 20} more)" if len(self.available) > 20 else ""
+        super().__init__(f"solution {solution[:80]!r} has no table {table[:80]!r}; its tables: {shown}{more}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.solution, self.table, self.available))
+
+
 #: How many errors ``RecordValidationError`` lists in its message.
 MESSAGE_ERROR_LIMIT = 20
 
@@ -102,6 +125,14 @@ class RecordValidationError(PeakError, ValueError):
         return (type(self), (self.errors, self.count))
 
 
+class RowValidationError(RecordValidationError):
+    """v2 rows that the solution schema rejects, found before sending; nothing was sent.
+
+    :ivar errors: the first errors (``ingest.v2.rows.RowError``: row, column, code, category, message).
+    :ivar count: how many rows were invalid in total.
+    """
+
+
 class RecordTooLargeError(PeakError, ValueError):
     """One encoded record is larger than a request body may be; no packing can send it.
 
@@ -121,6 +152,57 @@ class RecordTooLargeError(PeakError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.record, self.size, self.max_bytes))
+
+
+class PeakRowsFailedError(PeakError):
+    """Peak's v2 API reported rows in ``failed``; it accepted the other rows of the same requests.
+
+    v2 is not all-or-nothing: good rows are written (or buffered) while bad rows are refused, so
+    the rows counted in ``accepted`` stay in Peak.
+
+    :ivar failed: how many rows failed.
+    :ivar accepted: how many rows were accepted.
+    :ivar by_code: failed rows per error code (a row with two codes counts under both).
+    :ivar examples: a few failures as text (row, column, code, message; never a value).
+    :ivar dry_run: the requests were dry runs: nothing was written at all.
+    """
+
+    def __init__(
+        self,
+        failed: int,
+        accepted: int,
+        by_code: dict[str, int],
+        examples: list[str] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> None:
+        self.failed, self.accepted, self.by_code = failed, accepted, dict(by_code)
+        self.examples, self.dry_run = list(examples or []), dry_run
+        total = failed + accepted
+        codes = ", ".join(f"{code} x{n:,}" for code, n in sorted(by_code.items(), key=lambda i: -i[1])[:10])
+        verb = "would reject" if dry_run else "rejected"
+        text = f"Peak {verb} {failed:,} of {total:,} rows" + (f" ({codes})" if codes else "")
+        if dry_run:
+            text += "; dry run: nothing was written"
+        elif accepted:
+            text += (
+                f"; the other {accepted:,} rows were accepted (v2 ingests the good rows of a request, "
+                "so they stay in Peak)"
+            )
+        if self.examples:
+            text += ":\n" + "\n".join(f"  {line}" for line in self.examples[:MESSAGE_ERROR_LIMIT])
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_rows_failed,
+            (type(self), self.failed, self.accepted, self.by_code, self.examples, self.dry_run),
+        )
+
+
+def _rebuild_rows_failed(cls: type[PeakRowsFailedError], *args: Any) -> PeakRowsFailedError:
+    failed, accepted, by_code, examples, dry_run = args
+    return cls(failed, accepted, by_code, examples, dry_run=dry_run)
 
 
 class PeakConnectionError(PeakError):
@@ -188,10 +270,15 @@ def _rebuild(cls: type[PeakHTTPError], *args: Any) -> PeakHTTPError:
 
 
 def _detail_text(detail: dict[str, Any]) -> str:
-    where = f"record {detail.get('record')}"
+    where = [f"record {detail['record']}"] if detail.get("record") is not None else []
     if detail.get("column") is not None:
-        where += f", column {detail['column']!r}"
-    return f"{where}: {detail.get('reason', '')}"
+        where.append(f"column {detail['column']!r}")
+    reason = str(detail.get("reason", ""))
+    return f"{', '.join(where)}: {reason}" if where else reason
+
+
+class PeakRedirectError(PeakHTTPError):
+    """3xx: the API redirected; the provider never follows (credentials stay with the host)."""
 
 
 class PeakValidationError(PeakHTTPError):
@@ -237,7 +324,36 @@ def error_class_for(status: int) -> type[PeakHTTPError]:
     """The typed error for an HTTP status."""
     if status >= 500:
         return PeakServerError
+    if 300 <= status < 400:
+        return PeakRedirectError
     return _BY_STATUS.get(status, PeakHTTPError)
+
+
+class PeakAcknowledgementError(PeakError):
+    """Peak answered 2xx to ingest requests but acknowledged another record count than was sent (or
+    one that cannot be read). Those batches are recorded as applied and never sent again by the
+    provider: check the table before re-sending them yourself.
+
+    :ivar table: the table.
+    :ivar batches: ``(batch id, records sent, acknowledged)`` per batch.
+    """
+
+    def __init__(self, table: str, batches: list[tuple[str, int, Any]]) -> None:
+        self.table = table
+        self.batches = list(batches)
+        shown = "; ".join(
+            f"batch {batch}: sent {sent}, acknowledged {str(acked)[:40]!s}"
+            for batch, sent, acked in self.batches[:20]
+        )
+        more = f" (+{len(self.batches) - 20} more)" if len(self.batches) > 20 else ""
+        super().__init__(
+            f"Peak acknowledged another record count than was sent for {len(self.batches)} batch"
+            f"{'es' if len(self.batches) != 1 else ''} of table {table!r}: {shown}{more}. They are "
+            "recorded as applied and were not sent again; check the table before re-sending them"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.table, self.batches))
 
 
 class PeakRestAuthError(PeakError):

@@ -41,6 +41,10 @@ except ImportError:  # Airflow 2.11
     from airflow.utils.context import Context  # type: ignore[no-redef, attr-defined]
 
 
+#: Airflow 3.3 added the asset state store (a run-independent key-value store per asset).
+HAS_ASSET_STATE_STORE = AIRFLOW_V_3_3_PLUS
+
+
 def task_logger(operator: Any) -> logging.Logger:
     """An operator's task logger. On Airflow 3 it is the task SDK's structlog-backed logger, which
     offers the ``logging.Logger`` methods the provider calls (``info``, ``warning``, ``error``)."""
@@ -68,6 +72,7 @@ def dag_bag(dag_folder: str) -> Any:
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "HAS_ASSET_STATE_STORE",
     "AirflowSensorTimeout",
     "Asset",
     "BaseHook",

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from airflow_provider_peak.emulator import PeakEmulator
+    from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
     from airflow_provider_peak.emulator.peaka_api import PeakaApi
     from airflow_provider_peak.emulator.rest_source import SourceApi
 
@@ -30,13 +32,20 @@ CLIENT_ID = "airflow-client"
 CLIENT_SECRET = "client-secret-8e1d4c6f"
 #: Fast back-off so retry tests take milliseconds, not seconds.
 FAST_RETRIES = {"backoff_initial": 0.01, "backoff_max": 0.05, "retry_after_floor": 0.01}
+#: The v2 API's personal access token and its tenant (``x-auth-tenant`` / ``x-auth-tenantId``).
+V2_TOKEN = "test-pat-7c2e4b9d"
+V2_TENANT = "acme"
+V2_TENANT_ID = "t-1001"
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[PeakEmulator]:
     from airflow_provider_peak.emulator import PeakEmulator
+    from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api, Tenant
 
-    with PeakEmulator(api_keys=(API_KEY,), oauth_clients={CLIENT_ID: CLIENT_SECRET}, quiet=True) as emu:
+    v2 = IngestionV2Api(tokens={V2_TOKEN: Tenant(V2_TENANT, V2_TENANT_ID)})
+    clients = {CLIENT_ID: CLIENT_SECRET}
+    with PeakEmulator(api_keys=(API_KEY,), oauth_clients=clients, quiet=True, ingestion_v2=v2) as emu:
         yield emu
 
 
@@ -145,6 +154,15 @@ def unique_table(request: pytest.FixtureRequest, prefix: str = "t") -> str:
     """A table name unique to the test (the session emulator is shared)."""
     name = "".join(ch if ch.isalnum() else "_" for ch in request.node.name)
     return f"{prefix}_{name}"[:120].rstrip("_")
+
+
+@pytest.fixture
+def v2(emu: PeakEmulator) -> IngestionV2Api:
+    """The shared emulator's v2 API, reset: the demo solution ``DEMO_OOTB`` for tenant ``V2_TENANT``
+    (token ``V2_TOKEN``), no rows, the documented rate limit."""
+    emu.v2.set_rate_limit(emu.v2.wire.requests_per_second)
+    emu.v2.reset()
+    return emu.v2
 
 
 # ----------------------------------------------------------------------------- task context
@@ -318,3 +336,116 @@ def fetch_orders(output_stream: Any, metadata: Any, session: Any, path: str, pag
         if not page["has_more"]:
             break
     metadata.save({"after_id": after})
+
+
+# ----------------------------------------------------------------------------- scripted servers
+@dataclass
+class Seen:
+    """One request a ``ScriptedServer`` received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Answer:
+    """What a ``ScriptedServer`` answers: a status, headers, and a body (bytes, or an iterator of
+    chunks written one by one with ``pause`` seconds between them)."""
+
+    status: int = 200
+    body: Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    pause: float = 0.0
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, **headers: str) -> Answer:
+        return cls(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers})
+
+
+class ScriptedServer:
+    """A real HTTP server on loopback that answers as a test scripts it and records every request:
+    the odd server (wrong counts, repeated tokens, huge or trickling bodies, redirects, echoes of
+    the request's headers) a test needs, without touching the project's own code.
+
+    ``answer(seen) -> Answer`` decides each reply; ``url`` is ``http://<host>:<port>``.
+    """
+
+    def __init__(self, answer: Callable[[Seen], Answer], host: str = "127.0.0.1") -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answer = answer
+        self.seen: list[Seen] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                seen = Seen(self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
+                server.seen.append(seen)
+                reply = server.answer(seen)
+                chunks = [reply.body] if isinstance(reply.body, bytes) else reply.body
+                self.send_response(reply.status)
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                if isinstance(reply.body, bytes):
+                    self.send_header("Content-Length", str(len(reply.body)))
+                else:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                self.end_headers()
+                try:
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        if reply.pause:
+                            time.sleep(reply.pause)
+                except OSError:  # the client gave up: expected for trickles and huge bodies
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = _any
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass
+
+        self._server = Server((host, 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[..., ScriptedServer]]:
+    """``scripted(answer, host="127.0.0.1")`` -> a started ``ScriptedServer`` (stopped after the test)."""
+    servers: list[ScriptedServer] = []
+
+    def start(answer: Callable[[Seen], Answer], host: str = "127.0.0.1") -> ScriptedServer:
+        server = ScriptedServer(answer, host).__enter__()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__()

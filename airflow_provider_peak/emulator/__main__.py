@@ -9,17 +9,27 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import urllib.request
 from typing import Any
 
-from airflow_provider_peak.emulator.server import PeakEmulator
+from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
+from airflow_provider_peak.emulator.server import ADMIN_HEADER, PeakEmulator
+
+ADMIN_KEY_ENV = "PEAK_EMULATOR_ADMIN_KEY"
 
 
 def serve(args: argparse.Namespace) -> None:
     clients = dict(item.split(":", 1) for item in args.client)
+    v2_tokens = {}
+    for item in args.v2_token or ["demo-pat"]:
+        token, _, tenant = item.partition(":")
+        v2_tokens[token] = tenant or "demo"
+    v2 = IngestionV2Api(tokens=v2_tokens)
+    v2.set_rate_limit(args.v2_rate or None)
     emulator = PeakEmulator(
         api_keys=args.api_key,
         oauth_clients=clients,
@@ -33,6 +43,8 @@ def serve(args: argparse.Namespace) -> None:
         source_orders=args.source_orders,
         peaka_api_keys=args.peaka_api_key or ["demo-peaka-key"],
         peaka_step=args.peaka_step,
+        admin_key=args.admin_key,
+        ingestion_v2=v2,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     stopped = threading.Event()
@@ -43,8 +55,9 @@ def serve(args: argparse.Namespace) -> None:
         stopped.wait()
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as reply:
+def _get(url: str, admin_key: str | None) -> Any:
+    headers = {ADMIN_HEADER: admin_key} if admin_key else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as reply:
         return json.load(reply)
 
 
@@ -67,10 +80,10 @@ def render_table(rows: list[dict[str, Any]]) -> str:
 def show(args: argparse.Namespace) -> None:
     base = args.url.rstrip("/")
     if args.table:
-        rows = _get(f"{base}/_emulator/tables/{args.table}/rows?limit={args.limit}")["rows"]
+        rows = _get(f"{base}/_emulator/tables/{args.table}/rows?limit={args.limit}", args.admin_key)["rows"]
         print(json.dumps(rows, indent=2) if args.json else render_table(rows) if rows else "(no rows)")
         return
-    tables = _get(f"{base}/_emulator/tables")["tables"]
+    tables = _get(f"{base}/_emulator/tables", args.admin_key)["tables"]
     summary = [
         {"table": t["name"], "columns": len(t["columns"]), "rows": t["rows"], "created": t["createdAt"]}
         for t in tables
@@ -86,6 +99,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument("--url", required=True)
         parser.add_argument("--limit", type=int, default=20)
         parser.add_argument("--json", action="store_true")
+        parser.add_argument(
+            "--admin-key", default=os.environ.get(ADMIN_KEY_ENV), help=f"default: ${ADMIN_KEY_ENV}"
+        )
         show(parser.parse_args(argv[1:]))
         return
     parser = argparse.ArgumentParser(
@@ -109,7 +125,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--peaka-api-key", action="append", default=[], help="an accepted Peaka API key")
     parser.add_argument("--peaka-step", type=float, default=0.5, help="seconds per Peaka cache status")
-    serve(parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv))
+    parser.add_argument(
+        "--admin-key",
+        default=os.environ.get(ADMIN_KEY_ENV),
+        help=f"required by the /_emulator and admin routes (default: ${ADMIN_KEY_ENV}); "
+        "needed to listen on a non-loopback --host",
+    )
+    parser.add_argument(
+        "--v2-token", action="append", metavar="TOKEN[:TENANT]", help="a v2 personal access token (demo-pat)"
+    )
+    parser.add_argument("--v2-rate", type=float, default=50.0, help="v2 requests/s per tenant (0: no limit)")
+    args = parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv)
+    try:
+        serve(args)
+    except ValueError as exc:  # a setting the emulator refuses (e.g. a public --host without --admin-key)
+        parser.error(str(exc))
 
 
 if __name__ == "__main__":

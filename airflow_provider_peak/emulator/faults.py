@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ACTIONS = ("status", "reset", "drop_after_apply", "latency")
-ROUTES = ("ingest", "create", "get", "list", "token", "any")
+ROUTES = ("ingest", "create", "get", "list", "token", "v2_solutions", "v2_schema", "v2_ingest", "any")
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """Peaka's cache API, served by the emulator under ``/peaka`` (so Peaka's base URL is ``{url}/peaka``).
 
-``/peaka/api/v1/data/projects/{projectId}/cache``: ``GET`` lists the project's caches;
-``/batch`` (``POST``) creates several with a per-item ``success``/``error``; ``/{cacheId}``
-(``GET``/``PUT``/``DELETE``); ``/{cacheId}/status``; ``/{cacheId}/incrementalUpdate`` and
-``/fullRefreshUpdate`` (``POST``). Requests need ``Authorization: Bearer <api key>``; errors are
+The routes of Peaka's published reference, under ``/peaka/api/v1/data/projects/{projectId}``:
+``/cache/batch`` (``POST``) creates several caches with a per-item ``success``/``error``;
+``/cache/status`` (``GET``) is every cache's status (also ``/catalog/{catalogId}/cache/status``);
+``/cache/{cacheId}`` (``GET``/``PUT``/``DELETE``); ``/cache/{cacheId}/status`` (404 once the cache is
+deleted: Peaka has no DELETED status); ``/cache/{cacheId}/incrementalUpdate`` and
+``/fullRefreshUpdate`` (``POST``). No plain listing (``GET /cache``), as Peaka documents none.
+Requests need ``Authorization: Bearer <api key>``; errors are
 shaped like Peaka's gateway (``{"status", "error", "message", "path"}``).
 
 Every run of a cache walks through a list of statuses, each lasting ``step`` seconds (the last one
@@ -103,8 +106,6 @@ class _Cache:
         }
 
     def status(self, now: float) -> str:
-        if self.deleted:
-            return "DELETED"
         if not self.runs:
             return "NOT_INITIALIZED"
         return max(self.runs.values(), key=lambda r: r.started).status(now)
@@ -230,19 +231,25 @@ class PeakaApi:
             raise _Error(401, "missing or invalid API key")
         self._fault()
         parts = [unquote(p) for p in path[len(_API) :].split("/")]
+        catalog = None
+        if len(parts) >= 4 and parts[1] == "catalog" and parts[3] == "cache":  # .../catalog/{id}/cache/status
+            catalog, parts = parts[2], [parts[0], *parts[3:]]
         if len(parts) < 2 or parts[1] != "cache" or not parts[0]:
             raise _Error(404, "no such endpoint")
         project, rest = parts[0], parts[2:]
         body = self._json(raw)
         with self._lock:
             route = (
-                "cache/batch"
-                if rest == ["batch"]
+                f"cache/{rest[0]}"
+                if rest in (["batch"], ["status"])
                 else "/".join(["cache", *(["{id}"] if rest else []), *rest[1:]])
             )
             self.stats[f"{method} {route}"] += 1
-            if rest == [] and method == "GET":
-                return PeakaReply(200, [c.to_wire() for c in self._live(project)])
+            if rest == ["status"] and method == "GET":  # every cache of the project (or catalog)
+                live = [c for c in self._live(project) if catalog is None or c.catalog_id == catalog]
+                return PeakaReply(200, [self._status(c, query) for c in live])
+            if catalog is not None:
+                raise _Error(404, "no such endpoint")
             if rest == ["batch"] and method == "POST":
                 return PeakaReply(200, self._create_batch(project, body))
             cache = self._find(project, rest[0]) if rest else None
@@ -251,6 +258,8 @@ class PeakaApi:
             if len(rest) == 1:
                 return self._cache(method, cache, body)
             if rest[1:] == ["status"] and method == "GET":
+                if cache.deleted:  # Peaka has no DELETED status: a deleted cache is not found
+                    raise _Error(404, f"cache {cache.id} not found")
                 return PeakaReply(200, self._status(cache, query))
             if len(rest) == 2 and rest[1] in _ACTIONS and method == "POST":
                 if cache.deleted:

@@ -1,4 +1,5 @@
-"""The Peak API emulator: a real threaded HTTP server implementing docs/contract.md.
+"""The Peak API emulator: a real threaded HTTP server implementing docs/contract.md (and Peak's
+v2 ingestion API of docs/ingestion-v2.md, in ``ingestion_v2``).
 
 ``with PeakEmulator(api_keys=("demo",)) as emu: emu.url`` serves on a free loopback port. Faults
 (status codes, resets, lost replies, latency) are injected from Python or over HTTP at
@@ -7,6 +8,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import secrets
@@ -23,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow_provider_peak.emulator.faults import Fault, Faults
+from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
 from airflow_provider_peak.emulator.peaka_api import PREFIX as PEAKA
 from airflow_provider_peak.emulator.peaka_api import PeakaApi
 from airflow_provider_peak.emulator.record_checks import MAX_DETAILS, validate_records
@@ -94,6 +97,12 @@ class PeakEmulator:
     :param source_orders: orders the demo source API under ``/_source/`` starts with (see ``source``).
     :param peaka_api_keys: API keys of Peaka's cache API under ``/peaka`` (see ``peaka``).
     :param peaka_step: seconds each status of a Peaka cache run lasts.
+    :param admin_key: required (as ``X-Emulator-Admin-Key``) by the test and inspection routes
+        (``/_emulator/*``, ``/_source/admin/*``, ``/peaka/_emulator/*``). Without one they are open,
+        which the emulator allows only on a loopback address: listening anywhere else without an
+        admin key is refused.
+    :param ingestion_v2: Peak's v2 ingestion API (see ``ingestion_v2``); by default one with the
+        demo solution and the token ``demo-pat``. It shares this emulator's faults and latency.
     """
 
     def __init__(
@@ -115,7 +124,15 @@ class PeakEmulator:
         source_orders: int = 0,
         peaka_api_keys: Iterable[str] = ("demo-peaka-key",),
         peaka_step: float = 0.5,
+        admin_key: str | None = None,
+        ingestion_v2: IngestionV2Api | None = None,
     ) -> None:
+        if not admin_key and not is_loopback(host):
+            raise ValueError(
+                f"the emulator serves table rows and fault injection to anyone who reaches it: "
+                f"listening on {host!r} (not a loopback address) needs an admin key"
+            )
+        self.admin_key = admin_key
         self.api_keys = frozenset(api_keys)
         self.oauth_clients = dict(oauth_clients or {})
         self.token_ttl = token_ttl
@@ -129,6 +146,8 @@ class PeakEmulator:
         self.faults = Faults()
         self.source = SourceApi(orders=source_orders)
         self.peaka = PeakaApi(api_keys=peaka_api_keys, step=peaka_step)
+        self.v2 = ingestion_v2 or IngestionV2Api()
+        self.v2.faults = self.faults
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -336,6 +355,24 @@ class PeakEmulator:
         return reply
 
 
+ADMIN_HEADER = "X-Emulator-Admin-Key"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or name (the emulator's admin routes may stay open)."""
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_admin_path(path: str) -> bool:
+    """The routes for tests and inspection, which an admin key guards."""
+    return path.startswith((ADMIN, f"{SOURCE}/admin", f"{PEAKA}{ADMIN}"))
+
+
 def route_of(method: str, path: str) -> tuple[str, str | None]:
     """``(route, table)`` for an API path; ``route`` is ``unknown`` when nothing matches."""
     if path == f"{API}/oauth/token":
@@ -358,6 +395,9 @@ class _Reply:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A reply is written as headers, then body: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (40 ms on Linux) on every request.
+    disable_nagle_algorithm = True
     emulator: PeakEmulator
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -375,12 +415,18 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def _admitted(self) -> bool:
+        key = self.emulator.admin_key
+        return not key or secrets.compare_digest(self.headers.get(ADMIN_HEADER, ""), key)
+
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
     def _send(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload, default=str).encode()
+        self._send_bytes(status, json.dumps(payload, default=str).encode(), headers)
+
+    def _send_bytes(self, status: int, data: bytes, headers: Mapping[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -404,6 +450,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         split = urlsplit(self.path)
+        if is_admin_path(split.path) and not self._admitted():
+            self._body()
+            self._send(
+                401,
+                {
+                    "error": {
+                        "code": "UNAUTHORIZED",
+                        "message": "the X-Emulator-Admin-Key is missing or wrong",
+                    }
+                },
+            )
+            return
         if split.path.startswith(ADMIN):
             self._admin(method, split.path, parse_qs(split.query))
             return
@@ -418,6 +476,9 @@ class _Handler(BaseHTTPRequestHandler):
                 method, split.path, parse_qs(split.query), self.headers, self._body()
             )
             self._send(peaka.status, peaka.payload, peaka.headers)
+            return
+        if self.emulator.v2.owns(split.path):
+            self._v2(method, split.path, parse_qs(split.query))
             return
         emu = self.emulator
         started = time.monotonic()
@@ -500,6 +561,16 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = str(emu.retry_after if exc.retry_after is None else exc.retry_after)
             return _Reply(exc.status, {"error": error}, headers)
 
+    def _v2(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        body = self._body()
+        if self.emulator.latency:
+            time.sleep(self.emulator.latency)
+        reply = self.emulator.v2.handle(method, path, query, self.headers, body)
+        if reply.drop:
+            self._drop(reset=reply.drop == "reset")
+            return
+        self._send_bytes(reply.status, reply.encode(), reply.headers)
+
     def _source(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         raw = self._body()
         try:
@@ -512,6 +583,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _admin(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         emu = self.emulator
         parts = path[len(ADMIN) :].strip("/").split("/")
+        if parts[:1] == ["v2"]:
+            reply = emu.v2.admin(method, parts[1:], query, self._body())
+            return self._send_bytes(reply.status, reply.encode(), reply.headers)
         try:
             if method == "GET" and parts == ["stats"]:
                 return self._send(200, emu.stats())

@@ -57,14 +57,13 @@ def find_task(dag_file: str, task_id: str, dag_id: str | None = None) -> tuple[A
 
 
 def preview(args: argparse.Namespace, out: TextIO) -> int:
-    from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
-
     try:
         dag, task = find_task(args.dag_file, args.task_id, args.dag_id)
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not isinstance(task, PeakRestFeedOperator):
+    # Any task that previews a feed (a PeakRestFeedOperator); the feed layer names no operator class.
+    if not callable(getattr(task, "preview_records", None)):
         print(
             f"error: task {args.task_id!r} is a {type(task).__name__}, not a PeakRestFeedOperator",
             file=sys.stderr,

@@ -222,16 +222,15 @@ def callable_source(fn: Callable[..., Any]) -> tuple[str, str]:
 
 
 def session_config(hook: Any) -> dict[str, Any]:
-    """How the virtualenv builds its session: base URL, the connection's headers for its host."""
+    """How the virtualenv builds its session: the base URL, and the connection's headers for its
+    origin (the child applies them with the parent's origin rules, ``utils/urls.py``)."""
     if hook is None:
         return {}
-    from urllib.parse import urlsplit
-
     s = hook.settings
     return {
-        "base_url": s.base_url,
-        "netloc": urlsplit(s.base_url).netloc.lower() if s.base_url else None,
+        "base_url": s.base_url or None,
         "headers": hook.auth_headers(),
+        "provider_headers": list(hook.provider_headers),
         "verify": s.verify,
         "timeout": s.timeout,
         "refreshable": s.auth_type == "custom",

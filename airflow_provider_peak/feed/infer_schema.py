@@ -82,6 +82,10 @@ class SchemaTracker:
         if kind is not None:
             kinds.add(kind)
 
+    def __len__(self) -> int:
+        """How many keys were seen (cheap: for a hot loop that watches for new keys)."""
+        return len(self._kinds)
+
     @property
     def keys(self) -> list[str]:
         return list(self._kinds)

@@ -237,9 +237,9 @@ def resolve_backend(spec: str | StateBackend) -> StateBackend:
             f"state_backend must be one of {', '.join(BACKENDS)} or a StateBackend instance, got {spec!r}"
         )
     if spec == "state_store":
-        from airflow_provider_peak.version_compat import AIRFLOW_V_3_3_PLUS
+        from airflow_provider_peak.version_compat import HAS_ASSET_STATE_STORE
 
-        if not AIRFLOW_V_3_3_PLUS:
+        if not HAS_ASSET_STATE_STORE:
             raise PeakConfigError(
                 "state_backend='state_store' needs Airflow 3.3 or later; use 'xcom' or 'variable'"
             )

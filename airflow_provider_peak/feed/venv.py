@@ -35,6 +35,7 @@ from airflow_provider_peak.exceptions import FetchProcessError
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "airflow-provider-peak" / "venvs"
 CHILD = Path(__file__).with_name("venv_child.py")
 USER_CODE = Path(__file__).with_name("user_code.py")
+URLS = Path(__file__).parent.parent / "utils" / "urls.py"
 READY = ".peak-feed-ready"
 
 
@@ -133,12 +134,17 @@ def run_in_venv(
     """Run the fetch described by ``config`` with ``python``; records go to ``write``, saves to ``save``.
 
     ``config``: ``kind`` (``script``/``callable``), ``source``, ``filename``, ``name`` (callable),
-    ``state``, ``context`` and ``op_kwargs`` (JSON), ``session`` (``base_url``, ``netloc``,
+    ``state``, ``context`` and ``op_kwargs`` (JSON), ``session`` (``base_url``, ``provider_headers``,
     ``headers``, ``verify``, ``timeout``, ``refreshable``). Any exception raised by ``write`` or
     ``save`` (a preview that has enough records, an aborted run) stops the child and propagates.
     """
     read_fd, write_fd = os.pipe()
-    env = {**os.environ, "PEAK_FEED_FD": str(write_fd), "PEAK_FEED_USER_CODE": str(USER_CODE)}
+    env = {
+        **os.environ,
+        "PEAK_FEED_FD": str(write_fd),
+        "PEAK_FEED_USER_CODE": str(USER_CODE),
+        "PEAK_FEED_URLS": str(URLS),
+    }
     process = subprocess.Popen(
         [str(python), str(CHILD)],
         stdin=subprocess.PIPE,

@@ -64,24 +64,36 @@ class Metadata(dict):
         self.channel.send("M", value, flush=True)
 
 
+def load_by_path(name: str, variable: str) -> Any:
+    """A module of the provider that the parent names by path (standard library only)."""
+    spec = importlib.util.spec_from_file_location(name, os.environ[variable])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def make_session(settings: dict[str, Any] | None, channel: Channel) -> Any:
     try:
         import requests
         from requests.auth import AuthBase
     except ImportError:
         return None
+    urls = load_by_path("_peak_urls", "PEAK_FEED_URLS")  # the parent's origin rules, not a copy
     config: dict[str, Any] = settings or {}
     base_url = config.get("base_url")
-    netloc = config.get("netloc")
     headers = dict(config.get("headers") or {})
+    provider_headers = [*config.get("provider_headers", ()), *headers, "Authorization"]
+
+    def own(url: Any) -> bool:
+        return bool(base_url) and urls.same_origin(str(url or ""), base_url)
 
     class ParentAuth(AuthBase):
-        """The connection's headers for its host; on a 401, fresh ones from the parent, once."""
+        """The connection's headers for its origin only; on a 401 from it, fresh ones from the
+        parent, once."""
 
         def __call__(self, request: Any) -> Any:
-            from urllib.parse import urlsplit
-
-            if netloc and urlsplit(request.url).netloc.lower() != netloc:
+            if not own(request.url):
                 return request
             request.headers.update(headers)
             if config.get("refreshable"):
@@ -89,24 +101,35 @@ def make_session(settings: dict[str, Any] | None, channel: Channel) -> Any:
             return request
 
         def on_401(self, response: Any, **kwargs: Any) -> Any:
-            if response.status_code != 401 or getattr(response.request, "_peak_refreshed", False):
+            request = response.request
+            if (
+                response.status_code != 401
+                or getattr(request, "_peak_refreshed", False)
+                or not own(request.url)
+            ):
                 return response
             channel.send("A", {}, flush=True)
             headers.update(json.loads(sys.stdin.readline()))
-            retry = response.request.copy()
+            retry = request.copy()
             retry.headers.update(headers)
             retry._peak_refreshed = True
+            response.close()
             second = response.connection.send(retry, **kwargs)
             second.history.append(response)
             return second
 
     class Session(requests.Session):
         def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
-            if base_url and "://" not in url:
-                url = f"{base_url.rstrip('/')}/{url.lstrip('/')}"
+            url = urls.join_url(base_url, url)
             if len(args) < 7:
                 kwargs.setdefault("timeout", config.get("timeout", 60))
             return super().request(method, url, *args, **kwargs)
+
+        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+            super().rebuild_auth(prepared_request, response)
+            if base_url and not own(prepared_request.url):
+                for name in provider_headers:
+                    prepared_request.headers.pop(name, None)
 
     session = Session()
     session.verify = config.get("verify", True)
@@ -118,10 +141,7 @@ def main() -> int:
     channel = Channel(int(os.environ["PEAK_FEED_FD"]))
     try:
         config = json.loads(sys.stdin.readline())
-        spec = importlib.util.spec_from_file_location("_peak_user_code", os.environ["PEAK_FEED_USER_CODE"])
-        assert spec is not None and spec.loader is not None
-        user_code = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(user_code)
+        user_code = load_by_path("_peak_user_code", "PEAK_FEED_USER_CODE")
         stream = OutputStream(channel)
         metadata = Metadata(config.get("state"), channel)
         session = make_session(config.get("session"), channel)

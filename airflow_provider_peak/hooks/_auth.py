@@ -1,11 +1,14 @@
-"""``requests`` auth objects for Peak: a raw API-key header and cached OAuth client credentials.
+"""``requests`` auth objects: a raw API-key header, and tokens (OAuth client credentials, a REST
+source's Custom Auth) that are cached, refreshed ahead of expiry and once on a 401.
 
-Neither object's ``repr`` shows its secret. The OAuth token endpoint is an assumed part of the
-contract, so the request and reply handling are small overridable methods.
+Every auth object is bound to one origin (scheme, host and port): it adds nothing to a request for
+any other URL, and only a 401 from its own origin triggers a refresh. A token is registered with
+the masker and the scrubber the moment it is obtained. No ``repr`` shows a secret.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,19 +17,42 @@ from typing import Any
 import requests
 from requests.auth import AuthBase
 
-#: Fetches a token: receives the JSON request body, returns the parsed JSON reply.
-TokenFetcher = Callable[[dict[str, Any]], Mapping[str, Any]]
+from airflow_provider_peak.exceptions import PeakError
+from airflow_provider_peak.utils.redaction import register_secret
+from airflow_provider_peak.utils.urls import same_origin
+
+log = logging.getLogger(__name__)
+
+#: Fetches a token: returns ``(token, lifetime in seconds or None when unknown)``.
+TokenFetcher = Callable[[], tuple[str, float | None]]
 
 
-class ApiKeyAuth(AuthBase):
+class OriginAuth(AuthBase):
+    """Credentials for one origin: ``apply`` is called only for requests to ``base_url``'s origin."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def applies_to(self, url: str | None) -> bool:
+        return bool(url) and same_origin(url or "", self.base_url)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return self.apply(request) if self.applies_to(request.url) else request
+
+    def apply(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        raise NotImplementedError
+
+
+class ApiKeyAuth(OriginAuth):
     """Sends the tenant API key as ``<header>: <prefix><key>`` (raw ``Authorization: <key>`` by default)."""
 
-    def __init__(self, api_key: str, header: str = "Authorization", prefix: str = "") -> None:
+    def __init__(self, api_key: str, base_url: str, header: str = "Authorization", prefix: str = "") -> None:
+        super().__init__(base_url)
         self._api_key = api_key
         self.header = header
         self.prefix = prefix
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    def apply(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers[self.header] = f"{self.prefix}{self._api_key}"
         return request
 
@@ -39,19 +65,11 @@ class TokenCache:
     expiry, and dropped by ``invalidate`` when a server refuses it. Only one thread fetches at a time.
 
     :param fetch: returns ``(token, lifetime in seconds or None when unknown)``.
-    :param on_token: called with each new token (the hooks register it with Airflow's masker).
     """
 
-    def __init__(
-        self,
-        fetch: Callable[[], tuple[str, float | None]],
-        *,
-        skew: float = 60.0,
-        on_token: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, fetch: TokenFetcher, *, skew: float = 60.0) -> None:
         self._fetch = fetch
         self.skew = skew
-        self._on_token = on_token
         self._lock = threading.Lock()
         self.current: str | None = None
         self.expires_at: float | None = None
@@ -63,8 +81,7 @@ class TokenCache:
             stale = self.expires_at is not None and time.monotonic() >= self.expires_at
             if self.current is None or stale:
                 token, lifetime = self._fetch()
-                if self._on_token:
-                    self._on_token(token)
+                register_secret(token)
                 self.current = token
                 # A token shorter-lived than twice the skew is refreshed at half its life instead.
                 self.expires_at = (
@@ -73,43 +90,114 @@ class TokenCache:
                 self.fetched += 1
             return self.current
 
-    def invalidate(self, token: str | None) -> None:
-        """Forget ``token`` if it is still the cached one (another thread may have refreshed it)."""
+    def invalidate(self, token: str | None = None) -> None:
+        """Forget ``token`` if it is still the cached one (another thread may have refreshed it);
+        with no ``token``, forget whatever is cached."""
         with self._lock:
-            if token is not None and token == self.current:
+            if token is None or token == self.current:
                 self.current = None
 
 
-class OAuthClientCredentials(AuthBase):
+class TokenAuth(OriginAuth):
+    """A cached token sent as ``<header>: <prefix><token>`` to one origin; when that origin answers
+    401, the token is refreshed once and the request sent again with the new one.
+
+    Thread-safe: concurrent requests share one token, and only one of them fetches a new one.
+
+    :param fetch: requests a new token; returns ``(token, lifetime seconds or None)``.
+    :param base_url: the origin the token belongs to.
+    :param header: the header that carries the token.
+    :param prefix: text before the token, separator included (``"Bearer "``); empty for none.
+    :param skew: refresh this many seconds before a known expiry.
+    """
+
+    def __init__(
+        self,
+        fetch: TokenFetcher,
+        base_url: str,
+        *,
+        header: str = "Authorization",
+        prefix: str = "Bearer ",
+        skew: float = 60.0,
+    ) -> None:
+        super().__init__(base_url)
+        self.header = header
+        self.prefix = prefix
+        self.tokens = TokenCache(fetch, skew=skew)
+        self.refreshes = 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(header={self.header!r}, token=***)"
+
+    def token(self) -> str:
+        return self.tokens.get()
+
+    def invalidate(self, token: str | None = None) -> None:
+        """Forget ``token`` unless another thread already replaced it (any token when ``None``)."""
+        self.tokens.invalidate(token)
+
+    def header_value(self, token: str) -> str:
+        return f"{self.prefix}{token}"
+
+    def apply(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self.token()
+        request.headers[self.header] = self.header_value(token)
+        request._peak_token = token  # type: ignore[attr-defined]
+        request.register_hook("response", self._refresh_once)
+        return request
+
+    def _refresh_once(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        request = response.request
+        if (
+            response.status_code != 401
+            or getattr(request, "_peak_refreshed", False)
+            or not self.applies_to(request.url)
+        ):
+            return response
+        # The token was revoked or expired early: refresh it once and resend this request once.
+        self.invalidate(getattr(request, "_peak_token", None))
+        self.refreshes += 1
+        token = self.token()
+        log.info("The API answered 401; sending the request again with a new token")
+        response.close()  # not drained: the connection is dropped rather than reading an unbounded body
+        retry = request.copy()
+        retry.headers[self.header] = self.header_value(token)
+        retry._peak_refreshed = True  # type: ignore[attr-defined]
+        retry._peak_token = token  # type: ignore[attr-defined]
+        second = response.connection.send(retry, **kwargs)
+        second.history.append(response)
+        second.request = retry
+        return second
+
+
+class OAuthClientCredentials(TokenAuth):
     """OAuth client-credentials grant with a cached token, refreshed ``skew`` seconds before expiry.
 
-    Thread-safe: concurrent senders share one token, and only one of them fetches a new one.
-    ``invalidate`` drops a token the server refused so that the next call fetches a fresh one.
+    The token endpoint is an assumed part of the contract, so the request body and the reply's
+    reading are small overridable methods.
 
-    :param fetch: posts the token request body and returns the reply (the hook supplies it, so the
-        token call shares the hook's session, time-outs and retries).
-    :param on_token: called with each new access token (the hook registers it with the masker).
+    :param post: posts the token request body and returns the parsed reply (the hook supplies it,
+        so the token call shares the hook's session, time-outs and retries).
     """
 
     def __init__(
         self,
         client_id: str,
         client_secret: str,
-        fetch: TokenFetcher,
+        post: Callable[[dict[str, Any]], Mapping[str, Any]],
+        base_url: str,
         *,
         audience: str | None = None,
         skew: float = 60.0,
         default_ttl: float = 86400.0,
-        on_token: Callable[[str], None] | None = None,
     ) -> None:
         self.client_id = client_id
         self._client_secret = client_secret
         self.audience = audience
-        self.skew = skew
         self.default_ttl = default_ttl
-        self._fetch = fetch
-        self.tokens = TokenCache(
-            lambda: self.parse_token(self._fetch(self.build_token_request())), skew=skew, on_token=on_token
+        self._post = post
+        super().__init__(
+            lambda: self.parse_token(self._post(self.build_token_request())), base_url, skew=skew
         )
 
     def build_token_request(self) -> dict[str, Any]:
@@ -127,25 +215,15 @@ class OAuthClientCredentials(AuthBase):
         """Return ``(access_token, lifetime_seconds)`` from the token reply."""
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:
-            raise ValueError("the token reply has no access_token")
+            raise PeakError("the OAuth token reply has no access_token")
         expires_in = payload.get("expires_in")
         try:
             lifetime = float(expires_in) if expires_in is not None else self.default_ttl
         except (TypeError, ValueError):
             lifetime = self.default_ttl
+        if not 0 < lifetime < float("inf"):
+            lifetime = self.default_ttl
         return token, lifetime
-
-    def token(self) -> str:
-        """The current token, fetching a new one when none is cached or it is about to expire."""
-        return self.tokens.get()
-
-    def invalidate(self, token: str | None) -> None:
-        """Forget ``token`` if it is still the cached one (another thread may have refreshed it)."""
-        self.tokens.invalidate(token)
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.token()}"
-        return request
 
     def __repr__(self) -> str:
         return f"OAuthClientCredentials(client_id={self.client_id!r}, client_secret=***)"

@@ -1,43 +1,59 @@
-"""The JSON-over-HTTP transport shared by the Peak and Peaka hooks.
+"""The JSON-over-HTTP transport of the Peak and Peaka hooks, and the session every client shares.
 
-One pooled ``requests.Session`` per hook, a tenacity retry policy (429/502/503/504 and transport
-errors, capped jittered back-off honouring ``Retry-After``), an OAuth refresh on 401, and replies
-mapped to the typed errors of ``airflow_provider_peak.exceptions``. Subclasses supply ``settings``
-(see ``TransportSettings``) and ``auth``, and may override ``_error_fields`` for another error shape.
+* One pooled ``requests.Session`` per hook, whose adapter gives every request a **deadline**: a
+  server that trickles its reply never holds a request much past the connection's time-out.
+* Replies are read **bounded**: an error body keeps at most ``ERROR_BODY_LIMIT`` bytes, a success
+  at most the connection's ``max_reply_bytes``.
+* **No redirects**: a 3xx from Peak is an error naming its status and ``Location``; nothing
+  (credentials, records) is ever sent to the other host.
+* **One retry policy** (tenacity): 429/502/503/504 and transport failures, capped jittered
+  back-off honouring ``Retry-After`` (seconds or an HTTP date; never 0, never unbounded). A token
+  request is one attempt inside it, so a failing token endpoint is not retried twice over.
+* Replies map to the typed errors of ``exceptions``; every string of every error (message, code,
+  details) is scrubbed of every registered secret and truncated. The 401 refresh lives with the
+  tokens (``_auth.TokenAuth``).
 """
 
 from __future__ import annotations
 
+import contextvars
+import email.utils
 import json
 import logging
+import math
 import random
+import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import requests
 import tenacity
 from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from airflow_provider_peak import __version__
 from airflow_provider_peak.exceptions import (
     PeakConnectionError,
     PeakError,
     PeakHTTPError,
-    PeakRateLimitError,
+    PeakRedirectError,
     error_class_for,
 )
-from airflow_provider_peak.hooks._auth import OAuthClientCredentials
-from airflow_provider_peak.utils.redaction import sanitize_url, scrub, truncate
+from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub, truncate
+from airflow_provider_peak.utils.urls import same_origin
 from airflow_provider_peak.version_compat import BaseHook
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
-
-#: ``(code, message, details)`` read from an error reply's JSON body.
-ErrorFields = tuple[str | None, str | None, list[dict[str, Any]]]
+#: Bytes of an error body kept for its message; the rest is never read.
+ERROR_BODY_LIMIT = 64 * 1024
+USER_AGENT = f"airflow-provider-peak/{__version__}"
 
 
 def should_retry(exc: BaseException) -> bool:
@@ -50,7 +66,7 @@ def should_retry(exc: BaseException) -> bool:
 
 
 class TransportSettings(Protocol):
-    """What the transport reads from a hook's settings."""
+    """What the transport reads from a connection's settings (``_connection.ConnectionSettings``)."""
 
     # Read-only members, so that frozen dataclasses satisfy it.
     @property
@@ -81,56 +97,256 @@ class TransportSettings(Protocol):
     def retry_after_max(self) -> float: ...
 
     @property
-    def max_in_flight(self) -> int: ...
+    def max_reply_bytes(self) -> int: ...
 
     @property
     def secrets(self) -> tuple[str, ...]: ...
 
+    def url(self, path: str) -> str: ...
 
-def peak_error_fields(payload: Any) -> ErrorFields:
-    """Peak's error shape: ``{"error": {"code", "message", "details"}}``."""
-    error = payload.get("error", {}) if isinstance(payload, dict) else {}
-    return error.get("code"), error.get("message"), error.get("details") or []
+
+# ----------------------------------------------------------------------------- deadlines
+class _Deadline:
+    """The deadline of one exchange: when it passes, the socket in use is shut down, which ends a
+    read blocked on a trickling server (a per-read time-out alone never would)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self.connection: HTTPConnection | None = None
+        #: The socket of the exchange, kept: http.client drops the connection's reference to it
+        #: once a ``Connection: close`` reply's headers are read, while the body still streams.
+        self.sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sock = self.sock or getattr(self.connection, "sock", None)
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+
+
+_CURRENT_DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar(
+    "peak_deadline", default=None
+)
+
+
+def _track(connection: HTTPConnection, send: Any, *args: Any, **kwargs: Any) -> None:
+    deadline = _CURRENT_DEADLINE.get()
+    if deadline is not None:
+        deadline.connection = connection
+    send(*args, **kwargs)
+    if deadline is not None:
+        deadline.sock = connection.sock
+
+
+class _TrackedHTTPConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _track(self, super().request, *args, **kwargs)
+
+
+class _TrackedHTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _track(self, super().request, *args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose connections can be shut down by a request's deadline."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[_Deadline]:
+    """Requests sent inside this block on a ``DeadlineAdapter`` end after ``seconds``."""
+    guard = _Deadline(seconds)
+    token = _CURRENT_DEADLINE.set(guard)
+    guard.start()
+    try:
+        yield guard
+    finally:
+        guard.stop()
+        _CURRENT_DEADLINE.reset(token)
+
+
+def new_session(settings: TransportSettings, pool_size: int = 10) -> requests.Session:
+    """A session with the deadline adapter, the provider's User-Agent and the connection's TLS."""
+    session = requests.Session()
+    adapter = DeadlineAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    session.verify = settings.verify
+    return session
+
+
+def read_body(response: requests.Response, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of a streamed reply (decompressed); ``(body, complete)``."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            return b"".join(chunks)[:limit], False
+    return b"".join(chunks), True
+
+
+# ----------------------------------------------------------------------------- errors
+#: ``(code, message, details)`` read from an error reply's body.
+ErrorFields = tuple[str | None, str | None, list[dict[str, Any]]]
+
+
+def _detail(item: Any) -> dict[str, Any]:
+    """One entry of a server's details, as ``{"record"?, "column"?, "reason"}``."""
+    if isinstance(item, Mapping):
+        if "msg" in item:  # FastAPI: {"loc": [...], "msg": "...", "type": "..."}
+            location = item.get("loc")
+            where = ".".join(str(part) for part in location) if isinstance(location, list) else None
+            return {"column": where, "reason": str(item["msg"])}
+        reason = item.get("reason", item.get("message", item.get("detail", "")))
+        out = {
+            "record": item.get("record"),
+            "column": item.get("column", item.get("field")),
+            "reason": reason,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+    return {"reason": str(item)}
+
+
+def error_fields(payload: Any) -> ErrorFields:
+    """The server's words from every error shape the Peak family sends: Peak's
+    ``{"error": {"code", "message", "details"}}``, FastAPI's ``{"detail": str | list}``, a gateway's
+    ``{"status", "error", "message"}``, ``{"message"}`` and ``{"errors": [...]}``."""
+    code: str | None = None
+    message: str | None = None
+    details: list[dict[str, Any]] = []
+    if isinstance(payload, list):
+        return None, None, [_detail(item) for item in payload]
+    if not isinstance(payload, Mapping):
+        return None, str(payload) if payload not in (None, "") else None, []
+    error = payload.get("error")
+    if isinstance(error, Mapping):
+        code = error.get("code") if isinstance(error.get("code"), str) else None
+        message = _text(error.get("message"))
+        raw_details = error.get("details")
+        if isinstance(raw_details, list):
+            details = [_detail(item) for item in raw_details]
+    elif isinstance(error, str) and error:
+        code = error.upper().replace(" ", "_")
+    if isinstance(payload.get("code"), str) and code is None:
+        code = payload["code"]
+    detail = payload.get("detail")
+    if isinstance(detail, list):
+        details = details or [_detail(item) for item in detail]
+        message = message or "; ".join(str(d.get("reason", "")) for d in details[:5])
+    elif detail is not None:
+        message = message or _text(detail)
+    message = message or _text(payload.get("message"))
+    errors = payload.get("errors")
+    if isinstance(errors, list) and errors:
+        details = details or [_detail(item) for item in errors]
+        message = message or "; ".join(str(d.get("reason", "")) for d in details[:5])
+    return code, message, details
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds: a number of seconds or an HTTP date; ``None`` when absent,
+    unreadable, NaN or negative."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        current = datetime.now(timezone.utc).timestamp() if now is None else now
+        seconds = when.timestamp() - current
+        return max(seconds, 0.0)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def http_error(
     status: int,
     reason: str,
-    text: str,
+    body: bytes,
     retry_after_header: str | None,
     method: str,
     path: str,
-    secrets: tuple[str, ...],
-    fields: Any = peak_error_fields,
+    secrets: tuple[str, ...] = (),
 ) -> PeakHTTPError:
-    """The typed error for an error reply (used by the sync and async transports alike)."""
-    code: str | None = None
-    details: list[dict[str, Any]] = []
-    message = reason or ""
+    """The typed error for an error reply (the sync and async transports alike)."""
+    text = body.decode("utf-8", errors="replace")
     try:
-        code, parsed, details = fields(json.loads(text))
-        message = str(parsed or message)
+        code, message, details = error_fields(json.loads(text))
     except ValueError:
-        message = text or message
-    retry_after = None
-    if status == 429:
-        try:
-            retry_after = float(retry_after_header or "")
-        except ValueError:
-            retry_after = None
+        code, message, details = None, text.strip() or None, []
     return error_class_for(status)(
         status,
         method,
         sanitize_url(path),
-        truncate(scrub(message, secrets)),
-        code=code,
-        details=details,
-        retry_after=retry_after,
+        safe_text(message or reason or "", secrets=secrets),
+        code=truncate(scrub(code, secrets), 80) if code else None,
+        details=scrub(details[:100], secrets),
+        retry_after=parse_retry_after(retry_after_header),
     )
+
+
+# ----------------------------------------------------------------------------- replies
+@dataclass
+class Reply:
+    """A successful reply, read whole (bounded)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 class JsonApiHook(BaseHook):
     """Base of the hooks that speak JSON over HTTP (see the module docstring).
+
+    Subclasses supply ``settings`` (``TransportSettings``), ``auth`` (an ``_auth.OriginAuth``) and
+    may add ``default_headers`` sent to the base URL's origin.
 
     :param api_retry_args: ``tenacity.Retrying`` arguments replacing the default policy.
     """
@@ -144,9 +360,13 @@ class JsonApiHook(BaseHook):
         raise NotImplementedError
 
     @property
-    def auth(self) -> AuthBase:
+    def auth(self) -> Any:
         """The ``requests`` auth of the connection's credentials."""
         raise NotImplementedError
+
+    @property
+    def default_headers(self) -> Mapping[str, str]:
+        return {}
 
     def __init__(self, *, api_retry_args: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -155,19 +375,20 @@ class JsonApiHook(BaseHook):
         self._lock = threading.Lock()
         self._counters = {"requests": 0, "retries": 0, "token_refreshes": 0, "rate_limited": 0}
 
-    def get_conn(self) -> requests.Session:
-        """The hook's shared session, created on first use."""
+    @property
+    def pool_size(self) -> int:
+        return 10
+
+    def _api_session(self) -> requests.Session:
+        """The session the hook's own API calls use, created on first use."""
         with self._lock:
             if self._session is None:
-                session = requests.Session()
-                pool = self.settings.max_in_flight + 2
-                adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool, max_retries=0)
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
-                session.headers["User-Agent"] = f"airflow-provider-peak/{__version__}"
-                session.verify = self.settings.verify
-                self._session = session
+                self._session = new_session(self.settings, self.pool_size + 2)
             return self._session
+
+    def get_conn(self) -> requests.Session:
+        """The hook's shared session, created on first use."""
+        return self._api_session()
 
     def close(self) -> None:
         with self._lock:
@@ -179,11 +400,13 @@ class JsonApiHook(BaseHook):
     def stats(self) -> dict[str, int]:
         """Counts since the hook was created: requests sent, retries, token refreshes, 429 replies."""
         with self._lock:
-            return dict(self._counters)
+            counters = dict(self._counters)
+        counters["token_refreshes"] += getattr(self.__dict__.get("auth"), "refreshes", 0)
+        return counters
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, amount: int = 1) -> None:
         with self._lock:
-            self._counters[key] += 1
+            self._counters[key] += amount
 
     # ------------------------------------------------------------------ retry policy
     def _retry_args(self) -> dict[str, Any]:
@@ -198,15 +421,13 @@ class JsonApiHook(BaseHook):
         args.update(self._api_retry_args)
         return args
 
-    def _retrying(self) -> tenacity.Retrying:
-        return tenacity.Retrying(**self._retry_args())
-
     def _wait(self, state: tenacity.RetryCallState) -> float:
         s = self.settings
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, PeakRateLimitError) and exc.retry_after is not None:
+        hint = exc.retry_after if isinstance(exc, PeakHTTPError) else None
+        if hint is not None:
             # Honour the server, but never spin: floor it, and cap absurd values.
-            base = min(max(exc.retry_after, s.retry_after_floor), s.retry_after_max)
+            base = min(max(hint, s.retry_after_floor), s.retry_after_max)
             return base + random.uniform(0, s.retry_after_floor)
         ceiling = min(s.backoff_max, s.backoff_initial * 2 ** (state.attempt_number - 1))
         return random.uniform(ceiling / 2, ceiling)
@@ -224,9 +445,6 @@ class JsonApiHook(BaseHook):
         )
 
     # ------------------------------------------------------------------ transport
-    def _url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.settings.base_url}{path}"
-
     def _send_once(
         self,
         method: str,
@@ -235,59 +453,79 @@ class JsonApiHook(BaseHook):
         body: bytes | None,
         params: Mapping[str, Any] | None,
         authenticated: bool,
-    ) -> requests.Response:
-        """One HTTP exchange (plus one resend after a token refresh), mapped to typed errors."""
-        session = self.get_conn()
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """One HTTP exchange (the auth may resend it once after a 401), mapped to typed errors."""
         s = self.settings
-        url = self._url(path)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        auth = self.auth if authenticated else None
-        for refresh in (False, True):
-            sent_token = auth.token() if isinstance(auth, OAuthClientCredentials) else None
-            self._count("requests")
-            log.debug("%s %s %s", self.service_name, method, sanitize_url(url))
+        url = s.url(path)
+        sent: dict[str, str] = {}
+        if s.base_url and same_origin(url, s.base_url):
+            sent.update(self.default_headers)
+        if body is not None:
+            sent["Content-Type"] = "application/json"
+        sent.update(headers or {})
+        shown = sanitize_url(path)
+        log.debug("%s %s %s", self.service_name, method, sanitize_url(url))
+        with deadline(s.connect_timeout + s.timeout) as guard:
             try:
-                response = session.request(
+                response = self._api_session().request(
                     method,
                     url,
                     data=body,
                     params=params,
-                    headers=headers,
-                    auth=auth,
+                    headers=sent,
+                    auth=self.auth if authenticated else None,
                     timeout=(s.connect_timeout, s.timeout),
+                    allow_redirects=False,
+                    stream=True,
                 )
+                self._count("requests", 1 + len(response.history))
+                with response:
+                    status = response.status_code
+                    limit = ERROR_BODY_LIMIT if status >= 300 else s.max_reply_bytes
+                    content, complete = read_body(response, limit)
             except requests.exceptions.RequestException as exc:
-                reason = scrub(f"{type(exc).__name__}: {exc}", s.secrets)
+                if guard.expired:
+                    raise self._too_slow(method, shown, guard.seconds) from exc
+                reason = safe_text(f"{type(exc).__name__}: {exc}", secrets=s.secrets)
                 raise PeakConnectionError(
-                    f"could not reach {self.service_name} for {method} {sanitize_url(path)}: "
-                    f"{truncate(reason)}"
+                    f"could not reach {self.service_name} for {method} {shown}: {reason}"
                 ) from exc
-            if response.status_code == 401 and isinstance(auth, OAuthClientCredentials) and not refresh:
-                # The token may have been revoked or expired early: refresh once, then give up.
-                auth.invalidate(sent_token)
-                self._count("token_refreshes")
-                continue
-            break
-        if response.status_code == 429:
+        if guard.expired:  # the shut-down socket may read as a short, "complete" body
+            raise self._too_slow(method, shown, guard.seconds)
+        if status == 429:
             self._count("rate_limited")
-        if response.status_code >= 400:
-            raise self._error(response, method, path)
-        return response
+        if 300 <= status < 400:
+            location = sanitize_url(response.headers.get("Location", "") or "(no Location)")
+            raise PeakRedirectError(
+                status,
+                method,
+                shown,
+                f"redirected to {truncate(location, 200)}; the provider does not follow redirects "
+                "(credentials and records stay with the connection's host): set the connection's "
+                "Host to the address that answers",
+            )
+        if status >= 400:
+            raise http_error(
+                status,
+                response.reason or "",
+                content,
+                response.headers.get("Retry-After"),
+                method,
+                path,
+                s.secrets,
+            )
+        if not complete:
+            raise PeakError(
+                f"{self.service_name} answered {method} {shown} with more than "
+                f"{s.max_reply_bytes:,} bytes (the connection's max_reply_bytes); nothing was read"
+            )
+        return Reply(status, response.headers, content)
 
-    def _error_fields(self, payload: Any) -> ErrorFields:
-        """``(code, message, details)`` of an error body; override for another API's shape."""
-        return peak_error_fields(payload)
-
-    def _error(self, response: requests.Response, method: str, path: str) -> PeakHTTPError:
-        return http_error(
-            response.status_code,
-            response.reason or "",
-            response.text,
-            response.headers.get("Retry-After"),
-            method,
-            path,
-            self.settings.secrets,
-            self._error_fields,
+    def _too_slow(self, method: str, shown: str, seconds: float) -> PeakConnectionError:
+        return PeakConnectionError(
+            f"{self.service_name} did not reply to {method} {shown} within {seconds:g} s "
+            "(the connection's connect_timeout + timeout)"
         )
 
     def request(
@@ -298,11 +536,22 @@ class JsonApiHook(BaseHook):
         body: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         authenticated: bool = True,
-    ) -> requests.Response:
-        """Send a request with the retry policy; return the successful response or raise a typed error."""
-        for attempt in self._retrying():
+        retry: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """Send a request with the retry policy (``retry=False``: one attempt); return the reply or
+        raise a typed error. ``headers`` beat the defaults (``Content-Type: application/json``)."""
+        kwargs: dict[str, Any] = {
+            "body": body,
+            "params": params,
+            "authenticated": authenticated,
+            "headers": headers,
+        }
+        if not retry:
+            return self._send_once(method, path, **kwargs)
+        for attempt in tenacity.Retrying(**self._retry_args()):
             with attempt:
-                return self._send_once(method, path, body=body, params=params, authenticated=authenticated)
+                return self._send_once(method, path, **kwargs)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def _json(
@@ -311,12 +560,14 @@ class JsonApiHook(BaseHook):
         """Send ``payload`` as JSON (or a pre-encoded ``body``) and return the parsed reply."""
         if payload is not None:
             body = json.dumps(payload, separators=(",", ":")).encode()
-        response = self.request(method, path, body=body, **kwargs)
+        reply = self.request(method, path, body=body, **kwargs)
+        if not reply.body.strip():
+            return None
         try:
-            return response.json()
+            return reply.json()
         except ValueError:
             raise PeakError(
-                f"{self.service_name} answered {method} {path} with a body that is not JSON"
+                f"{self.service_name} answered {method} {sanitize_url(path)} with a body that is not JSON"
             ) from None
 
     def _known_secrets(self) -> tuple[str, ...]:

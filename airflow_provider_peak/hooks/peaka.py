@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
 
 import tenacity
 
-from airflow_provider_peak import __version__
 from airflow_provider_peak.exceptions import (
     PeakaCacheFailedError,
     PeakConfigError,
@@ -22,8 +22,8 @@ from airflow_provider_peak.exceptions import (
     PeakNotFoundError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
-from airflow_provider_peak.hooks._connection import PeakaSettings, settings_from_connection
-from airflow_provider_peak.hooks._transport import ErrorFields, JsonApiHook, http_error, peak_error_fields
+from airflow_provider_peak.hooks._connection import PeakaSettings, read_connection
+from airflow_provider_peak.hooks._transport import ERROR_BODY_LIMIT, USER_AGENT, JsonApiHook, http_error
 from airflow_provider_peak.models.peaka_cache import (
     CacheInfo,
     CacheItemResult,
@@ -41,21 +41,11 @@ from airflow_provider_peak.ui.forms import (
     legacy_field_behaviour,
     legacy_form_widgets,
 )
-from airflow_provider_peak.utils.redaction import sanitize_url, scrub, truncate
+from airflow_provider_peak.utils.checks import path_segment
+from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub, truncate
 from airflow_provider_peak.version_compat import aget_connection
 
 log = logging.getLogger(__name__)
-
-
-def peaka_error_fields(payload: Any) -> ErrorFields:
-    """Peak's ``{"error": {...}}`` shape, or the gateway's ``{"status", "error", "message"}``."""
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        return peak_error_fields(payload)
-    if isinstance(payload, dict):
-        error = payload.get("code") or payload.get("error")
-        code = str(error).upper().replace(" ", "_") if error else None
-        return code, payload.get("message"), []
-    return None, None, []
 
 
 class PeakaHook(JsonApiHook):
@@ -96,7 +86,7 @@ class PeakaHook(JsonApiHook):
 
     # ------------------------------------------------------------------ connection
     def _settings_from(self, conn: Any) -> PeakaSettings:
-        return settings_from_connection(PeakaSettings, conn, self._overrides)
+        return read_connection(PeakaSettings, conn, self._overrides)
 
     @cached_property
     def settings(self) -> PeakaSettings:
@@ -105,10 +95,7 @@ class PeakaHook(JsonApiHook):
 
     @cached_property
     def auth(self) -> ApiKeyAuth:
-        return ApiKeyAuth(self.settings.api_key, prefix="Bearer ")
-
-    def _error_fields(self, payload: Any) -> ErrorFields:
-        return peaka_error_fields(payload)
+        return ApiKeyAuth(self.settings.api_key, self.settings.base_url, prefix="Bearer ")
 
     def project(self, project_id: str | None = None) -> str:
         """The project to use: the argument, else the hook's, else the connection's."""
@@ -120,21 +107,19 @@ class PeakaHook(JsonApiHook):
         return str(project)
 
     def _path(self, project_id: str | None, cache_id: str | None = None, suffix: str = "") -> str:
-        base = self.settings.cache_path.format(project_id=quote(self.project(project_id), safe=""))
+        base = self.settings.cache_path.format(
+            project_id=path_segment(self.project(project_id), "project_id")
+        )
         if cache_id is not None:
-            if not str(cache_id).strip():
-                raise PeakConfigError("cache_id is empty")
-            base += f"/{quote(str(cache_id), safe='')}"
+            base += f"/{path_segment(cache_id, 'cache_id')}"
         return base + suffix
 
     # ------------------------------------------------------------------ caches
     @staticmethod
     def parse_tables(tables: Sequence[Mapping[str, Any] | CacheTable]) -> list[CacheTable]:
-        """Validate table specs (names, schedules) locally; ``PeakConfigError`` lists every problem."""
-        try:
-            return build_tables(tables)
-        except PeakaSpecError as exc:
-            raise PeakConfigError(str(exc)) from None
+        """Validate table specs (names, schedules) locally; ``PeakaSpecError`` (a ``PeakConfigError``)
+        lists every problem."""
+        return build_tables(tables)
 
     def create_batch_cache(
         self, project_id: str | None, tables: Sequence[Mapping[str, Any] | CacheTable]
@@ -162,13 +147,14 @@ class PeakaHook(JsonApiHook):
         ]
 
     def list_caches(self, project_id: str | None = None) -> list[CacheInfo] | None:
-        """The project's caches, or ``None`` where the API offers no listing (404/405, or disabled)."""
+        """The project's caches, from Peaka's project-wide status call (``GET .../cache/status``,
+        the ``list_caches_path`` extra), or ``None`` where it is missing (404/405) or turned off."""
         template = self.settings.list_caches_path
         if not template:
             return None
-        path = template.format(project_id=quote(self.project(project_id), safe=""))
+        path = template.format(project_id=path_segment(self.project(project_id), "project_id"))
         try:
-            reply = self._json("GET", path)
+            reply = self._json("GET", path, params={"excludeLogs": "true"})
         except PeakHTTPError as exc:
             if exc.status in (404, 405):
                 log.warning("Peaka offers no cache listing at %s (%s); skipping the lookup", path, exc.status)
@@ -184,9 +170,14 @@ class PeakaHook(JsonApiHook):
         return CacheInfo.from_wire(self._json("GET", self._path(project_id, cache_id)))
 
     def get_cache_status(self, cache_id: str, project_id: str | None = None) -> CacheStatus:
-        """A cache's status (RUNNING, COMPLETED, FAILED, ...) and its last runs."""
+        """A cache's status (RUNNING, COMPLETED, FAILED, ...) and its last runs; ``DELETED`` when
+        Peaka answers 404 (the cache is gone)."""
         path = self._path(project_id, cache_id, "/status")
-        return self._status(self._json("GET", path, params={"excludeLogs": "true"}), path)
+        try:
+            reply = self._json("GET", path, params={"excludeLogs": "true"})
+        except PeakNotFoundError:
+            return CacheStatus.gone(str(cache_id))
+        return self._status(reply, path)
 
     def _status(self, reply: Any, path: str) -> CacheStatus:
         try:
@@ -203,17 +194,10 @@ class PeakaHook(JsonApiHook):
         full_refresh_schedule: Any = None,
     ) -> CacheInfo:
         """Replace a cache's schedules (``None`` removes one); validated before the request."""
-        try:
-            body = {
-                "incrementalCacheSchedule": _wire(
-                    Schedule.parse(incremental_schedule, "incremental_schedule")
-                ),
-                "fullRefreshCacheSchedule": _wire(
-                    Schedule.parse(full_refresh_schedule, "full_refresh_schedule")
-                ),
-            }
-        except PeakaSpecError as exc:
-            raise PeakConfigError(str(exc)) from None
+        body = {
+            "incrementalCacheSchedule": _wire(Schedule.parse(incremental_schedule, "incremental_schedule")),
+            "fullRefreshCacheSchedule": _wire(Schedule.parse(full_refresh_schedule, "full_refresh_schedule")),
+        }
         return CacheInfo.from_wire(self._json("PUT", self._path(project_id, cache_id), body))
 
     def delete_cache(self, cache_id: str, project_id: str | None = None) -> None:
@@ -258,7 +242,8 @@ class PeakaHook(JsonApiHook):
 
     # ------------------------------------------------------------------ async (triggers)
     async def aget_cache_status(self, cache_id: str, project_id: str | None = None) -> CacheStatus:
-        """``get_cache_status`` without blocking the event loop (httpx), with the same retries."""
+        """``get_cache_status`` without blocking the event loop (httpx), with the same retries,
+        deadline and bounded reads as the synchronous transport; redirects are not followed."""
         import httpx
 
         if "settings" not in self.__dict__:
@@ -268,46 +253,76 @@ class PeakaHook(JsonApiHook):
             self._aclient = httpx.AsyncClient(
                 verify=s.verify,
                 timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
-                headers={"User-Agent": f"airflow-provider-peak/{__version__}"},
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
             )
         path = self._path(project_id, cache_id, "/status")
-        async for attempt in tenacity.AsyncRetrying(**self._retry_args()):
-            with attempt:
-                reply = await self._asend("GET", path)
+        try:
+            async for attempt in tenacity.AsyncRetrying(**self._retry_args()):
+                with attempt:
+                    reply = await self._asend("GET", path)
+        except PeakNotFoundError:
+            return CacheStatus.gone(str(cache_id))
         return self._status(reply, path)
 
     async def _asend(self, method: str, path: str) -> Any:
         import httpx
 
         s = self.settings
+        shown = sanitize_url(path)
         self._count("requests")
-        try:
-            response = await self._aclient.request(
+        seconds = s.connect_timeout + s.timeout
+
+        async def exchange() -> tuple[Any, bytes, int]:
+            request = self._aclient.build_request(
                 method,
-                self._url(path),
+                s.url(path),
                 params={"excludeLogs": "true"},
                 headers={"Authorization": f"Bearer {s.api_key}"},
             )
-        except httpx.HTTPError as exc:
-            reason = scrub(f"{type(exc).__name__}: {exc}", s.secrets)
+            response = await self._aclient.send(request, stream=True)
+            try:
+                limit = ERROR_BODY_LIMIT if response.status_code >= 300 else s.max_reply_bytes
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                return response, b"".join(chunks)[:limit], size
+            finally:
+                await response.aclose()
+
+        try:
+            # The whole exchange within the deadline: a trickling server cannot hold the triggerer.
+            response, content, size = await asyncio.wait_for(exchange(), seconds)
+        except asyncio.TimeoutError as exc:
             raise PeakConnectionError(
-                f"could not reach Peaka for {method} {sanitize_url(path)}: {truncate(reason)}"
+                f"Peaka did not reply to {method} {shown} within {seconds:g} s"
             ) from exc
-        if response.status_code >= 400:
+        except httpx.HTTPError as exc:
+            reason = safe_text(f"{type(exc).__name__}: {exc}", secrets=s.secrets)
+            raise PeakConnectionError(f"could not reach Peaka for {method} {shown}: {reason}") from exc
+        status = response.status_code
+        if status == 429:
+            self._count("rate_limited")
+        if status >= 300:
             raise http_error(
-                response.status_code,
+                status,
                 response.reason_phrase,
-                response.text,
+                content,
                 response.headers.get("Retry-After"),
                 method,
                 path,
                 s.secrets,
-                self._error_fields,
             )
+        if size > s.max_reply_bytes:
+            raise PeakError(f"Peaka answered {method} {shown} with more than {s.max_reply_bytes:,} bytes")
         try:
-            return response.json()
+            return json.loads(content)
         except ValueError:
-            raise PeakError(f"Peaka answered {method} {path} with a body that is not JSON") from None
+            raise PeakError(f"Peaka answered {method} {shown} with a body that is not JSON") from None
 
     async def aclose(self) -> None:
         if self._aclient is not None:

@@ -11,7 +11,6 @@ the task succeeds.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -19,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -30,27 +29,16 @@ def batch_key(index: int, body: bytes) -> str:
     return f"{index}:{hashlib.sha256(body).hexdigest()[:16]}"
 
 
-class VariableMirror:
-    """Reads and writes the checkpoint as an Airflow Variable (only possible inside a running task)."""
+class Mirror(Protocol):
+    """A cross-worker copy of a checkpoint (``PeakHook`` keeps one in an Airflow Variable)."""
 
-    def __init__(self, key: str) -> None:
-        self.key = key
+    key: str
 
-    def load(self) -> set[str]:
-        from airflow_provider_peak.version_compat import Variable
+    def load(self) -> set[str]: ...
 
-        raw = Variable.get(self.key, default=None)
-        return set(json.loads(raw)["acked"]) if raw else set()
+    def save(self, acked: set[str], meta: dict[str, Any]) -> None: ...
 
-    def save(self, acked: set[str], meta: dict[str, Any]) -> None:
-        from airflow_provider_peak.version_compat import Variable
-
-        Variable.set(self.key, json.dumps({**meta, "acked": sorted(acked)}))
-
-    def delete(self) -> None:
-        from airflow_provider_peak.version_compat import Variable
-
-        Variable.delete(self.key)
+    def delete(self) -> None: ...
 
 
 class Checkpoint:
@@ -67,7 +55,7 @@ class Checkpoint:
         run_key: str,
         *,
         directory: Path | str | None = None,
-        mirror: VariableMirror | None = None,
+        mirror: Mirror | None = None,
         interval: float = 5.0,
         meta: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.monotonic,

@@ -1,6 +1,7 @@
 """Validate, pack and send any number of records to one Peak table.
 
-The pipeline shared by ``PeakIngestOperator`` and ``PeakHook.ingest_records``:
+The pipeline behind ``PeakHook.load_records`` (which ``PeakIngestOperator``, the REST feed's
+``PeakTableDestination`` and ``@task`` code all call):
 
 1. every record is validated and encoded against the table's schema (``validation``);
 2. valid records are packed in order into compliant request bodies (``batching``);
@@ -20,32 +21,51 @@ import secrets
 import struct
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
-from typing import IO, Any
+from dataclasses import dataclass, replace
+from typing import IO, Any, Protocol
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.exceptions import PeakAcknowledgementError, PeakConfigError
 from airflow_provider_peak.ingest.batching import Batch, EncodeAndPack
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
+from airflow_provider_peak.ingest.limits import MIN_MAX_BYTES, IngestLimits
 from airflow_provider_peak.ingest.schema import ColumnType, TableSchema
 from airflow_provider_peak.ingest.sender import BatchSender
 from airflow_provider_peak.ingest.validation import RecordError
+from airflow_provider_peak.utils.checks import check_count, check_number
 
 log = logging.getLogger(__name__)
 
+#: What happens to an invalid record: nothing is sent (``fail``), it is dropped and counted
+#: (``skip``), or it is written with its errors to a JSONL file (``dead_letter``).
 ON_INVALID = ("fail", "skip", "dead_letter")
 ERROR_LIMIT = 20
 _LEN = struct.Struct("<QIQ")  # body length, record count, first record index
 
 
-@dataclass
-class IngestOptions:
-    """How records are batched and sent. Defaults follow the API's documented limits."""
+class BatchSink(Protocol):
+    """Where the pipeline sends batches: a table of the Peak API (``PeakHook``'s sink)."""
 
-    max_records: int = 500
-    max_bytes: int = 1_000_000
-    max_concurrency: int = 8
+    def send(self, batch: Batch) -> Any:
+        """Send one batch (retries included); return the acknowledged count or ``sender.NO_COUNT``."""
+
+    def counters(self) -> Mapping[str, int]:
+        """Requests, retries and 429 replies so far (the sink's transport's counts)."""
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How records are validated, batched and sent.
+
+    The limits default to the connection's (the tenant's ``max_records``, ``max_bytes`` and
+    ``DEFAULT_MAX_CONCURRENCY`` requests in flight); asking for more than the connection allows is
+    an error (see ``ingest.limits``). ``within`` returns the options with every limit decided.
+    """
+
+    max_records: int | None = None
+    max_bytes: int | None = None
+    max_concurrency: int | None = None
     on_invalid: str = "fail"
     dead_letter_path: str | None = None
     batch_id_column: str | None = None
@@ -53,15 +73,28 @@ class IngestOptions:
     #: Batches kept open for best-fit packing (see ``batching.pack``); 1 keeps the input order.
     pack_window: int = 16
 
-    def check(self, schema: TableSchema) -> None:
+    def __post_init__(self) -> None:
         if self.on_invalid not in ON_INVALID:
-            raise PeakConfigError(f"on_invalid must be one of {ON_INVALID}, got {self.on_invalid!r}")
+            raise PeakConfigError(
+                f"on_invalid must be one of {', '.join(ON_INVALID)}; got {self.on_invalid!r}"
+            )
         if self.on_invalid == "dead_letter" and not self.dead_letter_path:
             raise PeakConfigError('on_invalid="dead_letter" needs dead_letter_path')
-        if not 1 <= self.max_records <= 500:
-            raise PeakConfigError(f"max_records must be 1..500, got {self.max_records}")
-        if self.max_bytes < 64:
-            raise PeakConfigError(f"max_bytes is too small: {self.max_bytes}")
+        for name in ("max_records", "max_bytes", "max_concurrency"):
+            value = getattr(self, name)
+            if value is not None:
+                check_count(name, value, minimum=MIN_MAX_BYTES if name == "max_bytes" else 1)
+        check_number("progress_interval", self.progress_interval, positive=True)
+        check_count("pack_window", self.pack_window, minimum=1)
+
+    def within(self, limits: IngestLimits) -> IngestOptions:
+        """These options with every limit decided under ``limits`` (the connection's ceiling)."""
+        records, size, concurrency = limits.narrow(
+            max_records=self.max_records, max_bytes=self.max_bytes, max_concurrency=self.max_concurrency
+        )
+        return replace(self, max_records=records, max_bytes=size, max_concurrency=concurrency)
+
+    def check_schema(self, schema: TableSchema) -> None:
         if self.batch_id_column is not None:
             column = schema.column_map.get(self.batch_id_column)
             if column is None or column.type is not ColumnType.STRING:
@@ -109,6 +142,8 @@ class IngestSummary:
     rate_limited: int = 0
     max_in_flight: int = 0
     min_concurrency: int = 0
+    #: Batches Peak acknowledged with another record count than was sent (see the sender).
+    unacknowledged_batches: int = 0
     seconds: float = 0.0
     dead_letter_path: str | None = None
 
@@ -158,29 +193,33 @@ def _unspool(spool: IO[bytes], total: int, run_key: str) -> Iterator[Batch]:
 
 
 def ingest_records(
-    send_one: Callable[[Batch], int],
+    sink: BatchSink,
     schema: TableSchema,
-    source: Callable[[], Iterable[Any]],
+    records: Iterable[Any],
     options: IngestOptions,
     *,
     checkpoint: Checkpoint | None = None,
-    run_key: str = "",
-    counters: Callable[[], dict[str, int]] = dict,
     logger: logging.Logger | None = None,
 ) -> IngestSummary:
-    """Run the pipeline; see the module docstring. Raises ``RecordValidationError`` (nothing sent)
-    when ``on_invalid="fail"`` and any record is invalid."""
-    options.check(schema)
+    """Run the pipeline (see the module docstring) with decided options (``IngestOptions.within``).
+
+    Raises ``RecordValidationError`` (nothing sent) when ``on_invalid="fail"`` and any record is
+    invalid, and ``PeakAcknowledgementError`` after sending everything when Peak acknowledged other
+    record counts than were sent.
+    """
+    if options.max_records is None or options.max_bytes is None or options.max_concurrency is None:
+        raise PeakConfigError("ingest_records needs decided limits: pass options.within(limits)")
+    options.check_schema(schema)
     logger = logger or log
+    run_key = checkpoint.run_key if checkpoint is not None else ""
     started = time.monotonic()
     summary = IngestSummary(table=schema.name, dead_letter_path=options.dead_letter_path)
-    before = counters()
+    before = dict(sink.counters())
     stamp = _BatchIds(options.batch_id_column) if options.batch_id_column else None
     with ExitStack() as stack:
         rejected = None
         if options.on_invalid == "dead_letter":
             rejected = _dead_letter_writer(stack.enter_context(_open_text(options.dead_letter_path or "")))
-        records: Iterable[Any] = source()
         if stamp is not None:
             records = map(stamp.stamp, records)
         encoded = EncodeAndPack(
@@ -206,17 +245,17 @@ def ingest_records(
             )
             batches = _unspool(spool, total, run_key)
         sender = BatchSender(
-            send_one,
+            sink.send,
             max_concurrency=options.max_concurrency,
             checkpoint=checkpoint,
             progress_interval=options.progress_interval,
-            rate_limited=lambda: counters().get("rate_limited", 0),
+            rate_limited=lambda: sink.counters().get("rate_limited", 0),
             logger=logger,
         )
         try:
             stats = sender.send(batches)
         finally:
-            after = counters()
+            after = sink.counters()
             summary.retries = after.get("retries", 0) - before.get("retries", 0)
             summary.rate_limited = after.get("rate_limited", 0) - before.get("rate_limited", 0)
         if options.on_invalid == "skip" and encoded.invalid:
@@ -233,7 +272,11 @@ def ingest_records(
     summary.batches_resumed = stats.batches_skipped
     summary.max_in_flight = stats.max_in_flight
     summary.min_concurrency = stats.min_concurrency
+    summary.unacknowledged_batches = len(stats.mismatched)
     summary.seconds = time.monotonic() - started
+    if stats.mismatched:
+        logger.error("Ingested into Peak table %s:\n%s", schema.name, summary.as_table())
+        raise PeakAcknowledgementError(schema.name, stats.mismatched)
     return summary
 
 

@@ -199,6 +199,28 @@ class TableSchema:
             created_at=data.get("createdAt"),
         )
 
+    @classmethod
+    def from_reply(cls, data: Any) -> TableSchema:
+        """A table as a server described it: keys the provider does not know (on the table or its
+        columns: ``nullable``, ``description``...) are ignored, never fatal. What cannot be read (no
+        name, a column without a name or type) is a ``SchemaError`` saying so."""
+        if not isinstance(data, Mapping):
+            raise SchemaError(f"the table in the reply is not an object but {type(data).__name__}")
+        columns = data.get("columns")
+        if not isinstance(columns, list):
+            raise SchemaError(f"table {data.get('name')!r} in the reply has no list of columns")
+        known = ("name", "type", "format", "precision", "scale")
+        return cls(
+            name=data.get("name"),  # type: ignore[arg-type]
+            columns=tuple(
+                Column.from_dict({k: v for k, v in c.items() if k in known and v is not None})
+                if isinstance(c, Mapping)
+                else Column.from_dict(c)
+                for c in columns
+            ),
+            created_at=data.get("createdAt") if isinstance(data.get("createdAt"), str) else None,
+        )
+
     def diff(self, other: TableSchema) -> list[str]:
         """Human-readable differences from ``self`` (expected) to ``other`` (actual), column by column."""
         lines: list[str] = []

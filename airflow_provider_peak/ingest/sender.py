@@ -7,6 +7,11 @@ and their acknowledgements are kept in the checkpoint.
 Concurrency adapts to the server (additive increase, multiplicative decrease): when Peak answers
 429 (other clients share the tenant's 30 requests), the limit halves; each window of successful
 requests without a 429 raises it by one, back up to ``max_concurrency``.
+
+Every acknowledgement is checked: a 2xx whose record count differs from the batch, or cannot be
+read, is recorded (the batch was applied as far as the server said, so it is checkpointed and never
+sent again by the provider) and reported when the send ends; a reply without a count is trusted,
+with one warning per send.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from airflow_provider_peak.ingest.checkpoint import Checkpoint, batch_key
 
 log = logging.getLogger(__name__)
 
-#: The API's tenant-wide limit; no single task may exceed it.
-API_MAX_IN_FLIGHT = 30
+#: What ``send_one`` returns when the reply holds no record count.
+NO_COUNT: Any = object()
 
 
 class BatchLike(Protocol):
@@ -49,20 +54,24 @@ class SendStats:
     min_concurrency: int = 0
     concurrency_decreases: int = 0
     seconds: float = 0.0
+    #: Batches whose acknowledgement did not match: ``(batch id, records sent, acknowledged)``.
+    mismatched: list[tuple[str, int, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("_lock", None)
+        out["mismatched"] = len(self.mismatched)
         out["seconds"] = round(self.seconds, 3)
         return out
 
 
 class BatchSender(Generic[B]):
-    """Concurrent, checkpointed sending of batches through ``send_one(batch) -> records ingested``.
+    """Concurrent, checkpointed sending of batches through ``send_one(batch) -> acknowledged count``.
 
-    :param send_one: sends one batch (``PeakHook.ingest`` with the table bound); retries are its job.
-    :param max_concurrency: requests in flight at most (1..30).
+    :param send_one: sends one batch and returns the count the server acknowledged (``NO_COUNT``
+        when the reply has none); retries are its job.
+    :param max_concurrency: requests in flight at most (the caller decides the ceiling).
     :param checkpoint: acknowledged batches are skipped and new acknowledgements recorded.
     :param progress_interval: seconds between progress log lines.
     :param rate_limited: returns how many 429 replies were seen so far (drives the adaptive limit).
@@ -70,7 +79,7 @@ class BatchSender(Generic[B]):
 
     def __init__(
         self,
-        send_one: Callable[[B], int],
+        send_one: Callable[[B], Any],
         *,
         max_concurrency: int = 8,
         checkpoint: Checkpoint | None = None,
@@ -78,8 +87,8 @@ class BatchSender(Generic[B]):
         rate_limited: Callable[[], int] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        if not 1 <= max_concurrency <= API_MAX_IN_FLIGHT:
-            raise ValueError(f"max_concurrency must be 1..{API_MAX_IN_FLIGHT}, got {max_concurrency}")
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
         self.send_one = send_one
         self.max_concurrency = max_concurrency
         self.checkpoint = checkpoint
@@ -91,6 +100,7 @@ class BatchSender(Generic[B]):
         self.limit = max_concurrency
         self._seen_429 = 0
         self._successes = 0
+        self._warned_no_count = False
 
     def _adapt(self) -> None:
         """AIMD on the number of requests allowed in flight (called from the submitting thread)."""
@@ -113,16 +123,29 @@ class BatchSender(Generic[B]):
             self._in_flight += 1
             stats.max_in_flight = max(stats.max_in_flight, self._in_flight)
         try:
-            self.send_one(batch)
+            acknowledged = self.send_one(batch)
         finally:
             with stats._lock:
                 self._in_flight -= 1
+        # Applied as far as the server said: recorded, so that no retry sends it again.
         if self.checkpoint is not None:
             self.checkpoint.ack(key)
         with stats._lock:
             stats.records += batch.count
             stats.requests += 1
             stats.bytes += len(batch.body)
+            if acknowledged is NO_COUNT:
+                warn, self._warned_no_count = not self._warned_no_count, True
+            else:
+                warn = False
+                exact = isinstance(acknowledged, int) and not isinstance(acknowledged, bool)
+                if not exact or acknowledged != batch.count:
+                    stats.mismatched.append((_batch_id(batch), batch.count, acknowledged))
+        if warn:
+            self.log.warning(
+                "Peak's ingest reply holds no record count; trusting that each 2xx applied its whole "
+                "batch (set the peak connection's records_ingested_key extra if the count has another name)"
+            )
 
     def send(self, batches: Iterable[B]) -> SendStats:
         started = time.monotonic()
@@ -165,6 +188,10 @@ class BatchSender(Generic[B]):
             f"{self.stats.requests:,}",
             self.stats.records / elapsed,
         )
+
+
+def _batch_id(batch: Any) -> str:
+    return str(getattr(batch, "batch_id", batch.index))
 
 
 def _first_error(done: Iterable[Future[None]]) -> BaseException | None:

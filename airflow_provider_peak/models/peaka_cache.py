@@ -14,7 +14,10 @@ from typing import Any, Literal
 
 from airflow_provider_peak.exceptions import PeakaSpecError
 
+#: The statuses Peaka documents, plus ``DELETED``: the provider's name for a cache whose status
+#: call answers 404 (Peaka has no DELETED status; a deleted cache is simply gone).
 STATUSES = ("RUNNING", "CANCELLED", "FAILED", "COMPLETED", "DELETED", "NOT_INITIALIZED")
+GONE = "DELETED"
 #: Statuses after which waiting for another one is pointless.
 FAILURE_STATUSES = frozenset({"FAILED", "CANCELLED", "DELETED"})
 MODES = ("incremental", "full")
@@ -334,6 +337,11 @@ class CacheStatus:
             executions=executions,
         )
 
+    @classmethod
+    def gone(cls, cache_id: str) -> CacheStatus:
+        """The status of a cache Peaka no longer knows (its status call answered 404)."""
+        return cls(id=cache_id, status=GONE)
+
     @property
     def error(self) -> str | None:
         """The error of the most relevant failed run, if any."""
@@ -378,7 +386,7 @@ def evaluate(
     """
     target = check_target(target)
     current = status.status
-    if mode is not None and current != "DELETED":
+    if mode is not None and current != GONE:
         run = status.executions.get(mode)
         if run is None or run.id == previous_execution_id:
             return "wait", f"waiting for the {mode} run to start (cache status {current})"

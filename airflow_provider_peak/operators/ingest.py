@@ -2,48 +2,79 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
+from airflow_provider_peak.feed.user_code import select_kwargs
 from airflow_provider_peak.hooks.peak import PeakHook
-from airflow_provider_peak.ingest.checkpoint import Checkpoint, VariableMirror
+from airflow_provider_peak.ingest.limits import DEFAULT_MAX_CONCURRENCY
 from airflow_provider_peak.ingest.pipeline import IngestOptions
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ingest.sources import record_source
-from airflow_provider_peak.operators.tables import ensure_table
 from airflow_provider_peak.ui.links import PeakTableLink
 from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
 from airflow_provider_peak.ui.task_docs import task_doc
-from airflow_provider_peak.utils.task_run import PEAK_POOL, TaskRun, claim_pool_slots
+from airflow_provider_peak.utils.task_run import PEAK_POOL, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
 
-__all__ = ["PEAK_POOL", "PeakIngestOperator"]
+__all__ = ["PEAK_POOL", "CallableRecords", "PeakIngestOperator"]
 
-DEFAULT_MAX_CONCURRENCY = 8
+
+class CallableRecords:
+    """``records=`` given as a callable: called once when the task runs, with nothing, or with the
+    task context (``context``, or the context keys it names, as ``@task`` functions receive them).
+
+    Airflow 3 calls a callable held in a template field itself, as ``fn(context=, jinja_env=)``;
+    this wrapper is what the template field holds instead, and Airflow resolves it with the context.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def resolve(self, context: Mapping[str, Any], **_: Any) -> Any:
+        try:
+            wanted = inspect.signature(self.fn).parameters
+        except (TypeError, ValueError):  # a builtin without a signature: call it plainly
+            return self.fn()
+        if not wanted:
+            return self.fn()
+        return self.fn(**select_kwargs(self.fn, {"context": context, **context}))
+
+    def __repr__(self) -> str:
+        return f"{getattr(self.fn, '__qualname__', type(self.fn).__name__)}()"
+
+
+def _wrap_callable(records: Any) -> Any:
+    if callable(records) and not isinstance(records, type) and not hasattr(records, "resolve"):
+        return CallableRecords(records)
+    return records
 
 
 class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
     """Validate records against a Peak table's schema and ingest them in compliant batches.
 
     Every batch holds at most ``max_records`` records and ``max_bytes`` bytes, and at most
-    ``max_concurrency`` requests are in flight. With ``on_invalid="fail"`` the whole input is
-    validated first and nothing is sent if any record is invalid (the error lists the first 20,
-    naming record, column and reason). Batches acknowledged by Peak are checkpointed, so a retry of
-    the task resumes after them for the same input. Returns a summary dict (XCom).
+    ``max_concurrency`` requests are in flight; the ``peak`` connection's limits are the ceiling.
+    With ``on_invalid="fail"`` the whole input is validated first and nothing is sent if any
+    record is invalid (the error lists the first 20, naming record, column and reason). Batches
+    acknowledged by Peak are checkpointed, so a retry of the task resumes after them for the same
+    input. Returns a summary dict (XCom).
 
     :param table_name: the Peak table (templated).
-    :param records: a list of dicts, an iterable or generator, a callable returning one, an XComArg,
-        or a JSON/JSONL file path or ``ObjectStoragePath`` (``s3://...`` read with ``source_conn_id``)
-        (templated).
+    :param records: a list of dicts, an iterable or generator, a callable returning one (called with
+        no argument, or with the context it asks for), an XComArg, or a JSON/JSONL file path or
+        ``ObjectStoragePath`` (``s3://...`` read with ``source_conn_id``) (templated).
     :param sql: instead of ``records``: a query run on ``sql_conn_id`` (any DB-API connection, e.g.
         Snowflake), read in chunks of ``sql_chunk_size`` (templated).
     :param sql_conn_id: the connection ``sql`` runs on.
     :param sql_parameters: query parameters (templated).
     :param source_conn_id: connection for object-storage paths (e.g. ``aws_default``).
     :param peak_conn_id: the ``peak`` connection.
-    :param max_records: records per request, 1..500.
-    :param max_bytes: bytes per request body (default 1,000,000).
-    :param max_concurrency: requests in flight, 1..30.
+    :param max_records: records per request (default and ceiling: the connection's, 500).
+    :param max_bytes: bytes per request body (default and ceiling: the connection's, 1,000,000).
+    :param max_concurrency: requests in flight (default 8; ceiling: the connection's, 30).
     :param on_invalid: ``fail`` (send nothing), ``skip`` (drop and count) or ``dead_letter`` (write
         invalid records with their errors as JSONL to ``dead_letter_path``).
     :param dead_letter_path: local path or object-storage URL (templated).
@@ -81,8 +112,8 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
         sql_chunk_size: int = 10_000,
         source_conn_id: str | None = None,
         peak_conn_id: str = PeakHook.default_conn_name,
-        max_records: int = 500,
-        max_bytes: int = 1_000_000,
+        max_records: int | None = None,
+        max_bytes: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         on_invalid: Literal["fail", "skip", "dead_letter"] = "fail",
         dead_letter_path: str | None = None,
@@ -92,30 +123,28 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
         progress_interval: float = 10.0,
         **kwargs: Any,
     ) -> None:
+        # Checked before the pool slots are claimed from it.
+        self.options = IngestOptions(
+            max_records=max_records,
+            max_bytes=max_bytes,
+            max_concurrency=max_concurrency,
+            on_invalid=on_invalid,
+            dead_letter_path=dead_letter_path,
+            batch_id_column=batch_id_column,
+            progress_interval=progress_interval,
+        )
         claim_pool_slots(kwargs, max_concurrency)
         super().__init__(**kwargs)
-        if records is not None and sql is not None:
-            raise ValueError("pass either records or sql, not both")
-        if sql is not None and not sql_conn_id:
-            raise ValueError("sql needs sql_conn_id")
-        if not 1 <= max_concurrency <= 30:
-            raise ValueError(f"max_concurrency must be 1..30 (Peak's limit), got {max_concurrency}")
+        # One check of the inputs, shared with the hook's callers (a PeakConfigError naming them).
+        record_source(records, sql=sql, sql_conn_id=sql_conn_id)
         self.table_name = table_name
-        self.records = records
+        self.records = _wrap_callable(records)
         self.sql = sql
         self.sql_conn_id = sql_conn_id
         self.sql_parameters = sql_parameters
         self.sql_chunk_size = sql_chunk_size
         self.source_conn_id = source_conn_id
         self.peak_conn_id = peak_conn_id
-        self.options = IngestOptions(
-            max_records=max_records,
-            max_bytes=max_bytes,
-            max_concurrency=max_concurrency,
-            on_invalid=on_invalid,
-            batch_id_column=batch_id_column,
-            progress_interval=progress_interval,
-        )
         self.dead_letter_path = dead_letter_path
         self.create_table_columns = create_table_columns
         self.checkpoint_dir = checkpoint_dir
@@ -153,29 +182,23 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
                 PEAK_POOL,
                 PEAK_POOL,
             )
-        elif self.pool_slots < self.options.max_concurrency:
+        elif self.pool_slots < (self.options.max_concurrency or DEFAULT_MAX_CONCURRENCY):
             self.log.warning(
-                "pool_slots=%d is below max_concurrency=%d: the pool under-counts this task",
+                "pool_slots=%d is below max_concurrency=%s: the pool under-counts this task",
                 self.pool_slots,
                 self.options.max_concurrency,
             )
+        records = self.records
+        if isinstance(records, CallableRecords):  # Airflow 2.11 leaves it to the task
+            records = records.resolve(context)
         hook = PeakHook(self.peak_conn_id)
-        if self.create_table_columns:
-            schema, _ = ensure_table(hook, self.table_name, self.create_table_columns, "ignore")
-        else:
-            schema = hook.get_table(self.table_name)
-        key = TaskRun.from_context(context).key(schema.name)
-        checkpoint = Checkpoint(
-            key,
-            directory=self.checkpoint_dir,
-            mirror=VariableMirror(Checkpoint.variable_key(key)),
-            meta={"table": schema.name},
+        schema = (
+            hook.ensure_table(self.table_name, self.create_table_columns, "ignore")[0]
+            if self.create_table_columns
+            else hook.get_table(self.table_name)
         )
-        resumed = checkpoint.load()
-        if resumed:
-            self.log.info("Resuming: %d batches were acknowledged by an earlier try", len(resumed))
         source = record_source(
-            self.records,
+            records,
             sql=self.sql,
             sql_conn_id=self.sql_conn_id,
             sql_parameters=self.sql_parameters,
@@ -183,20 +206,14 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
             chunk_size=self.sql_chunk_size,
             columns=[c.name for c in schema.columns],
         )
-        self.options.dead_letter_path = self.dead_letter_path
         PeakTableLink.persist(context, hook, schema.name)
-        success = False
-        try:
-            summary = hook.ingest_records(
-                schema,
-                source,
-                options=self.options,
-                checkpoint=checkpoint,
-                run_key=key,
-                logger=task_logger(self),
-            )
-            success = True
-        finally:
-            checkpoint.close(success=success)
+        summary = hook.load_records(
+            schema,
+            source,
+            replace(self.options, dead_letter_path=self.dead_letter_path),
+            context=context,
+            checkpoint_dir=self.checkpoint_dir,
+            logger=task_logger(self),
+        )
         self.log.info("Ingested into Peak table %s:\n%s", schema.name, summary.as_table())
         return summary.as_dict()

@@ -22,7 +22,7 @@ from airflow_provider_peak.feed.state import (
     resolve_backend,
 )
 from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, Metadata
-from airflow_provider_peak.ingest.sender import API_MAX_IN_FLIGHT
+from airflow_provider_peak.ingest.limits import DOCUMENTED
 from airflow_provider_peak.ui.links import PeakTableLink
 from airflow_provider_peak.utils.task_run import TaskRun, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
@@ -116,7 +116,7 @@ class PeakRestFeedOperator(BaseOperator):
                 d.max_concurrency for d in destinations or () if isinstance(d, PeakTableDestination)
             )
             if peak_requests:
-                claim_pool_slots(kwargs, min(peak_requests, API_MAX_IN_FLIGHT))
+                claim_pool_slots(kwargs, min(peak_requests, DOCUMENTED.max_in_flight))
         super().__init__(**kwargs)
         self.feed_name = check_feed_name(feed_name)
         if load_type not in LOAD_TYPES:

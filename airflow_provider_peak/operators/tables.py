@@ -5,41 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from airflow_provider_peak.exceptions import PeakConfigError, PeakConflictError, PeakError
-from airflow_provider_peak.hooks.peak import PeakHook
-from airflow_provider_peak.ingest.schema import Column, TableSchema
+from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.hooks.peak import IF_EXISTS, PeakHook
+from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ui.links import PeakTableLink
 from airflow_provider_peak.ui.task_docs import task_doc
 from airflow_provider_peak.version_compat import BaseOperator, Context
 
 IfExists = Literal["ignore", "verify", "fail"]
-IF_EXISTS = ("ignore", "verify", "fail")
-
-
-def ensure_table(
-    hook: PeakHook, name: str, columns: Sequence[Mapping[str, Any] | Column], if_exists: str = "ignore"
-) -> tuple[TableSchema, bool]:
-    """Create ``name`` unless it exists; return ``(schema, created)``.
-
-    ``if_exists``: ``ignore`` keeps the existing table as it is, ``verify`` fails with a column
-    diff when it differs from ``columns``, ``fail`` fails. Schemas cannot be altered in Peak, so a
-    difference can only be reported.
-    """
-    wanted = TableSchema.build(name, columns)
-    try:
-        return hook.create_table(name, wanted.columns), True
-    except PeakConflictError:
-        if if_exists == "fail":
-            raise
-    existing = hook.get_table(name)
-    if if_exists == "verify":
-        diff = wanted.diff(existing)
-        if diff:
-            raise PeakError(
-                f"table {name!r} exists with a different schema (Peak schemas cannot be changed):\n"
-                + "\n".join(diff)
-            )
-    return existing, False
 
 
 class PeakCreateTableOperator(BaseOperator):
@@ -85,7 +58,7 @@ class PeakCreateTableOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = PeakHook(self.peak_conn_id)
-        schema, created = ensure_table(hook, self.table_name, self.columns, self.if_exists)
+        schema, created = hook.ensure_table(self.table_name, self.columns, self.if_exists)
         self.log.info(
             "Table %s %s (%d columns)", schema.name, "created" if created else "exists", len(schema.columns)
         )

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_peak.exceptions import PeakConfigError, PeakError
+from airflow_provider_peak.exceptions import PeakError
 from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook
-from airflow_provider_peak.models.peaka_cache import PeakaSpecError, check_target, evaluate
+from airflow_provider_peak.models.peaka_cache import check_target, evaluate
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
 from airflow_provider_peak.version_compat import (
     AirflowSensorTimeout,
@@ -76,10 +76,7 @@ class PeakaCacheStatusSensor(BaseSensorOperator):
         self.deferrable = deferrable
 
     def _target(self) -> str:
-        try:
-            return check_target(self.target)
-        except PeakaSpecError as exc:
-            raise PeakConfigError(str(exc)) from None
+        return check_target(self.target)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         target = self._target()

@@ -22,6 +22,7 @@ from typing import Any
 #: Peaka's documented API hosts, by region (the connection's host beats the region).
 PEAKA_HOSTS = {"us": "https://partner.peaka.studio", "eu": "https://partner.eu.peaka.studio"}
 PEAKA_CACHE_PATH = "/api/v1/data/projects/{project_id}/cache"
+PEAKA_STATUS_PATH = "/api/v1/data/projects/{project_id}/cache/status"
 #: The ``peak_rest`` authentication types (Peak's REST API connector: No, Basic, Custom).
 AUTH_TYPES = ("none", "basic", "custom")
 
@@ -250,8 +251,9 @@ PEAKA_FIELDS: dict[str, FormField] = {
     ),
     "list_caches_path": FormField(
         "List caches path",
-        "GET path listing a project's caches, to find existing caches on a rerun. Default: "
-        f'{PEAKA_CACHE_PATH}. To turn the lookup off, set "list_caches_path": "" in Extra Fields JSON.',
+        "GET path of the status of every cache of a project, to find existing caches on a rerun. "
+        f'Default: {PEAKA_STATUS_PATH}. To turn the lookup off, set "list_caches_path": "" in Extra '
+        "Fields JSON.",
         section=_PEAKA_PATHS,
     ),
 }

@@ -77,7 +77,7 @@ class PeakTableLink(BaseOperatorLink):
         """
         settings = hook.settings
         try:
-            url = table_url(getattr(settings, TEMPLATE_EXTRA, None), base_url=settings.base_url, table=table)
+            url = table_url(settings.table_url_template, base_url=settings.base_url, table=table)
         except PeakConfigError as exc:
             log.warning("The task has no %r link: %s", cls.name, exc)
             return None

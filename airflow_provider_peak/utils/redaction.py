@@ -1,27 +1,96 @@
-"""Keep secrets out of logs, exception messages and reprs."""
+"""Keep secrets out of logs, exception messages and reprs.
+
+Every secret the provider learns (a connection's password and secret extras, each access token the
+moment it is obtained, current and earlier ones) is registered here and with Airflow's secrets
+masker. ``scrub`` removes every registered secret from any text or JSON value, however deeply
+nested, so an error built from a server's reply (message, code, details) never carries one.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 _SECRET_QUERY = re.compile(
-    r"((?:api[_-]?key|token|access_token|client_secret|password|secret|key)=)[^&#\s]+", re.IGNORECASE
+    r"((?:api[_-]?key|token|access_token|client_secret|password|secret|key|signature|sig)=)[^&#\s]+",
+    re.IGNORECASE,
 )
 MAX_BODY_CHARS = 500
+#: Shorter strings are not scrubbed: replacing "a" or "12" everywhere would garble messages.
+MIN_SECRET_LENGTH = 4
+
+_lock = threading.Lock()
+_known: set[str] = set()
+_ordered: tuple[str, ...] = ()
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember ``secret`` for every later ``scrub`` in this process and mask it in Airflow's logs."""
+    global _ordered
+    if not secret or len(secret) < MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        if secret in _known:
+            return
+        _known.add(secret)
+        # Longest first, so a secret that contains another is removed whole.
+        _ordered = tuple(sorted(_known, key=len, reverse=True))
+    try:
+        from airflow_provider_peak.version_compat import mask_secret
+
+        mask_secret(secret)
+    except ImportError:  # pragma: no cover - the emulator and benchmarks may run without Airflow
+        pass
+
+
+def scrub(value: Any, secrets: Iterable[str | None] = ()) -> Any:
+    """``value`` with every registered secret (and every one of ``secrets``) replaced by ``***``.
+
+    Strings, and the strings inside lists, tuples and mappings (keys too), at any depth.
+    """
+    extra = tuple(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
+    known = _ordered
+    if extra:
+        known = tuple(sorted({*known, *extra}, key=len, reverse=True))
+    return _scrub(value, known) if known else value
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, "***")
+        return value
+    if isinstance(value, Mapping):
+        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_scrub(v, secrets) for v in value)
+    return value
 
 
 def sanitize_url(url: str) -> str:
-    """Mask secret-looking query values (``?api_key=***``)."""
+    """A URL safe to log: ``user:password@`` becomes ``***@`` and secret-looking query values ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _SECRET_QUERY.sub(r"\1***", url)
+    if parts.username is not None or parts.password is not None:
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        url = urlunsplit(parts._replace(netloc=f"***@{host}"))
     return _SECRET_QUERY.sub(r"\1***", url)
-
-
-def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every known secret in ``text`` with ``***`` (longest first, so prefixes stay hidden)."""
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def truncate(text: str, limit: int = MAX_BODY_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def safe_text(text: str, limit: int = MAX_BODY_CHARS, secrets: Iterable[str | None] = ()) -> str:
+    """Scrubbed, then truncated: what an error message may carry of a server's words."""
+    return truncate(scrub(text, secrets), limit)

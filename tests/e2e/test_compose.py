@@ -68,3 +68,16 @@ def test_celery_profile_adds_redis_and_workers(compose):
 
 def test_init_creates_the_peak_pool(compose):
     assert "airflow pools set peak_api 30" in " ".join(compose["services"]["airflow-init"]["command"])
+
+
+def test_published_ports_listen_on_loopback_only(compose):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+
+
+def test_the_emulator_listens_on_the_network_only_with_an_admin_key(compose):
+    emulator = compose["services"]["peak-emulator"]
+    assert "0.0.0.0" in emulator["command"]
+    assert emulator["environment"]["PEAK_EMULATOR_ADMIN_KEY"]
+    assert "X-Emulator-Admin-Key" in " ".join(emulator["healthcheck"]["test"])

@@ -86,7 +86,30 @@ def test_unknown_paths_and_methods(api, peaka_emu):
 
 
 def test_stats_need_no_auth(api, peaka_emu):
-    requests.get(api, headers=AUTH, timeout=5)
+    requests.get(f"{api}/status", headers=AUTH, timeout=5)
     stats = requests.get(f"{peaka_emu.peaka_url}/_emulator/stats", timeout=5).json()
-    assert stats["GET cache"] == 1
+    assert stats["GET cache/status"] == 1
     assert stats["200"] == 1
+
+
+def test_only_documented_routes_are_served(api, peaka_emu):
+    """Peaka's reference has no plain listing (GET .../cache) and no DELETED status."""
+    assert requests.get(api, headers=AUTH, timeout=5).status_code == 405
+    created = requests.post(
+        f"{api}/batch",
+        json=[
+            {"catalogId": CATALOG, "schemaName": "s", "tableName": "a"},
+            {"catalogId": "other", "schemaName": "s", "tableName": "b"},
+        ],
+        headers=AUTH,
+        timeout=5,
+    ).json()
+    first, second = (item["cache"]["id"] for item in created)
+    every = requests.get(f"{api}/status", headers=AUTH, params={"excludeLogs": "true"}, timeout=5).json()
+    assert {s["id"] for s in every} == {first, second}
+    assert all(s["status"] in ("RUNNING", "COMPLETED") and "cacheActionLogs" not in s for s in every)
+    catalog = api.replace("/cache", f"/catalog/{CATALOG}/cache")
+    assert [s["id"] for s in requests.get(f"{catalog}/status", headers=AUTH, timeout=5).json()] == [first]
+    assert requests.delete(f"{api}/{first}", headers=AUTH, timeout=5).status_code == 200
+    assert requests.get(f"{api}/{first}/status", headers=AUTH, timeout=5).status_code == 404
+    assert [s["id"] for s in requests.get(f"{api}/status", headers=AUTH, timeout=5).json()] == [second]

@@ -15,7 +15,8 @@ from typing import Any
 
 import duckdb
 
-_COPY = re.compile(r"COPY (\S+) FROM 's3://([^/']+)/([^']+)' (.*) MANIFEST (.*)", re.S)
+# The source is a SQL string literal: quotes inside it are doubled.
+_COPY = re.compile(r"COPY (\S+) FROM 's3://([^/']+)/((?:[^']|'')+)' (.*) MANIFEST (.*)", re.S)
 _LIKE = re.compile(r"CREATE TEMP TABLE (\S+) \(LIKE (\S+)\)")
 
 
@@ -76,7 +77,8 @@ class FakeCursor:
         db = self.conn.db
         copy = _COPY.fullmatch(sql.strip())
         if copy:
-            self.rowcount = self._copy(copy.group(1), copy.group(2), copy.group(3), copy.group(5))
+            key = copy.group(3).replace("''", "'")
+            self.rowcount = self._copy(copy.group(1), copy.group(2), key, copy.group(5))
             return self
         like = _LIKE.fullmatch(sql.strip())
         if like:
@@ -101,7 +103,7 @@ class FakeCursor:
             for line in body.decode().splitlines():
                 record = json.loads(line)
                 values = {by_lower[k.lower()]: v for k, v in record.items() if k.lower() in by_lower}
-                names = ", ".join(f'"{c}"' for c in values)
+                names = ", ".join('"' + c.replace('"', '""') + '"' for c in values)
                 marks = ", ".join("?" for _ in values)
                 row = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in values.values()]
                 self.conn.db.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", row)

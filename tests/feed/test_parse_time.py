@@ -130,8 +130,10 @@ def test_destination_arguments_are_checked():
         RedshiftDestination("db.public.orders", s3_bucket="b")
     with pytest.raises(PeakConfigError, match="not a valid table name"):
         SnowflakeDestination("db..orders")
-    with pytest.raises(PeakConfigError, match=r"1\.\.30"):
-        PeakTableDestination("orders", max_concurrency=31)
+    with pytest.raises(PeakConfigError, match="max_concurrency must be positive"):
+        PeakTableDestination("orders", max_concurrency=0)
+    with pytest.raises(PeakConfigError, match="max_concurrency must be an integer"):
+        PeakTableDestination("orders", max_concurrency="8")
 
 
 def test_feed_runs_one_at_a_time_and_claims_its_peak_requests_in_the_pool():

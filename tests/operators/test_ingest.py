@@ -214,12 +214,20 @@ class TestCreateTable:
                 make_context()
             )
 
-    def test_pushes_the_table_link(self, emu, peak_conn, request):
-        peak_conn()
+    def test_pushes_the_table_link_of_the_connection_template(self, emu, peak_conn, request):
+        peak_conn(table_url_template="{base_url}/data/tables/{table}")
         context = make_context()
         name = unique_table(request)
         PeakCreateTableOperator(task_id="c", table_name=name, columns=COLUMNS).execute(context)
         assert context["ti"].pushed["peak_table_url"] == f"{emu.url}/data/tables/{name}"
+
+    def test_no_template_no_link(self, emu, peak_conn, request):
+        peak_conn()
+        context = make_context()
+        PeakCreateTableOperator(task_id="c", table_name=unique_table(request), columns=COLUMNS).execute(
+            context
+        )
+        assert "peak_table_url" not in context["ti"].pushed
 
     def test_missing_table_is_a_clear_error(self, emu, peak_conn, tmp_path):
         peak_conn()

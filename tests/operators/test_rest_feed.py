@@ -28,6 +28,12 @@ from tests.fixtures import (
 )
 
 
+def fetch_through_a_redirect(output_stream, session):
+    """Follows a redirect to another origin (in a virtualenv): the child must drop the credentials."""
+    reply = session.get("/away")
+    output_stream.write({"status": reply.status_code})
+
+
 def feed(**kwargs):
     arguments = {"task_id": "orders_feed", "feed_name": "orders", "fetch_callable": fetch_orders}
     arguments.update(kwargs)
@@ -352,6 +358,45 @@ print("fetched", len(data), "orders")
         assert peak_ids(emu, peak_table) == list(range(1, 61))
         assert source.stats["tokens_issued"] - source_tokens_before == 2
         assert len(list((tmp_path / "venvs").glob("venv-*/.peak-feed-ready"))) == 1
+
+    def test_the_virtualenv_session_keeps_credentials_on_the_connections_origin(
+        self, emu, scripted, set_conn, peak_table, tmp_path
+    ):
+        from tests.fixtures import Answer
+
+        other = scripted(lambda seen: Answer.json({"ok": True}))
+
+        def answer(seen):
+            if seen.path == "/token":
+                return Answer.json({"access_token": "venv-source-token-4455"})
+            return Answer(302, headers={"Location": f"{other.url}/landing"})
+
+        home = scripted(answer)
+        set_conn(
+            "venv_api",
+            conn_type="peak_rest",
+            host=home.url,
+            login="id",
+            password="venv-secret-6677",
+            extra={
+                "auth_type": "custom",
+                "auth_url": "/token",
+                "token_header": "X-Token",
+                "headers": {"X-Tenant-Key": "venv-tenant-8899"},
+            },
+        )
+        op = feed(
+            fetch_callable=fetch_through_a_redirect,
+            rest_conn_id="venv_api",
+            requirements=["requests"],
+            venv_cache_path=str(tmp_path / "venvs"),
+            destinations=[PeakTableDestination(peak_table)],
+            state_backend=MemoryStateBackend(),
+        )
+        assert op.execute(make_context())["records"] == 1
+        assert home.seen[-1].headers["X-Token"] == "Bearer venv-source-token-4455"  # sent home
+        (landed,) = other.seen
+        assert not {k.lower() for k in landed.headers} & {"x-token", "x-tenant-key", "authorization"}
 
 
 class TestPreviewAndSecrets:

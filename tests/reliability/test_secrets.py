@@ -62,3 +62,61 @@ def test_oauth_secrets_stay_out_of_logs_xcom_and_templates(emu, peak_conn, run_d
     assert tokens
     for secret in (CLIENT_SECRET, *tokens):
         assert secret not in haystack
+
+
+ECHO_DAG = """
+from datetime import datetime
+from pathlib import Path
+from airflow.providers.common.compat.sdk import dag
+from airflow_provider_peak.operators import PeakIngestOperator
+
+def record_failure(context):
+    Path({report!r}).write_text(str(context["exception"]))
+
+@dag(dag_id="peak_echo_check", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def peak_echo_check():
+    PeakIngestOperator(task_id="ingest", table_name="orders", records=[{{"id": 1}}], retries=0,
+                       on_failure_callback=record_failure)
+
+peak_echo_check()
+"""
+
+
+def test_a_server_echoing_the_token_leaks_it_nowhere(scripted, set_conn, run_dag, tmp_path, capfd):
+    from tests.fixtures import Answer
+
+    token = "echoed-dag-token-31415926"
+    table = {"name": "orders", "columns": [{"name": "id", "type": "integer"}]}
+
+    def answer(seen):
+        if seen.path.startswith("/api/v1/oauth/token"):
+            return Answer.json({"access_token": token, "expires_in": 3600})
+        if seen.method == "GET":
+            return Answer.json(table)
+        echoed = seen.headers.get("Authorization", "")
+        return Answer.json(
+            {"error": {"code": echoed, "message": f"bad {echoed}", "details": [{"reason": echoed}]}}, 400
+        )
+
+    peak = scripted(answer)
+    set_conn(
+        "peak_default",
+        conn_type="peak",
+        host=peak.url,
+        login="echo-client",
+        password="echo-client-secret-2718",
+        extra={"max_retries": 0},
+    )
+    report = tmp_path / "failure.txt"
+    run = run_dag("peak_echo_check", ECHO_DAG.format(report=str(report)))
+    assert run.state == "failed"
+    assert peak.seen[-1].headers["Authorization"] == f"Bearer {token}"  # the server did get it
+    failure = report.read_text()
+    assert "400" in failure and "bad Bearer ***" in failure
+    home = Path(__import__("os").environ["AIRFLOW_HOME"])
+    logs = "".join(p.read_text(errors="replace") for p in (home / "logs").rglob("*") if p.is_file())
+    with sqlite3.connect(home / "airflow.db") as db:
+        xcom = " ".join(str(v) for (v,) in db.execute("select value from xcom"))
+    captured = capfd.readouterr()
+    for text in (failure, logs, xcom, captured.out, captured.err):
+        assert token not in text and "echo-client-secret-2718" not in text

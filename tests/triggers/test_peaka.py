@@ -43,6 +43,7 @@ class TestTrigger:
 
     def test_runs_to_completion(self, peaka, peaka_conn):
         peaka_conn()
+        peaka.reset(step=0.2)  # four statuses over 0.6 s: many polls even on a busy machine
         cache_id = new_cache(peaka, "NOT_INITIALIZED", "RUNNING", "RUNNING", "COMPLETED")
         assert run_trigger(trigger_for(cache_id)) == [
             TriggerEvent(

@@ -10,8 +10,7 @@ from unittest import mock
 
 import pytest
 
-from airflow_provider_peak.hooks._connection import PeakaSettings, PeakSettings
-from airflow_provider_peak.hooks.peak_rest import RestSettings
+from airflow_provider_peak.hooks._connection import PeakaSettings, PeakSettings, RestSettings
 from airflow_provider_peak.ui import forms
 from airflow_provider_peak.ui.links import TEMPLATE_EXTRA
 

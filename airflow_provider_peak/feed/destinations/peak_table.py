@@ -8,10 +8,11 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.exceptions import PeakConfigError, SchemaError
 from airflow_provider_peak.feed.destinations.base import Destination, RunInfo, StagedRecords
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
-from airflow_provider_peak.ingest.schema import Column, SchemaError, TableSchema, check_name
+from airflow_provider_peak.ingest.pipeline import IngestOptions
+from airflow_provider_peak.ingest.schema import Column, TableSchema, check_name
 
 
 class PeakTableDestination(Destination):
@@ -32,7 +33,7 @@ class PeakTableDestination(Destination):
     :param infer_schema: create a missing table from the records' types when ``columns`` is not given.
     :param peak_conn_id: the ``peak`` connection.
     :param infer_sample: records inspected to infer the schema.
-    :param max_concurrency: Peak requests in flight (1..30).
+    :param max_concurrency: Peak requests in flight (default 8; at most the connection's ``max_in_flight``).
     :param on_invalid: ``fail`` (send nothing if any record is invalid), ``skip`` or ``dead_letter``.
     :param dead_letter_path: where ``dead_letter`` writes invalid records (JSONL).
     :param batch_id_column: a string column stamped with a deterministic batch id.
@@ -68,12 +69,13 @@ class PeakTableDestination(Destination):
                 TableSchema.build("t" if templated else table_name, columns)
         except SchemaError as exc:
             raise PeakConfigError(str(exc)) from None
-        if on_invalid not in ("fail", "skip", "dead_letter"):
-            raise PeakConfigError(f"on_invalid must be fail, skip or dead_letter, got {on_invalid!r}")
-        if on_invalid == "dead_letter" and not dead_letter_path:
-            raise PeakConfigError('on_invalid="dead_letter" needs dead_letter_path')
-        if not 1 <= max_concurrency <= 30:
-            raise PeakConfigError(f"max_concurrency must be 1..30 (Peak's limit), got {max_concurrency}")
+        # The same options and checks as PeakIngestOperator's (a PeakConfigError naming the field).
+        self.options = IngestOptions(
+            max_concurrency=max_concurrency,
+            on_invalid=on_invalid,
+            dead_letter_path=dead_letter_path,
+            batch_id_column=batch_id_column,
+        )
         self.table_name = table_name
         self.columns = list(columns) if columns is not None else None
         self.infer_schema = infer_schema
@@ -94,10 +96,9 @@ class PeakTableDestination(Destination):
     ) -> tuple[TableSchema | None, list[dict[str, Any]]]:
         """The table's schema (creating the table when needed) and the records read to infer it."""
         from airflow_provider_peak.exceptions import PeakNotFoundError
-        from airflow_provider_peak.operators.tables import ensure_table
 
         if self.columns is not None:
-            schema, created = ensure_table(hook, self.table_name, self.columns, "verify")
+            schema, created = hook.ensure_table(self.table_name, self.columns, "verify")
             run.logger.info("Peak table %s %s", schema.name, "created" if created else "exists")
             return schema, []
         try:
@@ -121,7 +122,7 @@ class PeakTableDestination(Destination):
                 f"cannot infer a schema for Peak table {self.table_name!r} from the records ({exc}); "
                 "declare columns=[...] or rename the keys in the fetch"
             ) from None
-        schema, created = ensure_table(hook, self.table_name, wanted.columns, "ignore")
+        schema, created = hook.ensure_table(self.table_name, wanted.columns, "ignore")
         run.logger.info(
             "Peak table %s %s with an inferred schema: %s",
             schema.name,
@@ -132,37 +133,27 @@ class PeakTableDestination(Destination):
 
     def load(self, records: StagedRecords, run: RunInfo) -> dict[str, Any]:
         from airflow_provider_peak.hooks.peak import PeakHook
-        from airflow_provider_peak.ingest.checkpoint import Checkpoint, VariableMirror
-        from airflow_provider_peak.ingest.pipeline import IngestOptions
 
         hook = PeakHook(self.peak_conn_id)
         # "fail" validates everything before the first request (the pipeline spools it), so the
         # records can flow straight in; "skip" and "dead_letter" send while they validate, so the
         # records wait in a local spool until every destination has staged the run.
-        stream = records.records(then_wait=True) if self.on_invalid == "fail" else _spooled(records)
+        stream = records.records(then_wait=True) if self.options.on_invalid == "fail" else _spooled(records)
         schema, sample = self._schema(hook, stream, run)
         if schema is None:
             if not records.committing:
                 records.wait_for_commit()
             run.logger.info("No records and no Peak table %s: nothing to create or send", self.table_name)
             return {"records": 0, "table": self.table_name}
-        key = f"{run.run_key}/peak/{schema.name}"
-        mirror = VariableMirror(Checkpoint.variable_key(key)) if run.in_task else None
-        self._checkpoint = Checkpoint(key, mirror=mirror, meta={"table": schema.name, "feed": run.feed_name})
-        if self._checkpoint.load():
-            run.logger.info("Resuming: batches acknowledged by an earlier try of this run are skipped")
-        options = IngestOptions(
-            max_concurrency=self.max_concurrency,
-            on_invalid=self.on_invalid,
-            dead_letter_path=self.dead_letter_path,
-            batch_id_column=self.batch_id_column,
+        # The checkpoint outlives this load: ``finalize`` closes it once the whole run is decided.
+        self._checkpoint = hook.checkpoint(
+            f"{run.run_key}/peak/{schema.name}", in_task=run.in_task, table=schema.name, feed=run.feed_name
         )
-        summary = hook.ingest_records(
+        summary = hook.load_records(
             schema,
             itertools.chain(sample, stream),
-            options=options,
+            self.options,
             checkpoint=self._checkpoint,
-            run_key=key,
             logger=run.logger,
         )
         result = summary.as_dict()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from airflow_provider_peak.feed.destinations.spool import (
     PartWriter,
 )
 from airflow_provider_peak.feed.destinations.warehouse import (
+    REDSHIFT,
     REDSHIFT_TYPES,
     WarehouseColumn,
     column_identifier,
@@ -22,11 +24,15 @@ from airflow_provider_peak.feed.destinations.warehouse import (
     inferred_columns,
     match_keys,
     split_name,
+    sql_literal,
     stage_to_parts,
 )
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
 from airflow_provider_peak.ingest.schema import Column
 
+#: S3 bucket names (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IAM_ROLE = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
 DEFAULT_COPY_OPTIONS = "FORMAT AS JSON 'auto ignorecase' GZIP TIMEFORMAT 'auto' DATEFORMAT 'auto'"
 
 
@@ -110,7 +116,7 @@ class RedshiftDestination(Destination):
     def _authorization(self, s3: Any) -> tuple[str, str]:
         """The ``COPY`` authorization clause, and the same clause as logged."""
         if self.iam_role:
-            clause = f"IAM_ROLE '{self.iam_role}'"
+            clause = f"IAM_ROLE {sql_literal(self.iam_role, 'iam_role')}"
             return clause, clause
         from airflow.providers.amazon.aws.utils.redshift import build_credentials_block
 
@@ -120,9 +126,24 @@ class RedshiftDestination(Destination):
         for secret in (credentials.secret_key, credentials.token):
             if secret:
                 mask_secret(secret)
-        return f"CREDENTIALS '{build_credentials_block(credentials)}'", "CREDENTIALS '***'"
+        return (
+            f"CREDENTIALS {sql_literal(build_credentials_block(credentials), 'the AWS credentials')}",
+            "CREDENTIALS '***'",
+        )
 
     def load(self, records: StagedRecords, run: RunInfo) -> dict[str, Any]:
+        # Everything that reaches SQL, checked as rendered (templates and Variables may produce it).
+        parts = split_name(self.table)
+        if len(parts) > 2:
+            raise PeakConfigError(f"Redshift table {self.table!r} must be 'table' or 'schema.table'")
+        table = ".".join(parts)
+        if not _BUCKET.fullmatch(self.s3_bucket or ""):
+            raise PeakConfigError(f"s3_bucket {self.s3_bucket!r} is not an S3 bucket name")
+        sql_literal(self.s3_prefix, "s3_prefix")
+        if self.iam_role and not _IAM_ROLE.fullmatch(self.iam_role):
+            raise PeakConfigError(
+                f"iam_role {self.iam_role!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+            )
         s3 = self.get_s3_hook()
         base = "/".join(p for p in (self.s3_prefix.strip("/"), run.feed_name, run.run_token) if p)
         uploaded: list[str] = []
@@ -136,7 +157,7 @@ class RedshiftDestination(Destination):
         writer = PartWriter(upload, max_records=self.part_records, max_bytes=self.part_bytes)
         conn = None
         try:
-            count = stage_to_parts(records, writer, tracker)
+            count = stage_to_parts(records, writer, tracker, REDSHIFT)
             conn = self.get_sql_hook().get_conn()
             cursor = conn.cursor()
 
@@ -144,7 +165,7 @@ class RedshiftDestination(Destination):
                 run.logger.info("Redshift: %s", shown or sql)
                 return cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
 
-            self._prepare_table(cursor, run_sql, tracker)
+            self._prepare_table(cursor, run_sql, tracker, table)
             conn.commit()
             stage = f"peak_feed_stage_{run.run_token}".lower()
             if count:
@@ -155,22 +176,22 @@ class RedshiftDestination(Destination):
                 )
                 uploaded.append(manifest)
                 auth, auth_shown = self._authorization(s3)
-                run_sql(f"CREATE TEMP TABLE {stage} (LIKE {self.table})")
-                source = f"s3://{self.s3_bucket}/{manifest}"
-                copy = f"COPY {stage} FROM '{source}' {{auth}} MANIFEST {self.copy_options}"
+                run_sql(f"CREATE TEMP TABLE {stage} (LIKE {table})")
+                source = sql_literal(f"s3://{self.s3_bucket}/{manifest}", "the manifest's S3 URL")
+                copy = f"COPY {stage} FROM {source} {{auth}} MANIFEST {self.copy_options}"
                 run_sql(copy.format(auth=auth), shown=copy.format(auth=auth_shown))
                 conn.commit()
             records.wait_for_commit()
-            result = {"records": count, "table": self.table, "files": len(writer.parts), "rows_deleted": 0}
+            result = {"records": count, "table": table, "files": len(writer.parts), "rows_deleted": 0}
             if count == 0:
                 if run.load_type == "truncate_insert":
                     run.logger.warning(
-                        "No records: %s is left as it is (truncate_insert needs records)", self.table
+                        "No records: %s is left as it is (truncate_insert needs records)", table
                     )
                 return {**result, "rows_inserted": 0}
             if run.load_type == "truncate_insert":
-                result["rows_deleted"] = max(run_sql(f"DELETE FROM {self.table}").rowcount or 0, 0)
-            run_sql(f"INSERT INTO {self.table} SELECT * FROM {stage}")
+                result["rows_deleted"] = max(run_sql(f"DELETE FROM {table}").rowcount or 0, 0)
+            run_sql(f"INSERT INTO {table} SELECT * FROM {stage}")
             inserted = cursor.rowcount
             conn.commit()
             return {**result, "rows_inserted": inserted if inserted is not None and inserted >= 0 else count}
@@ -185,28 +206,27 @@ class RedshiftDestination(Destination):
             if uploaded and not self.keep_staged_files:
                 s3.delete_objects(bucket=self.s3_bucket, keys=uploaded)
 
-    def _prepare_table(self, cursor: Any, run_sql: Any, tracker: SchemaTracker) -> None:
+    def _prepare_table(self, cursor: Any, run_sql: Any, tracker: SchemaTracker, table: str) -> None:
         """Create the table if it is missing; add a column for each new key."""
-        columns = _columns(cursor, run_sql, self.table)
+        columns = _columns(cursor, run_sql, table)
         if not columns:
             wanted = self.columns or inferred_columns(tracker, tracker.keys)
             if not wanted:
                 return
-            run_sql(f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(_definition(c) for c in wanted)})")
-            columns = _columns(cursor, run_sql, self.table)
+            run_sql(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_definition(c) for c in wanted)})")
+            columns = _columns(cursor, run_sql, table)
         _, missing = match_keys(tracker.keys, columns)
         if missing and not self.add_new_columns:
             raise PeakConfigError(
-                f"records have keys with no column in {self.table}: {', '.join(missing)} "
-                "(add_new_columns=False)"
+                f"records have keys with no column in {table}: {', '.join(missing)} (add_new_columns=False)"
             )
         for column in inferred_columns(tracker, missing):
-            run_sql(f"ALTER TABLE {self.table} ADD COLUMN {_definition(column)}")
+            run_sql(f"ALTER TABLE {table} ADD COLUMN {_definition(column)}")
 
 
 def _definition(column: WarehouseColumn) -> str:
     sql_type = column.sql_type(REDSHIFT_TYPES, decimal="DECIMAL", tz="TIMESTAMPTZ")
-    return f"{column_identifier(column.name)} {sql_type}"
+    return f"{column_identifier(column.name, REDSHIFT)} {sql_type}"
 
 
 def _columns(cursor: Any, run_sql: Any, table: str) -> list[str]:

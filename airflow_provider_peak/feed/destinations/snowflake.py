@@ -7,8 +7,14 @@ from typing import Any
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.feed.destinations.base import Destination, RunInfo, StagedRecords
-from airflow_provider_peak.feed.destinations.spool import DEFAULT_PART_BYTES, DEFAULT_PART_RECORDS, PartWriter
+from airflow_provider_peak.feed.destinations.spool import (
+    DEFAULT_PART_BYTES,
+    DEFAULT_PART_RECORDS,
+    Part,
+    PartWriter,
+)
 from airflow_provider_peak.feed.destinations.warehouse import (
+    SNOWFLAKE,
     SNOWFLAKE_TYPES,
     WarehouseColumn,
     column_identifier,
@@ -17,6 +23,7 @@ from airflow_provider_peak.feed.destinations.warehouse import (
     match_keys,
     quote,
     split_name,
+    sql_literal,
     stage_to_parts,
 )
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
@@ -112,7 +119,9 @@ class SnowflakeDestination(Destination):
         )
 
     def load(self, records: StagedRecords, run: RunInfo) -> dict[str, Any]:
+        # The name as rendered (a template or a Variable may have produced it), checked before any SQL.
         parts = split_name(self.table)
+        table = ".".join(parts)
         stage = ".".join([*parts[:-1], f"PEAK_FEED_STAGE_{run.run_token}".upper()])
         stage_ref = "@" + ".".join([*parts[:-1], f"%PEAK_FEED_STAGE_{run.run_token}".upper()])
         conn = self.get_hook().get_conn()
@@ -122,24 +131,28 @@ class SnowflakeDestination(Destination):
             run.logger.info("Snowflake: %s", sql)
             return cursor.execute(sql)
 
+        def put(part: Part) -> None:
+            source = sql_literal(f"file://{part.path}", "the staged file")
+            run_sql(f"PUT {source} {stage_ref} AUTO_COMPRESS = FALSE")
+
         tracker = SchemaTracker()
         writer = PartWriter(
-            lambda part: run_sql(f"PUT 'file://{part.path}' {stage_ref} AUTO_COMPRESS = FALSE"),
+            put,
             max_records=self.part_records,
             max_bytes=self.part_bytes,
         )
         try:
             run_sql(f"CREATE TEMPORARY TABLE {stage} (REC VARIANT)")
-            count = stage_to_parts(records, writer, tracker)
+            count = stage_to_parts(records, writer, tracker, SNOWFLAKE)
             if writer.parts:
                 run_sql(f"COPY INTO {stage} FROM {stage_ref} FILE_FORMAT = (TYPE = JSON) PURGE = TRUE")
-            columns = self._prepare_table(cursor, run_sql, tracker)
+            columns = self._prepare_table(cursor, run_sql, tracker, table)
             records.wait_for_commit()
-            result = {"records": count, "table": self.table, "files": len(writer.parts), "rows_deleted": 0}
+            result = {"records": count, "table": table, "files": len(writer.parts), "rows_deleted": 0}
             if count == 0:
                 if run.load_type == "truncate_insert":
                     run.logger.warning(
-                        "No records: %s is left as it is (truncate_insert needs records)", self.table
+                        "No records: %s is left as it is (truncate_insert needs records)", table
                     )
                 return {**result, "rows_inserted": 0}
             matched, _ = match_keys(tracker.keys, [name for name, _ in columns])
@@ -149,10 +162,8 @@ class SnowflakeDestination(Destination):
             run_sql("BEGIN")
             try:
                 if run.load_type == "truncate_insert":
-                    result["rows_deleted"] = run_sql(f"DELETE FROM {self.table}").rowcount or 0
-                inserted = run_sql(
-                    f"INSERT INTO {self.table} ({targets}) SELECT {values} FROM {stage}"
-                ).rowcount
+                    result["rows_deleted"] = run_sql(f"DELETE FROM {table}").rowcount or 0
+                inserted = run_sql(f"INSERT INTO {table} ({targets}) SELECT {values} FROM {stage}").rowcount
                 run_sql("COMMIT")
             except BaseException:
                 run_sql("ROLLBACK")
@@ -167,32 +178,31 @@ class SnowflakeDestination(Destination):
                 conn.close()
 
     def _prepare_table(
-        self, cursor: Any, run_sql: Any, tracker: SchemaTracker
+        self, cursor: Any, run_sql: Any, tracker: SchemaTracker, table: str
     ) -> list[tuple[str, str | None]]:
         """Create the table or add missing columns; return its ``(column, cast)`` pairs."""
-        columns = _describe(cursor, run_sql, self.table)
+        columns = _describe(cursor, run_sql, table)
         if columns is None:
             wanted = self.columns or inferred_columns(tracker, tracker.keys)
             if not wanted:
                 return []
-            run_sql(f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(_definition(c) for c in wanted)})")
-            columns = _describe(cursor, run_sql, self.table) or []
+            run_sql(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_definition(c) for c in wanted)})")
+            columns = _describe(cursor, run_sql, table) or []
         _, missing = match_keys(tracker.keys, [name for name, _ in columns])
         if missing and not self.add_new_columns:
             raise PeakConfigError(
-                f"records have keys with no column in {self.table}: {', '.join(missing)} "
-                "(add_new_columns=False)"
+                f"records have keys with no column in {table}: {', '.join(missing)} (add_new_columns=False)"
             )
         if not missing:
             return columns
         for column in inferred_columns(tracker, missing):
-            run_sql(f"ALTER TABLE {self.table} ADD COLUMN {_definition(column)}")
-        return _describe(cursor, run_sql, self.table) or []
+            run_sql(f"ALTER TABLE {table} ADD COLUMN {_definition(column)}")
+        return _describe(cursor, run_sql, table) or []
 
 
 def _definition(column: WarehouseColumn) -> str:
     sql_type = column.sql_type(SNOWFLAKE_TYPES, decimal="NUMBER", tz="TIMESTAMP_TZ")
-    return f"{column_identifier(column.name)} {sql_type}"
+    return f"{column_identifier(column.name, SNOWFLAKE)} {sql_type}"
 
 
 def _describe(cursor: Any, run_sql: Any, table: str) -> list[tuple[str, str | None]] | None:

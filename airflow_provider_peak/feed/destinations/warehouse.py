@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.exceptions import PeakConfigError, RecordValidationError
 from airflow_provider_peak.feed.destinations.base import StagedRecords
 from airflow_provider_peak.feed.destinations.spool import PartWriter
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
 from airflow_provider_peak.ingest.schema import Column, ColumnType, SchemaError
+from airflow_provider_peak.ingest.validation import RecordError, short_repr
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -43,8 +44,35 @@ REDSHIFT_TYPES = {
 }
 
 
-def split_name(name: str) -> list[str]:
-    """``db.schema."Mixed.Case"`` -> ``['db', 'schema', '"Mixed.Case"']`` (dots inside quotes kept)."""
+#: A part of a table name that needs no quotes (the warehouse folds its case).
+_PLAIN_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+#: A quoted part: anything but control characters, quotes doubled.
+_QUOTED_PART = re.compile(r'"(?:[^"\x00-\x1f\x7f]|"")+"')
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a warehouse names things: unquoted names fold to ``fold`` case (quoted ones do not,
+    except where the warehouse folds them too), at most ``max_identifier`` characters."""
+
+    name: str
+    fold: str  # "upper" (Snowflake) or "lower" (Redshift)
+    max_identifier: int
+
+    def fold_case(self, text: str) -> str:
+        return text.upper() if self.fold == "upper" else text.lower()
+
+
+SNOWFLAKE = Dialect("Snowflake", "upper", 255)
+REDSHIFT = Dialect("Redshift", "lower", 127)
+
+
+def split_name(name: object) -> list[str]:
+    """``db.schema."Mixed.Case"`` -> ``['db', 'schema', '"Mixed.Case"']``: each dotted part a plain
+    identifier or a correctly quoted one; anything else (``orders; DROP TABLE users``) is refused
+    before any SQL is built from it."""
+    if not isinstance(name, str) or not name.strip():
+        raise PeakConfigError(f"a warehouse table name must be non-empty text, got {name!r}")
     parts: list[str] = []
     current = ""
     quoted = False
@@ -57,9 +85,18 @@ def split_name(name: str) -> list[str]:
         else:
             current += ch
     parts.append(current)
-    if quoted or any(not p for p in parts):
-        raise PeakConfigError(f"{name!r} is not a valid table name")
+    for part in parts:
+        if not (_PLAIN_PART.fullmatch(part) or _QUOTED_PART.fullmatch(part)):
+            raise PeakConfigError(
+                f"{name!r} is not a valid table name: each dotted part must be a plain identifier "
+                '(letters, digits, _ and $, not starting with a digit) or a double-quoted one ("My Table")'
+            )
     return parts
+
+
+def table_reference(name: object) -> str:
+    """The table as SQL, once every part of it was checked (``split_name``)."""
+    return ".".join(split_name(name))
 
 
 def quote(identifier: str) -> str:
@@ -67,10 +104,36 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def column_identifier(key: str) -> str:
-    """How a new column for record key ``key`` is named: plain names unquoted (the warehouse folds
-    their case), anything else quoted exactly."""
-    return key if _PLAIN.fullmatch(key) else quote(key)
+def column_identifier(key: str, dialect: Dialect) -> str:
+    """The quoted identifier of a new column for record key ``key``.
+
+    Always quoted, so keys such as ``order``, ``select`` or ``Total Amount`` land as columns. A
+    plain key (letters, digits, underscores) is quoted in the warehouse's folded case, so the column
+    behaves exactly as if it had been created unquoted (``order_id`` is ``ORDER_ID`` in Snowflake and
+    ``order_id`` in Redshift); any other key keeps its spelling. ``PeakConfigError`` for an empty,
+    whitespace-only or over-long key.
+    """
+    if not isinstance(key, str) or not key.strip():
+        raise PeakConfigError(f"a record key must be a non-empty name to become a column, got {key!r}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        raise PeakConfigError(f"record key {key!r} holds control characters; it cannot name a column")
+    if len(key) > dialect.max_identifier:
+        raise PeakConfigError(
+            f"record key {key[:40]!r}... is {len(key)} characters; {dialect.name} names hold at most "
+            f"{dialect.max_identifier}"
+        )
+    return quote(dialect.fold_case(key) if _PLAIN.fullmatch(key) else key)
+
+
+def sql_literal(value: str, what: str) -> str:
+    """``value`` as a single-quoted SQL string literal (quotes doubled); ``PeakConfigError`` naming
+    ``what`` for a backslash or a control character, which no bucket, prefix, role or key holds."""
+    if not isinstance(value, str):
+        raise PeakConfigError(f"{what} must be text, got {type(value).__name__}")
+    bad = sorted({ch for ch in value if ch == "\\" or ord(ch) < 32 or ord(ch) == 127})
+    if bad:
+        raise PeakConfigError(f"{what} holds characters that cannot go into SQL: {''.join(bad)!r}")
+    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -127,12 +190,35 @@ def match_keys(keys: Sequence[str], columns: Sequence[str]) -> tuple[dict[str, s
     return matched, missing
 
 
-def stage_to_parts(records: StagedRecords, writer: PartWriter, tracker: SchemaTracker) -> int:
-    """Write every record of the run to parts, tracking keys and types; returns the record count."""
+def stage_to_parts(
+    records: StagedRecords, writer: PartWriter, tracker: SchemaTracker, dialect: Dialect
+) -> int:
+    """Write every record of the run to parts, tracking keys and types; returns the record count.
+
+    A key that cannot name a column (empty, whitespace, control characters, too long) fails the run
+    here, naming the record and the key, before anything reaches the warehouse.
+    """
     observe, write = tracker.observe, writer.write
+    known = 0
+    index = 0
     for chunk in records:
         for record in chunk:
             observe(record)
+            if len(tracker) != known:  # a key seen for the first time
+                for key in tracker.keys[known:]:
+                    try:
+                        column_identifier(key, dialect)
+                    except PeakConfigError as exc:
+                        raise RecordValidationError(
+                            [
+                                RecordError(
+                                    index, str(key), short_repr(record.get(key)), f"unusable key: {exc}"
+                                )
+                            ],
+                            1,
+                        ) from None
+                known = len(tracker)
             write(record)
+            index += 1
     writer.close()
     return writer.records
