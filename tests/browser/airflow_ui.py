@@ -34,6 +34,8 @@ CHROMIUM_FLAGS = (
     "--window-size=1400,1000",
 )
 WAIT = 30.0
+DIALOG_OPEN = """return [...document.querySelectorAll("[role=dialog]")].some(
+  (d) => d.getClientRects().length > 0 && getComputedStyle(d).visibility !== "hidden");"""
 
 T = TypeVar("T")
 
@@ -153,6 +155,15 @@ class Browser:
 
     def dialog(self) -> Any:
         return self.visible("//*[@role='dialog']", what="a dialog")
+
+    def dialog_open(self) -> bool:
+        # In the page, not over WebDriver: a closing dialog vanishes between two calls.
+        return bool(self.script(DIALOG_OPEN))
+
+    def close_dialog(self, button: str) -> None:
+        """Click ``button`` of the open dialog (Save, Close) and wait for the dialog to go."""
+        self.click(self.button(button, self.dialog()), button)
+        self.wait(lambda _: not self.dialog_open(), f"the dialog to close after {button}")
 
     def button(self, label: str, within: Any = None) -> Any:
         from selenium.webdriver.support import expected_conditions as ec

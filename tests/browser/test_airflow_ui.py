@@ -172,8 +172,7 @@ def row(label: str) -> str:
 
 def add_connection(browser: Browser, conn_id: str, conn_type: str) -> Any:
     """Admin > Connections > Add Connection, with its id and type chosen; returns the dialog."""
-    dialogs = browser.driver.find_elements("xpath", "//*[@role='dialog']")
-    if not browser.driver.current_url.endswith("/connections") or any(d.is_displayed() for d in dialogs):
+    if not browser.driver.current_url.endswith("/connections") or browser.dialog_open():
         browser.open("/connections", "//button[normalize-space(.)='Add Connection']")  # a fresh page
     browser.click(browser.button("Add Connection"), "Add Connection")
     dialog = browser.dialog()
@@ -221,7 +220,7 @@ def test_each_connection_form_shows_its_labels_masked_secrets_and_no_masked_defa
         check_layout(browser, content, section)
         if section == SHOWN_SECTION[conn_type]:
             browser.screenshot(f"connection-{conn_type.replace('_', '-')}", dialog)
-    browser.click(browser.button("Close", dialog), "Close")
+    browser.close_dialog("Close")
 
 
 def reader_reads_empty_fields_as_defaults() -> bool:
@@ -258,7 +257,7 @@ class FormInput:
                     browser.choose(select, value)
                 else:
                     browser.fill(f"element_{name}", value, content)
-        browser.click(browser.button("Save", dialog), "Save")
+        browser.close_dialog("Save")
         browser.visible(f"//*[normalize-space(text())={xpath_text(conn_id)}]", what=f"{conn_id} in the list")
 
 
