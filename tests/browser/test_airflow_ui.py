@@ -22,7 +22,6 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.ui import forms
 from tests.browser.airflow_ui import (
     Browser,
@@ -223,20 +222,6 @@ def test_each_connection_form_shows_its_labels_masked_secrets_and_no_masked_defa
     browser.close_dialog("Close")
 
 
-def reader_reads_empty_fields_as_defaults() -> bool:
-    """Whether the ``peak`` connection reader takes the form's empty fields (saved as ``null``)
-    for "use the default"."""
-    from airflow_provider_peak.hooks._connection import PeakSettings
-
-    try:
-        settings = PeakSettings.from_connection(
-            host="https://service.peak.ai", login=None, password="key", extra=dict.fromkeys(forms.PEAK_FIELDS)
-        )
-    except PeakConfigError:
-        return False
-    return settings.api_key_header == "Authorization" and settings.audience is None
-
-
 @dataclass
 class FormInput:
     conn_type: str
@@ -305,8 +290,6 @@ def test_a_connection_filled_in_through_the_form_is_saved_as_typed_and_authentic
             expected = next(value for value, shown in spec.choices.items() if shown == expected)
         assert stored["extra"].get(name) == expected, name
 
-    if form.conn_type == "peak" and not reader_reads_empty_fields_as_defaults():
-        pytest.skip("saved as typed; authenticating needs a reader that takes empty fields for defaults")
     test = {"connection_id": conn_id, "conn_type": form.conn_type}
     result = site.api("POST", "/connections/test", json=test)
     assert result["status"] is True, result["message"]

@@ -33,6 +33,7 @@ MAX_LABEL = 24
 
 def hook_meta() -> dict[str, Any]:
     """What Airflow 3.3's ``/ui/connections/hook_meta`` endpoint returns (masking included)."""
+    pytest.importorskip("airflow.api_fastapi", reason="Airflow 2 draws its forms without hook_meta")
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
 
     return {meta.connection_type: meta for meta in HookMetaService.hook_meta_data()}
@@ -114,6 +115,7 @@ def legacy_hook_meta(conn_type: str) -> dict[str, Any]:
     """The extra fields Airflow 3.0/3.1's ``hook_meta`` draws from ``get_connection_form_widgets``:
     its mock WTForms classes (as in ``HookMetaService._get_hooks_with_mocked_fab``), then its
     conversion and masking."""
+    pytest.importorskip("airflow.api_fastapi", reason="Airflow 2 draws its forms without hook_meta")
     from airflow.api_fastapi.core_api.datamodels.connections import ConnectionHookMetaData
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService as Meta
     from airflow.providers_manager import ConnectionFormWidgetInfo
@@ -154,7 +156,6 @@ def legacy_hook_meta(conn_type: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("conn_type", FORMS)
 def test_legacy_widgets_draw_the_same_form_on_airflow_3_1(conn_type):
-    pytest.importorskip("airflow.api_fastapi")
     legacy, current = legacy_hook_meta(conn_type), hook_meta()[conn_type].extra_fields
     assert list(legacy) == list(current)
     for name, spec in legacy.items():

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
 
 import pytest
 import requests
 
 from airflow_provider_peak.exceptions import PeakConfigError
-from airflow_provider_peak.hooks._connection import PeakSettings
 from airflow_provider_peak.hooks.peak import PeakHook
 from airflow_provider_peak.ui.links import TEMPLATE_EXTRA, PeakTableLink, table_url
 from tests.fixtures import make_context
@@ -65,9 +63,6 @@ def test_a_bad_template_leaves_the_task_without_a_link(emu, peak_conn, caplog):
 
 
 def test_without_a_template_the_task_has_no_link(emu, peak_conn):
-    default = {f.name: f.default for f in fields(PeakSettings)}[TEMPLATE_EXTRA]
-    if default:
-        pytest.skip(f"the connection reader still defaults {TEMPLATE_EXTRA} to {default!r}")
     peak_conn()
     context = make_context()
     assert PeakTableLink.persist(context, PeakHook(), "demo_orders") is None
