@@ -161,5 +161,10 @@ class Destination(ABC):
     def finalize(self, success: bool) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Called after the feed state was committed (``success``) or the run failed."""
 
+    def lineage_output(self, facets: Any, counts: dict[str, Any]) -> Any:
+        """The OpenLineage dataset this destination wrote (``facets``: OpenLineage's module;
+        ``counts``: what ``load`` returned); ``None`` when it has none to name."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.target!r})"
