@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import contextvars
 import email.utils
+import heapq
 import json
 import logging
 import math
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -112,19 +114,18 @@ class _Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self.at = time.monotonic() + seconds
         self.expired = False
         self.connection: HTTPConnection | None = None
         #: The socket of the exchange, kept: http.client drops the connection's reference to it
         #: once a ``Connection: close`` reply's headers are read, while the body still streams.
         self.sock: socket.socket | None = None
         self._lock = threading.Lock()
-        self._done = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
+        self.done = False
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             self.expired = True
             sock = self.sock or getattr(self.connection, "sock", None)
@@ -132,13 +133,51 @@ class _Deadline:
             with suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def start(self) -> None:
-        self._timer.start()
-
     def stop(self) -> None:
         with self._lock:
-            self._done = True
-        self._timer.cancel()
+            self.done = True
+
+
+class _Watchdog:
+    """One thread that expires every pending deadline of the process, soonest first (a thread per
+    request would cost more than many requests themselves)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._sequence = 0
+
+    def watch(self, guard: _Deadline) -> None:
+        with self._wake:
+            self._sequence += 1
+            heapq.heappush(self._heap, (guard.at, self._sequence, guard))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="peak-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is guard:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][2].done:  # finished in time: forget it
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait(timeout=60)
+                    if not self._heap:
+                        self._thread = None
+                        return
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(timeout=wait)
+                    continue
+                _, _, guard = heapq.heappop(self._heap)
+            guard.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 _CURRENT_DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar(
@@ -186,7 +225,7 @@ def deadline(seconds: float) -> Iterator[_Deadline]:
     """Requests sent inside this block on a ``DeadlineAdapter`` end after ``seconds``."""
     guard = _Deadline(seconds)
     token = _CURRENT_DEADLINE.set(guard)
-    guard.start()
+    _WATCHDOG.watch(guard)
     try:
         yield guard
     finally:
