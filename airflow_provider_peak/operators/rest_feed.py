@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from airflow_provider_peak.assets.peak import add_table_alias, emit_table_event
 from airflow_provider_peak.exceptions import PeakConfigError
-from airflow_provider_peak.feed.destinations.base import LOAD_TYPES, Destination, RunInfo
+from airflow_provider_peak.feed.destinations.base import LOAD_TYPES, Destination, RunInfo, count_details
 from airflow_provider_peak.feed.destinations.peak_table import PeakTableDestination
 from airflow_provider_peak.feed.fanout import FeedRuntime, RunResult
 from airflow_provider_peak.feed.fetch import FetchSpec
@@ -28,17 +28,6 @@ from airflow_provider_peak.ui.links import PeakTableLink
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.utils.task_run import TaskRun, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
-
-#: Per-destination counts shown in the log's summary table (the XCom summary has them all).
-SUMMARY_DETAILS = (
-    "rows_inserted",
-    "rows_deleted",
-    "requests",
-    "files",
-    "parts",
-    "invalid",
-    "records_resumed",
-)
 
 
 class PeakRestFeedOperator(BaseOperator):
@@ -349,8 +338,7 @@ def summary_table(summary: Mapping[str, Any]) -> str:
     """The run summary as a short text table for the task log."""
     rows = [("destination", "records", "details")]
     for name, counts in summary["destinations"].items():
-        details = ", ".join(f"{k}={counts[k]}" for k in SUMMARY_DETAILS if counts.get(k) not in (None, 0, ""))
-        rows.append((name, f"{counts.get('records', 0):,}", details))
+        rows.append((name, f"{counts.get('records', 0):,}", count_details(counts)))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     lines = [f"  {a.ljust(widths[0])}  {b.rjust(widths[1])}  {c}".rstrip() for a, b, c in rows]
     saved = "saved" if summary["state_saved"] else "unchanged (metadata.save was not called)"

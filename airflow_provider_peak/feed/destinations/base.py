@@ -21,6 +21,8 @@ from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.feed.stream import FeedAborted
 
 LOAD_TYPES = ("incremental", "truncate_insert")
+#: The counts of a destination's result worth a line in the log (the XCom summary has them all).
+COUNT_DETAILS = ("rows_inserted", "rows_deleted", "requests", "files", "parts", "invalid", "records_resumed")
 _END = object()
 #: Seconds between checks of the abort flag while blocked on a queue.
 POLL = 0.2
@@ -113,6 +115,21 @@ class StagedRecords:
         if self._abort.is_set():
             raise FeedAborted
         self.committing = True
+
+
+def count_details(counts: dict[str, Any]) -> str:
+    """``requests=1, invalid=2``: the non-zero counts of a destination's result worth showing."""
+    return ", ".join(
+        f"{k}={counts[k]:,}" for k in COUNT_DETAILS if isinstance(counts.get(k), int) and counts[k]
+    )
+
+
+def describe_counts(counts: dict[str, Any]) -> str:
+    """``60 records (requests=1, invalid=2)``: a destination's result, short enough for one line."""
+    records = counts.get("records", 0)
+    text = f"{records:,} records" if isinstance(records, int) else f"{records} records"
+    details = count_details(counts)
+    return f"{text} ({details})" if details else text
 
 
 class Destination(ABC):
