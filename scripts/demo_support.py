@@ -114,7 +114,7 @@ def _entries(text: str) -> list[tuple[str, str]]:
             entries[-1][1].append(line)
         elif line.startswith("Traceback"):
             entries.append(("error", [line]))
-    return [(level, TRAILER.sub("", "\n".join(lines))) for level, lines in entries]
+    return [(level, "\n".join(lines)) for level, lines in entries]
 
 
 def _number(pattern: str, text: str) -> int:
@@ -123,6 +123,7 @@ def _number(pattern: str, text: str) -> int:
 
 
 def what_it_did(entries: list[tuple[str, str]]) -> str:
+    entries = [(level, TRAILER.sub("", text)) for level, text in entries]
     parts: list[str] = []
     created = [m.group(1) for _, msg in entries if (m := re.match(r"Table (\w+) created", msg))]
     if created:
