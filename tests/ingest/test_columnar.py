@@ -69,7 +69,7 @@ ARROW_SCHEMA = pa.schema(
     ]
 )
 PANDAS_DTYPES = {
-    "s": "str",
+    "s": "string",
     "b": "boolean",
     "i": "Int64",
     "u": "UInt64",
@@ -297,7 +297,7 @@ def test_pandas_missing_values_are_null_in_every_column_type():
             "f": [np.nan],
             "F": pd.array([None], dtype="Float64"),
             "i": pd.array([pd.NA], dtype="Int64"),
-            "s": pd.Series([None], dtype="str"),
+            "s": pd.Series([None], dtype="string"),
             "o": pd.Series([np.nan], dtype=object),
             "na": pd.Series([pd.NA], dtype=object),
             "nat": pd.Series([pd.NaT], dtype="datetime64[ns]"),
