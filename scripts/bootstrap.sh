@@ -18,6 +18,7 @@ if [ -z "$UV" ]; then
   [ -x "$VENV/bin/uv" ] || {
     echo "== uv not found on the PATH: installing it into $VENV (python -m venv, pip install uv)"
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip >/dev/null  # a venv uv made has no pip
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uv
   }
   UV="$VENV/bin/uv"
