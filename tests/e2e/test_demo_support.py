@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.fixtures import ROOT
+from tests.fixtures import API_KEY, FAST_RETRIES, ROOT
 
 spec = importlib.util.spec_from_file_location("demo_support", ROOT / "scripts" / "demo_support.py")
 assert spec is not None and spec.loader is not None
@@ -60,9 +60,13 @@ def test_a_log_without_summaries_says_so(tmp_path, capsys):
 
 
 @pytest.mark.airflow_e2e
-def test_the_demo_s3_data_is_what_the_s3_example_reads_by_default(emu, peak_conn, run_dag, moto_server, s3):
-    peak_conn()
-    demo_support.s3(moto_server)
-    run = run_dag("peak_s3_jsonl_to_peak", "peak_s3_jsonl_to_peak.py")  # its default params
-    assert run.state == "success"
-    assert sorted(r["event_id"] for r in emu.rows("s3_events")) == list(range(3_000))
+def test_the_demo_s3_data_is_what_the_s3_example_reads_by_default(set_conn, run_dag, moto_server, s3):
+    from airflow_provider_peak.emulator import PeakEmulator
+
+    # An emulator of its own: the example writes the fixed table s3_events.
+    with PeakEmulator(api_keys=(API_KEY,), quiet=True) as emulator:
+        set_conn("peak_default", conn_type="peak", host=emulator.url, password=API_KEY, extra=FAST_RETRIES)
+        demo_support.s3(moto_server)
+        run = run_dag("peak_s3_jsonl_to_peak", "peak_s3_jsonl_to_peak.py")  # its default params
+        assert run.state == "success"
+        assert sorted(r["event_id"] for r in emulator.rows("s3_events")) == list(range(3_000))
