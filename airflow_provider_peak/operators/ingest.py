@@ -65,8 +65,9 @@ class PeakIngestOperator(BaseOperator):
 
     :param table_name: the Peak table (templated).
     :param records: a list of dicts, an iterable or generator, a callable returning one (called with
-        no argument, or with the context it asks for), an XComArg, or a JSON/JSONL file path or
-        ``ObjectStoragePath`` (``s3://...`` read with ``source_conn_id``) (templated).
+        no argument, or with the context it asks for), an XComArg, a pandas or polars DataFrame, a
+        pyarrow Table, RecordBatch or reader, or the path or ``ObjectStoragePath`` of a JSON, JSONL,
+        Parquet or CSV file (``s3://...`` read with ``source_conn_id``) (templated).
     :param sql: instead of ``records``: a query run on ``sql_conn_id`` (any DB-API connection, e.g.
         Snowflake), read in chunks of ``sql_chunk_size`` (templated).
     :param sql_conn_id: the connection ``sql`` runs on.
@@ -219,7 +220,7 @@ class PeakIngestOperator(BaseOperator):
             sql_parameters=self.sql_parameters,
             source_conn_id=self.source_conn_id,
             chunk_size=self.sql_chunk_size,
-            columns=[c.name for c in schema.columns],
+            columns=schema.columns,
         )
         PeakTableLink.persist(context, hook, schema.name)
         summary = hook.load_records(

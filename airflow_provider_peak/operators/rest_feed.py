@@ -79,7 +79,7 @@ class PeakRestFeedOperator(BaseOperator):
     template_fields: Sequence[str] = ("op_kwargs", "destinations", "requirements")
     template_fields_renderers = {"op_kwargs": "json", "requirements": "py"}
     ui_color = "#d9f0e3"
-    operator_extra_links = (PeakTableLink(),)
+    operator_extra_links: tuple[PeakTableLink, ...] = (PeakTableLink(),)
 
     def __init__(
         self,
@@ -137,6 +137,9 @@ class PeakRestFeedOperator(BaseOperator):
             raise PeakConfigError(f"the same destination is listed twice: {', '.join(duplicates)}")
         if preview_limit < 1:
             raise PeakConfigError(f"preview_limit must be at least 1, got {preview_limit}")
+        if preview or not any(isinstance(d, PeakTableDestination) for d in destinations):
+            # No Peak table, no link: Airflow would look up an XCom this task never writes.
+            self.operator_extra_links = ()
         self.fetch_callable = fetch_callable
         self.fetch_script = fetch_script
         self.rest_conn_id = rest_conn_id

@@ -100,7 +100,7 @@ class StagedRecords:
 
     def records(self, *, then_wait: bool = False) -> Iterator[dict[str, Any]]:
         """Every record in order; with ``then_wait``, waits for the commit decision after the last one
-        (for a pipeline that stages and commits inside one call, such as ``PeakHook.ingest_records``)."""
+        (for a pipeline that stages and commits inside one call, such as ``PeakHook.load_records``)."""
         for chunk in self:
             yield from chunk
         if then_wait:
