@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-ALL_DAGS="peak_ingest_taskflow peak_parallel_files peak_snowflake_to_peak peak_s3_jsonl_to_peak
+ALL_DAGS="peak_ingest_taskflow peak_table_updated peak_parallel_files peak_snowflake_to_peak peak_s3_jsonl_to_peak
           peak_rest_feed_incremental peaka_batch_cache"
 DAGS="${DEMO_DAGS:-$ALL_DAGS}"
 for dag_id in $DAGS; do
@@ -54,7 +54,8 @@ wait_for "$DEMO/emulator.log" "listening"
 wait_for "$DEMO/s3.log" "Running on"
 echo "== Peak emulator at $URL, local S3 at $S3_URL (logs in $DEMO)"
 
-export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", \"password\": \"demo-key\"}"
+# The "Peak table" link of ingest tasks opens the emulator's page of the table.
+export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", \"password\": \"demo-key\", \"extra\": {\"table_url_template\": \"{base_url}/data/tables/{table}\"}}"
 export AIRFLOW_CONN_PEAKA_DEFAULT="{\"conn_type\": \"peaka\", \"host\": \"$URL/peaka\", \"password\": \"demo-peaka-key\", \"extra\": {\"project_id\": \"demo-project\"}}"
 export AIRFLOW_CONN_ORDERS_API="{\"conn_type\": \"peak_rest\", \"host\": \"$URL\", \"login\": \"source-client\", \"password\": \"source-secret\", \"extra\": {\"auth_type\": \"custom\", \"auth_url\": \"/_source/auth/token\", \"auth_body\": {\"client_id\": \"{login}\", \"client_secret\": \"{password}\"}, \"expires_in_path\": \"expires_in\"}}"
 export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"demo\", \"password\": \"demo-secret\", \"extra\": {\"endpoint_url\": \"$S3_URL\", \"region_name\": \"us-east-1\"}}"
