@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+_PEAK_TABLE_URIS = {
+    "schemes": ["peak"],
+    "handler": "airflow_provider_peak.assets.peak.sanitize_uri",
+    "factory": "airflow_provider_peak.assets.peak.create_asset",
+    "to_openlineage_converter": "airflow_provider_peak.assets.peak.convert_asset_to_openlineage",
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     from airflow_provider_peak import __version__
@@ -51,5 +58,8 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.triggers.peaka"]},
         ],
         "extra-links": ["airflow_provider_peak.ui.links.PeakTableLink"],
+        # A Peak table as an asset: peak://<host>/<table> (see assets/peak.py).
+        "asset-uris": [_PEAK_TABLE_URIS],
+        "dataset-uris": [_PEAK_TABLE_URIS],
         "connection-types": CONNECTION_TYPES,
     }

@@ -14,6 +14,7 @@ from typing import Any, cast
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
     Asset,
+    AssetAlias,
     BaseHook,
     BaseOperator,
     BaseOperatorLink,
@@ -60,6 +61,14 @@ async def aget_connection(conn_id: str) -> Any:
     return await sync_to_async(BaseHook.get_connection)(conn_id)
 
 
+def openlineage_facets() -> Any:
+    """OpenLineage's datasets and facets as the OpenLineage provider offers them on this Airflow;
+    ``ImportError`` when the (optional) provider is not installed."""
+    from airflow.providers.common.compat.openlineage import facet
+
+    return facet
+
+
 def dag_bag(dag_folder: str) -> Any:
     """A ``DagBag`` of ``dag_folder`` (it moved to ``airflow.dag_processing`` in Airflow 3)."""
     if AIRFLOW_V_3_0_PLUS:
@@ -75,6 +84,7 @@ __all__ = [
     "HAS_ASSET_STATE_STORE",
     "AirflowSensorTimeout",
     "Asset",
+    "AssetAlias",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
@@ -91,5 +101,6 @@ __all__ = [
     "conf",
     "dag_bag",
     "mask_secret",
+    "openlineage_facets",
     "task_logger",
 ]

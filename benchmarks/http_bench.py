@@ -82,9 +82,7 @@ def bench_throughput() -> None:
             cpu, started = time.process_time(), time.monotonic()
             # "skip" streams: records are validated as they are sent. The default "fail" validates
             # everything first (nothing is sent if one record is bad), which adds one CPU pass.
-            summary = hook.ingest_records(
-                SCHEMA.name, records_stream(n), max_concurrency=30, on_invalid="skip"
-            )
+            summary = hook.load_records(SCHEMA.name, records_stream(n), max_concurrency=30, on_invalid="skip")
             elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
             stats = _stats(url)
         # One round trip reads the table's schema (needed to validate), then the batches in waves of 30.
@@ -124,7 +122,7 @@ def bench_peer_requests_loop() -> None:
                     chunk = []
         peer = time.monotonic() - started
         started = time.monotonic()
-        hook.ingest_records(SCHEMA.name, records_stream(n), max_concurrency=30)
+        hook.load_records(SCHEMA.name, records_stream(n), max_concurrency=30)
         ours = time.monotonic() - started
     ratio = peer / ours
     report(

@@ -195,10 +195,11 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
 
 def main(names: list[str]) -> None:
     if not names or set(names) - set(BENCHMARKS):
-        from benchmarks import feed_bench, http_bench  # import Airflow and the emulator: only when needed
+        from benchmarks import columnar_bench, feed_bench, http_bench  # Airflow, the emulator: when needed
 
         BENCHMARKS.update(http_bench.BENCHMARKS)
         BENCHMARKS.update(feed_bench.BENCHMARKS)
+        BENCHMARKS.update(columnar_bench.BENCHMARKS)
     for name in names or list(BENCHMARKS):
         print(f"== {name}", flush=True)
         BENCHMARKS[name]()

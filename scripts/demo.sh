@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # The demo: install (first run only), start the Peak emulator (which also serves Peaka's cache API
-# and an orders REST source) and a local S3 (moto), run the example DAGs end-to-end with
-# `airflow dags test`, show what landed and the REST feed's state, stop everything.
-# No Docker, no Peak account. DEMO_DAGS="peak_ingest_taskflow" runs a subset.
+# and an orders REST source) and a local S3 (moto), run every example DAG end-to-end, say in one
+# line what each did, show what landed, stop everything. No Docker, no Peak account, no cloud.
+# DEMO_DAGS="peak_ingest_taskflow peaka_batch_cache" runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+ALL_DAGS="peak_ingest_taskflow peak_table_updated peak_parallel_files peak_snowflake_to_peak peak_s3_jsonl_to_peak
+          peak_rest_feed_incremental peaka_batch_cache"
+DAGS="${DEMO_DAGS:-$ALL_DAGS}"
+for dag_id in $DAGS; do
+  [ -f "dags_examples/$dag_id.py" ] || { echo "!! no example DAG $dag_id; choose from:" $ALL_DAGS >&2; exit 2; }
+done
+started_at=$SECONDS
 ./scripts/bootstrap.sh
 PY="$ROOT/.venv/bin/python"
 AIRFLOW="$ROOT/.venv/bin/airflow"
@@ -16,6 +23,13 @@ export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags_examples"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__LOGGING__LOGGING_LEVEL=INFO
+# A cluster policy for the demo only: the examples retry failed tasks after a delay of up to a
+# minute, which in a demo would hide a setup error for minutes. Here a failure shows at once.
+mkdir -p "$AIRFLOW_HOME/config"
+cat >"$AIRFLOW_HOME/config/airflow_local_settings.py" <<'PYTHON'
+def task_policy(task):
+    task.retries = 0
+PYTHON
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_for() {  # wait_for <log file> <text>
@@ -32,44 +46,47 @@ URL="http://127.0.0.1:$PORT"
   --peaka-api-key demo-peaka-key --peaka-step 0 --source-orders 120 >"$DEMO/emulator.log" 2>&1 &
 PIDS="$!"
 S3_PORT="$(free_port)"
+S3_URL="http://127.0.0.1:$S3_PORT"
 "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$DEMO/s3.log" 2>&1 &
 PIDS="$PIDS $!"
 trap 'kill $PIDS 2>/dev/null || true' EXIT
 wait_for "$DEMO/emulator.log" "listening"
 wait_for "$DEMO/s3.log" "Running on"
-echo "== Peak emulator at $URL, local S3 at http://127.0.0.1:$S3_PORT (logs in $DEMO)"
+echo "== Peak emulator at $URL, local S3 at $S3_URL (logs in $DEMO)"
 
-export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", \"password\": \"demo-key\"}"
+# The "Peak table" link of ingest tasks opens the emulator's page of the table.
+export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", \"password\": \"demo-key\", \"extra\": {\"table_url_template\": \"{base_url}/data/tables/{table}\"}}"
 export AIRFLOW_CONN_PEAKA_DEFAULT="{\"conn_type\": \"peaka\", \"host\": \"$URL/peaka\", \"password\": \"demo-peaka-key\", \"extra\": {\"project_id\": \"demo-project\"}}"
 export AIRFLOW_CONN_ORDERS_API="{\"conn_type\": \"peak_rest\", \"host\": \"$URL\", \"login\": \"source-client\", \"password\": \"source-secret\", \"extra\": {\"auth_type\": \"custom\", \"auth_url\": \"/_source/auth/token\", \"auth_body\": {\"client_id\": \"{login}\", \"client_secret\": \"{password}\"}, \"expires_in_path\": \"expires_in\"}}"
-export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"demo\", \"password\": \"demo-secret\", \"extra\": {\"endpoint_url\": \"http://127.0.0.1:$S3_PORT\", \"region_name\": \"us-east-1\"}}"
-"$PY" - <<PYTHON
-import boto3
-
-s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:$S3_PORT", region_name="us-east-1",
-                  aws_access_key_id="demo", aws_secret_access_key="demo-secret")
-s3.create_bucket(Bucket="peak-feeds-demo")
-PYTHON
+export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"demo\", \"password\": \"demo-secret\", \"extra\": {\"endpoint_url\": \"$S3_URL\", \"region_name\": \"us-east-1\"}}"
+# fakesnow answers in place of Snowflake inside the process that runs the Snowflake example.
+export AIRFLOW_CONN_SNOWFLAKE_DEFAULT="{\"conn_type\": \"snowflake\", \"login\": \"demo\", \"password\": \"demo\", \"schema\": \"public\", \"extra\": {\"account\": \"demo\", \"database\": \"analytics\", \"warehouse\": \"demo\"}}"
+echo "== local S3: $("$PY" scripts/demo_support.py s3 "$S3_URL")"
 
 echo "== airflow db migrate"
 "$AIRFLOW" db migrate >"$DEMO/migrate.log" 2>&1
 # The pool that keeps every Peak task together within the API's 30 requests in flight.
 "$AIRFLOW" pools set peak_api 30 "Peak API: 30 requests in flight per tenant" >/dev/null
 
-run_dag() {  # run_dag <dag_id> <log name>
-  echo "== airflow dags test $1"
-  "$AIRFLOW" dags test "$1" >"$DEMO/$2.log" 2>&1 || {
+run_dag() {  # run_dag <dag_id> <log name>: run it, say what it did, or show why it failed
+  local how="airflow dags test" started=$SECONDS
+  local run=("$AIRFLOW" dags test "$1")
+  if [ "$1" = peak_snowflake_to_peak ]; then
+    how="dag.test() under fakesnow"
+    run=("$PY" scripts/demo_support.py snowflake "$ROOT/dags_examples/$1.py")
+  fi
+  printf '== %s (%s) ...' "$1" "$how"
+  "${run[@]}" >"$DEMO/$2.log" 2>&1 || {
+    echo " FAILED"
     tail -n 60 "$DEMO/$2.log"
     echo "!! $1 failed (full log: $DEMO/$2.log)"
     exit 1
   }
-  # The operators' summaries, as they appear in the task logs.
-  awk '/Peaka cache / && !/DAG TEST/ {sub(/^[^]]*\] +/, ""); sub(/ *(\[[A-Za-z_.]*\] *)?loc=.*/, ""); print; next}
-       /Ingested into Peak table|Feed [a-z0-9_]+ \((incremental|truncate_insert)\)/ {on = 1; sub(/^[^]]*\] +/, "")}
-       on && /loc=/ {sub(/ *(\[[A-Za-z_.]*\] *)?loc=.*/, ""); print; on = 0; next} on' "$DEMO/$2.log"
+  echo " $((SECONDS - started)) s"
+  "$PY" scripts/demo_support.py summary "$DEMO/$2.log"
 }
 
-for dag_id in ${DEMO_DAGS:-peak_ingest_taskflow peak_rest_feed_incremental peaka_batch_cache}; do
+for dag_id in $DAGS; do
   run_dag "$dag_id" "$dag_id"
   if [ "$dag_id" = peak_rest_feed_incremental ]; then
     echo "== 30 new orders appear in the source; the feed's next run fetches only those"
@@ -78,8 +95,13 @@ for dag_id in ${DEMO_DAGS:-peak_ingest_taskflow peak_rest_feed_incremental peaka
   fi
 done
 
+# The emulator started empty, so every table it holds now was written by the DAGs above.
 echo "== What Peak holds now"
 "$PY" -m airflow_provider_peak.emulator show --url "$URL"
-"$PY" -m airflow_provider_peak.emulator show --url "$URL" demo_orders --limit 3
-"$PY" -m airflow_provider_peak.emulator show --url "$URL" rest_orders --limit 3
-echo "== Demo finished."
+tables="$("$PY" -m airflow_provider_peak.emulator show --url "$URL" --json |
+  "$PY" -c 'import json, sys; print(" ".join(t["table"] for t in json.load(sys.stdin)))')"
+for table in $tables; do
+  echo "-- $table (first 3 rows)"
+  "$PY" -m airflow_provider_peak.emulator show --url "$URL" "$table" --limit 3
+done
+echo "== Demo finished in $((SECONDS - started_at)) s."

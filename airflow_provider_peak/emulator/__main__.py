@@ -1,6 +1,6 @@
-"""Command line: serve the emulator, or show what it holds.
+"""Command line: serve the emulator, or show what a running one holds.
 
-python -m airflow_provider_peak.emulator --port 8080 --db peak.sqlite --api-key demo
+python -m airflow_provider_peak.emulator [serve] --port 8080 --db peak.sqlite --api-key demo
 python -m airflow_provider_peak.emulator show --url http://127.0.0.1:8080 [TABLE] [--limit 20] [--json]
 """
 
@@ -13,13 +13,127 @@ import os
 import signal
 import sys
 import threading
+import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import quote
 
 from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
 from airflow_provider_peak.emulator.server import ADMIN_HEADER, PeakEmulator
 
 ADMIN_KEY_ENV = "PEAK_EMULATOR_ADMIN_KEY"
+
+PROG = "python -m airflow_provider_peak.emulator"
+USAGE = f"""{PROG} [serve] [options]
+       {PROG} show --url URL [TABLE] [--limit N] [--json]"""
+SERVE_DESCRIPTION = """\
+Serve a local Peak API on a real HTTP port, for tests and demos:
+
+  /api/v1/...    Peak's Ingestion API (tables, ingest, OAuth token), checked as docs/contract.md says
+  /peaka/...     Peaka's batch cache API
+  /_source/...   a paginated orders REST API to feed from (no auth, Basic or Custom Auth)
+  /api/v2/...    Peak's v2 ingestion API (solutions, schema, UPSERT/APPEND) with a demo solution
+  /_emulator/... tables, rows, faults and counters for tests (an admin key when set; required
+                 to listen on anything but loopback)
+
+"show" prints the tables a running emulator holds, or one table's rows (see "show --help").
+Stop the server with Ctrl-C or SIGTERM."""
+DEFAULT_PEAKA_KEY = "demo-peaka-key"
+DEFAULT = " (default: %(default)s)"
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage=USAGE,
+        description=SERVE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to listen on" + DEFAULT)
+    add("--port", type=int, default=8080, help="port to listen on; 0 picks a free one" + DEFAULT)
+    add("--db", default=":memory:", help="SQLite file for tables and rows (default: %(default)s, in memory)")
+    add(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a tenant API key Peak's API accepts, sent as 'Authorization: KEY'; repeatable "
+        "(default: none, so every Peak API request without an OAuth token is answered 401)",
+    )
+    add(
+        "--client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="an OAuth client for the token endpoint; repeatable (default: none)",
+    )
+    add("--token-ttl", type=float, default=86400.0, help="OAuth token lifetime, seconds" + DEFAULT)
+    add("--latency", type=float, default=0.0, help="seconds added to every Peak API request" + DEFAULT)
+    add("--max-records", type=int, default=500, help="records per ingest request" + DEFAULT)
+    add("--max-bytes", type=int, default=1_000_000, help="bytes per ingest request body" + DEFAULT)
+    add("--max-in-flight", type=int, default=30, help="requests in flight before 429" + DEFAULT)
+    add("--retry-after", type=int, default=1, help="the Retry-After of a 429, seconds" + DEFAULT)
+    add(
+        "--no-validate",
+        action="store_true",
+        help="accept any JSON array of records within the limits, for client benchmarks "
+        "(default: every record is checked against its table's schema)",
+    )
+    add("--quiet", action="store_true", help="no log line per request (default: one line per request)")
+    add(
+        "--source-orders",
+        type=int,
+        default=120,
+        help="orders the REST source under /_source/ starts with" + DEFAULT,
+    )
+    add(
+        "--peaka-api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="an API key Peaka's cache API accepts as 'Bearer KEY'; "
+        f"repeatable (default: {DEFAULT_PEAKA_KEY})",
+    )
+    add(
+        "--peaka-step",
+        type=float,
+        default=0.5,
+        help="seconds each status of a Peaka cache run lasts" + DEFAULT,
+    )
+    add(
+        "--admin-key",
+        default=os.environ.get(ADMIN_KEY_ENV),
+        help=f"required (as X-Emulator-Admin-Key) by the /_emulator, /_source/admin and /peaka/_emulator "
+        f"routes; needed to listen on anything but a loopback --host (default: ${ADMIN_KEY_ENV}, else none)",
+    )
+    add(
+        "--v2-token",
+        action="append",
+        metavar="TOKEN[:TENANT]",
+        help="a personal access token of Peak's v2 ingestion API; repeatable (default: demo-pat)",
+    )
+    add("--v2-rate", type=float, default=50.0, help="v2 requests per second per tenant, 0 for none" + DEFAULT)
+    return parser
+
+
+def _show_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} show",
+        description="Print the tables a running emulator holds, or the first rows of one table.",
+    )
+    parser.add_argument("table", nargs="?", help="the table whose rows to print (default: list every table)")
+    parser.add_argument(
+        "--url", required=True, help="the emulator's base URL, as printed at start-up (required)"
+    )
+    parser.add_argument("--limit", type=int, default=20, help="rows to print" + DEFAULT)
+    parser.add_argument("--json", action="store_true", help="print JSON (default: an aligned text table)")
+    parser.add_argument(
+        "--admin-key",
+        default=os.environ.get(ADMIN_KEY_ENV),
+        help=f"the emulator's admin key, when it has one (default: ${ADMIN_KEY_ENV})",
+    )
+    return parser
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -37,16 +151,27 @@ def serve(args: argparse.Namespace) -> None:
         db=args.db,
         host=args.host,
         port=args.port,
-        latency=args.latency,
+        max_records=args.max_records,
+        max_bytes=args.max_bytes,
         max_in_flight=args.max_in_flight,
+        latency=args.latency,
+        retry_after=args.retry_after,
+        quiet=args.quiet,
         validate=not args.no_validate,
         source_orders=args.source_orders,
-        peaka_api_keys=args.peaka_api_key or ["demo-peaka-key"],
+        peaka_api_keys=args.peaka_api_key or [DEFAULT_PEAKA_KEY],
         peaka_step=args.peaka_step,
         admin_key=args.admin_key,
         ingestion_v2=v2,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if not args.api_key and not clients:
+        print(
+            "warning: no --api-key or --client given, so Peak's API answers 401 to every request; "
+            "start with --api-key KEY and set the connection's password to KEY",
+            file=sys.stderr,
+            flush=True,
+        )
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
@@ -71,76 +196,56 @@ def render_table(rows: list[dict[str, Any]]) -> str:
         for row in rows
     ]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines.append("-+-".join("-" * w for w in widths))
-    lines.extend(" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells)
+    lines.extend(" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells)
     return "\n".join(lines)
 
 
-def show(args: argparse.Namespace) -> None:
+def show(args: argparse.Namespace) -> int:
+    """Print the tables, or one table's rows; 1 when the table does not exist or the URL fails."""
     base = args.url.rstrip("/")
-    if args.table:
-        rows = _get(f"{base}/_emulator/tables/{args.table}/rows?limit={args.limit}", args.admin_key)["rows"]
-        print(json.dumps(rows, indent=2) if args.json else render_table(rows) if rows else "(no rows)")
-        return
-    tables = _get(f"{base}/_emulator/tables", args.admin_key)["tables"]
+    try:
+        tables = _get(f"{base}/_emulator/tables", args.admin_key)["tables"]
+        if args.table:
+            # Table names are case-insensitive identifiers, as in the emulator itself.
+            known = {t["name"].lower(): t["name"] for t in tables}
+            name = known.get(args.table.lower())
+            if name is None:
+                listed = ", ".join(sorted(known.values())) or "none"
+                print(
+                    f"no table {args.table!r} in the emulator at {base} (tables: {listed})",
+                    file=sys.stderr,
+                )
+                return 1
+            rows = _get(
+                f"{base}/_emulator/tables/{quote(name, safe='')}/rows?limit={args.limit}", args.admin_key
+            )["rows"]
+            print(json.dumps(rows, indent=2) if args.json else render_table(rows) if rows else "(no rows)")
+            return 0
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+        print(f"cannot read the emulator at {base}: {exc}", file=sys.stderr)
+        return 1
     summary = [
         {"table": t["name"], "columns": len(t["columns"]), "rows": t["rows"], "created": t["createdAt"]}
         for t in tables
     ]
     print(json.dumps(summary, indent=2) if args.json else render_table(summary) if summary else "(no tables)")
+    return 0
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["show"]:
-        parser = argparse.ArgumentParser(prog="python -m airflow_provider_peak.emulator show")
-        parser.add_argument("table", nargs="?")
-        parser.add_argument("--url", required=True)
-        parser.add_argument("--limit", type=int, default=20)
-        parser.add_argument("--json", action="store_true")
-        parser.add_argument(
-            "--admin-key", default=os.environ.get(ADMIN_KEY_ENV), help=f"default: ${ADMIN_KEY_ENV}"
-        )
-        show(parser.parse_args(argv[1:]))
-        return
-    parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_peak.emulator",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
-    parser.add_argument("--api-key", action="append", default=[], help="an accepted tenant API key")
-    parser.add_argument("--client", action="append", default=[], metavar="ID:SECRET", help="an OAuth client")
-    parser.add_argument("--token-ttl", type=float, default=86400.0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--max-in-flight", type=int, default=30)
-    parser.add_argument(
-        "--no-validate", action="store_true", help="accept any JSON array of records (client benchmarks)"
-    )
-    parser.add_argument(
-        "--source-orders", type=int, default=120, help="orders of the demo source API under /_source/"
-    )
-    parser.add_argument("--peaka-api-key", action="append", default=[], help="an accepted Peaka API key")
-    parser.add_argument("--peaka-step", type=float, default=0.5, help="seconds per Peaka cache status")
-    parser.add_argument(
-        "--admin-key",
-        default=os.environ.get(ADMIN_KEY_ENV),
-        help=f"required by the /_emulator and admin routes (default: ${ADMIN_KEY_ENV}); "
-        "needed to listen on a non-loopback --host",
-    )
-    parser.add_argument(
-        "--v2-token", action="append", metavar="TOKEN[:TENANT]", help="a v2 personal access token (demo-pat)"
-    )
-    parser.add_argument("--v2-rate", type=float, default=50.0, help="v2 requests/s per tenant (0: no limit)")
+        return show(_show_parser().parse_args(argv[1:]))
+    parser = _serve_parser()
     args = parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv)
     try:
         serve(args)
     except ValueError as exc:  # a setting the emulator refuses (e.g. a public --host without --admin-key)
         parser.error(str(exc))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_peak.exceptions import PeakError
-from airflow_provider_peak.feed.destinations.base import Destination, RunInfo, StagedRecords
+from airflow_provider_peak.feed.destinations.base import Destination, RunInfo, StagedRecords, describe_counts
 from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, FeedAborted, Fetch, OutputStream
 
 
@@ -114,7 +114,7 @@ class FeedRuntime:
                 lane.done.wait()
                 if lane.error is not None:
                     raise lane.error
-                self.log.info("%s committed: %s", lane.destination.name, lane.result)
+                self.log.info("%s committed: %s", lane.destination.name, describe_counts(lane.result or {}))
         except FeedAborted:
             self._stop(lanes)
             raise self._first_error(lanes) from None

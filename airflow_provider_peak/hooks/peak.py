@@ -347,8 +347,9 @@ class PeakHook(JsonApiHook):
         to close.
 
         :param table: the table's name, or its schema (read once by the caller).
-        :param records: a list, any iterable or generator, a callable returning one, or a path (JSON,
-            JSONL; local or object storage, read with ``source_conn_id``).
+        :param records: a list, any iterable or generator, a callable returning one, a DataFrame or
+            Arrow data, or a path (JSON, JSONL, Parquet, CSV; local or object storage, read with
+            ``source_conn_id``; CSV cells are typed by the table's columns).
         :param columns: create the table with these columns when it does not exist.
         :returns: the summary. ``RecordValidationError`` without sending anything when a record is
             invalid (``on_invalid="fail"``).
@@ -371,7 +372,7 @@ class PeakHook(JsonApiHook):
             summary = ingest_records(
                 _TableSink(self, schema.name),
                 schema,
-                iter_records(records, conn_id=source_conn_id),
+                iter_records(records, conn_id=source_conn_id, columns=schema.columns),
                 decided,
                 checkpoint=checkpoint,
                 logger=logger,

@@ -11,7 +11,7 @@ order-free optimum much more closely when records are large. Records inside a ba
 their input order; batches are sent concurrently anyway, so their order was never guaranteed.
 
 Validating everything before sending anything: a single pass cannot promise "all or nothing",
-since batches before an invalid record may already be out. ``ingestion.ingest_records`` spools the
+since batches before an invalid record may already be out. ``pipeline.ingest_records`` spools the
 batches of ``EncodeAndPack(..., on_invalid="fail")`` to a temporary file and sends from it only
 once the whole input validated. With ``on_invalid="fail"``, ``EncodeAndPack`` stops producing
 batches at the first invalid record, still validates the rest of the input so the error reports

@@ -1,8 +1,9 @@
-"""Where records come from: Python objects, JSON/JSONL files (local or object storage), SQL.
+"""Where records come from: Python objects, columnar data (DataFrames, Arrow), JSON, JSONL,
+Parquet and CSV files (local or object storage), SQL.
 
 Each reader is a generator, so any input streams through validation and packing without being
 held in memory (a JSON *array* file is the one exception: it is parsed whole; use JSONL for big
-files).
+files). Columnar data and Parquet/CSV files are read in chunks by ``columnar``.
 """
 
 from __future__ import annotations
@@ -15,42 +16,55 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.ingest import columnar
+from airflow_provider_peak.ingest.schema import Column
 
 Record = Mapping[str, Any]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 JSON_SUFFIXES = (".json", ".json.gz")
+RECORD_FILE_SUFFIXES = JSONL_SUFFIXES + JSON_SUFFIXES + columnar.PARQUET_SUFFIXES + columnar.CSV_SUFFIXES
 
 
 def is_record_file(value: object) -> bool:
-    """A string is a path when it names a JSON/JSONL file or has a URL scheme (``s3://``)."""
+    """A string is a path when it names a JSON, JSONL, Parquet or CSV file or has a URL scheme
+    (``s3://``)."""
     if isinstance(value, os.PathLike) or type(value).__name__ == "ObjectStoragePath":
         return True
-    return isinstance(value, str) and (
-        "://" in value or value.lower().endswith(JSONL_SUFFIXES + JSON_SUFFIXES)
-    )
+    return isinstance(value, str) and ("://" in value or value.lower().endswith(RECORD_FILE_SUFFIXES))
 
 
-def iter_records(records: Any, *, conn_id: str | None = None) -> Iterator[Any]:
+def iter_records(
+    records: Any,
+    *,
+    conn_id: str | None = None,
+    columns: Iterable[str | Column] = (),
+    chunk_size: int = columnar.DEFAULT_CHUNK_ROWS,
+) -> Iterator[Any]:
     """Yield the records of ``records``: a list or any iterable, a callable returning one, one
-    mapping, or a path (``str``/``Path``/``ObjectStoragePath``) of a JSON or JSONL file."""
+    mapping, a DataFrame or Arrow data (see ``columnar``), or a path (``str``/``Path``/
+    ``ObjectStoragePath``) of a JSON, JSONL, Parquet or CSV file. ``columns`` (the table's
+    ``Column``s) type the cells of CSV files; columnar data is read ``chunk_size`` rows at a time."""
     if callable(records) and not isinstance(records, type):
         records = records()
     if records is None:
         return
     if is_record_file(records):
-        yield from read_file(records, conn_id=conn_id)
+        yield from read_file(records, conn_id=conn_id, columns=columns, chunk_size=chunk_size)
+    elif columnar.is_columnar(records):  # before Iterable: a DataFrame iterates its column names
+        yield from columnar.iter_columnar(records, chunk_size=chunk_size)
     elif isinstance(records, Mapping):
         yield records
     elif isinstance(records, (str, bytes)):
         raise PeakConfigError(
             "records is a string that is not a file path; pass a list of dicts, an iterable, "
-            "or a path ending in .json or .jsonl (local or s3://...)"
+            "or a path ending in .json, .jsonl, .parquet or .csv (local or s3://...)"
         )
     elif isinstance(records, Iterable):
         yield from records
     else:
         raise PeakConfigError(
-            f"records must be a list, an iterable, a callable or a path, not {type(records)}"
+            f"records must be a list, an iterable, a DataFrame, Arrow data, a callable or a path, "
+            f"not {type(records)}"
         )
 
 
@@ -64,11 +78,26 @@ def _open(path: Any, conn_id: str | None) -> io.BufferedIOBase:
     return open(path, "rb")
 
 
-def read_file(path: Any, *, conn_id: str | None = None) -> Iterator[Any]:
-    """Stream records from a JSONL file (one object per line) or a JSON array file; ``.gz`` works too."""
+def read_file(
+    path: Any,
+    *,
+    conn_id: str | None = None,
+    columns: Iterable[str | Column] = (),
+    chunk_size: int = columnar.DEFAULT_CHUNK_ROWS,
+) -> Iterator[Any]:
+    """Stream records from a JSONL file (one object per line), a JSON array file, a Parquet file or
+    a CSV file (typed by ``columns``, see ``columnar``); ``.gz`` works for all but Parquet. Any
+    other name is read as JSONL."""
     name = str(path).lower()
     with _open(path, conn_id) as raw:
+        if name.endswith(columnar.PARQUET_SUFFIXES):
+            yield from columnar.read_parquet(raw, chunk_size=chunk_size)
+            return
         stream: Any = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
+        if name.endswith(columnar.CSV_SUFFIXES):
+            typed = {c.name: c for c in columns if isinstance(c, Column)}
+            yield from columnar.read_csv(stream, name=str(path), columns=typed, chunk_size=chunk_size)
+            return
         if name.endswith(JSON_SUFFIXES):
             data = json.load(stream)
             if not isinstance(data, list):
@@ -90,7 +119,7 @@ def read_sql(
     *,
     parameters: Any = None,
     chunk_size: int = 10_000,
-    columns: Iterable[str] = (),
+    columns: Iterable[str | Column] = (),
 ) -> Iterator[dict[str, Any]]:
     """Run ``sql`` on any DB-API connection (Snowflake, Redshift, Postgres...) and yield rows as dicts,
     fetched ``chunk_size`` at a time. Result column names are matched to ``columns`` ignoring case,
@@ -100,7 +129,7 @@ def read_sql(
     hook = BaseHook.get_connection(conn_id).get_hook()
     if not hasattr(hook, "get_conn"):
         raise PeakConfigError(f"connection {conn_id!r} is not a SQL connection")
-    by_lower = {c.lower(): c for c in columns}
+    by_lower = {name.lower(): name for name in (c.name if isinstance(c, Column) else c for c in columns)}
     conn = hook.get_conn()
     try:
         cursor = conn.cursor()
@@ -124,16 +153,18 @@ def record_source(
     sql_parameters: Any = None,
     source_conn_id: str | None = None,
     chunk_size: int = 10_000,
-    columns: Iterable[str] = (),
+    columns: Iterable[str | Column] = (),
 ) -> Callable[[], Iterator[Any]]:
-    """Return a function that opens the input afresh each time it is called."""
+    """Return a function that opens the input afresh each time it is called. ``chunk_size`` rows
+    are read at a time from SQL and columnar inputs; ``columns`` are the table's columns (names
+    match SQL result columns ignoring case; ``Column``s also type CSV cells)."""
+    names = tuple(columns)
     if sql is not None:
         if records is not None:
             raise PeakConfigError("pass either records or sql, not both")
         if not sql_conn_id:
             raise PeakConfigError("sql needs sql_conn_id (the connection to run it on)")
-        names = tuple(columns)
         return lambda: read_sql(
             sql, sql_conn_id, parameters=sql_parameters, chunk_size=chunk_size, columns=names
         )
-    return lambda: iter_records(records, conn_id=source_conn_id)
+    return lambda: iter_records(records, conn_id=source_conn_id, columns=names, chunk_size=chunk_size)

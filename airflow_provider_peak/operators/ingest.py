@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
+from airflow_provider_peak.assets.peak import add_table_alias, emit_table_event
 from airflow_provider_peak.feed.user_code import select_kwargs
 from airflow_provider_peak.hooks.peak import PeakHook
 from airflow_provider_peak.ingest.limits import DEFAULT_MAX_CONCURRENCY
@@ -16,6 +17,7 @@ from airflow_provider_peak.ingest.sources import record_source
 from airflow_provider_peak.ui.links import PeakTableLink
 from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
 from airflow_provider_peak.ui.task_docs import task_doc
+from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.utils.task_run import PEAK_POOL, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
 
@@ -64,8 +66,9 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
 
     :param table_name: the Peak table (templated).
     :param records: a list of dicts, an iterable or generator, a callable returning one (called with
-        no argument, or with the context it asks for), an XComArg, or a JSON/JSONL file path or
-        ``ObjectStoragePath`` (``s3://...`` read with ``source_conn_id``) (templated).
+        no argument, or with the context it asks for), an XComArg, a pandas or polars DataFrame, a
+        pyarrow Table, RecordBatch or reader, or the path or ``ObjectStoragePath`` of a JSON, JSONL,
+        Parquet or CSV file (``s3://...`` read with ``source_conn_id``) (templated).
     :param sql: instead of ``records``: a query run on ``sql_conn_id`` (any DB-API connection, e.g.
         Snowflake), read in chunks of ``sql_chunk_size`` (templated).
     :param sql_conn_id: the connection ``sql`` runs on.
@@ -82,6 +85,9 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
     :param batch_id_column: a string column stamped with a deterministic batch id, so a batch
         replayed after a lost reply can be found and removed downstream.
     :param checkpoint_dir: where acknowledged batches are logged locally (default: the temp dir).
+    :param emit_asset: emit an event for the table's asset (``peak://<host>/<table>``) through the
+        alias ``peak_table_alias(table_name, peak_conn_id)``, which the task adds to its outlets
+        (not for a templated ``table_name``).
 
     Run it in the ``peak_api`` pool (``pool="peak_api"``, 30 slots) to keep every Peak task of the
     deployment within the tenant's 30 concurrent requests: the task then claims ``pool_slots`` equal
@@ -121,8 +127,11 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
         batch_id_column: str | None = None,
         checkpoint_dir: str | None = None,
         progress_interval: float = 10.0,
+        emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
+        if emit_asset:
+            kwargs["outlets"] = add_table_alias(kwargs.get("outlets"), table_name, peak_conn_id)
         # Checked before the pool slots are claimed from it.
         self.options = IngestOptions(
             max_records=max_records,
@@ -148,6 +157,8 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
         self.dead_letter_path = dead_letter_path
         self.create_table_columns = create_table_columns
         self.checkpoint_dir = checkpoint_dir
+        self.emit_asset = emit_asset
+        self._loaded: dict[str, Any] | None = None
         if self.doc_md is None:
             self.doc_md = task_doc(
                 f"Validates records against the schema of the Peak table `{table_name}`, then sends "
@@ -170,6 +181,12 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
         """As ``BaseOperator.partial``; mapped tasks in the ``peak_api`` pool claim their slots too
         (the scheduler reads ``pool_slots`` from the partial arguments, not from ``__init__``)."""
         claim_pool_slots(kwargs, kwargs.get("max_concurrency", DEFAULT_MAX_CONCURRENCY))
+        if kwargs.get("emit_asset", True) and "table_name" in kwargs:
+            kwargs["outlets"] = add_table_alias(
+                kwargs.get("outlets"),
+                kwargs["table_name"],
+                kwargs.get("peak_conn_id", PeakHook.default_conn_name),
+            )
         return super().partial(**kwargs)
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -204,7 +221,7 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
             sql_parameters=self.sql_parameters,
             source_conn_id=self.source_conn_id,
             chunk_size=self.sql_chunk_size,
-            columns=[c.name for c in schema.columns],
+            columns=schema.columns,
         )
         PeakTableLink.persist(context, hook, schema.name)
         summary = hook.load_records(
@@ -216,4 +233,33 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
             logger=task_logger(self),
         )
         self.log.info("Ingested into Peak table %s:\n%s", schema.name, summary.as_table())
-        return summary.as_dict()
+        result = summary.as_dict()
+        base_url = hook.settings.base_url
+        self._loaded = {"base_url": base_url, "schema": schema, "summary": result, "records": records}
+        if self.emit_asset and summary.records_sent:  # an event says the table got new rows
+            extra: dict[str, Any] = {
+                k: result[k] for k in ("records_sent", "requests", "invalid") if k in result
+            }
+            emit_table_event(context, self.outlets, self.peak_conn_id, base_url, schema.name, extra)
+        return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the records' source (a query's tables, or a file) and the Peak table, with
+        its schema and the rows and bytes this run sent."""
+        loaded = self._loaded
+        if loaded is None:
+            return None
+        schema = loaded["schema"]
+
+        def build(facets: Any) -> tuple[list[Any], list[Any]]:
+            rows, size = openlineage.counts(loaded["summary"])
+            columns = [(c.name, c.type.value) for c in schema.columns]
+            output = openlineage.peak_table(
+                facets, loaded["base_url"], schema.name, columns=columns, rows=rows, size=size
+            )
+            inputs = openlineage.records_inputs(
+                facets, loaded["records"], sql=self.sql, sql_conn_id=self.sql_conn_id
+            )
+            return inputs, [output]
+
+        return openlineage.lineage(build)

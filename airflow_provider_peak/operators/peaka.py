@@ -12,6 +12,7 @@ from airflow_provider_peak.hooks.peaka import PeakaHook
 from airflow_provider_peak.models.peaka_cache import MODES, CacheItemResult
 from airflow_provider_peak.sensors.peaka import handle_event
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
+from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.version_compat import BaseOperator, Context, conf
 
 
@@ -56,6 +57,7 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
         self.fail_on_item_error = fail_on_item_error
         self.skip_existing = skip_existing
         self.peaka_conn_id = peaka_conn_id
+        self._cached: tuple[str, str, list[CacheItemResult]] | None = None
 
     def execute(self, context: Context) -> list[str]:
         hook = PeakaHook(self.peaka_conn_id)
@@ -83,9 +85,29 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
         context["ti"].xcom_push(key="summary", value=summary)
         # Also under its own key: a failed task stores no return value, and clean-up needs the ids.
         context["ti"].xcom_push(key="cache_ids", value=cache_ids)
+        self._cached = (hook.settings.base_url, project, [r for r in results if r.success])
         if failed and self.fail_on_item_error:
             raise PeakaBatchCacheError(failed, len(results))
         return cache_ids
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: each source table, and the Peaka cache made of it."""
+        if self._cached is None:
+            return None
+        base_url, project, results = self._cached
+
+        def build(facets: Any) -> tuple[list[Any], list[Any]]:
+            tables = [r.table for r in results]
+            inputs = [
+                openlineage.peaka_table(facets, base_url, project, t.catalog_id, t.schema_name, t.table_name)
+                for t in tables
+            ]
+            outputs = [
+                openlineage.peaka_cache(facets, base_url, project, r.cache_id) for r in results if r.cache_id
+            ]
+            return inputs, outputs
+
+        return openlineage.lineage(build)
 
     def _report(self, results: list[CacheItemResult]) -> None:
         for r in results:
@@ -149,6 +171,7 @@ class PeakaCacheRefreshOperator(BaseOperator):
         self.timeout = timeout
         self.deferrable = deferrable
         self.peaka_conn_id = peaka_conn_id
+        self._refreshed: tuple[str, str, Any] | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = PeakaHook(self.peaka_conn_id)
@@ -184,7 +207,22 @@ class PeakaCacheRefreshOperator(BaseOperator):
             poll_interval=self.poll_interval,
         )
         self.log.info("Peaka cache %s: %s run COMPLETED", self.cache_id, self.mode)
+        self._refreshed = (hook.settings.base_url, hook.project(self.project_id), status)
         return {"cache_id": self.cache_id, "mode": self.mode, "status": status.status}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the cache's source table and the cache it refreshed (after a wait that ended)."""
+        if self._refreshed is None:
+            return None
+        base_url, project, status = self._refreshed
+
+        def build(facets: Any) -> tuple[list[Any], list[Any]]:
+            source = openlineage.peaka_table(
+                facets, base_url, project, status.catalog_id, status.schema_name, status.table_name
+            )
+            return [source], [openlineage.peaka_cache(facets, base_url, project, self.cache_id)]
+
+        return openlineage.lineage(build)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         result = handle_event(event, "COMPLETED", timeout_error=PeakError)

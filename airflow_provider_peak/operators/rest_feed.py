@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from airflow_provider_peak.assets.peak import add_table_alias, emit_table_event
 from airflow_provider_peak.exceptions import PeakConfigError
-from airflow_provider_peak.feed.destinations.base import LOAD_TYPES, Destination, RunInfo
+from airflow_provider_peak.feed.destinations.base import LOAD_TYPES, Destination, RunInfo, count_details
 from airflow_provider_peak.feed.destinations.peak_table import PeakTableDestination
 from airflow_provider_peak.feed.fanout import FeedRuntime, RunResult
 from airflow_provider_peak.feed.fetch import FetchSpec
@@ -24,19 +25,9 @@ from airflow_provider_peak.feed.state import (
 from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, Metadata
 from airflow_provider_peak.ingest.limits import DOCUMENTED
 from airflow_provider_peak.ui.links import PeakTableLink
+from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.utils.task_run import TaskRun, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
-
-#: Per-destination counts shown in the log's summary table (the XCom summary has them all).
-SUMMARY_DETAILS = (
-    "rows_inserted",
-    "rows_deleted",
-    "requests",
-    "files",
-    "parts",
-    "invalid",
-    "records_resumed",
-)
 
 
 class PeakRestFeedOperator(BaseOperator):
@@ -81,12 +72,14 @@ class PeakRestFeedOperator(BaseOperator):
     :param venv_cache_path: where ``requirements`` virtualenvs are cached (default: the temp dir).
     :param inherit_worker_packages: the virtualenv also sees the worker's packages (``requests``).
     :param progress_interval: seconds between progress lines in the log.
+    :param emit_asset: emit an event for the asset of each Peak table destination that received
+        records (through the alias ``peak_table_alias(table_name, peak_conn_id)`` added to outlets).
     """
 
     template_fields: Sequence[str] = ("op_kwargs", "destinations", "requirements")
     template_fields_renderers = {"op_kwargs": "json", "requirements": "py"}
     ui_color = "#d9f0e3"
-    operator_extra_links = (PeakTableLink(),)
+    operator_extra_links: tuple[PeakTableLink, ...] = (PeakTableLink(),)
 
     def __init__(
         self,
@@ -107,8 +100,15 @@ class PeakRestFeedOperator(BaseOperator):
         venv_cache_path: str | None = None,
         inherit_worker_packages: bool = True,
         progress_interval: float = 30.0,
+        emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
+        if emit_asset and not preview:
+            for destination in destinations or ():
+                if isinstance(destination, PeakTableDestination):
+                    kwargs["outlets"] = add_table_alias(
+                        kwargs.get("outlets"), destination.table_name, destination.peak_conn_id
+                    )
         if not preview:
             # Two runs of one feed at once would start from the same state: one at a time.
             kwargs.setdefault("max_active_tis_per_dag", 1)
@@ -137,6 +137,9 @@ class PeakRestFeedOperator(BaseOperator):
             raise PeakConfigError(f"the same destination is listed twice: {', '.join(duplicates)}")
         if preview_limit < 1:
             raise PeakConfigError(f"preview_limit must be at least 1, got {preview_limit}")
+        if preview or not any(isinstance(d, PeakTableDestination) for d in destinations):
+            # No Peak table, no link: Airflow would look up an XCom this task never writes.
+            self.operator_extra_links = ()
         self.fetch_callable = fetch_callable
         self.fetch_script = fetch_script
         self.rest_conn_id = rest_conn_id
@@ -152,6 +155,9 @@ class PeakRestFeedOperator(BaseOperator):
         self.venv_cache_path = venv_cache_path
         self.inherit_worker_packages = inherit_worker_packages
         self.progress_interval = progress_interval
+        self.emit_asset = emit_asset
+        self._delivered: RunResult | None = None
+        self._source_url: str | None = None
         self._fetch_spec().check()
         backend = resolve_backend(state_backend)
         if isinstance(backend, AssetStateStoreBackend):
@@ -267,7 +273,42 @@ class PeakRestFeedOperator(BaseOperator):
                     self.log.exception("Cleaning up %s failed", destination.name)
         summary = self._summary(result, metadata, backend.location(key))
         self.log.info("%s", summary_table(summary))
+        self._delivered = result
+        self._source_url = hook.settings.base_url if hook is not None else None
+        if self.emit_asset:
+            self._emit_assets(context, result)
         return summary
+
+    def _emit_assets(self, context: Context, result: RunResult) -> None:
+        from airflow_provider_peak.hooks.peak import PeakHook
+
+        for destination in self.destinations:
+            counts = result.destinations.get(destination.name, {})
+            if isinstance(destination, PeakTableDestination) and counts.get("records_sent"):
+                base_url = PeakHook(destination.peak_conn_id).settings.base_url
+                extra = {"records_sent": counts["records_sent"], "feed_name": self.feed_name}
+                emit_table_event(
+                    context, self.outlets, destination.peak_conn_id, base_url, destination.table_name, extra
+                )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the REST source (its origin and path, no credentials) and every destination,
+        with the records it received."""
+        delivered = self._delivered
+        if delivered is None:
+            return None
+
+        def build(facets: Any) -> tuple[list[Any], list[Any]]:
+            def output(destination: Destination) -> Any:
+                counts = delivered.destinations.get(destination.name, {})
+                return openlineage.described(
+                    destination.name, lambda: destination.lineage_output(facets, counts)
+                )
+
+            outputs = [output(d) for d in self.destinations]
+            return [openlineage.url_input(facets, self._source_url)], outputs
+
+        return openlineage.lineage(build)
 
     def _run_info(self, run: TaskRun) -> RunInfo:
         return RunInfo(
@@ -300,8 +341,7 @@ def summary_table(summary: Mapping[str, Any]) -> str:
     """The run summary as a short text table for the task log."""
     rows = [("destination", "records", "details")]
     for name, counts in summary["destinations"].items():
-        details = ", ".join(f"{k}={counts[k]}" for k in SUMMARY_DETAILS if counts.get(k) not in (None, 0, ""))
-        rows.append((name, f"{counts.get('records', 0):,}", details))
+        rows.append((name, f"{counts.get('records', 0):,}", count_details(counts)))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     lines = [f"  {a.ljust(widths[0])}  {b.rjust(widths[1])}  {c}".rstrip() for a, b, c in rows]
     saved = "saved" if summary["state_saved"] else "unchanged (metadata.save was not called)"

@@ -10,6 +10,7 @@ from airflow_provider_peak.hooks.peak import IF_EXISTS, PeakHook
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ui.links import PeakTableLink
 from airflow_provider_peak.ui.task_docs import task_doc
+from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.version_compat import BaseOperator, Context
 
 IfExists = Literal["ignore", "verify", "fail"]
@@ -50,6 +51,7 @@ class PeakCreateTableOperator(BaseOperator):
         self.columns = columns
         self.if_exists = if_exists
         self.peak_conn_id = peak_conn_id
+        self._created: tuple[str, Any] | None = None
         if self.doc_md is None:
             self.doc_md = task_doc(
                 f"Creates the Peak table `{table_name}` (if it exists: `{if_exists}`).",
@@ -63,4 +65,15 @@ class PeakCreateTableOperator(BaseOperator):
             "Table %s %s (%d columns)", schema.name, "created" if created else "exists", len(schema.columns)
         )
         PeakTableLink.persist(context, hook, schema.name)
+        self._created = (hook.settings.base_url, schema)
         return schema.to_dict()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the Peak table, with its schema."""
+        if self._created is None:
+            return None
+        base_url, schema = self._created
+        columns = [(c.name, c.type.value) for c in schema.columns]
+        return openlineage.lineage(
+            lambda facets: ([], [openlineage.peak_table(facets, base_url, schema.name, columns=columns)])
+        )

@@ -10,11 +10,13 @@ absolute URLs, redirects and 401 refreshes alike.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=256)  # the same few URLs, on every request of a load
 def origin(url: str) -> tuple[str, str, int | None]:
     """``(scheme, host, port)`` of ``url``, lower-cased, with the scheme's default port filled in."""
     parts = urlsplit(url)

@@ -84,3 +84,12 @@ def test_peak_s3_jsonl_to_peak_maps_one_task_per_file(emu, peak_conn, run_dag, s
     rows = emu.rows("s3_events", exact=True)
     assert sorted(r["event_id"] for r in rows) == list(range(3_000))
     assert {r["payload"]["part"] for r in rows} == {0, 1, 2}
+
+
+def test_peak_table_updated_reports_the_table(emu, peak_conn, run_dag):
+    peak_conn()
+    assert run_dag("peak_ingest_taskflow", "peak_ingest_taskflow.py").state == "success"
+    run = run_dag("peak_table_updated", "peak_table_updated.py")
+    assert run.state == "success"
+    (ti,) = run.get_task_instances()
+    assert ti.xcom_pull(task_ids="report")["columns"][0] == "order_id"

@@ -381,3 +381,19 @@ class TestUnauthorized:
             connect(set_conn, peak.url, oauth=True).get_table("orders")
         token_requests = [s for s in peak.seen if s.path.startswith("/api/v1/oauth/token")]
         assert len(token_requests) == 2  # the first token, and one refresh
+
+
+class TestEnvironment:
+    def test_the_environments_proxy_is_used(self, scripted, set_conn, monkeypatch):
+        proxy = scripted(lambda seen: Answer.json(TABLE))
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        connect(set_conn, "http://peak.invalid").get_table("orders")
+        assert proxy.seen[0].path == "http://peak.invalid/api/v1/tables/orders"  # the proxy's request form
+
+    def test_no_proxy_is_honoured(self, scripted, set_conn, monkeypatch):
+        peak = scripted(lambda seen: Answer.json(TABLE))
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert connect(set_conn, peak.url).get_table("orders").name == "orders"

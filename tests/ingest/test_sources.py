@@ -85,3 +85,28 @@ def test_snowflake_query_in_chunks(emu, table, tmp_path, snowflake_conn):
     assert summary["records_sent"] == 2_345
     rows = sorted(emu.rows(table, exact=True), key=lambda r: r["id"])
     assert rows[3] == {"id": 3, "amount": Decimal("3.50"), "note": "row 3"}
+
+
+def test_a_dataframe_and_a_local_parquet_file(emu, table, tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"id": pd.array([1, 2, None], dtype="Int64"), "amount": ["1.50", None, "3"], "note": ["a", "b", None]}
+    )
+    assert run(table, tmp_path, records=frame)["records_sent"] == 3
+    path = tmp_path / "rows.parquet"
+    frame.assign(id=[10, 11, 12]).to_parquet(path)
+    assert run(table, tmp_path / "p", records=str(path), sql_chunk_size=2)["records_sent"] == 3
+    assert sorted(r["id"] or 0 for r in emu.rows(table)) == [0, 1, 2, 10, 11, 12]
+
+
+def test_a_csv_file_through_the_operator(emu, table, tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("id,amount,note\n1,1.50,a\n2,,\n")
+    assert run(table, tmp_path, records=str(path))["records_sent"] == 2
+
+
+def test_a_csv_file_through_the_hook(emu, table, tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("id,amount,note\n1,1.50,a\n2,,\n")
+    assert PeakHook().load_records(table, str(path)).records_sent == 2

@@ -239,3 +239,71 @@ class TestCreateTable:
         name = unique_table(request)
         ingest(name, [{"id": 1}], create_table_columns=COLUMNS, tmp=tmp_path)
         assert emu.rows(name) == [{"id": 1}]
+
+
+class TestLineage:
+    """``get_openlineage_facets_on_complete`` as the OpenLineage listener calls it after execute()."""
+
+    def test_a_query_source_names_the_tables_it_reads(self, emu, peak_conn, set_conn, request):
+        import psycopg2
+
+        from tests.scale.airflow_cluster import postgres, postgres_bin
+
+        if postgres_bin() is None:
+            pytest.skip("PostgreSQL's server programs are not installed")
+        peak_conn()
+        with postgres() as url:
+            port = url.rsplit(":", 1)[1].split("/")[0]
+            set_conn(
+                "pg_source",
+                conn_type="postgres",
+                host="127.0.0.1",
+                port=int(port),
+                login="postgres",
+                schema="airflow",
+            )
+            with psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="airflow") as db:
+                db.cursor().execute("create table orders (id int); insert into orders values (1), (2)")
+            name = unique_table(request)
+            op = PeakIngestOperator(
+                task_id="t",
+                table_name=name,
+                sql="select id from orders",
+                sql_conn_id="pg_source",
+                create_table_columns=[{"name": "id", "type": "integer"}],
+            )
+            op.execute(make_context())
+            lineage = op.get_openlineage_facets_on_complete(None)
+        assert [(i.namespace, i.name) for i in lineage.inputs] == [
+            (f"postgres://127.0.0.1:{port}", "airflow.public.orders")
+        ]
+        (output,) = lineage.outputs
+        assert output.name == name and output.namespace.startswith("peak://127.0.0.1:")
+        assert output.outputFacets["outputStatistics"].rowCount == 2
+
+    def test_a_hook_whose_lineage_fails_still_reports_the_output(
+        self, emu, peak_conn, snowflake_conn, request, caplog
+    ):
+        peak_conn()
+        snowflake_conn("create table orders (id int)")
+        snowflake_conn("insert into orders values (1), (2)")
+        op = PeakIngestOperator(
+            task_id="t",
+            table_name=unique_table(request),
+            sql="select id from orders",
+            sql_conn_id="snowflake_fake",
+            create_table_columns=[{"name": "id", "type": "integer"}],
+        )
+        op.execute(make_context())
+        lineage = op.get_openlineage_facets_on_complete(None)
+        assert len(lineage.outputs) == 1
+        if not lineage.inputs:  # the Snowflake hook's own lineage support needs snowflake-sqlalchemy
+            assert "could not describe its database" in caplog.text
+
+    def test_no_lineage_before_the_task_ran(self):
+        assert (
+            PeakIngestOperator(task_id="t", table_name="x", records=[]).get_openlineage_facets_on_complete(
+                None
+            )
+            is None
+        )

@@ -449,3 +449,28 @@ class TestPreviewAndSecrets:
         assert len(tokens) == 2
         for secret in (SOURCE_CLIENT_SECRET, SOURCE_PASSWORD, *tokens):
             assert secret not in haystack
+
+
+class TestLineage:
+    def test_every_destination_is_an_output(self, emu, source, rest_conn, peak_table, snowflake_conn, s3):
+        op = feed(
+            rest_conn_id=rest_conn(),
+            op_kwargs={"path": ORDERS["none"]},
+            destinations=[
+                PeakTableDestination(peak_table),
+                SnowflakeDestination("ORDERS_LINEAGE", "snowflake_fake"),
+                S3Destination(s3.bucket, "lake", "aws_moto"),
+            ],
+            state_backend=MemoryStateBackend(),
+        )
+        op.execute(make_context())
+        lineage = op.get_openlineage_facets_on_complete(None)
+        (source_dataset,) = lineage.inputs
+        assert (source_dataset.namespace, source_dataset.name) == (emu.url, "/")
+        outputs = {(o.namespace.split("://")[0], o.name): o for o in lineage.outputs}
+        # Snowflake's hook names its table only where its own lineage support works (it needs
+        # snowflake-sqlalchemy); the other destinations are reported either way.
+        everything = {("peak", peak_table), ("snowflake", "analytics.public.ORDERS_LINEAGE"), ("s3", "lake")}
+        assert {("peak", peak_table), ("s3", "lake")} <= set(outputs) <= everything
+        assert outputs[("peak", peak_table)].outputFacets["outputStatistics"].rowCount == 60
+        assert outputs[("s3", "lake")].outputFacets["outputStatistics"].rowCount == 60

@@ -21,6 +21,8 @@ from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.feed.stream import FeedAborted
 
 LOAD_TYPES = ("incremental", "truncate_insert")
+#: The counts of a destination's result worth a line in the log (the XCom summary has them all).
+COUNT_DETAILS = ("rows_inserted", "rows_deleted", "requests", "files", "parts", "invalid", "records_resumed")
 _END = object()
 #: Seconds between checks of the abort flag while blocked on a queue.
 POLL = 0.2
@@ -98,7 +100,7 @@ class StagedRecords:
 
     def records(self, *, then_wait: bool = False) -> Iterator[dict[str, Any]]:
         """Every record in order; with ``then_wait``, waits for the commit decision after the last one
-        (for a pipeline that stages and commits inside one call, such as ``PeakHook.ingest_records``)."""
+        (for a pipeline that stages and commits inside one call, such as ``PeakHook.load_records``)."""
         for chunk in self:
             yield from chunk
         if then_wait:
@@ -113,6 +115,21 @@ class StagedRecords:
         if self._abort.is_set():
             raise FeedAborted
         self.committing = True
+
+
+def count_details(counts: dict[str, Any]) -> str:
+    """``requests=1, invalid=2``: the non-zero counts of a destination's result worth showing."""
+    return ", ".join(
+        f"{k}={counts[k]:,}" for k in COUNT_DETAILS if isinstance(counts.get(k), int) and counts[k]
+    )
+
+
+def describe_counts(counts: dict[str, Any]) -> str:
+    """``60 records (requests=1, invalid=2)``: a destination's result, short enough for one line."""
+    records = counts.get("records", 0)
+    text = f"{records:,} records" if isinstance(records, int) else f"{records} records"
+    details = count_details(counts)
+    return f"{text} ({details})" if details else text
 
 
 class Destination(ABC):
@@ -160,6 +177,11 @@ class Destination(ABC):
 
     def finalize(self, success: bool) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Called after the feed state was committed (``success``) or the run failed."""
+
+    def lineage_output(self, facets: Any, counts: dict[str, Any]) -> Any:
+        """The OpenLineage dataset this destination wrote (``facets``: OpenLineage's module;
+        ``counts``: what ``load`` returned); ``None`` when it has none to name."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.target!r})"

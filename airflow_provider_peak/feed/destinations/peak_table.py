@@ -86,6 +86,7 @@ class PeakTableDestination(Destination):
         self.dead_letter_path = dead_letter_path
         self.batch_id_column = batch_id_column
         self._checkpoint: Any = None
+        self._loaded: tuple[str, TableSchema] | None = None
 
     @property
     def target(self) -> str:
@@ -146,6 +147,7 @@ class PeakTableDestination(Destination):
             run.logger.info("No records and no Peak table %s: nothing to create or send", self.table_name)
             return {"records": 0, "table": self.table_name}
         # The checkpoint outlives this load: ``finalize`` closes it once the whole run is decided.
+        self._loaded = (hook.settings.base_url, schema)
         self._checkpoint = hook.checkpoint(
             f"{run.run_key}/peak/{schema.name}", in_task=run.in_task, table=schema.name, feed=run.feed_name
         )
@@ -159,6 +161,16 @@ class PeakTableDestination(Destination):
         result = summary.as_dict()
         result["records"] = summary.records_sent + summary.records_resumed
         return result
+
+    def lineage_output(self, facets: Any, counts: dict[str, Any]) -> Any:
+        from airflow_provider_peak.utils import openlineage
+
+        if self._loaded is None:
+            return None
+        base_url, schema = self._loaded
+        columns = [(c.name, c.type.value) for c in schema.columns]
+        rows, size = openlineage.counts(counts)
+        return openlineage.peak_table(facets, base_url, schema.name, columns=columns, rows=rows, size=size)
 
     def finalize(self, success: bool) -> None:
         # The checkpoint outlives Peak's own success: if another destination fails after Peak

@@ -131,6 +131,13 @@ class RedshiftDestination(Destination):
             "CREDENTIALS '***'",
         )
 
+    def lineage_output(self, facets: Any, counts: dict[str, Any]) -> Any:
+        from airflow_provider_peak.utils import openlineage
+
+        return openlineage.sql_table(
+            facets, self.get_sql_hook(), self.table, rows=counts.get("rows_inserted")
+        )
+
     def load(self, records: StagedRecords, run: RunInfo) -> dict[str, Any]:
         # Everything that reaches SQL, checked as rendered (templates and Variables may produce it).
         parts = split_name(self.table)

@@ -65,6 +65,15 @@ class S3Destination(Destination):
 
         return S3Hook(aws_conn_id=self.aws_conn_id)
 
+    def lineage_output(self, facets: Any, counts: dict[str, Any]) -> Any:
+        rows = counts.get("records")
+        output_facets = (
+            {"outputStatistics": facets.OutputStatisticsOutputDatasetFacet(rowCount=rows)} if rows else {}
+        )
+        return facets.OutputDataset(
+            namespace=f"s3://{self.bucket}", name=self.prefix.strip("/") or "/", outputFacets=output_facets
+        )
+
     def load(self, records: StagedRecords, run: RunInfo) -> dict[str, Any]:
         s3 = self.get_hook()
         feed_prefix = "/".join(p for p in (self.prefix.strip("/"), run.feed_name) if p)

@@ -118,6 +118,11 @@ class SnowflakeDestination(Destination):
             role=self.role,
         )
 
+    def lineage_output(self, facets: Any, counts: dict[str, Any]) -> Any:
+        from airflow_provider_peak.utils import openlineage
+
+        return openlineage.sql_table(facets, self.get_hook(), self.table, rows=counts.get("rows_inserted"))
+
     def load(self, records: StagedRecords, run: RunInfo) -> dict[str, Any]:
         # The name as rendered (a template or a Variable may have produced it), checked before any SQL.
         parts = split_name(self.table)

@@ -1,0 +1,199 @@
+"""What scripts/demo.sh needs besides the shell: the S3 data, the Snowflake run, one line per DAG.
+
+python scripts/demo_support.py s3 ENDPOINT_URL
+    Create the buckets the example DAGs use on a local S3 (moto) and the JSONL files
+    ``peak_s3_jsonl_to_peak`` lists and ingests.
+python scripts/demo_support.py snowflake DAG_FILE
+    Run the Snowflake example with ``dag.test()`` inside ``fakesnow.patch()`` (fakesnow fakes the
+    Snowflake connector in this process only, so ``airflow dags test`` in a process of its own
+    would reach for the real Snowflake), after creating and filling its ``orders`` table.
+python scripts/demo_support.py summary LOG
+    One line saying what a DAG run did, read from the operators' own summaries in its log, and a
+    warning for every error line of the run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sys
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+#: The S3 example's params (``bucket``, ``prefix``) and the REST feed example's ``s3_bucket``.
+EVENTS_BUCKET, EVENTS_PREFIX, FEED_BUCKET = "landing", "events/", "peak-feeds-demo"
+#: The Snowflake example's run covers the day before its logical date.
+SNOWFLAKE_LOGICAL_DATE = datetime(2026, 3, 3, tzinfo=timezone.utc)
+
+
+def s3(endpoint: str) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo-secret",
+    )
+    for bucket in (EVENTS_BUCKET, FEED_BUCKET):
+        client.create_bucket(Bucket=bucket)
+    # Three parts of a day's events, one of them gzipped, and the marker a writer leaves behind
+    # (the DAG lists only .jsonl and .jsonl.gz keys).
+    for part in range(3):
+        lines = "".join(
+            json.dumps(
+                {
+                    "event_id": part * 1_000 + i,
+                    "user_id": f"u{i % 50:02d}",
+                    "kind": ("view", "click", "buy")[i % 3],
+                    "at": f"2026-01-01T{i % 24:02d}:{i % 60:02d}:00Z",
+                    "payload": {"part": part, "position": i},
+                }
+            )
+            + "\n"
+            for i in range(1_000)
+        ).encode()
+        key, body = f"{EVENTS_PREFIX}part-{part}.jsonl", lines
+        if part == 2:
+            key, body = key + ".gz", gzip.compress(lines)
+        client.put_object(Bucket=EVENTS_BUCKET, Key=key, Body=body)
+    client.put_object(Bucket=EVENTS_BUCKET, Key=f"{EVENTS_PREFIX}_SUCCESS", Body=b"")
+    print(f"s3://{EVENTS_BUCKET}/{EVENTS_PREFIX}: 3 JSONL files of 1,000 events; s3://{FEED_BUCKET}: empty")
+
+
+def snowflake(dag_file: str) -> int:
+    import fakesnow
+    import snowflake.connector
+
+    from airflow_provider_peak.version_compat import dag_bag
+
+    start = SNOWFLAKE_LOGICAL_DATE.replace(tzinfo=None) - timedelta(days=2)
+    with fakesnow.patch(create_database_on_connect=True, create_schema_on_connect=True):
+        # The database and schema of the demo's snowflake_default connection.
+        with snowflake.connector.connect(database="analytics", schema="public") as conn:
+            cursor = conn.cursor()
+            cursor.execute(
+                "create table orders"
+                " (order_id int, customer varchar, amount number(12,2), ordered_at timestamp)"
+            )
+            minute = timedelta(minutes=1)
+            values = ",".join(
+                f"({i}, 'customer-{i % 97:02d}', {i % 500}.25, '{start + i * minute:%Y-%m-%d %H:%M:%S}')"
+                for i in range(3 * 1_440)
+            )
+            cursor.execute(f"insert into orders values {values}")
+        print(f"Snowflake (fakesnow): orders holds one order a minute from {start:%Y-%m-%d} for 3 days")
+        bag = dag_bag(dag_file)
+        if bag.import_errors:
+            print(bag.import_errors, file=sys.stderr)
+            return 1
+        (dag,) = bag.dags.values()
+        run = dag.test(logical_date=SNOWFLAKE_LOGICAL_DATE)
+    print(f"DAG run {run.run_id}: {run.state}")
+    return 0 if str(run.state) in ("success", "DagRunState.SUCCESS") else 1
+
+
+# ----------------------------------------------------------------------------- summary
+# A log entry starts with a timestamp and a level; a multi-line message continues on the lines
+# that follow; the last line ends with the logger's name and key=value pairs.
+ENTRY = re.compile(r"^\S+Z \[(?P<level>[a-z]+) *\] (?P<message>.*)$")
+TRAILER = re.compile(r"\s+\[[\w.]+\](?:\s+\S+=\S*)*\s*$")
+ERROR_LEVELS = {"error", "critical"}
+
+
+def _entries(text: str) -> list[tuple[str, str]]:
+    entries: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        match = ENTRY.match(line)
+        if match:
+            entries.append((match["level"], [match["message"]]))
+        elif entries:
+            entries[-1][1].append(line)
+        elif line.startswith("Traceback"):
+            entries.append(("error", [line]))
+    return [(level, "\n".join(lines)) for level, lines in entries]
+
+
+def _number(pattern: str, text: str) -> int:
+    match = re.search(pattern, text)
+    return int(match.group(1).replace(",", "")) if match else 0
+
+
+def what_it_did(entries: list[tuple[str, str]]) -> str:
+    entries = [(level, TRAILER.sub("", text)) for level, text in entries]
+    parts: list[str] = []
+    created = [m.group(1) for _, msg in entries if (m := re.match(r"Table (\w+) created", msg))]
+    if created:
+        parts.append("created table " + ", ".join(created))
+    loads: dict[str, Counter[str]] = {}
+    for _, msg in entries:
+        if match := re.match(r"Ingested into Peak table (\w+):", msg):
+            load = loads.setdefault(match.group(1), Counter())
+            load["tasks"] += 1
+            load["records"] += _number(r"records sent\s+([\d,]+)", msg)
+            load["requests"] += _number(r"requests\s+([\d,]+)", msg)
+    for table, load in loads.items():
+        tasks = f" by {load['tasks']} mapped tasks" if load["tasks"] > 1 else ""
+        parts.append(f"{load['records']:,} records into {table} in {load['requests']:,} requests{tasks}")
+    for _, msg in entries:
+        if match := re.search(r"(\w+) got ([\d,]+) new rows in (\d+) load", msg):
+            parts.append(f"reported {match.group(2)} new rows of {match.group(1)} from {match.group(3)} load(s)")
+    if any("Nothing was sent and no state was saved" in msg for _, msg in entries):
+        parts.append("previewed the next records (nothing sent)")
+    for _, msg in entries:
+        if match := re.match(r"Feed (\w+) \((\w+)\): ([\d,]+) records", msg):
+            destinations = re.findall(r"^  (\S+:\S+)\s+([\d,]+)", msg, re.MULTILINE)
+            to = ", ".join(f"{count} to {name}" for name, count in destinations)
+            before = re.search(r"state before: (.*)", msg)
+            after = re.search(r"state after:\s+(\{.*?\}|\S+)", msg)
+            state = f"; state {before.group(1)} -> {after.group(1)}" if before and after else ""
+            parts.append(f"feed {match.group(1)} ({match.group(2)}): {match.group(3)} records ({to}){state}")
+    peaka = Counter()
+    for _, msg in entries:
+        if re.match(r"Peaka cache for \S+ created", msg):
+            peaka["created"] += 1
+        elif re.match(r"Peaka cache for \S+ exists", msg):
+            peaka["existing"] += 1
+        elif re.match(r"Peaka cache \S+: cache is COMPLETED", msg):
+            peaka["synced"] += 1
+        elif re.match(r"Peaka cache \S+: \w+ run COMPLETED", msg):
+            peaka["refreshed"] += 1
+    if peaka:
+        parts.append(
+            f"{peaka['created']} Peaka caches created ({peaka['existing']} existed), "
+            f"{peaka['synced']} first syncs COMPLETED, {peaka['refreshed']} incremental refreshes COMPLETED"
+        )
+    return "; ".join(parts) or "ran (no operator summary found in its log)"
+
+
+def summary(log: str) -> None:
+    entries = _entries(Path(log).read_text(errors="replace"))
+    print(f"   {what_it_did(entries)}")
+    errors = [msg for level, msg in entries if level in ERROR_LEVELS]
+    for message in errors:
+        # The message and its key=value context, without the logger's name.
+        text = " ".join(re.sub(r"\s\[[\w.]+\]\s", " ", message.splitlines()[0]).split())
+        print(f"   !! an error line in this successful run: {text[:220]}")
+    if errors:
+        print(f"   !! see {log}")
+
+
+def main(argv: list[str]) -> int:
+    command, *args = argv or ["--help"]
+    if command == "s3" and len(args) == 1:
+        s3(args[0])
+    elif command == "snowflake" and len(args) == 1:
+        return snowflake(args[0])
+    elif command == "summary" and len(args) == 1:
+        summary(args[0])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,72 @@
+"""What scripts/demo.sh relies on: the S3 data it creates is what the S3 example DAG reads by
+default, and its one-line summaries and error-line warnings come from real task logs."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+
+from tests.fixtures import API_KEY, FAST_RETRIES, ROOT
+
+spec = importlib.util.spec_from_file_location("demo_support", ROOT / "scripts" / "demo_support.py")
+assert spec is not None and spec.loader is not None
+demo_support = importlib.util.module_from_spec(spec)
+sys.modules["demo_support"] = demo_support
+spec.loader.exec_module(demo_support)
+
+LOG = """\
+2026-12-01T20:22:40.662846Z [info     ] Table demo_orders created (10 columns) [t] loc=tables.py:89
+2026-12-01T20:22:42.814932Z [info     ] Ingested into Peak table demo_orders:
+  table               demo_orders
+  records sent        2,000
+  requests            4
+  records per second  18,849 [airflow.task.operators] loc=ingest.py:200
+2026-12-01T20:22:43.814932Z [info     ] Ingested into Peak table demo_orders:
+  records sent        500
+  requests            1 [airflow.task.operators.x] loc=ingest.py:200
+2026-12-01T20:22:55.012452Z [error    ] XCom not found   [airflow.sdk] key=peak_table_url status=404
+2026-12-01T20:22:56.319318Z [info     ] Feed rest_orders (incremental): 120 records in 1.1 s
+  destination                         records  details
+  peak:rest_orders                        120  requests=1
+  s3:s3://peak-feeds-demo/raw/orders      120  parts=1
+  state before: {}
+  state after:  {"after_id": 120} (saved; XCom 'peak_feed_state' of task t.load) [t] loc=rest_feed.py:1
+"""
+
+
+def test_one_line_from_the_operators_summaries_and_error_lines_flagged(tmp_path, capsys):
+    log = tmp_path / "run.log"
+    log.write_text(LOG)
+    demo_support.summary(str(log))
+    first, *warnings = capsys.readouterr().out.splitlines()
+    assert first.strip() == (
+        "created table demo_orders; 2,500 records into demo_orders in 5 requests by 2 mapped tasks; "
+        "feed rest_orders (incremental): 120 records (120 to peak:rest_orders, "
+        '120 to s3:s3://peak-feeds-demo/raw/orders); state {} -> {"after_id": 120}'
+    )
+    assert warnings[0].strip() == (
+        "!! an error line in this successful run: XCom not found key=peak_table_url status=404"
+    )
+    assert warnings[1].strip() == f"!! see {log}"
+
+
+def test_a_log_without_summaries_says_so(tmp_path, capsys):
+    log = tmp_path / "run.log"
+    log.write_text("2026-12-01T20:22:40.662846Z [info     ] Something else [x] loc=a.py:1\n")
+    demo_support.summary(str(log))
+    assert capsys.readouterr().out.strip() == "ran (no operator summary found in its log)"
+
+
+@pytest.mark.airflow_e2e
+def test_the_demo_s3_data_is_what_the_s3_example_reads_by_default(set_conn, run_dag, moto_server, s3):
+    from airflow_provider_peak.emulator import PeakEmulator
+
+    # An emulator of its own: the example writes the fixed table s3_events.
+    with PeakEmulator(api_keys=(API_KEY,), quiet=True) as emulator:
+        set_conn("peak_default", conn_type="peak", host=emulator.url, password=API_KEY, extra=FAST_RETRIES)
+        demo_support.s3(moto_server)
+        run = run_dag("peak_s3_jsonl_to_peak", "peak_s3_jsonl_to_peak.py")  # its default params
+        assert run.state == "success"
+        assert sorted(r["event_id"] for r in emulator.rows("s3_events")) == list(range(3_000))
