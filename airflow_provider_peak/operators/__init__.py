@@ -23,7 +23,13 @@ _EXPORTS = {
     "PeakaCreateBatchCacheOperator": "peaka",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "PeakCreateTableOperator",
+    "PeakIngestOperator",
+    "PeakRestFeedOperator",
+    "PeakaCacheRefreshOperator",
+    "PeakaCreateBatchCacheOperator",
+]
 
 
 def __getattr__(name: str) -> Any:
