@@ -140,7 +140,8 @@ def what_it_did(entries: list[tuple[str, str]]) -> str:
         parts.append(f"{load['records']:,} records into {table} in {load['requests']:,} requests{tasks}")
     for _, msg in entries:
         if match := re.search(r"(\w+) got ([\d,]+) new rows in (\d+) load", msg):
-            parts.append(f"reported {match.group(2)} new rows of {match.group(1)} from {match.group(3)} load(s)")
+            table, rows, loads = match.groups()
+            parts.append(f"reported {rows} new rows of {table} from {loads} load(s)")
     if any("Nothing was sent and no state was saved" in msg for _, msg in entries):
         parts.append("previewed the next records (nothing sent)")
     for _, msg in entries:
