@@ -29,6 +29,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_peak.hooks.peak",
                     "airflow_provider_peak.hooks.peak_rest",
+                    "airflow_provider_peak.hooks.peak_v2",
                 ],
             },
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.hooks.peaka"]},

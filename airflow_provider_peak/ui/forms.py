@@ -218,3 +218,104 @@ def legacy_field_behaviour(behaviour: dict[str, Any]) -> dict[str, Any]:
         "relabeling": behaviour["relabeling"],
         "placeholders": behaviour["placeholders"],
     }
+
+
+# ----------------------------------------------------------------------------- peak_v2
+#: Every field of ``ingest.v2.wire.V2Wire`` as the ``peak_v2`` form shows it: ``(name, default, JSON
+#: type, mark)``, the mark saying where the default comes from (``doc``, ``inferred``, ``conflict``,
+#: ``unknown``: see docs/ingestion-v2.md). Data, not an import: the provider info is read while
+#: Airflow itself is being imported. ``tests/ui/test_forms_v2.py`` keeps it equal to ``V2Wire``.
+V2_WIRE_FORM: tuple[tuple[str, Any, str, str], ...] = (
+    ("solutions_path", "/api/v2/schema/solutions", "string", "doc"),
+    ("schema_path", "/api/v2/schema", "string", "doc"),
+    ("schema_solution_param", "solutionName", "string", "doc"),
+    ("ingest_path", "/api/v2/objects/{table}", "string", "conflict"),
+    ("auth_header", "Authorization", "string", "doc"),
+    ("auth_scheme", "", "string", "doc"),
+    ("tenant_header", "x-auth-tenant", "string", "conflict"),
+    ("tenant_id_header", "x-auth-tenantId", "string", "conflict"),
+    ("solution_key", "solutionName", "string", "doc"),
+    ("operation_key", "operationType", "string", "doc"),
+    ("data_key", "data", "string", "inferred"),
+    ("dry_run_key", "dryRun", "string", "doc"),
+    ("failed_key", "failed", "string", "doc"),
+    ("failed_index_keys", "index, rowIndex", "string", "unknown"),
+    ("failed_row_keys", "row, data", "string", "unknown"),
+    ("failed_errors_keys", "errors, validationErrors", "string", "unknown"),
+    ("error_code_key", "code", "string", "inferred"),
+    ("error_category_key", "category", "string", "inferred"),
+    ("error_message_key", "message", "string", "inferred"),
+    ("error_column_keys", "column, columnName", "string", "unknown"),
+    ("accepted_keys", "accepted, acceptedCount", "string", "unknown"),
+    ("request_id_keys", "requestId", "string", "unknown"),
+    ("solutions_list_keys", "solutions, items, data", "string", "unknown"),
+    ("schema_tables_keys", "schemaDefinition, tables, objects", "string", "unknown"),
+    ("table_name_keys", "tableName, name, objectName", "string", "unknown"),
+    ("table_full_name_keys", "fullTableName, warehouseTableName", "string", "unknown"),
+    ("columns_keys", "columns, attributes", "string", "doc"),
+    ("column_name_keys", "name, columnName", "string", "unknown"),
+    ("column_type_keys", "dataType, type", "string", "unknown"),
+    ("validations_keys", "validations", "string", "doc"),
+    ("primary_key_keys", "primaryKeys, primaryKey", "string", "unknown"),
+    ("unique_key_keys", "uniqueKeys", "string", "unknown"),
+    ("enum_values_keys", "values, enumValues, allowedValues", "string", "unknown"),
+    ("default_value_keys", "defaultValue", "string", "doc"),
+    ("max_rows", 2000, "integer", "conflict"),
+    ("max_bytes", 1_000_000, "integer", "doc"),
+    ("requests_per_second", 50.0, "number", "doc"),
+    ("case_sensitive_keys", True, "boolean", "unknown"),
+)
+#: Extras Airflow masks by name (its form would store the default as "***"): default in the text only.
+V2_MASKED_BY_AIRFLOW = frozenset({"auth_header"})
+
+PEAK_V2_CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "tenant": field("Tenant (x-auth-tenant)", "Sent as the tenant header when set (some revisions need it)."),
+    "tenant_id": field("Tenant id (x-auth-tenantId)", "Sent as the tenant id header when set."),
+    "requests_per_second_share": field(
+        "Share of the tenant's request rate",
+        "Loads pace at requests_per_second x this share (0 < share <= 1). The default 0.9 leaves room "
+        "for network jitter; lower it when several tasks or clients share the tenant.",
+        0.9,
+        kind="number",
+    ),
+    "timeout": field("Read time-out (s)", "Seconds to wait for a reply.", 60, kind="number"),
+    "max_retries": field(
+        "Max retries", "Retries after the first attempt (429, 502-504, network).", 5, kind="integer"
+    ),
+    "verify": field("Verify TLS", "true, false, or the path of a CA bundle.", "true"),
+    **{
+        name: field(
+            name.replace("_", " ").capitalize(),
+            (
+                "Candidate names, comma-separated; the first one present wins. "
+                if name.endswith("_keys")
+                else ""
+            )
+            + f"Default: {str(default).lower() if isinstance(default, bool) else default or '(none)'} "
+            + f"({mark}; see docs/ingestion-v2.md).",
+            None if name in V2_MASKED_BY_AIRFLOW or default == "" else default,
+            kind=kind,
+        )
+        for name, default, kind, mark in V2_WIRE_FORM
+    },
+}
+
+PEAK_V2_UI_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "login"],
+    "relabeling": {"host": "v2 ingestion host (required)", "password": "Personal access token"},
+    "placeholders": {
+        "host": "https://ingestion.peak.ai or https://ingestion.<cluster>.peak.ai",
+        "password": "personal access token (sent raw in Authorization)",
+        "extra": '{"tenant": "<tenant>", "max_rows": 2000, "requests_per_second_share": 0.9}',
+    },
+}
+
+CONNECTION_TYPES.append(
+    connection_type(
+        "peak_v2",
+        "airflow_provider_peak.hooks.peak_v2.PeakV2Hook",
+        "Peak v2 ingestion (solutions)",
+        PEAK_V2_CONN_FIELDS,
+        PEAK_V2_UI_BEHAVIOUR,
+    )
+)
