@@ -41,6 +41,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_peak.operators.tables",
                     "airflow_provider_peak.operators.ingest",
                     "airflow_provider_peak.operators.rest_feed",
+                    "airflow_provider_peak.operators.solution_ingest",
                 ],
             },
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.operators.peaka"]},

@@ -40,6 +40,11 @@ try:
 except ImportError:  # Airflow 2.11
     from airflow.utils.context import Context  # type: ignore[no-redef, attr-defined]
 
+try:  # fails a task without its retries
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow 2.11
+    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+
 
 def task_logger(operator: Any) -> logging.Logger:
     """An operator's task logger. On Airflow 3 it is the task SDK's structlog-backed logger, which
@@ -68,6 +73,7 @@ def dag_bag(dag_folder: str) -> Any:
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "AirflowFailException",
     "AirflowSensorTimeout",
     "Asset",
     "BaseHook",
