@@ -42,6 +42,7 @@ echo "== Peak emulator at $URL, local S3 at http://127.0.0.1:$S3_PORT (logs in $
 export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", \"password\": \"demo-key\"}"
 export AIRFLOW_CONN_PEAKA_DEFAULT="{\"conn_type\": \"peaka\", \"host\": \"$URL/peaka\", \"password\": \"demo-peaka-key\", \"extra\": {\"project_id\": \"demo-project\"}}"
 export AIRFLOW_CONN_ORDERS_API="{\"conn_type\": \"peak_rest\", \"host\": \"$URL\", \"login\": \"source-client\", \"password\": \"source-secret\", \"extra\": {\"auth_type\": \"custom\", \"auth_url\": \"/_source/auth/token\", \"auth_body\": {\"client_id\": \"{login}\", \"client_secret\": \"{password}\"}, \"expires_in_path\": \"expires_in\"}}"
+export AIRFLOW_CONN_PEAK_V2_DEFAULT="{\"conn_type\": \"peak_v2\", \"host\": \"$URL\", \"password\": \"demo-pat\"}"
 export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"demo\", \"password\": \"demo-secret\", \"extra\": {\"endpoint_url\": \"http://127.0.0.1:$S3_PORT\", \"region_name\": \"us-east-1\"}}"
 "$PY" - <<PYTHON
 import boto3
@@ -65,11 +66,11 @@ run_dag() {  # run_dag <dag_id> <log name>
   }
   # The operators' summaries, as they appear in the task logs.
   awk '/Peaka cache / && !/DAG TEST/ {sub(/^[^]]*\] +/, ""); sub(/ *(\[[A-Za-z_.]*\] *)?loc=.*/, ""); print; next}
-       /Ingested into Peak table|Feed [a-z0-9_]+ \((incremental|truncate_insert)\)/ {on = 1; sub(/^[^]]*\] +/, "")}
+       /Ingested into Peak table|Loaded into Peak solution table|Feed [a-z0-9_]+ \((incremental|truncate_insert)\)/ {on = 1; sub(/^[^]]*\] +/, "")}
        on && /loc=/ {sub(/ *(\[[A-Za-z_.]*\] *)?loc=.*/, ""); print; on = 0; next} on' "$DEMO/$2.log"
 }
 
-for dag_id in ${DEMO_DAGS:-peak_ingest_taskflow peak_rest_feed_incremental peaka_batch_cache}; do
+for dag_id in ${DEMO_DAGS:-peak_ingest_taskflow peak_rest_feed_incremental peaka_batch_cache peak_solution_tables}; do
   run_dag "$dag_id" "$dag_id"
   if [ "$dag_id" = peak_rest_feed_incremental ]; then
     echo "== 30 new orders appear in the source; the feed's next run fetches only those"
@@ -82,4 +83,5 @@ echo "== What Peak holds now"
 "$PY" -m airflow_provider_peak.emulator show --url "$URL"
 "$PY" -m airflow_provider_peak.emulator show --url "$URL" demo_orders --limit 3
 "$PY" -m airflow_provider_peak.emulator show --url "$URL" rest_orders --limit 3
+curl -fsS "$URL/_emulator/v2/tables" | "$PY" -c 'import json, sys; [print("%(table)s: %(rows)s rows, %(failed)s failed rows" % t) for t in json.load(sys.stdin)["tables"]]'
 echo "== Demo finished."

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_peak.exceptions import (
+    PeakAcknowledgementError,
     PeakConfigError,
     PeakRowsFailedError,
     PeakServerError,
@@ -21,7 +22,7 @@ from airflow_provider_peak.exceptions import (
 )
 from airflow_provider_peak.hooks.peak_v2 import PeakV2Hook
 from airflow_provider_peak.ingest.v2.load import V2LoadOptions
-from tests.fixtures import make_context
+from tests.fixtures import FAST_RETRIES, V2_TOKEN, Answer, make_context
 
 SOLUTION, PRODUCTS, QUOTE_LINES = "DEMO_OOTB", "DEMO_PRODUCTS_OOTB", "DEMO_QUOTE_LINES_OOTB"
 #: The client cannot read the schema's column types under this name, so it leaves the checks of
@@ -323,3 +324,32 @@ class TestOptions:
     def test_arguments_are_strict(self, options, message):
         with pytest.raises(PeakConfigError, match=message):
             V2LoadOptions(**options)
+
+
+class TestAcknowledgements:
+    def test_counts_that_do_not_add_up_fail_the_load_after_sending_and_are_not_resent(
+        self, scripted, set_conn, tmp_path
+    ):
+        """A 200 whose accepted and failed rows are not the rows sent: the request was applied as
+        far as the server said (checkpointed, never re-sent), and the load ends with the error."""
+        schema = {"solutionName": "S", "schemaDefinition": [{"tableName": "T", "columns": []}]}
+
+        def answer(seen):
+            if seen.path.startswith("/api/v2/schema/solutions"):
+                return Answer.json([{"solutionName": "S"}])
+            if seen.path.startswith("/api/v2/schema"):
+                return Answer.json(schema)
+            rows = json.loads(seen.body)["data"]
+            return Answer.json({"accepted": len(rows) - (1 if rows[0]["A"] == 10 else 0), "failed": []})
+
+        server = scripted(answer)
+        extra = {**FAST_RETRIES}
+        set_conn("peak_v2_default", conn_type="peak_v2", host=server.url, password=V2_TOKEN, extra=extra)
+        context, where = make_context(run_id="acks"), str(tmp_path)
+        rows = [{"A": i} for i in range(30)]
+        with pytest.raises(PeakAcknowledgementError, match="batch 1: sent 10, acknowledged 9"):
+            PeakV2Hook().load_rows("S", "T", rows, max_rows=10, context=context, checkpoint_dir=where)
+        assert len([s for s in server.seen if s.method == "POST"]) == 3
+        retry = PeakV2Hook().load_rows("S", "T", rows, max_rows=10, context=context, checkpoint_dir=where)
+        assert retry.requests_resumed == 3 and retry.rows_sent == 0
+        assert len([s for s in server.seen if s.method == "POST"]) == 3

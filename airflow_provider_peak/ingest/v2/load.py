@@ -170,14 +170,16 @@ class V2LoadSummary:
     retries: int = 0
     rate_limited: int = 0
     max_in_flight: int = 0
-    requests_per_second: float = 0.0
+    #: Requests started per second while sending (``None`` for fewer than two requests).
+    requests_per_second: float | None = None
     seconds: float = 0.0
     dead_letter_path: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["seconds"] = round(self.seconds, 3)
-        out["requests_per_second"] = round(self.requests_per_second, 2)
+        if self.requests_per_second is not None:
+            out["requests_per_second"] = round(self.requests_per_second, 2)
         out["rows_per_second"] = round(self.rows_sent / self.seconds) if self.seconds > 0 else None
         return out
 
