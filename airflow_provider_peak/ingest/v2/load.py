@@ -29,9 +29,7 @@ the server's own verdict is the preview. Nothing is written to Peak and nothing 
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import struct
 import tempfile
 import threading
@@ -41,11 +39,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
-from pathlib import Path
 from typing import IO, Any, Protocol
-
-import msgspec
 
 from airflow_provider_peak.exceptions import (
     PeakAcknowledgementError,
@@ -56,11 +50,11 @@ from airflow_provider_peak.ingest.checkpoint import Checkpoint
 from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT, ON_INVALID
 from airflow_provider_peak.ingest.sender import BatchSender
 from airflow_provider_peak.ingest.v2.body import RequestBody, V2Request, pack_requests
+from airflow_provider_peak.ingest.v2.outcomes import DeadLetters, failure_note, open_text, read_failure_notes
 from airflow_provider_peak.ingest.v2.reply import IngestOutcome, LoadTotals
 from airflow_provider_peak.ingest.v2.rows import RowError, RowValidator
 from airflow_provider_peak.ingest.v2.schema import SolutionTable
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
-from airflow_provider_peak.ingest.validation import short_repr
 from airflow_provider_peak.utils.checks import check_count, check_number
 
 log = logging.getLogger(__name__)
@@ -69,11 +63,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_CONCURRENCY = 16
 MAX_CONCURRENCY = 100
 _HEAD = struct.Struct("<QII")  # body length, row count, request index
-#: A checkpoint note of a request's failed rows: ``<key>!failed=<n>!<code>=<n>,...`` (ASCII).
-_NOTE = "!failed="
-_CODE_TEXT = re.compile(r"[^A-Za-z0-9_.-]")
-_DECODE = msgspec.json.Decoder(float_hook=Decimal)
-_ENCODE = msgspec.json.Encoder(decimal_format="number", enc_hook=repr)
 
 
 class V2Sink(Protocol):
@@ -200,99 +189,6 @@ def _cell(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-# ----------------------------------------------------------------------------- checkpoint notes
-def failure_note(key: str, outcome: IngestOutcome) -> str:
-    """The checkpoint entry recording a request's failed rows (ASCII, one line)."""
-    codes = ",".join(
-        f"{_CODE_TEXT.sub('', code)[:40] or '-'}={count}" for code, count in sorted(outcome.by_code.items())
-    )
-    return f"{key}{_NOTE}{len(outcome.failed)}!{codes}"
-
-
-def read_failure_notes(entries: Iterable[str]) -> dict[str, tuple[int, Counter[str]]]:
-    """``{request key: (failed rows, failed rows by code)}`` from a checkpoint's entries."""
-    notes: dict[str, tuple[int, Counter[str]]] = {}
-    for entry in entries:
-        key, found, rest = entry.partition(_NOTE)
-        if not found:
-            continue
-        count, _, codes = rest.partition("!")
-        by_code: Counter[str] = Counter()
-        for part in filter(None, codes.split(",")):
-            code, _, number = part.rpartition("=")
-            if number.isdigit():
-                by_code[code] = int(number)
-        if count.isdigit():
-            notes[key] = (int(count), by_code)
-    return notes
-
-
-# ----------------------------------------------------------------------------- dead letters
-def _line(entry: dict[str, Any]) -> str:
-    """One dead-letter line; numbers exact, and never failing on the bad value itself."""
-    try:
-        return _ENCODE.encode(entry).decode()
-    except Exception:  # a lone surrogate, a huge integer, a cycle...
-        try:
-            return json.dumps(entry, default=repr, ensure_ascii=True)
-        except Exception:
-            return json.dumps({**entry, "row": short_repr(entry.get("row"), 2000)}, ensure_ascii=True)
-
-
-def _error_entry(error: RowError) -> dict[str, Any]:
-    return {"column": error.column, "code": error.code, "category": error.category, "message": error.message}
-
-
-class _DeadLetters:
-    """Writes invalid and failed rows (thread-safe: replies arrive on the sender's threads)."""
-
-    def __init__(self, stream: IO[str], data_key: str) -> None:
-        self.stream = stream
-        self.data_key = data_key
-        self.lock = threading.Lock()
-
-    def client(self, index: int, row: Any, errors: list[RowError]) -> None:
-        entry = {
-            "row_index": index,
-            "stage": "client",
-            "errors": [_error_entry(e) for e in errors],
-            "row": row,
-        }
-        with self.lock:
-            self.stream.write(_line(entry) + "\n")
-
-    def server(self, request: V2Request, outcome: IngestOutcome) -> None:
-        try:
-            sent = _DECODE.decode(request.body).get(self.data_key)
-        except (msgspec.DecodeError, AttributeError):
-            sent = None
-        lines = []
-        for failure in outcome.failed:
-            row = failure.data
-            if failure.index is not None and isinstance(sent, list) and failure.index < len(sent):
-                row = sent[failure.index]  # the row exactly as it was sent
-            entry = {
-                "row_index": failure.row,
-                "stage": "server",
-                "request": request.index,
-                "request_id": outcome.request_id,
-                "errors": [_error_entry(e) for e in failure.errors],
-                "row": row,
-            }
-            lines.append(_line(entry) + "\n")
-        with self.lock:
-            self.stream.writelines(lines)
-
-
-def _open_text(path: str) -> IO[str]:
-    if "://" in path:
-        from airflow_provider_peak.version_compat import ObjectStoragePath
-
-        return ObjectStoragePath(path).open("w")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "w", encoding="utf-8")
-
-
 # ----------------------------------------------------------------------------- spool
 def _spool(requests: Iterable[V2Request], spool: IO[bytes]) -> int:
     count = 0
@@ -323,7 +219,7 @@ class _Rows:
         table: SolutionTable | None,
         options: V2LoadOptions,
         wire: V2Wire,
-        dead_letters: _DeadLetters | None,
+        dead_letters: DeadLetters | None,
     ) -> None:
         self.validator = RowValidator(table, case_sensitive=wire.case_sensitive_keys)
         self.free = RowValidator(None) if options.dry_run else None
@@ -389,8 +285,8 @@ def load_rows(
     with ExitStack() as stack:
         dead_letters = None
         if options.on_invalid == "dead_letter":
-            dead_letters = _DeadLetters(
-                stack.enter_context(_open_text(options.dead_letter_path or "")), wire.data_key
+            dead_letters = DeadLetters(
+                stack.enter_context(open_text(options.dead_letter_path or "")), wire.data_key
             )
         checked = _Rows(table, options, wire, dead_letters)
         body = RequestBody(solution, operation, dry_run=options.dry_run, wire=wire)
