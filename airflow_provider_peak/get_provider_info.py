@@ -36,6 +36,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_peak.hooks.peak",
                     "airflow_provider_peak.hooks.peak_rest",
+                    "airflow_provider_peak.hooks.peak_v2",
                 ],
             },
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.hooks.peaka"]},
@@ -47,6 +48,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_peak.operators.tables",
                     "airflow_provider_peak.operators.ingest",
                     "airflow_provider_peak.operators.rest_feed",
+                    "airflow_provider_peak.operators.solution_ingest",
                 ],
             },
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.operators.peaka"]},

@@ -41,6 +41,11 @@ try:
 except ImportError:  # Airflow 2.11
     from airflow.utils.context import Context  # type: ignore[no-redef, attr-defined]
 
+try:  # fails a task without its retries
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow 2.11
+    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+
 
 #: Airflow 3.3 added the asset state store (a run-independent key-value store per asset).
 HAS_ASSET_STATE_STORE = AIRFLOW_V_3_3_PLUS
@@ -82,6 +87,7 @@ __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "HAS_ASSET_STATE_STORE",
+    "AirflowFailException",
     "AirflowSensorTimeout",
     "Asset",
     "AssetAlias",

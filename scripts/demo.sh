@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 ALL_DAGS="peak_ingest_taskflow peak_table_updated peak_parallel_files peak_snowflake_to_peak peak_s3_jsonl_to_peak
-          peak_rest_feed_incremental peaka_batch_cache"
+          peak_rest_feed_incremental peaka_batch_cache peak_solution_tables"
 DAGS="${DEMO_DAGS:-$ALL_DAGS}"
 for dag_id in $DAGS; do
   [ -f "dags_examples/$dag_id.py" ] || { echo "!! no example DAG $dag_id; choose from:" $ALL_DAGS >&2; exit 2; }
@@ -58,6 +58,7 @@ echo "== Peak emulator at $URL, local S3 at $S3_URL (logs in $DEMO)"
 export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", \"password\": \"demo-key\", \"extra\": {\"table_url_template\": \"{base_url}/data/tables/{table}\"}}"
 export AIRFLOW_CONN_PEAKA_DEFAULT="{\"conn_type\": \"peaka\", \"host\": \"$URL/peaka\", \"password\": \"demo-peaka-key\", \"extra\": {\"project_id\": \"demo-project\"}}"
 export AIRFLOW_CONN_ORDERS_API="{\"conn_type\": \"peak_rest\", \"host\": \"$URL\", \"login\": \"source-client\", \"password\": \"source-secret\", \"extra\": {\"auth_type\": \"custom\", \"auth_url\": \"/_source/auth/token\", \"auth_body\": {\"client_id\": \"{login}\", \"client_secret\": \"{password}\"}, \"expires_in_path\": \"expires_in\"}}"
+export AIRFLOW_CONN_PEAK_V2_DEFAULT="{\"conn_type\": \"peak_v2\", \"host\": \"$URL\", \"password\": \"demo-pat\"}"
 export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"demo\", \"password\": \"demo-secret\", \"extra\": {\"endpoint_url\": \"$S3_URL\", \"region_name\": \"us-east-1\"}}"
 # fakesnow answers in place of Snowflake inside the process that runs the Snowflake example.
 export AIRFLOW_CONN_SNOWFLAKE_DEFAULT="{\"conn_type\": \"snowflake\", \"login\": \"demo\", \"password\": \"demo\", \"schema\": \"public\", \"extra\": {\"account\": \"demo\", \"database\": \"analytics\", \"warehouse\": \"demo\"}}"
@@ -104,4 +105,6 @@ for table in $tables; do
   echo "-- $table (first 3 rows)"
   "$PY" -m airflow_provider_peak.emulator show --url "$URL" "$table" --limit 3
 done
+curl -fsS "$URL/_emulator/v2/tables" |
+  "$PY" -c 'import json, sys; [print("-- solution table %(table)s: %(rows)s rows, %(failed)s failed rows" % t) for t in json.load(sys.stdin)["tables"]]'
 echo "== Demo finished in $((SECONDS - started_at)) s."

@@ -142,6 +142,18 @@ def what_it_did(entries: list[tuple[str, str]]) -> str:
         if match := re.search(r"(\w+) got ([\d,]+) new rows in (\d+) load", msg):
             table, rows, loads = match.groups()
             parts.append(f"reported {rows} new rows of {table} from {loads} load(s)")
+    for _, msg in entries:
+        if match := re.match(r"Loaded into Peak solution table (\w+) \((\w+)(, dry run)?\)", msg):
+            table, operation, dry_run = match.groups()
+            sent = _number(r"rows sent\s+([\d,]+)", msg)
+            accepted = _number(r"rows accepted\s+([\d,]+)", msg)
+            failed = _number(r"rows failed\s+([\d,]+)", msg)
+            invalid = _number(r"rows invalid\s+([\d,]+)", msg)
+            rejected = f" ({failed + invalid} rejected)" if failed + invalid else ""
+            verb = (
+                f"{operation} {table} dry run: would accept" if dry_run else f"{operation} {table}: accepted"
+            )
+            parts.append(f"{verb} {accepted}/{sent + invalid} rows{rejected}")
     if any("Nothing was sent and no state was saved" in msg for _, msg in entries):
         parts.append("previewed the next records (nothing sent)")
     for _, msg in entries:

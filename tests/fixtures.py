@@ -165,6 +165,18 @@ def v2(emu: PeakEmulator) -> IngestionV2Api:
     return emu.v2
 
 
+@pytest.fixture
+def v2_conn(emu: PeakEmulator, v2: IngestionV2Api, set_conn: Callable[..., str]) -> Callable[..., str]:
+    """``v2_conn(conn_id="peak_v2_default", password=V2_TOKEN, **extra)`` -> a ``peak_v2``
+    connection to the emulator's (reset) v2 API, with fast retries."""
+
+    def install(conn_id: str = "peak_v2_default", *, password: str = V2_TOKEN, **extra: Any) -> str:
+        fields = {"conn_type": "peak_v2", "host": emu.url, "password": password}
+        return set_conn(conn_id, **fields, extra={**FAST_RETRIES, **extra})
+
+    return install
+
+
 # ----------------------------------------------------------------------------- task context
 @dataclass
 class TaskInstanceStub:

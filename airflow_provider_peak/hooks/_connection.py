@@ -1,5 +1,5 @@
-"""Connections read once into frozen settings: one base and one reader for ``peak``, ``peak_rest``
-and ``peaka``.
+"""Connections read once into frozen settings: one base and one reader for ``peak``, ``peak_rest``,
+``peaka`` and ``peak_v2``.
 
 Every extra is a field of a settings dataclass, declared with its kind and bounds (``setting``), so
 one reader does for every connection type what each would otherwise re-implement: strip the
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.ingest.limits import IngestLimits
+from airflow_provider_peak.ingest.v2.wire import V2Wire
 from airflow_provider_peak.ui.forms import AUTH_TYPES, PEAKA_HOSTS
 from airflow_provider_peak.utils.checks import check_count, check_number, parse_count, parse_number
 from airflow_provider_peak.utils.redaction import register_secret, sanitize_url
@@ -48,12 +49,16 @@ def setting(
     factory: Any = MISSING,
 ) -> Any:
     """A settings field that is also an extra: its ``kind`` (``text``, ``optional_text``, ``count``,
-    ``number``, ``flag_or_path``, ``json_object``, ``json``, ``choice``) says how text from a form is
-    read, and the bounds what is accepted."""
+    ``number``, ``flag``, ``flag_or_path``, ``names``, ``json_object``, ``json``, ``choice``) says how
+    text from a form is read, and the bounds what is accepted."""
     metadata = {"kind": kind, "minimum": minimum, "positive": positive, "choices": choices}
     if factory is not MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+#: How a ``flag`` extra may be written in a form.
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def _coerce(spec: Field[Any], value: Any, *, from_text: bool) -> Any:
@@ -67,6 +72,20 @@ def _coerce(spec: Field[Any], value: Any, *, from_text: bool) -> Any:
     if kind == "number":
         read_number = parse_number if from_text else check_number
         return read_number(name, value, minimum=minimum, positive=positive)
+    if kind == "flag":
+        text = value.strip().lower() if isinstance(value, str) and from_text else None
+        if isinstance(value, bool) or text in _FLAGS:
+            return value if isinstance(value, bool) else _FLAGS[text or ""]
+        raise PeakConfigError(f"extra {name!r} must be true or false, got {value!r}")
+    if kind == "names":  # candidate names: a list, or comma-separated text from a form
+        items = value.split(",") if isinstance(value, str) and from_text else value
+        if isinstance(items, (list, tuple)) and all(isinstance(item, str) for item in items):
+            names = tuple(item.strip() for item in items if item.strip())
+            if names:
+                return names
+        raise PeakConfigError(
+            f"extra {name!r} must be a list of names (or comma-separated text), got {value!r}"
+        )
     if kind == "flag_or_path":  # verify: a boolean, or the path of a CA bundle
         if isinstance(value, bool):
             return value
@@ -136,6 +155,11 @@ class ConnectionSettings:
 
     # ------------------------------------------------------------------ reading
     @classmethod
+    def extra_specs(cls) -> dict[str, Field[Any]]:
+        """The extras the connection reads, by name: its fields, less the ``connection_fields``."""
+        return {f.name: f for f in fields(cls) if f.name not in cls.connection_fields}
+
+    @classmethod
     def from_connection(
         cls: type[S],
         *,
@@ -157,7 +181,7 @@ class ConnectionSettings:
     def read_extras(cls, extra: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
         """The extras and overrides as field values: unknown names refused, empty ones left to their
         defaults, text coerced, bounds checked."""
-        specs = {f.name: f for f in fields(cls) if f.name not in cls.connection_fields}
+        specs = cls.extra_specs()
         prefix = f"extra__{cls.conn_type}__"
         raw: dict[str, Any] = {}
         for key, value in extra.items():
@@ -487,3 +511,108 @@ class RestSettings(ConnectionSettings):
             if name in values:
                 values[name] = substitute(values[name], login, password)
         return cls(base_url=base_url or "", login=login, password=password, **values)
+
+
+# ----------------------------------------------------------------------------- peak_v2
+#: How each type of a ``V2Wire`` field is read from an extra.
+_WIRE_KINDS = {"str": "text", "tuple[str, ...]": "names", "int": "count", "float": "number", "bool": "flag"}
+#: Bounds checked while reading (``V2Wire`` checks them again, with every other rule of its own).
+_WIRE_BOUNDS: dict[str, dict[str, Any]] = {
+    "max_rows": {"minimum": 1},
+    "max_bytes": {"minimum": 256},
+    "requests_per_second": {"positive": True},
+}
+
+
+def _wire_specs() -> dict[str, Field[Any]]:
+    """Every ``V2Wire`` field as an extra of the same name, with the wire's default."""
+    specs: dict[str, Field[Any]] = {}
+    for wire_field in fields(V2Wire):
+        spec: Field[Any] = setting(
+            wire_field.default,
+            kind=_WIRE_KINDS[str(wire_field.type)],
+            **_WIRE_BOUNDS.get(wire_field.name, {}),
+        )
+        spec.name = wire_field.name
+        specs[wire_field.name] = spec
+    return specs
+
+
+_V2_WIRE_SPECS = _wire_specs()
+
+
+@dataclass(frozen=True, repr=False)
+class PeakV2Settings(ConnectionSettings):
+    """Everything ``PeakV2Hook`` reads from a ``peak_v2`` connection (Peak's v2 ingestion API).
+
+    Host is the v2 host (required: no host is guessed), password the personal access token. Every
+    field of ``ingest.v2.wire.V2Wire`` is an extra of the same name with the wire's default (the
+    newest revision's), read into ``wire``.
+    """
+
+    conn_type: ClassVar[str] = "peak_v2"
+    connection_fields: ClassVar[frozenset[str]] = frozenset({"base_url", "token", "wire"})
+
+    token: str = ""
+    wire: V2Wire = field(default_factory=V2Wire)
+    #: The tenant headers (``wire.tenant_header`` / ``wire.tenant_id_header``), sent when set.
+    tenant: str | None = setting(None, kind="optional_text")
+    tenant_id: str | None = setting(None, kind="optional_text")
+    #: The part of the tenant's request rate this connection's loads pace at: a tenth is left for
+    #: arrivals bunched by the network and for other clients; lower it when several tasks share.
+    requests_per_second_share: float = setting(0.9, kind="number", positive=True)
+
+    @classmethod
+    def extra_specs(cls) -> dict[str, Field[Any]]:
+        return {**super().extra_specs(), **_V2_WIRE_SPECS}
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.token,) if self.token else ()
+
+    @property
+    def requests_per_second(self) -> float:
+        """The pacing ceiling: the tenant's rate times this connection's share."""
+        return self.wire.requests_per_second * self.requests_per_second_share
+
+    @property
+    def tenant_headers(self) -> dict[str, str]:
+        headers = {self.wire.tenant_header: self.tenant, self.wire.tenant_id_header: self.tenant_id}
+        return {name: value for name, value in headers.items() if value}
+
+    def __repr__(self) -> str:
+        return f"PeakV2Settings(base_url={self.base_url!r}, tenant={self.tenant!r}, token=***)"
+
+    @classmethod
+    def build(
+        cls,
+        values: dict[str, Any],
+        *,
+        host: str | None,
+        login: str | None,
+        password: str | None,
+        schema: str | None,
+        port: int | None,
+    ) -> PeakV2Settings:
+        base_url = base_url_from(host, schema, port)
+        if base_url is None:
+            raise PeakConfigError(
+                "the peak_v2 connection has no Host: put Peak's v2 ingestion host there, "
+                "https://ingestion.peak.ai or your region's https://ingestion.<cluster>.peak.ai "
+                "(the provider does not guess it)"
+            )
+        if not password:
+            raise PeakConfigError(
+                "the peak_v2 connection has no password: put your personal access token there"
+            )
+        share = values.get("requests_per_second_share", 0.9)
+        if share > 1:
+            raise PeakConfigError(
+                f"requests_per_second_share must be at most 1 (the whole tenant's rate), got {share!r}"
+            )
+        for name in ("tenant", "tenant_id"):
+            text = values.get(name)
+            if text is not None and (len(text) > 200 or any(ch in text for ch in "\r\n\x00")):
+                raise PeakConfigError(f"extra {name!r} must be one line of at most 200 characters")
+        wire = V2Wire(**{name: values.pop(name) for name in list(values) if name in _V2_WIRE_SPECS})
+        return cls(base_url=base_url, token=password, wire=wire, **values)

@@ -66,6 +66,18 @@ class VariableMirror:
         Variable.delete(self.key)
 
 
+def task_checkpoint(
+    run_key: str, *, in_task: bool = True, directory: str | None = None, **meta: Any
+) -> Checkpoint:
+    """The checkpoint of one task run's load, loaded; inside a task it is mirrored to a Variable, so
+    a retry on another worker resumes too (``PeakHook`` and ``PeakV2Hook`` both use it)."""
+    mirror = VariableMirror(Checkpoint.variable_key(run_key)) if in_task else None
+    checkpoint = Checkpoint(run_key, directory=directory, mirror=mirror, meta=meta)
+    if checkpoint.load():
+        log.info("Resuming: requests acknowledged by an earlier try of this run are skipped")
+    return checkpoint
+
+
 class _TableSink:
     """The pipeline's way into one table: one ingest request per batch, the hook's counters."""
 
@@ -317,11 +329,7 @@ class PeakHook(JsonApiHook):
         self, run_key: str, *, in_task: bool = True, directory: str | None = None, **meta: Any
     ) -> Checkpoint:
         """The checkpoint of one task run's load (with its Variable mirror inside a task), loaded."""
-        mirror = VariableMirror(Checkpoint.variable_key(run_key)) if in_task else None
-        checkpoint = Checkpoint(run_key, directory=directory, mirror=mirror, meta=meta)
-        if checkpoint.load():
-            log.info("Resuming: batches acknowledged by an earlier try of this run are skipped")
-        return checkpoint
+        return task_checkpoint(run_key, in_task=in_task, directory=directory, **meta)
 
     def load_records(
         self,

@@ -33,9 +33,15 @@ NO_COUNT: Any = object()
 
 
 class BatchLike(Protocol):
-    index: int
-    body: bytes
-    count: int
+    # Read-only members, so that frozen dataclasses (v2's ``V2Request``) satisfy it.
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def count(self) -> int: ...
 
 
 B = TypeVar("B", bound=BatchLike)

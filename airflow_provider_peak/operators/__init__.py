@@ -13,12 +13,14 @@ if TYPE_CHECKING:
     from airflow_provider_peak.operators.ingest import PeakIngestOperator
     from airflow_provider_peak.operators.peaka import PeakaCacheRefreshOperator, PeakaCreateBatchCacheOperator
     from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
+    from airflow_provider_peak.operators.solution_ingest import PeakSolutionIngestOperator
     from airflow_provider_peak.operators.tables import PeakCreateTableOperator
 
 _EXPORTS = {
     "PeakCreateTableOperator": "tables",
     "PeakIngestOperator": "ingest",
     "PeakRestFeedOperator": "rest_feed",
+    "PeakSolutionIngestOperator": "solution_ingest",
     "PeakaCacheRefreshOperator": "peaka",
     "PeakaCreateBatchCacheOperator": "peaka",
 }
@@ -27,6 +29,7 @@ __all__ = [
     "PeakCreateTableOperator",
     "PeakIngestOperator",
     "PeakRestFeedOperator",
+    "PeakSolutionIngestOperator",
     "PeakaCacheRefreshOperator",
     "PeakaCreateBatchCacheOperator",
 ]

@@ -50,10 +50,19 @@ class FormField:
     section: str | None = None
 
     @property
+    def shown_default(self) -> str:
+        """The default as the user would type it in Extra Fields JSON (``true``, ``50``)."""
+        if isinstance(self.default, bool):
+            return str(self.default).lower()
+        if isinstance(self.default, float) and self.default.is_integer():
+            return str(int(self.default))
+        return str(self.default)
+
+    @property
     def help_text(self) -> str:
         if self.default is None or self.choices is not None:
             return self.description
-        return f"{self.description} Default: {self.default}."
+        return f"{self.description} Default: {self.shown_default}."
 
     def conn_field(self) -> dict[str, Any]:
         """The ``conn-fields`` entry: a JSON schema the UI draws (``format: password`` for secrets)."""
@@ -84,7 +93,7 @@ def ui_behaviour(
     """``ui-field-behaviour``. The extra fields' defaults are placeholders too: Airflow 2 shows
     them in its form; Airflow 3 reads placeholders of the standard fields only."""
     defaults = {
-        name: str(spec.default)
+        name: spec.shown_default
         for name, spec in fields.items()
         if spec.default is not None and spec.choices is None
     }
@@ -333,3 +342,108 @@ def legacy_field_behaviour(behaviour: dict[str, Any]) -> dict[str, Any]:
         "relabeling": behaviour["relabeling"],
         "placeholders": behaviour["placeholders"],
     }
+
+
+# ----------------------------------------------------------------------------- peak_v2
+#: Every field of ``ingest.v2.wire.V2Wire`` as the ``peak_v2`` form shows it: ``(name, default, JSON
+#: type, mark)``, the mark saying where the default comes from (``doc``, ``inferred``, ``conflict``,
+#: ``unknown``: see docs/ingestion-v2.md). Data, not an import: the provider info is read while
+#: Airflow itself is being imported. ``tests/ui/test_forms_v2.py`` keeps it equal to ``V2Wire``.
+V2_WIRE_FORM: tuple[tuple[str, Any, str, str], ...] = (
+    ("solutions_path", "/api/v2/schema/solutions", "string", "doc"),
+    ("schema_path", "/api/v2/schema", "string", "doc"),
+    ("schema_solution_param", "solutionName", "string", "doc"),
+    ("ingest_path", "/api/v2/objects/{table}", "string", "conflict"),
+    ("auth_header", "Authorization", "string", "doc"),
+    ("auth_scheme", "", "string", "doc"),
+    ("tenant_header", "x-auth-tenant", "string", "conflict"),
+    ("tenant_id_header", "x-auth-tenantId", "string", "conflict"),
+    ("solution_key", "solutionName", "string", "doc"),
+    ("operation_key", "operationType", "string", "doc"),
+    ("data_key", "data", "string", "inferred"),
+    ("dry_run_key", "dryRun", "string", "doc"),
+    ("failed_key", "failed", "string", "doc"),
+    ("failed_index_keys", "index, rowIndex", "string", "unknown"),
+    ("failed_row_keys", "row, data", "string", "unknown"),
+    ("failed_errors_keys", "errors, validationErrors", "string", "unknown"),
+    ("error_code_key", "code", "string", "inferred"),
+    ("error_category_key", "category", "string", "inferred"),
+    ("error_message_key", "message", "string", "inferred"),
+    ("error_column_keys", "column, columnName", "string", "unknown"),
+    ("accepted_keys", "accepted, acceptedCount", "string", "unknown"),
+    ("request_id_keys", "requestId", "string", "unknown"),
+    ("solutions_list_keys", "solutions, items, data", "string", "unknown"),
+    ("schema_tables_keys", "schemaDefinition, tables, objects", "string", "unknown"),
+    ("table_name_keys", "tableName, name, objectName", "string", "unknown"),
+    ("table_full_name_keys", "fullTableName, warehouseTableName", "string", "unknown"),
+    ("columns_keys", "columns, attributes", "string", "doc"),
+    ("column_name_keys", "name, columnName", "string", "unknown"),
+    ("column_type_keys", "dataType, type", "string", "unknown"),
+    ("validations_keys", "validations", "string", "doc"),
+    ("primary_key_keys", "primaryKeys, primaryKey", "string", "unknown"),
+    ("unique_key_keys", "uniqueKeys", "string", "unknown"),
+    ("enum_values_keys", "values, enumValues, allowedValues", "string", "unknown"),
+    ("default_value_keys", "defaultValue", "string", "doc"),
+    ("max_rows", 2000, "integer", "conflict"),
+    ("max_bytes", 1_000_000, "integer", "doc"),
+    ("requests_per_second", 50.0, "number", "doc"),
+    ("case_sensitive_keys", True, "boolean", "unknown"),
+)
+#: Extras Airflow masks by name (its form would store the default as "***"): default in the text only.
+V2_MASKED_BY_AIRFLOW = frozenset({"auth_header"})
+
+_V2_WIRE = "API names (assumed)"
+
+
+def _wire_field(name: str, default: Any, kind: str, mark: str) -> FormField:
+    """The form field of a ``V2Wire`` field, saying where its default comes from."""
+    label = name.replace("_", " ").capitalize().replace(" keys", " names")
+    source = f"({mark}; see docs/ingestion-v2.md)"
+    if kind == "boolean":
+        # A choice list, not a switch: a switch shows "off" for an unset value and saves false.
+        flag = str(default).lower()
+        return FormField(label, source, flag, choices={"true": "true", "false": "false"}, section=_V2_WIRE)
+    description = "Candidate names, comma-separated; the first one present wins. " * name.endswith("_keys")
+    if name in V2_MASKED_BY_AIRFLOW or default == "":
+        # No default in the field: Airflow would show a masked name's as "***" and save that.
+        description += f"Default: {default or 'none'}. "
+        default = None
+    return FormField(label, description + source, default, kind=kind, section=_V2_WIRE)
+
+
+PEAK_V2_FIELDS: dict[str, FormField] = {
+    "tenant": FormField("Tenant", "Sent as the x-auth-tenant header when set (some revisions need it)."),
+    "tenant_id": FormField("Tenant ID", "Sent as the x-auth-tenantId header when set."),
+    "requests_per_second_share": FormField(
+        "Request rate share",
+        "Loads pace at requests_per_second x this share (0 < share <= 1); 0.9 leaves room for "
+        "network jitter. Lower it when several tasks or clients share the tenant.",
+        0.9,
+        kind="number",
+    ),
+    "timeout": _timeout(),
+    "max_retries": _MAX_RETRIES,
+    "verify": _VERIFY,
+    **{name: _wire_field(name, default, kind, mark) for name, default, kind, mark in V2_WIRE_FORM},
+}
+PEAK_V2_CONN_FIELDS = conn_fields(PEAK_V2_FIELDS)
+PEAK_V2_UI_BEHAVIOUR = ui_behaviour(
+    PEAK_V2_FIELDS,
+    hidden=["schema", "port", "login"],
+    relabeling={"host": "v2 ingestion host", "password": "Personal access token"},
+    placeholders={
+        "host": "https://ingestion.peak.ai or https://ingestion.<cluster>.peak.ai",
+        "password": "personal access token (sent raw in Authorization)",
+        "extra": '{"tenant": "<tenant>", "max_rows": 2000, "requests_per_second_share": 0.9}',
+    },
+)
+
+CONNECTION_TYPES.append(
+    connection_type(
+        "peak_v2",
+        "airflow_provider_peak.hooks.peak_v2.PeakV2Hook",
+        "Peak v2 ingestion (solutions)",
+        PEAK_V2_CONN_FIELDS,
+        PEAK_V2_UI_BEHAVIOUR,
+    )
+)

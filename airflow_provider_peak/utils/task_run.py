@@ -14,11 +14,14 @@ from typing import Any
 
 #: The pool that holds Peak's tenant-wide budget of 30 requests in flight (see "Running at scale").
 PEAK_POOL = "peak_api"
+#: The pool that holds a tenant's v2 request rate: one slot per request per second (50).
+PEAK_V2_POOL = "peak_v2_api"
 
 
-def claim_pool_slots(kwargs: dict[str, Any], requests_in_flight: int) -> None:
-    """In the ``peak_api`` pool, a task takes one slot per request it may have in flight."""
-    if kwargs.get("pool") == PEAK_POOL:
+def claim_pool_slots(kwargs: dict[str, Any], requests_in_flight: int, *, pool: str = PEAK_POOL) -> None:
+    """In the ``peak_api`` pool, a task takes one slot per request it may have in flight (in the
+    ``peak_v2_api`` pool, one per request per second it may start)."""
+    if kwargs.get("pool") == pool:
         kwargs.setdefault("pool_slots", requests_in_flight)
 
 

@@ -49,16 +49,34 @@ pytestmark = [
 
 DAG_ID = "peak_ingest_taskflow"
 TABLE = "demo_orders"
-HOOK_NAMES = {"peak": "Peak", "peak_rest": "Peak REST API source", "peaka": "Peaka"}
-FORMS = {"peak": forms.PEAK_FIELDS, "peak_rest": forms.PEAK_REST_FIELDS, "peaka": forms.PEAKA_FIELDS}
+HOOK_NAMES = {
+    "peak": "Peak",
+    "peak_rest": "Peak REST API source",
+    "peaka": "Peaka",
+    "peak_v2": "Peak v2 ingestion (solutions)",
+}
+FORMS = {
+    "peak": forms.PEAK_FIELDS,
+    "peak_rest": forms.PEAK_REST_FIELDS,
+    "peaka": forms.PEAKA_FIELDS,
+    "peak_v2": forms.PEAK_V2_FIELDS,
+}
 BEHAVIOURS = {
     "peak": forms.PEAK_UI_BEHAVIOUR,
     "peak_rest": forms.PEAK_REST_UI_BEHAVIOUR,
     "peaka": forms.PEAKA_UI_BEHAVIOUR,
+    "peak_v2": forms.PEAK_V2_UI_BEHAVIOUR,
 }
+#: The emulator's v2 ingestion API answers this token, of this tenant.
+V2_TOKEN, V2_TENANT = "demo-pat", "demo"
 DEFAULT_SECTION = "Extra Fields"  # Airflow's name for the extra fields without a section
 #: The form section each connection type's screenshot shows.
-SHOWN_SECTION = {"peak": DEFAULT_SECTION, "peak_rest": forms.CUSTOM_AUTH_SECTION, "peaka": DEFAULT_SECTION}
+SHOWN_SECTION = {
+    "peak": DEFAULT_SECTION,
+    "peak_rest": forms.CUSTOM_AUTH_SECTION,
+    "peaka": DEFAULT_SECTION,
+    "peak_v2": DEFAULT_SECTION,
+}
 
 # Per visible label in an element: how many lines its text takes; per form row: where its input starts.
 LABEL_LINES = """
@@ -251,6 +269,9 @@ FILLED_IN = {
     "peak_api_key": FormInput("peak", {"host": "{emulator}", "password": API_KEY}, {}),
     "peak_oauth": FormInput(
         "peak", {"host": "{emulator}", "login": CLIENT_ID, "password": CLIENT_SECRET}, {}
+    ),
+    "peak_v2": FormInput(
+        "peak_v2", {"host": "{emulator}", "password": V2_TOKEN}, {DEFAULT_SECTION: {"tenant": V2_TENANT}}
     ),
     "rest_no_auth": FormInput(
         "peak_rest", {"host": "{emulator}/_source/none"}, {DEFAULT_SECTION: {"test_path": "/orders"}}

@@ -4,28 +4,40 @@ the legacy widgets of Airflow < 3.2 drawing the same fields."""
 from __future__ import annotations
 
 import sys
-from dataclasses import MISSING, fields
+from dataclasses import MISSING
 from typing import Any
 from unittest import mock
 
 import pytest
 
-from airflow_provider_peak.hooks._connection import PeakaSettings, PeakSettings, RestSettings
+from airflow_provider_peak.hooks._connection import PeakaSettings, PeakSettings, PeakV2Settings, RestSettings
 from airflow_provider_peak.ui import forms
 from airflow_provider_peak.ui.links import TEMPLATE_EXTRA
 
-FORMS = {"peak": forms.PEAK_FIELDS, "peak_rest": forms.PEAK_REST_FIELDS, "peaka": forms.PEAKA_FIELDS}
+FORMS = {
+    "peak": forms.PEAK_FIELDS,
+    "peak_rest": forms.PEAK_REST_FIELDS,
+    "peaka": forms.PEAKA_FIELDS,
+    "peak_v2": forms.PEAK_V2_FIELDS,
+}
 CONN_FIELDS = {
     "peak": forms.PEAK_CONN_FIELDS,
     "peak_rest": forms.PEAK_REST_CONN_FIELDS,
     "peaka": forms.PEAKA_CONN_FIELDS,
+    "peak_v2": forms.PEAK_V2_CONN_FIELDS,
 }
 BEHAVIOURS = {
     "peak": forms.PEAK_UI_BEHAVIOUR,
     "peak_rest": forms.PEAK_REST_UI_BEHAVIOUR,
     "peaka": forms.PEAKA_UI_BEHAVIOUR,
+    "peak_v2": forms.PEAK_V2_UI_BEHAVIOUR,
 }
-READERS: dict[str, Any] = {"peak": PeakSettings, "peak_rest": RestSettings, "peaka": PeakaSettings}
+READERS: dict[str, Any] = {
+    "peak": PeakSettings,
+    "peak_rest": RestSettings,
+    "peaka": PeakaSettings,
+    "peak_v2": PeakV2Settings,
+}
 #: Characters of the longest label that sits on one line in Airflow 3.3's form (the browser suite
 #: measures the real thing).
 MAX_LABEL = 24
@@ -40,9 +52,10 @@ def hook_meta() -> dict[str, Any]:
 
 
 def reader_default(conn_type: str, name: str) -> Any:
-    spec = {f.name: f for f in fields(READERS[conn_type])}[name]
+    spec = READERS[conn_type].extra_specs()[name]
     if spec.default is not MISSING:
-        return spec.default
+        # A list of candidate names is typed comma-separated in the form.
+        return ", ".join(spec.default) if isinstance(spec.default, tuple) else spec.default
     return spec.default_factory() if spec.default_factory is not MISSING else None
 
 
@@ -64,19 +77,18 @@ def test_every_default_is_written_in_the_description_and_is_the_readers(conn_typ
         default = reader_default(conn_type, name)
         if name == TEMPLATE_EXTRA or default in (None, "", {}):
             continue  # no default to describe (an empty link template means no link)
-        if spec.choices is not None:
-            assert spec.default == default, name
+        if spec.choices is not None:  # the default is the choice's value
+            assert spec.default == (str(default).lower() if isinstance(default, bool) else default), name
             continue
         text = str(default).lower() if isinstance(default, bool) else str(default).removesuffix(".0")
         assert f"Default: {text}" in CONN_FIELDS[conn_type][name]["description"], name
         if spec.default is not None:
-            assert str(spec.default) == text, name
+            assert spec.shown_default == text, name
 
 
 @pytest.mark.parametrize("conn_type", FORMS)
 def test_every_field_is_a_setting_the_connection_accepts(conn_type):
-    accepted = {f.name for f in fields(READERS[conn_type])}
-    assert set(FORMS[conn_type]) <= accepted
+    assert set(FORMS[conn_type]) <= set(READERS[conn_type].extra_specs())
 
 
 @pytest.mark.parametrize("conn_type", FORMS)
@@ -108,7 +120,7 @@ def test_airflow_2_placeholders_show_the_defaults(conn_type):
     placeholders = forms.legacy_field_behaviour(BEHAVIOURS[conn_type])["placeholders"]
     for name, spec in FORMS[conn_type].items():
         if spec.default is not None and spec.choices is None:
-            assert placeholders[name] == str(spec.default)
+            assert placeholders[name] == spec.shown_default
 
 
 def legacy_hook_meta(conn_type: str) -> dict[str, Any]:
