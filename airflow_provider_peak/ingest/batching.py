@@ -33,7 +33,8 @@ import hashlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, islice
+from itertools import accumulate, islice, repeat
+from operator import add
 from typing import Any
 
 from airflow_provider_peak.exceptions import RecordTooLargeError, RecordValidationError
@@ -214,7 +215,9 @@ class Packer:
         self._size = 0
         self._first = 0
         # window > 1: the records held, their sizes (length + 1 comma) and the smallest seen so far.
-        self._held: list[Member] = []
+        self._held: list[int] = []  # indices
+        self._held_bodies: list[bytes] = []
+        self._held_sizes: list[int] = []
         self._held_bytes = 0
         self._smallest = max_bytes
 
@@ -260,7 +263,7 @@ class Packer:
     ) -> None:
         max_bytes, max_records = self.max_bytes, self.max_records
         # ends[i]: the bytes records 0..i-1 add to a body (each its length plus one comma).
-        ends = list(accumulate(sizes, lambda total, size: total + size + 1, initial=0))
+        ends = list(accumulate(map(add, sizes, repeat(1)), initial=0))
         n, i = len(sizes), 0
         while i < n:
             if not self._pieces:
@@ -287,48 +290,55 @@ class Packer:
         capacity_records = self.window * self.max_records
         self._smallest = min(self._smallest, min(sizes))
         # ends[i]: the bytes the first i records add (each its length plus a comma).
-        ends = list(accumulate(sizes, lambda total, size: total + size + 1, initial=0))
+        ends = list(accumulate(map(add, sizes, repeat(1)), initial=0))
         i, n = 0, len(sizes)
         while i < n:
             # Take records until the window is full (by bytes or by count), then pack it.
             by_bytes = bisect_left(ends, capacity_bytes - self._held_bytes + ends[i], i + 1)
             end = min(n, by_bytes, i + capacity_records - len(self._held))
-            self._held.extend(zip(indices[i:end], bodies[i:end], strict=True))
+            self._held.extend(indices[i:end])
+            self._held_bodies.extend(bodies[i:end])
+            self._held_sizes.extend(sizes[i:end])
             self._held_bytes += ends[end] - ends[i]
             i = end
             if self._held_bytes >= capacity_bytes or len(self._held) >= capacity_records:
                 self._flush(out, final=False)
 
     def _flush(self, out: list[Batch], *, final: bool) -> None:
-        held = self._held
-        if max(len(body) for _, body in held) * self.SMALL <= self.max_bytes:
+        indices, bodies, sizes = self._held, self._held_bodies, self._held_sizes
+        if max(sizes) * self.SMALL <= self.max_bytes:
             # Small records: the in-order split is within 1/SMALL of optimal; keep the last batch open.
-            done, kept = self._cut_in_order(held, final)
+            cuts = self._cut_in_order(sizes)
+            done = len(cuts) - 1 if final else len(cuts) - 2
+            for k in range(done):
+                out.append(self._batch(bodies[cuts[k] : cuts[k + 1]], indices[cuts[k]]))
+            keep = cuts[done]
+            self._held, self._held_bodies, self._held_sizes = indices[keep:], bodies[keep:], sizes[keep:]
         else:
+            held = list(zip(indices, bodies, strict=True))
             bins = self._first_fit_decreasing(held)
             settled, open_bins = (bins, []) if final else self._settle(bins)
             settled.sort(key=lambda b: b.members[0][0])  # by first input index
-            done = [b.members for b in settled]
+            for b in settled:
+                out.append(self._batch([body for _, body in b.members], b.members[0][0]))
             kept = sorted((m for b in open_bins for m in b.members), key=lambda m: m[0])
-        for members in done:
-            out.append(self._batch([body for _, body in members], members[0][0]))
-        self._held = kept
-        self._held_bytes = sum(len(body) + 1 for _, body in kept)
+            self._held = [index for index, _ in kept]
+            self._held_bodies = [body for _, body in kept]
+            self._held_sizes = list(map(len, self._held_bodies))
+        self._held_bytes = sum(self._held_sizes) + len(self._held_sizes)
 
-    def _cut_in_order(self, held: list[Member], final: bool) -> tuple[list[list[Member]], list[Member]]:
-        """The in-order greedy split of ``held``: the complete batches, and the records of the last."""
-        ends = list(accumulate((len(body) for _, body in held), lambda t, s: t + s + 1, initial=0))
-        done: list[list[Member]] = []
-        i, n = 0, len(held)
+    def _cut_in_order(self, sizes: list[int]) -> list[int]:
+        """The in-order greedy split of records of these sizes: the positions where batches start,
+        and their end."""
+        ends = list(accumulate(map(add, sizes, repeat(1)), initial=0))
+        cuts = [0]
+        i, n = 0, len(sizes)
         while i < n:
             # A batch from i: as many records as fit in max_bytes (each adds its length and a comma).
             last = min(n, i + self.max_records)
-            end = bisect_right(ends, ends[i] + self.max_bytes - 1, i + 1, last + 1) - 1
-            done.append(held[i:end])
-            i = end
-        if done and not final:
-            return done[:-1], done[-1]
-        return done, []
+            i = bisect_right(ends, ends[i] + self.max_bytes - 1, i + 1, last + 1) - 1
+            cuts.append(i)
+        return cuts
 
     def _first_fit_decreasing(self, held: list[Member]) -> list[_Bin]:
         """Largest record first (ties by index), each into the first bin it fits; each bin's records
