@@ -250,10 +250,12 @@ def machine() -> str:
 def main(names: list[str]) -> None:
     print(f"Machine: {machine()}", flush=True)
     if not names or set(names) - set(BENCHMARKS):
-        from benchmarks import feed_bench, http_bench  # import Airflow and the emulator: only when needed
+        from benchmarks import dlt_bench, feed_bench, http_bench, send_profile  # Airflow: when needed
 
         BENCHMARKS.update(http_bench.BENCHMARKS)
         BENCHMARKS.update(feed_bench.BENCHMARKS)
+        BENCHMARKS.update(dlt_bench.BENCHMARKS)
+        BENCHMARKS.update(send_profile.BENCHMARKS)
     for name in names or list(BENCHMARKS):
         print(f"== {name}", flush=True)
         BENCHMARKS[name]()
