@@ -223,8 +223,37 @@ class Packer:
 
     # ------------------------------------------------------------------ feeding
     def add(self, index: int, body: bytes) -> list[Batch]:
-        """Add one record; the batches it completed."""
-        return self.add_many((index,), (body,))
+        """Add one record; the batches it completed (``add_many`` for one record, faster)."""
+        length = len(body)
+        if length + BRACKETS > self.max_bytes:
+            return self.add_many((index,), (body,))  # raises Oversized
+        if self.window > 1:
+            self._held.append(index)
+            self._held_bodies.append(body)
+            self._held_sizes.append(length)
+            self._held_bytes += length + 1
+            if length < self._smallest:
+                self._smallest = length
+            if (
+                self._held_bytes >= self.window * self.max_bytes
+                or len(self._held) >= self.window * self.max_records
+            ):
+                out: list[Batch] = []
+                self._flush(out, final=False)
+                return out
+            return []
+        pieces = self._pieces
+        if pieces:
+            grown = self._size + 1 + length
+            if grown <= self.max_bytes and len(pieces) < self.max_records:
+                pieces.append(body)
+                self._size = grown
+                return []
+            done = [self._batch(pieces, self._first)]
+        else:
+            done = []
+        self._pieces, self._size, self._first = [body], length + BRACKETS, index
+        return done
 
     def add_many(self, indices: Sequence[int], bodies: Sequence[bytes]) -> list[Batch]:
         """Add records in order (``indices[i]`` is the input index of ``bodies[i]``)."""

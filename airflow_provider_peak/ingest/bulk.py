@@ -1,12 +1,13 @@
 """The columnar path of ``RecordEncoder``: many records validated and written at once.
 
-For a block of records, each column's values are gathered into one list (``dict.get`` mapped over
-the records) and checked with a few C-level calls: the set of their exact types, ``min`` and
-``max`` for ranges, one regular expression over the joined texts for numbers and dates. Values
-that msgspec would write differently from ``RecordEncoder.encode`` (floats, dates in most formats)
-are replaced in copies of the records by their final text; then msgspec writes every record in one
-call (``encode_lines``). No Python code runs per record, which is where the per-record path
-spends its time.
+For a block of records, each column's values are gathered into one sequence (one ``itemgetter``
+call per record and a transposition, or ``dict.get`` mapped over the records when some lack a
+column) and checked with a few C-level calls: the set of their exact types, ``min`` and ``max``
+for ranges, one regular expression over the joined texts for numbers and dates. Values that
+msgspec would write differently from ``RecordEncoder.encode`` (floats, dates in most formats) are
+replaced in copies of the records by their final text; then msgspec writes every record, each in
+its own key order, in one call (``encode_lines``). No Python code runs per record, which is where
+the per-record path spends its time.
 
 The path answers only where it can *prove* that the result equals ``encode``'s, value by value:
 
@@ -17,7 +18,9 @@ The path answers only where it can *prove* that the result equals ``encode``'s, 
 * a JSON column's lists and dicts are written by the standard library's encoder, the very one
   ``encode`` uses, for the whole column at once; the result must equal msgspec's text byte for
   byte (a list of JSON values splits into its elements at its top-level commas only, so equal
-  lists mean equal elements);
+  lists mean equal elements). Values repeated within a block are written once (``marshal``
+  bytes, which only exact built-in types have and which determine the value, identify them);
+* record keys must be exact strings: msgspec writes a dict's own keys;
 * dates are checked with ``DateTimeFormat.all_valid`` and rendered from msgspec's ISO 8601 text
   only for the layouts whose ``render`` is that text re-arranged; other formats call ``render``.
 
