@@ -162,8 +162,16 @@ def bench_scale() -> None:
     )
 
 
+def bench_peers() -> None:
+    """The plain requests loop and dlt (``dlt_bench``), one after the other."""
+    from benchmarks.dlt_bench import bench_peer_dlt
+
+    bench_peer_requests_loop()
+    bench_peer_dlt()
+
+
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "throughput": bench_throughput,
-    "peer": bench_peer_requests_loop,
+    "peer": bench_peers,
     "scale": bench_scale,
 }

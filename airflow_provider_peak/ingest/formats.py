@@ -4,11 +4,17 @@ A pattern is translated to one anchored regular expression with a named group pe
 parsing a value is a single ``match`` plus a calendar check, and rendering a Python ``date`` or
 ``datetime`` is a string join. Both the client-side validator and the emulator use this module:
 it defines what a format *means*; each side decides the verdict on its own.
+
+For the validator's columnar path, a format also answers for many texts at once
+(``all_valid``: one regular expression over the joined texts, calendar included) and says which
+standard layout it has (``layout``), so that dates can be rendered in bulk where they match
+ISO 8601. ``parse`` and ``render`` stay the definition: the bulk answers must agree with them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -40,6 +46,32 @@ ISO_TIMESTAMP = re.compile(
     r"(?:\.(?P<FF>[0-9]{1,9}))?(?P<TZ>Z|(?P<TZH>[+-][0-9]{2}):?(?P<TZM>[0-9]{2}))?"
 )
 MAX_OFFSET = timedelta(hours=18)
+
+# ----------------------------------------------------------------------------- bulk validity
+# The values ``parse`` accepts, as one regular expression: every field within its range and the day
+# within its month (four cases: days 1-28 of any month, 29-30 of months other than February, the
+# 31st of long months, 29 February of leap years). Year 0000 is not a year. Offsets of exactly
+# 18 hours are left to ``parse`` where TZH and TZM are separate tokens (rare; ``all_valid`` then
+# answers False and the caller checks one by one).
+_YEAR = "(?!0000)[0-9]{4}"
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_CALENDAR = (
+    (_YEAR, "(?:0[1-9]|1[0-2])", "(?:0[1-9]|1[0-9]|2[0-8])"),
+    (_YEAR, "(?:0[13-9]|1[0-2])", "(?:29|30)"),
+    (_YEAR, "(?:0[13578]|1[02])", "31"),
+    (_LEAP_YEAR, "02", "29"),
+)
+_TIME_FIELDS = {
+    "HH24": "(?:[01][0-9]|2[0-3])",
+    "MI": "[0-5][0-9]",
+    "SS": "[0-5][0-9]",
+    "FF": "[0-9]{1,9}",
+    "TZM": "[0-5][0-9]",
+}
+_ISO_TIME = (
+    r"[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-7]):?[0-5][0-9]|[+-]18:?00)?"
+)
 
 
 def _tokenize(pattern: str) -> list[tuple[bool, str]]:
@@ -77,6 +109,14 @@ class DateTimeFormat:
     parts: tuple[tuple[bool, str], ...] = field(init=False, repr=False, compare=False)
     template: str = field(init=False, repr=False, compare=False)
     zoned: bool = field(init=False, repr=False, compare=False)
+    #: ``"date"`` (``YYYY-MM-DD``), ``"iso"`` (the ISO 8601 timestamp default),
+    #: ``"date time"`` (``YYYY-MM-DD<sep>HH24:MI:SS``), ``"date time fraction"`` (the same plus
+    #: ``.FF``) or ``None``: which standard rendering this format's ``render`` equals.
+    layout: str | None = field(init=False, repr=False, compare=False)
+    #: The literal between the date and the time of the ``"date time"`` layouts.
+    separator: str = field(init=False, repr=False, compare=False)
+    _many: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _joiner: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.pattern is None:
@@ -104,6 +144,14 @@ class DateTimeFormat:
         object.__setattr__(self, "parts", tuple(parts))
         object.__setattr__(self, "template", _template(self.parts))
         object.__setattr__(self, "zoned", any(is_token and text == "TZH" for is_token, text in parts))
+        layout, separator = _layout(self.pattern, self.kind, self.parts)
+        object.__setattr__(self, "layout", layout)
+        object.__setattr__(self, "separator", separator)
+        # Joined texts are split by a character that no value of this format can hold.
+        joiner = next(c for c in "\n\x00\x01\x02\x03" if c not in (self.pattern or ""))
+        one = _strict_regex(self.pattern, self.kind, self.parts)
+        object.__setattr__(self, "_joiner", joiner)
+        object.__setattr__(self, "_many", re.compile(f"(?:(?:{one}){re.escape(joiner)})*"))
 
     @property
     def description(self) -> str:
@@ -143,6 +191,18 @@ class DateTimeFormat:
             )
         except ValueError:
             return None
+
+    def all_valid(self, texts: Sequence[str]) -> bool:
+        """True if ``parse`` accepts every text; False if it may refuse one (then ask ``parse``).
+
+        One regular expression over the joined texts, so thousands of values cost one C call.
+        """
+        if not texts:
+            return True
+        joiner = self._joiner
+        joined = joiner.join(texts) + joiner
+        # A text holding the joiner would pass for two values: the count rules it out.
+        return joined.count(joiner) == len(texts) and self._many.fullmatch(joined) is not None
 
     def render(self, value: date) -> str:
         """Render a Python ``date``/``datetime`` as this format; ``ValueError`` if it cannot be."""
@@ -186,3 +246,34 @@ def _zone_fields(value: datetime) -> dict[str, str]:
     sign = "-" if minutes < 0 else "+"
     hours, mins = divmod(abs(minutes), 60)
     return {"tzh": f"{sign}{hours:02d}", "tzm": f"{mins:02d}"}
+
+
+def _layout(pattern: str | None, kind: str, parts: tuple[tuple[bool, str], ...]) -> tuple[str | None, str]:
+    """The standard rendering ``render`` equals, if any (see ``DateTimeFormat.layout``)."""
+    if pattern is None:
+        return ("date" if kind == "date" else "iso"), "T"
+    date_part = ((True, "YYYY"), (False, "-"), (True, "MM"), (False, "-"), (True, "DD"))
+    time_part = ((True, "HH24"), (False, ":"), (True, "MI"), (False, ":"), (True, "SS"))
+    if parts == date_part:
+        return "date", ""
+    if len(parts) >= 11 and parts[:5] == date_part and not parts[5][0] and parts[6:11] == time_part:
+        if len(parts) == 11:
+            return "date time", parts[5][1]
+        if parts[11:] == ((False, "."), (True, "FF")):
+            return "date time fraction", parts[5][1]
+    return None, ""
+
+
+def _strict_regex(pattern: str | None, kind: str, parts: tuple[tuple[bool, str], ...]) -> str:
+    """One value that ``parse`` accepts, as a regular expression (see ``_CALENDAR``)."""
+    if pattern is None:
+        dates = "|".join(f"{y}-{m}-{d}" for y, m, d in _CALENDAR)
+        return f"(?:{dates})" + (_ISO_TIME if kind == "timestamp" else "")
+    tokens = {text for is_token, text in parts if is_token}
+    # With a separate TZM, +18 would need TZM 00: such values are left to ``parse``.
+    tzh = "[+-](?:0[0-9]|1[0-7])" if "TZM" in tokens else "[+-](?:0[0-9]|1[0-8])"
+    cases = []
+    for year, month, day in _CALENDAR:
+        fields = {**_TIME_FIELDS, "YYYY": year, "MM": month, "DD": day, "TZH": tzh}
+        cases.append("".join(fields[text] if is_token else re.escape(text) for is_token, text in parts))
+    return "(?:" + "|".join(cases) + ")"

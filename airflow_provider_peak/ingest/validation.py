@@ -14,6 +14,16 @@ Infinity, lone surrogates (text that is not valid UTF-8) and non-JSON objects ar
 errors, never as crashes. Errors carry a truncated ``repr`` of the offending value only: a record
 may hold secrets or personal data, so whole records never go into messages.
 
+Many records at once (``encode_many``, ``encode_columns``) take a columnar path that gives the
+same results faster: each column's values are gathered into one list and checked with a few
+C-level calls (the set of their exact types, ``min``/``max``, one regular expression over the
+joined texts), dates are rendered in bulk, and msgspec writes every record in one call. The path
+only answers where it can prove the per-record result: values of exact built-in types whose
+msgspec text is the text ``encode`` writes (for JSON values the proof is literal: the standard
+library's encoder writes the whole column and the two texts must be equal). Anything else (a
+subclass, a value out of range, a date of an unusual format, an invalid record) sends its part of
+the input, halved until it is small, through ``encode`` one record at a time.
+
 No Airflow import: the hook, the operators, the emulator's tests and the benchmarks share this.
 """
 
@@ -22,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 import reprlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -31,6 +41,7 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from airflow_provider_peak.exceptions import MESSAGE_ERROR_LIMIT, RecordValidationError
+from airflow_provider_peak.ingest.bulk import BlockEncoder
 from airflow_provider_peak.ingest.schema import Column, ColumnType, TableSchema
 
 __all__ = [
@@ -45,6 +56,8 @@ __all__ = [
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: Below this many records a block goes one record at a time (see ``RecordEncoder.encode_many``).
+SMALLEST_BLOCK = 16
 #: Longest ``repr`` of an offending value kept in a ``RecordError``.
 VALUE_REPR_LIMIT = 60
 
@@ -395,6 +408,9 @@ _FACTORIES: dict[ColumnType, Callable[[str, Column], ColumnFunction]] = {
 class RecordEncoder:
     """Validates and encodes records for one table; compile once, reuse for every record.
 
+    ``encode`` takes one record; ``encode_many`` and ``encode_columns`` take many and give the same
+    results through the columnar path (``ingest.bulk``), several times faster.
+
     >>> encoder = RecordEncoder(schema)
     >>> encoder.encode({"id": 1, "name": "a"}, 0)
     b'{"id":1,"name":"a"}'
@@ -409,6 +425,7 @@ class RecordEncoder:
             self._functions[column.name] = _FACTORIES[column.type](prefix, column)
             self._types[column.name] = column.type.value
         self._folded = {name.lower(): name for name in self._functions}
+        self._blocks = BlockEncoder(schema, _json_encode, INT64_MIN, INT64_MAX)
 
     def encode(self, record: Any, index: int) -> bytes | list[RecordError]:
         """The record's compact UTF-8 JSON exactly as it will be sent, or its errors (a non-empty
@@ -420,6 +437,49 @@ class RecordEncoder:
             except Exception:  # _Invalid, unknown key, lone surrogate...: find every problem
                 pass
         return self._encode_carefully(record, index)
+
+    def encode_many(self, records: Sequence[Any], start: int = 0) -> list[bytes | list[RecordError]]:
+        """``[encode(r, start + i) for i, r in enumerate(records)]``, faster (the columnar path).
+
+        A block the columnar path cannot prove is halved and each half tried again; below
+        ``SMALLEST_BLOCK`` records, and for every invalid record, ``encode`` does the work.
+        """
+        out: list[bytes | list[RecordError]] = []
+        self._encode_block(records, start, out)
+        return out
+
+    def encode_columns(
+        self, columns: Mapping[str, Sequence[Any]], start: int = 0
+    ) -> list[bytes | list[RecordError]]:
+        """The records ``{name: columns[name][i] for name in columns}`` (in the mapping's order),
+        encoded as ``encode_many`` would, without building them when the columnar path can prove
+        the result. Every column must have the same length."""
+        names = tuple(columns)
+        lists = [list(columns[name]) for name in names]
+        n = len(lists[0]) if lists else 0
+        if any(len(values) != n for values in lists):
+            raise ValueError(f"columns must have the same length, got {[len(v) for v in lists]}")
+        if n >= SMALLEST_BLOCK:
+            encoded = self._blocks.encode_columns(names, lists)
+            if encoded is not None:
+                return list(encoded)
+        records = [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
+        return self.encode_many(records, start)
+
+    def _encode_block(self, records: Sequence[Any], start: int, out: list[bytes | list[RecordError]]) -> None:
+        n = len(records)
+        if n >= SMALLEST_BLOCK:
+            encoded = self._blocks.encode_block(records)
+            if encoded is not None:
+                out.extend(encoded)
+                return
+            if n >= 2 * SMALLEST_BLOCK:
+                half = n // 2
+                self._encode_block(records[:half], start, out)
+                self._encode_block(records[half:], start + half, out)
+                return
+        encode = self.encode
+        out.extend([encode(record, index) for index, record in enumerate(records, start)])
 
     def errors(self, record: Any, index: int) -> list[RecordError]:
         """The record's errors; an empty list when it is valid."""

@@ -17,6 +17,7 @@ import pytest
 from airflow_provider_peak.ingest.batching import (
     Batch,
     EncodeAndPack,
+    Packer,
     RecordTooLargeError,
     pack,
 )
@@ -363,3 +364,110 @@ def test_best_fit_window_beats_order_on_large_records() -> None:
     in_order = sum(1 for _ in pack(pairs))
     windowed = sum(1 for _ in pack(pairs, window=16))
     assert windowed <= in_order * 0.9
+
+
+# ----------------------------------------------------------------------------- size-ordered windows
+def ffd_count(sizes: list[int], max_records: int, max_bytes: int) -> int:
+    """Requests first-fit decreasing needs over the whole input (independent of ``Packer``)."""
+    bins: list[list[int]] = []
+    for size in sorted(sizes, reverse=True):
+        for b in bins:
+            if b[0] + 1 + size <= max_bytes and b[1] < max_records:
+                b[0] += 1 + size
+                b[1] += 1
+                break
+        else:
+            bins.append([2 + size, 1])
+    return len(bins)
+
+
+def test_size_ordered_window_is_near_first_fit_decreasing_on_near_ceiling_records() -> None:
+    """300-900 KB records under 1 MB, scaled down a thousand times (the packer is scale-free)."""
+    ratios = []
+    for seed in range(20):
+        rng = random.Random(seed)
+        pairs = [(i, b"%d-" % i + b"0" * rng.randrange(300, 900)) for i in range(300)]
+        batches = list(pack(pairs, max_bytes=1_000, window=16))
+        ids = sorted(i for batch in batches for i in _first_digits(batch, pairs))
+        assert ids == list(range(300))
+        ratios.append(len(batches) / ffd_count([len(b) for _, b in pairs], 500, 1_000))
+    assert max(ratios) <= 1.03 and sum(ratios) / len(ratios) <= 1.015, ratios
+    in_order = len(list(pack(pairs, max_bytes=1_000)))
+    assert len(batches) <= in_order * 0.85
+
+
+def _first_digits(batch: Batch, pairs: list[tuple[int, bytes]]) -> list[int]:
+    """The input indices of a batch's records (each body is unique: looked up whole)."""
+    index = {body: i for i, body in pairs}
+    return [index[body] for body in batch.body[1:-1].split(b",")]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_windows_are_deterministic_however_the_input_is_fed(seed: int) -> None:
+    rng = random.Random(seed)
+    pairs = [(i, b'"' + b"q" * rng.choice([10, 5_000, 60_000, 300_000, 700_000]) + b'"') for i in range(300)]
+    whole = [(b.index, b.first_record, b.count, b.body) for b in pack(pairs, window=8)]
+    packer = Packer(window=8)
+    fed: list[Batch] = []
+    position = 0
+    while position < len(pairs):
+        step = rng.randrange(1, 40)
+        part = pairs[position : position + step]
+        fed.extend(packer.add_many([i for i, _ in part], [b for _, b in part]))
+        position += step
+    fed.extend(packer.finish())
+    assert [(b.index, b.first_record, b.count, b.body) for b in fed] == whole
+    assert all(len(b.body) <= 1_000_000 and b.count <= 500 for b in fed)
+
+
+def test_a_window_holds_at_most_its_bytes() -> None:
+    rng = random.Random(3)
+    packer = Packer(window=4, max_bytes=10_000)
+    highest = 0
+    for i in range(2_000):
+        packer.add(i, b"x" * rng.randrange(10, 9_000))
+        highest = max(highest, packer._held_bytes)
+    assert highest <= 4 * 10_000 + 9_001
+
+
+def test_small_records_in_a_window_keep_the_input_order() -> None:
+    pairs = rows(3_000)
+    assert [b.body for b in pack(pairs, window=16)] == [b.body for b in pack(pairs)]
+
+
+# ----------------------------------------------------------------------------- blocks
+def test_a_generator_that_refills_one_dict_gets_each_state_encoded() -> None:
+    def source() -> Iterator[dict[str, Any]]:
+        record: dict[str, Any] = {"s": "row"}
+        for i in range(1_500):
+            record["id"] = i
+            yield record
+
+    batches = list(EncodeAndPack(SCHEMA, source()))
+    ids = [row["id"] for b in batches for row in json.loads(b.body)]
+    assert ids == list(range(1_500))
+
+
+def test_a_source_failing_mid_block_still_sends_what_came_before() -> None:
+    def source() -> Iterator[dict[str, Any]]:
+        for i in range(1_200):
+            yield {"id": i}
+        raise OSError("the source went away")
+
+    stream = EncodeAndPack(SCHEMA, source(), max_records=500)
+    got: list[Batch] = []
+    with pytest.raises(OSError, match="went away"):
+        for batch in stream:
+            got.append(batch)
+    assert [(b.first_record, b.count) for b in got] == [(0, 500), (500, 500)]
+    assert stream.records == 1_200
+
+
+def test_lists_and_generators_give_the_same_batches() -> None:
+    records = [{"id": i, "s": "x" * (i % 50), "v": "1.50"} for i in range(5_000)]
+    records[1_234] = {"id": "bad"}
+    from_list = EncodeAndPack(SCHEMA, records, on_invalid="skip", window=16)
+    from_generator = EncodeAndPack(SCHEMA, (r for r in records), on_invalid="skip", window=16)
+    assert [b.body for b in from_list] == [b.body for b in from_generator]
+    assert from_list.invalid == from_generator.invalid == 1
+    assert [e.record for e in from_list.errors] == [1_234]

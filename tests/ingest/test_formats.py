@@ -98,3 +98,91 @@ def test_tzm_needs_tzh():
 
     with pytest.raises(FormatError, match="TZM without TZH"):
         DateTimeFormat("YYYY-MM-DD HH24:MI TZM", "timestamp")
+
+
+# ----------------------------------------------------------------------------- bulk answers
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FORMATS = [
+    (None, "date"),
+    (None, "timestamp"),
+    ("YYYY-MM-DD", "date"),
+    ("DD/MM/YYYY", "date"),
+    ("YYYYMMDD", "date"),
+    ("YYYY-MM-DD HH24:MI:SS", "timestamp"),
+    ("YYYY-MM-DD HH24:MI:SS.FF", "timestamp"),
+    ("YYYY-MM-DD HH24:MI:SS.FF TZH:TZM", "timestamp"),
+    ("DD.MM.YYYY HH24:MI TZH", "timestamp"),
+    ("TZH:TZM YYYY-MM-DD", "timestamp"),
+]
+
+
+def _digits(k: int) -> st.SearchStrategy[str]:
+    return st.text("0123456789", min_size=k, max_size=k)
+
+
+@st.composite
+def near_texts(draw: st.DrawFn, fmt: DateTimeFormat) -> str:
+    """Texts shaped like the format, with fields anywhere in (and beyond) their ranges."""
+    fields = {
+        "YYYY": st.sampled_from(["0000", "0001", "1900", "2000", "2023", "2024", "9999"]) | _digits(4),
+        "MM": st.sampled_from(["00", "01", "02", "04", "12", "13"]) | _digits(2),
+        "DD": st.sampled_from(["00", "01", "28", "29", "30", "31", "32"]) | _digits(2),
+        "HH24": st.sampled_from(["00", "23", "24"]) | _digits(2),
+        "MI": st.sampled_from(["00", "59", "60"]) | _digits(2),
+        "SS": st.sampled_from(["00", "59", "60"]) | _digits(2),
+        "FF": st.integers(0, 10).flatmap(_digits),
+        "TZH": st.sampled_from("+-").flatmap(
+            lambda s: st.sampled_from(["00", "17", "18", "19", "99"]).map(s.__add__)
+        ),
+        "TZM": st.sampled_from(["00", "01", "30", "59", "60"]),
+    }
+    if fmt.pattern is None:
+        text = draw(fields["YYYY"]) + "-" + draw(fields["MM"]) + "-" + draw(fields["DD"])
+        if fmt.kind == "timestamp":
+            text += draw(st.sampled_from("T ")) + draw(fields["HH24"]) + ":" + draw(fields["MI"])
+            text += ":" + draw(fields["SS"]) + draw(st.sampled_from(["", "."]).map(lambda d: d and d + "5"))
+            text += draw(st.sampled_from(["", "Z", "+18:00", "-18:01", "+0530", "+17:59", "+24:00"]))
+        return text
+    return "".join(draw(fields[text]) if is_token else text for is_token, text in fmt.parts)
+
+
+@pytest.mark.parametrize(("pattern", "kind"), FORMATS)
+def test_all_valid_agrees_with_parse(pattern: str | None, kind: str) -> None:
+    fmt = DateTimeFormat(pattern, kind)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(near_texts(fmt), min_size=1, max_size=6) | st.lists(st.text(max_size=30), max_size=3))
+    def check(texts: list[str]) -> None:
+        valid = all(fmt.parse(t) is not None for t in texts)
+        answer = fmt.all_valid(texts)
+        assert not answer or valid  # never says yes wrongly
+        # and says no only where parse is exact about an offset of 18 hours with a separate TZM
+        if valid and not answer:
+            assert "TZM" in (pattern or "") and any("18" in t for t in texts)
+
+    check()
+
+
+def test_all_valid_counts_texts_holding_the_separator() -> None:
+    fmt = DateTimeFormat(None, "date")
+    assert fmt.all_valid(["2024-01-05", "2024-02-29"])
+    assert not fmt.all_valid(["2024-01-05\n2024-01-06"])  # one text, not two dates
+    assert fmt.all_valid([])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kind", "layout"),
+    [
+        (None, "date", "date"),
+        ("YYYY-MM-DD", "timestamp", "date"),
+        (None, "timestamp", "iso"),
+        ("YYYY-MM-DD HH24:MI:SS", "timestamp", "date time"),
+        ("YYYY-MM-DD HH24:MI:SS.FF", "timestamp", "date time fraction"),
+        ("YYYY-MM-DD HH24:MI", "timestamp", None),
+        ("DD/MM/YYYY", "date", None),
+    ],
+)
+def test_layouts(pattern: str | None, kind: str, layout: str | None) -> None:
+    assert DateTimeFormat(pattern, kind).layout == layout
