@@ -80,7 +80,7 @@ def bench_peer_dlt() -> None:
         hook = _hook(url)
         hook.create_table(SCHEMA.name, SCHEMA.columns)
         started = time.monotonic()
-        hook.ingest_records(SCHEMA.name, records_stream(n), max_concurrency=30)
+        hook.load_records(SCHEMA.name, records_stream(n), max_concurrency=30)
         ours = time.monotonic() - started
         defaults = _dlt_seconds(url, n, {})
         tuned = _dlt_seconds(url, n, {"DATA_WRITER__FILE_MAX_ITEMS": "5000", "LOAD__WORKERS": "30"})

@@ -8,8 +8,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from airflow_provider_peak.ingest.batching import Batch
+from airflow_provider_peak.ingest.limits import IngestLimits
 from airflow_provider_peak.ingest.pipeline import IngestOptions, ingest_records
 from benchmarks.run import SCHEMA, peak_rss_mb, rss_mb, typical
+
+
+class Discard:
+    """A sink that acknowledges every batch without sending it."""
+
+    def send(self, batch: Batch) -> int:
+        return batch.count
+
+    def counters(self) -> dict[str, int]:
+        return {}
 
 
 def main(n: int) -> None:
@@ -22,7 +34,10 @@ def main(n: int) -> None:
 
     before = rss_mb()
     summary = ingest_records(
-        lambda batch: batch.count, SCHEMA, records, IngestOptions(on_invalid="skip", max_concurrency=4)
+        Discard(),
+        SCHEMA,
+        records(),
+        IngestOptions(on_invalid="skip", max_concurrency=4).within(IngestLimits()),
     )
     after = peak_rss_mb()
     print(summary.records_sent, after - before)

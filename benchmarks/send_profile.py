@@ -105,9 +105,7 @@ def _ingest(n: int, profile: bool) -> tuple[float, int, pstats.Stats | None]:
             threading.setprofile(profile_thread)
             main.enable()
         cpu = time.process_time()
-        summary = hook.ingest_records(
-            SCHEMA, records_stream(n), max_concurrency=30, checkpoint=checkpoint, run_key="bench"
-        )
+        summary = hook.load_records(SCHEMA, records_stream(n), max_concurrency=30, checkpoint=checkpoint)
         cpu = time.process_time() - cpu
         main.disable()
         threading.setprofile(None)  # type: ignore[arg-type]

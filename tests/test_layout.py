@@ -103,6 +103,8 @@ def test_every_exception_class_lives_in_exceptions():
         "emulator",
         "feed/stream.py",
         "feed/user_code.py",
+        "ingest/batching.py",
+        "ingest/bulk.py",
         "ingest/validation.py",
         "ingest/v2/rows.py",
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -76,6 +77,30 @@ def task_checkpoint(
     if checkpoint.load():
         log.info("Resuming: requests acknowledged by an earlier try of this run are skipped")
     return checkpoint
+
+
+@contextmanager
+def load_checkpoint(
+    given: Checkpoint | None,
+    context: Mapping[str, Any] | None,
+    key: Sequence[str],
+    *,
+    directory: str | None = None,
+    **meta: Any,
+) -> Iterator[Checkpoint | None]:
+    """The checkpoint one load uses: ``given`` (the caller's to close); else, with a task
+    ``context``, this task run's (``key`` names the load within it), closed here and removed once
+    the load succeeded; else none."""
+    if given is not None or context is None:
+        yield given
+        return
+    checkpoint = task_checkpoint(TaskRun.from_context(context).key(*key), directory=directory, **meta)
+    success = False
+    try:
+        yield checkpoint
+        success = True
+    finally:
+        checkpoint.close(success=success)
 
 
 class _TableSink:
@@ -371,25 +396,17 @@ class PeakHook(JsonApiHook):
             schema, _ = self.ensure_table(table, columns, "ignore")
         else:
             schema = self.get_table(table)
-        own = None
-        if checkpoint is None and context is not None:
-            key = TaskRun.from_context(context).key(schema.name)
-            checkpoint = own = self.checkpoint(key, directory=checkpoint_dir, table=schema.name)
-        success = False
-        try:
-            summary = ingest_records(
+        with load_checkpoint(
+            checkpoint, context, (schema.name,), directory=checkpoint_dir, table=schema.name
+        ) as used:
+            return ingest_records(
                 _TableSink(self, schema.name),
                 schema,
                 iter_records(records, conn_id=source_conn_id, columns=schema.columns),
                 decided,
-                checkpoint=checkpoint,
+                checkpoint=used,
                 logger=logger,
             )
-            success = True
-        finally:
-            if own is not None:
-                own.close(success=success)
-        return summary
 
     # ------------------------------------------------------------------ Airflow UI
     def test_connection(self) -> tuple[bool, str]:

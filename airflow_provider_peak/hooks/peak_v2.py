@@ -29,7 +29,7 @@ from airflow_provider_peak.exceptions import (
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
 from airflow_provider_peak.hooks._connection import PeakV2Settings, read_connection
 from airflow_provider_peak.hooks._transport import JsonApiHook, Reply
-from airflow_provider_peak.hooks.peak import task_checkpoint
+from airflow_provider_peak.hooks.peak import load_checkpoint, task_checkpoint
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
 from airflow_provider_peak.ingest.pacer import RequestPacer
 from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT
@@ -54,7 +54,6 @@ from airflow_provider_peak.ui.forms import (
 )
 from airflow_provider_peak.utils.checks import check_number, path_segment
 from airflow_provider_peak.utils.redaction import scrub
-from airflow_provider_peak.utils.task_run import TaskRun
 
 __all__ = ["PeakV2Hook"]
 
@@ -343,13 +342,15 @@ class PeakV2Hook(JsonApiHook):
         decided = (options or V2LoadOptions(**option_kwargs)).within(self.settings.wire)
         found = solution if isinstance(solution, Solution) else self.get_solution(solution)
         target, schema = self.solution_table(found, table)
-        own = None
-        if checkpoint is None and context is not None and not decided.dry_run:
-            key = TaskRun.from_context(context).key("v2", found.name, target)
-            checkpoint = own = self.checkpoint(key, directory=checkpoint_dir, table=target)
-        success = False
-        try:
-            summary = load_rows(
+        # A dry run writes nothing, so it has nothing to resume.
+        with load_checkpoint(
+            checkpoint,
+            None if decided.dry_run else context,
+            ("v2", found.name, target),
+            directory=checkpoint_dir,
+            table=target,
+        ) as used:
+            return load_rows(
                 _SolutionSink(self, target, decided.dry_run),
                 found.name,
                 target,
@@ -357,14 +358,9 @@ class PeakV2Hook(JsonApiHook):
                 iter_records(rows, conn_id=source_conn_id),
                 decided,
                 wire=self.settings.wire,
-                checkpoint=checkpoint,
+                checkpoint=used,
                 logger=logger,
             )
-            success = True
-        finally:
-            if own is not None:
-                own.close(success=success)
-        return summary
 
     # ------------------------------------------------------------------ Airflow UI
     def test_connection(self) -> tuple[bool, str]:

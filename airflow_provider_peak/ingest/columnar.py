@@ -39,6 +39,7 @@ are imported only when such an object is passed. No Airflow import.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import re
@@ -46,6 +47,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
+from functools import partial
+from itertools import accumulate
 from typing import IO, Any
 
 from airflow_provider_peak.exceptions import PeakConfigError
@@ -156,7 +159,7 @@ def read_csv(
             quoted_strings_can_be_null=False,
         ),
     )
-    typed = _csv_converters(header, columns or {})
+    converters = _csv_converters(header, columns or {})
     while True:
         try:
             batch = reader.read_next_batch()
@@ -171,14 +174,7 @@ def read_csv(
                 "(CSV cells with a comma or a line break must be quoted)"
             )
         for start in range(0, batch.num_rows, chunk_size):
-            records = batch.slice(start, chunk_size).to_pylist()
-            if typed:
-                for record in records:
-                    for column, convert in typed:
-                        text = record[column]
-                        if text is not None:
-                            record[column] = convert(text)
-            yield from records
+            yield from _rows(header, partial(_csv_columns, batch.slice(start, chunk_size), converters))
 
 
 # ----------------------------------------------------------------------------- Arrow to records
@@ -208,9 +204,27 @@ def _batches_records(batches: Iterable[Any], chunk_size: int) -> Iterator[Record
         names = batch.schema.names
         for start in range(0, batch.num_rows, chunk_size):
             part = batch.slice(start, chunk_size)
-            columns = [_column_values(name, part.column(i)) for i, name in enumerate(names)]
-            for row in zip(*columns, strict=True):
-                yield dict(zip(names, row, strict=True))
+            yield from _rows(names, partial(_arrow_columns, part, names))
+
+
+def _rows(names: list[Any], read_columns: Callable[[], list[list[Any]]]) -> list[dict[Any, Any]]:
+    """One chunk's records, built from its columns' values with the cyclic garbage collector
+    paused: the chunk's thousands of new objects hold no cycles, and the collections their
+    allocations would trigger take about as long as building them. Records are handed on after
+    it resumes."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        columns = read_columns()
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _arrow_columns(batch: Any, names: list[Any]) -> list[list[Any]]:
+    return [_column_values(name, batch.column(i)) for i, name in enumerate(names)]
 
 
 def python_values(array: Any) -> list[Any]:
@@ -227,30 +241,28 @@ def python_values(array: Any) -> list[Any]:
     if pa.types.is_timestamp(kind) or pa.types.is_date32(kind):
         # NumPy makes datetime and date objects in C; nulls come back as None (NaT).
         values = array.to_numpy(zero_copy_only=False).tolist()
-        if any(type(v) is int for v in values):  # beyond what datetime holds: pyarrow says why
+        if int in set(map(type, values)):  # beyond what datetime holds: pyarrow says why
             return array.to_pylist()
         if getattr(kind, "tz", None):
             zone = array.drop_null()[0].as_py().tzinfo if array.null_count < len(array) else None
             values = [None if v is None else v.replace(tzinfo=_UTC).astimezone(zone) for v in values]
         return values
     if pa.types.is_decimal(kind):
-        return [None if v is None else Decimal(v) for v in pc.cast(array, pa.string()).to_pylist()]
+        texts = pc.cast(array, pa.string()).to_pylist()
+        if not array.null_count:
+            return list(map(Decimal, texts))
+        return [None if v is None else Decimal(v) for v in texts]
     if pa.types.is_struct(kind):
         names = [kind.field(i).name for i in range(kind.num_fields)]
         fields = [python_values(array.field(i)) for i in range(kind.num_fields)]
         rows = [dict(zip(names, row, strict=True)) for row in zip(*fields, strict=True)]
         return _with_nulls(array, rows) if names else array.to_pylist()
     if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        # flatten() leaves out the values behind null lists, whose length counts as 0 here.
         flat = python_values(array.flatten())
-        lists: list[Any] = []
-        position = 0
-        for length in pc.list_value_length(array).to_pylist():
-            if length is None:
-                lists.append(None)
-            else:
-                lists.append(flat[position : position + length])
-                position += length
-        return lists
+        ends = list(accumulate(pc.list_value_length(array).fill_null(0).to_pylist()))
+        lists = list(map(flat.__getitem__, map(slice, [0, *ends[:-1]], ends)))
+        return _with_nulls(array, lists)
     if pa.types.is_map(kind):
         return array.to_pylist(maps_as_pydicts="lossy")
     return array.to_pylist()  # without maps_as_pydicts: that option converts value by value
@@ -323,9 +335,11 @@ def _pandas_records(frame: Any, chunk_size: int) -> Iterator[Record]:
     _check_names(names)
     for start in range(0, len(frame), chunk_size):
         part = frame.iloc[start : start + chunk_size]
-        values = [_pandas_column(part.iloc[:, i]) for i in range(len(names))]
-        for row in zip(*values, strict=True):
-            yield dict(zip(names, row, strict=True))
+        yield from _rows(names, partial(_pandas_columns, part))
+
+
+def _pandas_columns(frame: Any) -> list[list[Any]]:
+    return [_pandas_column(frame.iloc[:, i]) for i in range(frame.shape[1])]
 
 
 def _pandas_column(series: Any) -> list[Any]:
@@ -424,16 +438,56 @@ _CSV_CONVERTERS: dict[ColumnType, Callable[[str], Any]] = {
 }
 
 
-def _csv_converters(
-    header: list[str], columns: Mapping[str, Column]
-) -> list[tuple[str, Callable[[str], Any]]]:
-    typed = []
+def _csv_converters(header: list[str], columns: Mapping[str, Column]) -> list[ColumnType | None]:
+    """Per CSV column, the table column type its cells are converted to (``None``: text)."""
+    kinds: list[ColumnType | None] = []
     for name in header:
         column = columns.get(name)
-        convert = _CSV_CONVERTERS.get(column.type) if column is not None else None
-        if convert is not None:
-            typed.append((name, convert))
-    return typed
+        kinds.append(column.type if column is not None and column.type in _CSV_CONVERTERS else None)
+    return kinds
+
+
+def _csv_columns(batch: Any, kinds: list[ColumnType | None]) -> list[list[Any]]:
+    """A CSV chunk's columns of values: text, or converted as ``_CSV_CONVERTERS`` does."""
+    columns = []
+    for index, kind in enumerate(kinds):
+        array = batch.column(index)
+        values = None if kind is None else _csv_vectorised(array, kind)
+        if values is None:
+            values = array.to_pylist()
+            if kind is not None:
+                convert = _CSV_CONVERTERS[kind]
+                values = [None if text is None else convert(text) for text in values]
+        columns.append(values)
+    return columns
+
+
+def _csv_vectorised(array: Any, kind: ColumnType) -> list[Any] | None:
+    """Integer, numeric and boolean cells checked (and integers and booleans converted) by Arrow
+    where every cell converts, the common case; ``None`` otherwise, for the cell-by-cell
+    converters (which keep what does not convert)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if kind is ColumnType.INTEGER:
+        # pc.all is null when every cell is null: nothing to refuse.
+        if pc.all(pc.match_substring_regex(array, f"^{_CSV_INTEGER.pattern}$")).as_py() is False:
+            return None
+        try:
+            return pc.cast(array, pa.int64()).to_pylist()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # beyond 64 bits, or a "+" sign
+            return None
+    if kind is ColumnType.NUMERIC:
+        if pc.all(pc.match_substring_regex(array, f"^{_CSV_NUMBER.pattern}$")).as_py() is False:
+            return None
+        return [None if text is None else Decimal(text) for text in array.to_pylist()]
+    if kind is ColumnType.BOOLEAN:
+        folded = pc.utf8_lower(array)
+        truth = pc.equal(folded, "true")
+        if pc.any(pc.and_(pc.invert(truth), pc.not_equal(folded, "false"))).as_py():
+            return None
+        return truth.to_pylist()
+    return None
 
 
 def _csv_header(stream: BinaryStream, name: str, block_size: int) -> list[str]:

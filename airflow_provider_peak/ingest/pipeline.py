@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import IO, Any, Protocol
 
 from airflow_provider_peak.exceptions import PeakAcknowledgementError, PeakConfigError
@@ -154,13 +155,20 @@ class IngestSummary:
         return out
 
     def as_table(self) -> str:
-        rows = [
-            (k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
-            for k, v in self.as_dict().items()
-            if v is not None
-        ]
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
+        return aligned_table((k.replace("_", " "), v) for k, v in self.as_dict().items() if v is not None)
+
+
+def aligned_table(rows: Iterable[tuple[str, Any]]) -> str:
+    """A summary for the task log: one ``name  value`` line per row, the values aligned."""
+    cells = [(name, _cell(value)) for name, value in rows]
+    width = max((len(name) for name, _ in cells), default=0)
+    return "\n".join(f"  {name.ljust(width)}  {value}" for name, value in cells)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _dead_letter_writer(stream: IO[str]) -> Callable[[int, Any, list[RecordError]], None]:
@@ -219,7 +227,7 @@ def ingest_records(
     with ExitStack() as stack:
         rejected = None
         if options.on_invalid == "dead_letter":
-            rejected = _dead_letter_writer(stack.enter_context(_open_text(options.dead_letter_path or "")))
+            rejected = _dead_letter_writer(stack.enter_context(open_text(options.dead_letter_path or "")))
         if stamp is not None:
             records = map(stamp.stamp, records)
         encoded = EncodeAndPack(
@@ -280,9 +288,11 @@ def ingest_records(
     return summary
 
 
-def _open_text(path: str) -> IO[str]:
+def open_text(path: str) -> IO[str]:
+    """A text file to write (a dead-letter file): local (its folder made) or object storage."""
     if "://" in path:
         from airflow_provider_peak.version_compat import ObjectStoragePath
 
         return ObjectStoragePath(path).open("w")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     return open(path, "w", encoding="utf-8")

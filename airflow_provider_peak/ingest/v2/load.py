@@ -47,10 +47,10 @@ from airflow_provider_peak.exceptions import (
     RowValidationError,
 )
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
-from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT, ON_INVALID
+from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT, ON_INVALID, aligned_table, open_text
 from airflow_provider_peak.ingest.sender import BatchSender
 from airflow_provider_peak.ingest.v2.body import RequestBody, V2Request, pack_requests
-from airflow_provider_peak.ingest.v2.outcomes import DeadLetters, failure_note, open_text, read_failure_notes
+from airflow_provider_peak.ingest.v2.outcomes import DeadLetters, failure_note, read_failure_notes
 from airflow_provider_peak.ingest.v2.reply import IngestOutcome, LoadTotals
 from airflow_provider_peak.ingest.v2.rows import RowError, RowValidator
 from airflow_provider_peak.ingest.v2.schema import SolutionTable
@@ -174,19 +174,15 @@ class V2LoadSummary:
 
     def as_table(self) -> str:
         """A short aligned table for the task log: counts first, then failed rows by code."""
-        shown = {k: v for k, v in self.as_dict().items() if not k.endswith("_by_code") and v is not None}
-        rows = [(k.replace("_", " "), _cell(v)) for k, v in shown.items()]
+        rows: list[tuple[str, Any]] = [
+            (k.replace("_", " "), v)
+            for k, v in self.as_dict().items()
+            if not k.endswith("_by_code") and v is not None
+        ]
         for title, counts in (("failed", self.failed_by_code), ("invalid", self.invalid_by_code)):
             for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:10]:
-                rows.append((f"{title} {code or '(no code)'}", f"{count:,}"))
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+                rows.append((f"{title} {code or '(no code)'}", count))
+        return aligned_table(rows)
 
 
 # ----------------------------------------------------------------------------- spool

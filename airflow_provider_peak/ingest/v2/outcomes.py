@@ -15,7 +15,6 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
-from pathlib import Path
 from typing import IO, Any
 
 import msgspec
@@ -114,12 +113,3 @@ class DeadLetters:
             lines.append(_line(entry) + "\n")
         with self.lock:
             self.stream.writelines(lines)
-
-
-def open_text(path: str) -> IO[str]:
-    if "://" in path:
-        from airflow_provider_peak.version_compat import ObjectStoragePath
-
-        return ObjectStoragePath(path).open("w")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "w", encoding="utf-8")
