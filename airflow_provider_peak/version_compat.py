@@ -50,6 +50,11 @@ except ImportError:  # Airflow 2.11
 #: Airflow 3.3 added the asset state store (a run-independent key-value store per asset).
 HAS_ASSET_STATE_STORE = AIRFLOW_V_3_3_PLUS
 
+#: Airflow 3 calls an extra link's ``get_link`` once, in the task's own process as the task ends,
+#: and stores what it returns under the link's ``xcom_key`` for the UI; Airflow 2.11's webserver
+#: calls it for every page view.
+LINKS_RESOLVED_BY_THE_TASK = AIRFLOW_V_3_0_PLUS
+
 
 def task_logger(operator: Any) -> logging.Logger:
     """An operator's task logger. On Airflow 3 it is the task SDK's structlog-backed logger, which
@@ -87,6 +92,7 @@ __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "HAS_ASSET_STATE_STORE",
+    "LINKS_RESOLVED_BY_THE_TASK",
     "AirflowFailException",
     "AirflowSensorTimeout",
     "Asset",

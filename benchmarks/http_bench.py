@@ -100,6 +100,30 @@ def bench_throughput() -> None:
         )
 
 
+def bench_validate_first() -> None:
+    """The default ``on_invalid="fail"``: every record validated (and its batch spooled) before the
+    first request, then sent; vs the network ideal and vs the client's CPU."""
+    n = int(os.environ.get("BENCH_VALIDATE_FIRST_RECORDS", "100000"))
+    records = list(records_stream(n))  # a list in memory: the figure is the load, not the source
+    with emulator_process(LATENCY, validate=False) as url:
+        hook = _hook(url)
+        hook.create_table(SCHEMA.name, SCHEMA.columns)
+        requests.post(f"{url}/_emulator/reset-stats", timeout=10)
+        cpu, started = time.process_time(), time.monotonic()
+        summary = hook.load_records(SCHEMA.name, records, max_concurrency=30)
+        elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
+        stats = _stats(url)
+    ideal = (1 + math.ceil(summary.requests / 30)) * LATENCY
+    report(
+        f"end to end {n:,} records from a list, {LATENCY * 1000:.0f} ms, 30 in flight, validate first",
+        f"{elapsed:.2f} s vs ideal {ideal:.2f} s = {elapsed / ideal:.2f}; client CPU {cpu:.2f} s, "
+        f"time / (ideal + CPU) = {elapsed / (ideal + cpu):.2f} (max in flight {stats['max_in_flight']}, "
+        f"429s {stats['rate_limited']})",
+        "reported",
+        None,
+    )
+
+
 def bench_peer_requests_loop() -> None:
     """The same data posted by a plain ``requests`` loop in 500-record chunks, one at a time."""
     n = int(os.environ.get("BENCH_PEER_RECORDS", "50000"))
@@ -172,6 +196,7 @@ def bench_peers() -> None:
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "throughput": bench_throughput,
+    "validate_first": bench_validate_first,
     "peer": bench_peers,
     "scale": bench_scale,
 }

@@ -113,6 +113,6 @@ def test_links_into_the_repository_point_at_files_that_exist() -> None:
     assert links
     for url in links:
         assert url.startswith(REPOSITORY), f"{url} is not under the project URL {REPOSITORY}"
-        path = re.sub(r"^/(blob|tree)/main/", "", url[len(REPOSITORY) :].split("#")[0])
+        path = re.sub(r"^/(blob|tree|raw)/main/", "", url[len(REPOSITORY) :].split("#")[0])
         if path and not path.startswith(("/compare/", "/releases/", "@")):
             assert (ROOT / path).exists(), f"{url} names {path}, which is not in the repository"

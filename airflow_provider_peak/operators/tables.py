@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from airflow_provider_peak.assets.peak import add_table_alias, emit_table_event
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.hooks.peak import IF_EXISTS, PeakHook
 from airflow_provider_peak.ingest.schema import Column
@@ -28,6 +29,11 @@ class PeakCreateTableOperator(BaseOperator):
         ``Column`` objects (templated).
     :param if_exists: ``ignore``, ``verify`` or ``fail``.
     :param peak_conn_id: the ``peak`` connection.
+    :param emit_asset: when the task creates the table, emit an event for the table's asset
+        (``extra={"created": True, "records_sent": 0}``) through ``peak_table_alias(table_name,
+        peak_conn_id)``, added to the task's outlets. A new table is a change to it, and the event
+        makes Airflow register the asset before the loads that follow: mapped loads that are the
+        first to emit a new asset race in Airflow's database (see the README).
     """
 
     template_fields: Sequence[str] = ("table_name", "columns")
@@ -42,8 +48,11 @@ class PeakCreateTableOperator(BaseOperator):
         columns: Sequence[Mapping[str, Any] | Column],
         if_exists: IfExists = "ignore",
         peak_conn_id: str = PeakHook.default_conn_name,
+        emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
+        if emit_asset:
+            kwargs["outlets"] = add_table_alias(kwargs.get("outlets"), table_name, peak_conn_id)
         super().__init__(**kwargs)
         if if_exists not in IF_EXISTS:
             raise PeakConfigError(f"if_exists must be one of {IF_EXISTS}, got {if_exists!r}")
@@ -51,6 +60,7 @@ class PeakCreateTableOperator(BaseOperator):
         self.columns = columns
         self.if_exists = if_exists
         self.peak_conn_id = peak_conn_id
+        self.emit_asset = emit_asset
         self._created: tuple[str, Any] | None = None
         if self.doc_md is None:
             self.doc_md = task_doc(
@@ -65,7 +75,11 @@ class PeakCreateTableOperator(BaseOperator):
             "Table %s %s (%d columns)", schema.name, "created" if created else "exists", len(schema.columns)
         )
         PeakTableLink.persist(context, hook, schema.name)
-        self._created = (hook.settings.base_url, schema)
+        base_url = hook.settings.base_url
+        if created and self.emit_asset:
+            extra = {"created": True, "records_sent": 0}
+            emit_table_event(context, self.outlets, self.peak_conn_id, base_url, schema.name, extra)
+        self._created = (base_url, schema)
         return schema.to_dict()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

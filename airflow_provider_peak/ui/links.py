@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_peak.exceptions import PeakConfigError
-from airflow_provider_peak.version_compat import BaseOperatorLink, XCom
+from airflow_provider_peak.version_compat import LINKS_RESOLVED_BY_THE_TASK, BaseOperatorLink, XCom
 
 if TYPE_CHECKING:
     from airflow_provider_peak.hooks.peak import PeakHook
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 TEMPLATE_EXTRA = "table_url_template"
 _FIELDS = ("base_url", "table")
 _SHOWN = 120  # characters of a bad template quoted in an error
+_ATTRIBUTE = "_peak_table_url"  # the URL ``persist`` made, on the task's operator
 
 
 def table_url(template: str | None, *, base_url: str, table: str) -> str | None:
@@ -66,6 +67,11 @@ class PeakTableLink(BaseOperatorLink):
         return self.key
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        url = getattr(operator, _ATTRIBUTE, None)
+        if url is not None or LINKS_RESOLVED_BY_THE_TASK:
+            # The task's own process, as it ends: what ``persist`` made, or no link. Reading the
+            # XCom back instead would log a "not found" error for every task without a link.
+            return url or ""
         return XCom.get_value(key=self.key, ti_key=ti_key) or ""
 
     @classmethod
@@ -83,4 +89,6 @@ class PeakTableLink(BaseOperatorLink):
             return None
         if url is not None:
             context["ti"].xcom_push(key=cls.key, value=url)
+            if (task := context.get("task")) is not None:
+                setattr(task, _ATTRIBUTE, url)
         return url

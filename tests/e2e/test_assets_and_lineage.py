@@ -57,7 +57,10 @@ def test_a_load_emits_its_tables_asset_through_the_alias(emu, peak_conn, run_dag
             (uri,),
         ).fetchall()
     by_task = sorted((task, json.loads(extra)["records_sent"]) for task, extra in events)
-    assert by_task == [("load", 7), ("mapped", 1), ("mapped", 1)]  # not "quiet" (emit_asset=False)
+    # The table's creation is an event too (it registers the asset before the mapped loads race
+    # to); "quiet" has emit_asset=False.
+    assert by_task == [("create", 0), ("load", 7), ("mapped", 1), ("mapped", 1)]
+    assert [json.loads(extra).get("created") for task, extra in events if task == "create"] == [True]
     assert aliased == [(peak_table_alias("asset_orders").name,)]
 
 

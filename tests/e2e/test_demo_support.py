@@ -52,6 +52,29 @@ def test_one_line_from_the_operators_summaries_and_error_lines_flagged(tmp_path,
     assert warnings[1].strip() == f"!! see {log}"
 
 
+V2_LOG = """\
+2026-12-01T20:22:40.662846Z [info     ] Loaded into Peak solution table DEMO_PRODUCTS_OOTB (UPSERT, dry run):
+  solution        DEMO_OOTB
+  rows sent       198
+  rows accepted   197
+  rows failed     1
+  rows invalid    2 [airflow.task.operators] loc=solution_ingest.py:208
+2026-12-01T20:22:41.662846Z [info     ] Loaded into Peak solution table DEMO_QUOTES_OOTB (APPEND):
+  rows sent       500
+  rows accepted   500 [airflow.task.operators] loc=solution_ingest.py:208
+"""
+
+
+def test_solution_table_loads_in_one_line(tmp_path, capsys):
+    log = tmp_path / "run.log"
+    log.write_text(V2_LOG)
+    demo_support.summary(str(log))
+    assert capsys.readouterr().out.strip() == (
+        "UPSERT DEMO_PRODUCTS_OOTB dry run: would accept 197/200 rows (3 rejected); "
+        "APPEND DEMO_QUOTES_OOTB: accepted 500/500 rows"
+    )
+
+
 def test_a_log_without_summaries_says_so(tmp_path, capsys):
     log = tmp_path / "run.log"
     log.write_text("2026-12-01T20:22:40.662846Z [info     ] Something else [x] loc=a.py:1\n")

@@ -136,7 +136,7 @@ class AirflowCluster:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("PEAK_SCALE_LOG_LEVEL", "WARNING"),
         }
         self.env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -171,9 +171,14 @@ class AirflowCluster:
                 process.kill()
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.home.glob("*.log")
-        )
+        """The services' logs, then the task logs of every task try that did not succeed."""
+        services = [f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.home.glob("*.log")]
+        failed = []
+        for path in sorted((self.home / "logs").rglob("*.log")):
+            text = path.read_text(errors="replace")
+            if '"level":"error"' in text or "[error" in text or "Traceback" in text:
+                failed.append(f"--- {path.relative_to(self.home)}\n{text[-4000:]}")
+        return "\n".join(services + failed[:3])
 
     def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         import psycopg2
@@ -246,7 +251,14 @@ def run_parallel_files(
             state = cluster.wait_for_run("peak_parallel_files", "scale_run", timeout=600)
             seconds = time.monotonic() - started
             if state != "success":
-                raise AssertionError(f"the run ended {state}\n{cluster.logs()}")
+                tasks = cluster.query(
+                    "select task_id, map_index, state, try_number, end_date - start_date"
+                    " from task_instance where run_id = %s and state != 'success'",
+                    "scale_run",
+                )
+                raise AssertionError(
+                    f"the run ended {state}; tasks not successful: {tasks}\n{cluster.logs()}"
+                )
             task_states = cluster.task_states("scale_run")
         finally:
             cluster.stop()

@@ -1,0 +1,55 @@
+"""The "Peak table" link as Airflow resolves it when a task ends (the task's own process)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.airflow_e2e
+
+DAG = """
+from datetime import datetime
+from airflow.providers.common.compat.sdk import dag
+from airflow_provider_peak.operators import PeakCreateTableOperator, PeakIngestOperator
+
+@dag(dag_id="peak_links", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def peak_links():
+    create = PeakCreateTableOperator(task_id="create", table_name="link_orders",
+                                     columns=[{"name": "id", "type": "integer"}])
+    load = PeakIngestOperator.partial(task_id="load", table_name="link_orders").expand(
+        records=[[{"id": 1}], [{"id": 2}]]
+    )
+    create >> load
+
+peak_links()
+"""
+
+
+def _links(run_id: str) -> list[tuple[str, int, str]]:
+    with sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db") as db:
+        rows = db.execute(
+            "select task_id, map_index, value from xcom where run_id = ? and key = 'peak_table_url'",
+            (run_id,),
+        ).fetchall()
+    return sorted(
+        (task, index, json.loads(value) if isinstance(value, str) else value) for task, index, value in rows
+    )
+
+
+@pytest.mark.parametrize("template", [None, "{base_url}/data/tables/{table}"])
+def test_each_task_stores_its_link_and_no_task_logs_a_missing_one(
+    emu, peak_conn, run_dag, template, caplog, capfd
+):
+    peak_conn(**({"table_url_template": template} if template else {}))
+    with caplog.at_level(logging.INFO):
+        run = run_dag("peak_links", DAG)
+    assert run.state == "success"
+    url = f"{emu.url}/data/tables/link_orders" if template else ""
+    assert _links(run.run_id) == [("create", -1, url), ("load", 0, url), ("load", 1, url)]
+    printed = caplog.text + "".join(capfd.readouterr())
+    assert "XCom not found" not in printed and "not_found" not in printed
