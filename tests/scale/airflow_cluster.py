@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +220,9 @@ class MappedRun:
     stats: dict[str, Any]
     rows: list[dict[str, Any]]
     seconds: float
+    #: per ``ingest_file`` task: (start, end) in epoch seconds as Airflow recorded them, and the
+    #: ``seconds`` of the load summary it returned (the provider's validate and send)
+    tasks: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 def run_parallel_files(
@@ -260,6 +263,19 @@ def run_parallel_files(
                     f"the run ended {state}; tasks not successful: {tasks}\n{cluster.logs()}"
                 )
             task_states = cluster.task_states("scale_run")
+            tasks = cluster.query(
+                "select extract(epoch from t.start_date)::float, extract(epoch from t.end_date)::float,"
+                " x.value from task_instance t join xcom x on x.run_id = t.run_id"
+                " and x.task_id = t.task_id and x.map_index = t.map_index and x.key = 'return_value'"
+                " where t.run_id = %s and t.task_id = 'ingest_file'",
+                "scale_run",
+            )
         finally:
             cluster.stop()
-        return MappedRun(state, task_states, emu.stats(), emu.rows("demo_events"), seconds)
+        spans = [(start, end, float(_json(value)["seconds"])) for start, end, value in tasks]
+        return MappedRun(state, task_states, emu.stats(), emu.rows("demo_events"), seconds, spans)
+
+
+def _json(value: Any) -> Any:
+    """An XCom value as psycopg2 returns its JSON column (parsed already, or text)."""
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
