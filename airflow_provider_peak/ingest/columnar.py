@@ -59,7 +59,7 @@ CSV_SUFFIXES = (".csv", ".csv.gz")
 #: Rows turned into records at a time.
 DEFAULT_CHUNK_ROWS = 10_000
 #: Bytes of a CSV file parsed at a time. pyarrow's reader reads blocks ahead, so the block bounds
-#: memory: at pyarrow's default (1 MiB) a 250 MB file peaked at +126 MB RSS, at 256 KiB +84 MB,
+#: memory: at pyarrow's default (1 MiB) a 250 MB file peaked at +126 MB RSS, at 256 KiB +84 to 90 MB,
 #: at the same speed (``benchmarks/columnar_bench.py``).
 CSV_BLOCK_SIZE = 1 << 18
 
