@@ -23,6 +23,7 @@ from airflow_provider_peak.ingest.batching import (
 )
 from airflow_provider_peak.ingest.schema import TableSchema
 from airflow_provider_peak.ingest.validation import RecordEncoder, RecordValidationError
+from benchmarks.run import first_fit_decreasing  # the benchmark's reference, independent of Packer
 
 SCHEMA = TableSchema.build(
     "events",
@@ -367,20 +368,6 @@ def test_best_fit_window_beats_order_on_large_records() -> None:
 
 
 # ----------------------------------------------------------------------------- size-ordered windows
-def ffd_count(sizes: list[int], max_records: int, max_bytes: int) -> int:
-    """Requests first-fit decreasing needs over the whole input (independent of ``Packer``)."""
-    bins: list[list[int]] = []
-    for size in sorted(sizes, reverse=True):
-        for b in bins:
-            if b[0] + 1 + size <= max_bytes and b[1] < max_records:
-                b[0] += 1 + size
-                b[1] += 1
-                break
-        else:
-            bins.append([2 + size, 1])
-    return len(bins)
-
-
 def test_size_ordered_window_is_near_first_fit_decreasing_on_near_ceiling_records() -> None:
     """300-900 KB records under 1 MB, scaled down a thousand times (the packer is scale-free)."""
     ratios = []
@@ -390,7 +377,7 @@ def test_size_ordered_window_is_near_first_fit_decreasing_on_near_ceiling_record
         batches = list(pack(pairs, max_bytes=1_000, window=16))
         ids = sorted(i for batch in batches for i in _first_digits(batch, pairs))
         assert ids == list(range(300))
-        ratios.append(len(batches) / ffd_count([len(b) for _, b in pairs], 500, 1_000))
+        ratios.append(len(batches) / first_fit_decreasing([len(b) for _, b in pairs], 500, 1_000))
     assert max(ratios) <= 1.03 and sum(ratios) / len(ratios) <= 1.015, ratios
     in_order = len(list(pack(pairs, max_bytes=1_000)))
     assert len(batches) <= in_order * 0.85
