@@ -10,7 +10,9 @@ Requests need ``Authorization: Bearer <api key>``; errors are
 shaped like Peaka's gateway (``{"status", "error", "message", "path"}``).
 
 Every run of a cache walks through a list of statuses, each lasting ``step`` seconds (the last one
-sticks): ``RUNNING`` then ``COMPLETED`` unless a test scripted another path with ``script``.
+sticks): ``RUNNING`` then ``COMPLETED`` unless a test scripted another path with ``script``. With
+``step="read"`` each status lasts one status read instead, so a test of a poller does not depend on
+how fast the machine is.
 Tables named with ``missing`` fail per item, as a table absent from its catalog does.
 ``GET /peaka/_emulator/stats`` (no auth) returns request counters.
 """
@@ -26,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from airflow_provider_peak.models.peaka_cache import SCHEDULE_TYPE, STATUSES, PeakaSpecError, parse_duration
@@ -34,6 +36,8 @@ from airflow_provider_peak.models.peaka_cache import SCHEDULE_TYPE, STATUSES, Pe
 PREFIX = "/peaka"
 _API = "/api/v1/data/projects/"
 _ACTIONS = {"incrementalUpdate": "incremental", "fullRefreshUpdate": "full"}
+
+Step = float | Literal["read"]
 
 
 @dataclass
@@ -59,12 +63,16 @@ class _Run:
     mode: str
     started: float
     statuses: tuple[str, ...]
-    step: float
+    step: Step
     error: str | None
     created_at: str = field(default_factory=_now)
+    reads: int = 0
 
     def status(self, now: float) -> str:
-        index = int((now - self.started) / self.step) if self.step > 0 else len(self.statuses)
+        if self.step == "read":
+            index = self.reads
+        else:
+            index = int((now - self.started) / self.step) if self.step > 0 else len(self.statuses)
         return self.statuses[min(index, len(self.statuses) - 1)]
 
     def to_wire(self, now: float) -> dict[str, Any]:
@@ -133,12 +141,12 @@ class PeakaApi:
     """A local Peaka cache API (see the module docstring). Thread-safe.
 
     :param api_keys: API keys accepted as ``Authorization: Bearer <key>``.
-    :param step: seconds each status of a run lasts.
+    :param step: seconds each status of a run lasts, or ``"read"``: one status read each.
     :param missing: table names (``table`` or ``schema.table``) absent from every catalog.
     """
 
     def __init__(
-        self, *, api_keys: Iterable[str] = ("demo-peaka-key",), step: float = 0.5, missing: Iterable[str] = ()
+        self, *, api_keys: Iterable[str] = ("demo-peaka-key",), step: Step = 0.5, missing: Iterable[str] = ()
     ) -> None:
         self.api_keys = frozenset(api_keys)
         self.step = step
@@ -181,7 +189,7 @@ class PeakaApi:
         with self._lock:
             self.stats.clear()
 
-    def reset(self, *, step: float | None = None) -> None:
+    def reset(self, *, step: Step | None = None) -> None:
         """Forget every cache, script, fault, missing table and counter (a shared server between tests)."""
         with self._lock:
             self._caches.clear()
@@ -365,4 +373,6 @@ class PeakaApi:
         }
         if (query.get("excludeLogs") or ["false"])[0] != "true":
             reply["cacheActionLogs"] = list(cache.logs)
+        for run in cache.runs.values():
+            run.reads += 1
         return reply

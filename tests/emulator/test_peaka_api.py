@@ -53,18 +53,27 @@ def test_the_server_checks_each_item_on_its_own(api, peaka):
 
 
 def test_statuses_change_over_time_with_the_configured_step(api, peaka):
-    peaka.reset(step=0.1)
+    peaka.reset(step=0.3)
     peaka.script("orders", "NOT_INITIALIZED", "RUNNING", "COMPLETED")
     (created,) = requests.post(f"{api}/batch", json=[item("orders")], headers=AUTH, timeout=5).json()
     status_url = f"{api}/{created['cache']['id']}/status"
     seen = []
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 5
     while time.monotonic() < deadline and (not seen or seen[-1] != "COMPLETED"):
         status = requests.get(status_url, headers=AUTH, timeout=5).json()["status"]
         if not seen or seen[-1] != status:
             seen.append(status)
         time.sleep(0.02)
     assert seen == ["NOT_INITIALIZED", "RUNNING", "COMPLETED"]
+
+
+def test_a_read_step_moves_one_status_per_status_read(api, peaka):
+    peaka.reset(step="read")
+    peaka.script("orders", "NOT_INITIALIZED", "RUNNING", "COMPLETED")
+    (created,) = requests.post(f"{api}/batch", json=[item("orders")], headers=AUTH, timeout=5).json()
+    status_url = f"{api}/{created['cache']['id']}/status"
+    seen = [requests.get(status_url, headers=AUTH, timeout=5).json()["status"] for _ in range(4)]
+    assert seen == ["NOT_INITIALIZED", "RUNNING", "COMPLETED", "COMPLETED"]
 
 
 def test_status_logs_can_be_left_out(api, peaka):
