@@ -71,8 +71,10 @@ class _Run:
     def status(self, now: float) -> str:
         if self.step == "read":
             index = self.reads
+        elif self.step > 0:
+            index = int((now - self.started) / self.step)
         else:
-            index = int((now - self.started) / self.step) if self.step > 0 else len(self.statuses)
+            index = len(self.statuses)
         return self.statuses[min(index, len(self.statuses) - 1)]
 
     def to_wire(self, now: float) -> dict[str, Any]:
