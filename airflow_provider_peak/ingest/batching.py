@@ -317,7 +317,6 @@ class Packer:
     ) -> None:
         capacity_bytes = self.window * self.max_bytes
         capacity_records = self.window * self.max_records
-        self._smallest = min(self._smallest, min(sizes))
         # ends[i]: the bytes the first i records add (each its length plus a comma).
         ends = list(accumulate(map(add, sizes, repeat(1)), initial=0))
         i, n = 0, len(sizes)
@@ -325,6 +324,9 @@ class Packer:
             # Take records until the window is full (by bytes or by count), then pack it.
             by_bytes = bisect_left(ends, capacity_bytes - self._held_bytes + ends[i], i + 1)
             end = min(n, by_bytes, i + capacity_records - len(self._held))
+            # The smallest record *held*: one still to come must not change how this window is
+            # settled, or a retry that reads the input in other blocks would build other batches.
+            self._smallest = min(self._smallest, min(sizes[i:end]))
             self._held.extend(indices[i:end])
             self._held_bodies.extend(bodies[i:end])
             self._held_sizes.extend(sizes[i:end])

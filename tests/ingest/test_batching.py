@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_peak.ingest.batching import (
     Batch,
@@ -405,6 +407,32 @@ def test_windows_are_deterministic_however_the_input_is_fed(seed: int) -> None:
     fed.extend(packer.finish())
     assert [(b.index, b.first_record, b.count, b.body) for b in fed] == whole
     assert all(len(b.body) <= 1_000_000 and b.count <= 500 for b in fed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.one_of(st.integers(30, 499), st.integers(500, 990)), min_size=2, max_size=40),
+    window=st.integers(2, 4),
+    cuts=st.lists(st.integers(1, 39), max_size=6),
+)
+@example(sizes=[220, 961, 793, 882, 304, 276, 811, 935, 836, 123, 321, 63], window=2, cuts=[5])
+def test_any_split_into_calls_packs_as_one_call(sizes: list[int], window: int, cuts: list[int]) -> None:
+    """A retry reads the input in other blocks (a source that failed mid-block): the batches,
+    and so the checkpoint's keys, must not depend on where the blocks were cut."""
+    pairs = [(i, b'"%d' % i + b"x" * (size - len(b'"%d"' % i)) + b'"') for i, size in enumerate(sizes)]
+
+    def packed(steps: list[int]) -> list[tuple[int, int, bytes]]:
+        packer = Packer(max_records=500, max_bytes=1_000, window=window)
+        out: list[Batch] = []
+        position = 0
+        for step in [*steps, len(pairs)]:
+            part = pairs[position : position + step]
+            out.extend(packer.add_many([i for i, _ in part], [b for _, b in part]))
+            position += len(part)
+        out.extend(packer.finish())
+        return [(b.first_record, b.count, b.body) for b in out]
+
+    assert packed(cuts) == packed([])
 
 
 def test_a_window_holds_at_most_its_bytes() -> None:
