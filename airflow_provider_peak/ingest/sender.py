@@ -166,11 +166,18 @@ class BatchSender(Generic[B]):
                         self.stats.batches_skipped += 1
                         self.stats.records_skipped += batch.count
                         continue
-                    while len(pending) >= self.limit:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        self._successes += len(done)
-                        error = error or _first_error(done)
-                        self._adapt()
+                    # Requests that already ended, then (when the pool is full) the next to end: a
+                    # failure stops new sends at once, not only when the pool next fills.
+                    done = {future for future in pending if future.done()}
+                    while True:
+                        if done:
+                            pending -= done
+                            self._successes += len(done)
+                            error = error or _first_error(done)
+                            self._adapt()
+                        if error is not None or len(pending) < self.limit:
+                            break
+                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     if error is not None:
                         break
                     pending.add(pool.submit(self._run, batch, key))
