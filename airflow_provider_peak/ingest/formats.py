@@ -46,6 +46,9 @@ ISO_TIMESTAMP = re.compile(
     r"(?:\.(?P<FF>[0-9]{1,9}))?(?P<TZ>Z|(?P<TZH>[+-][0-9]{2}):?(?P<TZM>[0-9]{2}))?"
 )
 MAX_OFFSET = timedelta(hours=18)
+#: Characters that may join a column's texts for one regular expression over all of them: controls
+#: first, then the private-use area; the first the format's pattern does not hold is used.
+_JOINERS = (0x0A, 0x00, 0x01, 0x02, 0x03, *range(0xE000, 0xF900))
 
 # ----------------------------------------------------------------------------- bulk validity
 # The values ``parse`` accepts, as one regular expression: every field within its range and the day
@@ -148,7 +151,11 @@ class DateTimeFormat:
         object.__setattr__(self, "layout", layout)
         object.__setattr__(self, "separator", separator)
         # Joined texts are split by a character that no value of this format can hold.
-        joiner = next(c for c in "\n\x00\x01\x02\x03" if c not in (self.pattern or ""))
+        # Values hold only digits, signs, T, Z and the pattern's own literals: any other will do.
+        used = set(self.pattern or "")
+        joiner = next((c for c in map(chr, _JOINERS) if c not in used), None)
+        if joiner is None:
+            raise FormatError(f"format {(self.pattern or '')[:80]!r}... holds too many distinct characters")
         one = _strict_regex(self.pattern, self.kind, self.parts)
         object.__setattr__(self, "_joiner", joiner)
         object.__setattr__(self, "_many", re.compile(f"(?:(?:{one}){re.escape(joiner)})*"))

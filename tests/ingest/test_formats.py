@@ -186,3 +186,10 @@ def test_all_valid_counts_texts_holding_the_separator() -> None:
 )
 def test_layouts(pattern: str | None, kind: str, layout: str | None) -> None:
     assert DateTimeFormat(pattern, kind).layout == layout
+
+
+def test_a_format_holding_every_control_joiner_still_checks_values_in_bulk() -> None:
+    # The bulk check joins a column's texts with a character the pattern does not hold.
+    fmt = DateTimeFormat("YYYY\nMM\x00DD\x01\x02\x03HH24", "timestamp")
+    assert fmt.all_valid(["2026\n01\x0002\x01\x02\x0303"])
+    assert not fmt.all_valid(["2026\n13\x0002\x01\x02\x0303"])
