@@ -8,6 +8,7 @@ slowest destination by more than a few chunks, whatever the number of records.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -88,8 +89,9 @@ def _json_copy(value: Any, what: str) -> Any:
 class OutputStream:
     """``outputStream``: ``write(obj)`` emits one record, ``write_many(objs)`` several.
 
-    Each record is a JSON object (a ``dict``); it is copied when written, so a fetch may reuse and
-    change its dict afterwards. Records are passed on in chunks of ``chunk_size``.
+    Each record is a JSON object (a ``dict``); it is copied when written (nested dicts and lists
+    too), so a fetch may reuse and change its dict afterwards. Records are passed on in chunks of
+    ``chunk_size``.
 
     :param sink: receives each chunk (a list of records); may block (back-pressure) or raise
         ``FeedAborted``.
@@ -120,7 +122,11 @@ class OutputStream:
         if not isinstance(obj, Mapping):
             hint = "; use write_many() for several records" if isinstance(obj, (list, tuple)) else ""
             raise TypeError(f"outputStream.write() takes one record (a dict), not {type(obj).__name__}{hint}")
-        self._buffer.append(dict(obj))
+        record = dict(obj)
+        for key, value in record.items():
+            if isinstance(value, (dict, list)):  # the fetch may change nested values afterwards too
+                record[key] = copy.deepcopy(value)
+        self._buffer.append(record)
         self.count += 1
         if len(self._buffer) >= self._chunk_size:
             self.flush()

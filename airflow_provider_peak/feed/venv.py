@@ -36,6 +36,8 @@ DEFAULT_CACHE = Path(tempfile.gettempdir()) / "airflow-provider-peak" / "venvs"
 CHILD = Path(__file__).with_name("venv_child.py")
 USER_CODE = Path(__file__).with_name("user_code.py")
 URLS = Path(__file__).parent.parent / "utils" / "urls.py"
+#: Where ``json_default`` lives: the child writes records in the JSON form the destinations write.
+SPOOL = Path(__file__).parent / "destinations" / "spool.py"
 READY = ".peak-feed-ready"
 
 
@@ -144,6 +146,7 @@ def run_in_venv(
         "PEAK_FEED_FD": str(write_fd),
         "PEAK_FEED_USER_CODE": str(USER_CODE),
         "PEAK_FEED_URLS": str(URLS),
+        "PEAK_FEED_SPOOL": str(SPOOL),
     }
     process = subprocess.Popen(
         [str(python), str(CHILD)],

@@ -26,9 +26,11 @@ from typing import Any
 class Channel:
     def __init__(self, fd: int) -> None:
         self.out = os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 16)
+        # Decimals, datetimes, UUIDs... as the destinations write them, not as str() does.
+        self.default = load_by_path("_peak_spool", "PEAK_FEED_SPOOL").json_default
 
     def send(self, kind: str, payload: Any, *, flush: bool = False) -> None:
-        self.out.write(kind + json.dumps(payload, default=str, ensure_ascii=False) + "\n")
+        self.out.write(kind + json.dumps(payload, default=self.default, ensure_ascii=False) + "\n")
         if flush:
             self.out.flush()
 
@@ -69,6 +71,7 @@ def load_by_path(name: str, variable: str) -> Any:
     spec = importlib.util.spec_from_file_location(name, os.environ[variable])
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
