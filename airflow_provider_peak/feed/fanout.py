@@ -69,6 +69,9 @@ class FeedRuntime:
         self.max_chunks = max_chunks
         self.progress_interval = progress_interval
         self._abort = threading.Event()
+        #: The destinations that committed in the last ``run``, in commit order (a run that fails
+        #: after the first commit cannot take those back).
+        self.committed: list[str] = []
 
     @property
     def log(self) -> Any:
@@ -81,6 +84,7 @@ class FeedRuntime:
         cases every destination has removed what it staged.
         """
         started = time.monotonic()
+        self.committed = []
         lanes = [_Lane(d, StagedRecords(d.name, self._abort, self.max_chunks)) for d in self.destinations]
         for index, lane in enumerate(lanes):
             lane.thread = threading.Thread(
@@ -114,6 +118,7 @@ class FeedRuntime:
                 lane.done.wait()
                 if lane.error is not None:
                     raise lane.error
+                self.committed.append(lane.destination.name)
                 self.log.info("%s committed: %s", lane.destination.name, describe_counts(lane.result or {}))
         except FeedAborted:
             self._stop(lanes)

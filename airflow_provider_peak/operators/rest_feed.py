@@ -255,11 +255,20 @@ class PeakRestFeedOperator(BaseOperator):
             try:
                 result = runtime.run(fetch)
             except BaseException:
-                self.log.error(
-                    "Feed %s failed; nothing was committed by this run and its state stays %s",
-                    self.feed_name,
-                    _show(metadata.initial),
-                )
+                if runtime.committed:
+                    self.log.error(
+                        "Feed %s failed after %s committed (the later destinations were rolled back); "
+                        "its state stays %s",
+                        self.feed_name,
+                        ", ".join(runtime.committed),
+                        _show(metadata.initial),
+                    )
+                else:
+                    self.log.error(
+                        "Feed %s failed; nothing was committed by this run and its state stays %s",
+                        self.feed_name,
+                        _show(metadata.initial),
+                    )
                 raise
             if metadata.saved:
                 backend.save(key, envelope(key, metadata.value, run), context)

@@ -7,6 +7,7 @@ Checkpoints and feed state are keyed by the run (so a retry resumes), staging ob
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,7 +58,11 @@ class TaskRun:
 
     @property
     def try_token(self) -> str:
-        """A short name of this try for staging objects: readable, unique per try, identifier-safe."""
-        readable = re.sub(r"[^A-Za-z0-9]+", "_", self.run_id).strip("_")[:40]
+        """A short name of this try for staging objects: readable, unique per try, identifier-safe
+        (``manual__2026-01-01`` -> ``manual_2026_01_01_c75f69c4_t1``)."""
+        # The readable part is cut and sanitised, so run ids differing only after 32 characters or
+        # in punctuation would share it; the hash of the whole run id keeps them apart.
+        readable = re.sub(r"[^A-Za-z0-9]+", "_", self.run_id)[:32].strip("_")
+        digest = hashlib.sha256(self.run_id.encode()).hexdigest()[:8]
         index = f"_m{self.map_index}" if self.map_index >= 0 else ""
-        return f"{readable}{index}_t{self.try_number}"
+        return f"{readable}_{digest}{index}_t{self.try_number}".lstrip("_")

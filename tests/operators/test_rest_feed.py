@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from decimal import Decimal
@@ -10,12 +11,14 @@ import pytest
 import requests
 
 from airflow_provider_peak.feed import (
+    Destination,
     MemoryStateBackend,
     PeakTableDestination,
     RedshiftDestination,
     S3Destination,
     SnowflakeDestination,
 )
+from airflow_provider_peak.feed.destinations.warehouse import StagedConversionError
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
 from tests.feed.fake_redshift import FakeRedshift
 from tests.fixtures import (
@@ -42,6 +45,31 @@ def feed(**kwargs):
 
 def peak_ids(emu, table):
     return sorted(row["order_id"] for row in emu.rows(table))
+
+
+def s3_keys(s3, prefix=""):
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=s3.bucket, Prefix=prefix).get("Contents", []))
+
+
+class FailingAtCommit(Destination):
+    """A destination of the user's own that stages fine and fails at its commit (after S3's)."""
+
+    kind = "failing"
+    commit_order = 50
+
+    def __init__(self) -> None:
+        self.fail = True
+
+    @property
+    def target(self) -> str:
+        return "at-commit"
+
+    def load(self, records, run):
+        staged = sum(len(chunk) for chunk in records)
+        records.wait_for_commit()
+        if self.fail:
+            raise RuntimeError("the warehouse went away at commit")
+        return {"records": staged}
 
 
 @pytest.fixture
@@ -130,6 +158,98 @@ class TestIncrementalState:
         assert backend.values == {}
         assert emu.rows(peak_table) == []
         assert snowflake_conn("select count(*) from orders") == [(0,)]
+
+    def test_a_value_the_snowflake_column_cannot_hold_fails_before_any_destination_commits(
+        self, emu, peak_table, snowflake_conn, s3
+    ):
+        def fetch(output_stream, metadata):
+            output_stream.write_many([{"order_id": 1, "amount": "12.5"}, {"order_id": 2, "amount": "n/a"}])
+            metadata.save({"after_id": 2})
+
+        snowflake_conn("create table orders (order_id number(38,0), amount number(10,2))")
+        backend = MemoryStateBackend()
+        op = feed(
+            fetch_callable=fetch,
+            destinations=[
+                PeakTableDestination(peak_table),
+                S3Destination(s3.bucket, "raw", "aws_moto"),
+                SnowflakeDestination("ORDERS", "snowflake_fake"),
+            ],
+            state_backend=backend,
+        )
+        for try_number in (1, 2):  # the retry fails the same way, and still commits nothing
+            with pytest.raises(StagedConversionError, match="Nothing was committed") as caught:
+                op.execute(make_context(run_id="r1", try_number=try_number))
+            assert caught.value.column == "AMOUNT (NUMBER(10,2))"
+            assert '"amount":"n/a"' in (caught.value.record or "")
+            assert backend.values == {}
+            assert emu.rows(peak_table) == []
+            assert s3_keys(s3) == []
+            assert snowflake_conn("select count(*) from orders") == [(0,)]
+
+    def test_s3_points_latest_at_a_run_only_when_the_whole_run_succeeded(self, s3, capfd):
+        def fetch(output_stream, metadata):
+            after = metadata.get("after_id", 0)
+            output_stream.write_many([{"order_id": after + 1}, {"order_id": after + 2}])
+            metadata.save({"after_id": after + 2})
+
+        backend = MemoryStateBackend()
+        later = FailingAtCommit()
+        op = feed(
+            fetch_callable=fetch,
+            destinations=[S3Destination(s3.bucket, "raw", "aws_moto"), later],
+            state_backend=backend,
+        )
+        later.fail = False
+        op.execute(make_context(run_id="r1"))
+        latest = s3.get_object(Bucket=s3.bucket, Key="raw/orders/_latest.json")["Body"].read()
+        later.fail = True
+        capfd.readouterr()
+        with pytest.raises(RuntimeError, match="went away at commit"):
+            op.execute(make_context(run_id="r2"))
+        log = capfd.readouterr().out
+        assert f"failed after s3:s3://{s3.bucket}/raw committed" in log  # not "nothing was committed"
+        assert "nothing was committed" not in log
+        # S3 had committed r2; the run failed after it, so r2's folder went and _latest.json stayed.
+        assert s3_keys(s3, "raw/orders/r2") == []
+        assert s3.get_object(Bucket=s3.bucket, Key="raw/orders/_latest.json")["Body"].read() == latest
+        assert backend.values[next(iter(backend.values))]["state"] == {"after_id": 2}
+        later.fail = False
+        op.execute(make_context(run_id="r2", try_number=2))
+        r2 = [key for key in s3_keys(s3, "raw/orders/r2") if key.endswith("_manifest.json")]
+        assert len(r2) == 1 and r2[0].endswith("_t2/_manifest.json")  # one complete copy of r2
+        pointer = json.loads(s3.get_object(Bucket=s3.bucket, Key="raw/orders/_latest.json")["Body"].read())
+        assert pointer["manifest"] == r2[0] and pointer["records"] == 2
+
+    def test_runs_whose_ids_share_a_long_prefix_keep_their_own_s3_folders(self, s3):
+        def fetch(output_stream, metadata):
+            after = metadata.get("after_id", 0)
+            output_stream.write_many([{"order_id": after + 1}, {"order_id": after + 2}])
+            metadata.save({"after_id": after + 2})
+
+        op = feed(
+            fetch_callable=fetch,
+            destinations=[S3Destination(s3.bucket, "raw", "aws_moto")],
+            state_backend=MemoryStateBackend(),
+        )
+        # The same 40 characters after sanitising, and ids that differ only in punctuation.
+        run_ids = [
+            "backfill__customer_orders_region_europe_2026-01-01",
+            "backfill__customer_orders_region_europe_2026-01-02",
+            "manual__2026-01-03",
+            "manual_2026_01_03",
+        ]
+        paths = {
+            op.execute(make_context(run_id=run_id))["destinations"][f"s3:s3://{s3.bucket}/raw"]["path"]
+            for run_id in run_ids
+        }
+        assert len(paths) == 4
+        ids = []
+        for key in s3_keys(s3, "raw/orders/"):
+            if key.endswith(".jsonl.gz"):
+                body = gzip.decompress(s3.get_object(Bucket=s3.bucket, Key=key)["Body"].read())
+                ids += [json.loads(line)["order_id"] for line in body.splitlines()]
+        assert sorted(ids) == list(range(1, 9))
 
 
 class TestDestinations:
@@ -220,7 +340,8 @@ class TestDestinations:
         copies = [s for s in redshift.statements if s.startswith("COPY")]
         assert len(copies) == 1
         assert copies[0].startswith(
-            f"COPY peak_feed_stage_manual_2026_01_01_t1 FROM 's3://{s3.bucket}/stage/orders/manual_2026_01_01_t1/"
+            f"COPY peak_feed_stage_manual_2026_01_01_c75f69c4_t1 FROM 's3://{s3.bucket}/stage/orders/"
+            "manual_2026_01_01_c75f69c4_t1/"
             "manifest.json' CREDENTIALS 'aws_access_key_id=testing;aws_secret_access_key=testing' MANIFEST "
             "FORMAT AS JSON 'auto ignorecase' GZIP"
         )
@@ -230,7 +351,6 @@ class TestDestinations:
         assert s3.list_objects_v2(Bucket=s3.bucket).get("KeyCount") == 0  # staged files removed
 
     def test_s3_parts_and_manifest(self, source, rest_conn, s3):
-        import gzip
 
         op = feed(
             rest_conn_id=rest_conn(),
@@ -242,7 +362,7 @@ class TestDestinations:
         assert summary["destinations"][f"s3:s3://{s3.bucket}/lake"] == {
             "records": 60,
             "parts": 3,
-            "path": f"s3://{s3.bucket}/lake/orders/r1_t1/",
+            "path": f"s3://{s3.bucket}/lake/orders/r1_82f3e9c6_t1/",
         }
         latest = json.loads(s3.get_object(Bucket=s3.bucket, Key="lake/orders/_latest.json")["Body"].read())
         manifest = json.loads(s3.get_object(Bucket=s3.bucket, Key=latest["manifest"])["Body"].read())

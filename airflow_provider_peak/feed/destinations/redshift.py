@@ -23,6 +23,7 @@ from airflow_provider_peak.feed.destinations.warehouse import (
     declared_columns,
     inferred_columns,
     match_keys,
+    move_staged,
     split_name,
     sql_literal,
     stage_to_parts,
@@ -196,12 +197,9 @@ class RedshiftDestination(Destination):
                         "No records: %s is left as it is (truncate_insert needs records)", table
                     )
                 return {**result, "rows_inserted": 0}
-            if run.load_type == "truncate_insert":
-                result["rows_deleted"] = max(run_sql(f"DELETE FROM {table}").rowcount or 0, 0)
-            run_sql(f"INSERT INTO {table} SELECT * FROM {stage}")
-            inserted = cursor.rowcount
+            result["rows_deleted"], inserted = move_staged(run_sql, table, stage, run.load_type)
             conn.commit()
-            return {**result, "rows_inserted": inserted if inserted is not None and inserted >= 0 else count}
+            return {**result, "rows_inserted": inserted if inserted is not None else count}
         except BaseException:
             if conn is not None:
                 conn.rollback()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,13 +22,26 @@ MANIFEST = "_manifest.json"
 LATEST = "_latest.json"
 
 
+@dataclass
+class _Delivered:
+    """A run this destination committed, waiting for the whole feed run's outcome (``finalize``)."""
+
+    s3: Any
+    latest: str
+    pointer: dict[str, Any]
+    parts: list[str]
+    logger: logging.Logger
+
+
 class S3Destination(Destination):
     """Write a feed's records to ``s3://<bucket>/<prefix>/<feed>/<run>/part-NNNNN.jsonl.gz``.
 
-    Parts are uploaded as they fill. A run is complete when its ``_manifest.json`` exists (written
-    at commit, listing the parts and record counts); ``<prefix>/<feed>/_latest.json`` then points to
-    it. A failed run deletes the parts it uploaded. With ``truncate_insert`` each run's folder is a
-    full snapshot and ``_latest.json`` names the current one.
+    Parts are uploaded as they fill. At its commit the run's ``_manifest.json`` is written (listing
+    the parts and record counts). ``<prefix>/<feed>/_latest.json`` points to the run only once the
+    whole feed run succeeded (every destination committed and the state was saved); a run that fails
+    at any point, also after this destination committed, deletes its parts and manifest, so a retry
+    leaves exactly one complete folder. With ``truncate_insert`` each run's folder is a full snapshot
+    and ``_latest.json`` names the current one.
 
     :param bucket: the bucket (templated).
     :param prefix: key prefix (templated).
@@ -55,6 +70,7 @@ class S3Destination(Destination):
         self.aws_conn_id = aws_conn_id
         self.part_records = part_records
         self.part_bytes = part_bytes
+        self._delivered: _Delivered | None = None
 
     @property
     def target(self) -> str:
@@ -79,6 +95,7 @@ class S3Destination(Destination):
         feed_prefix = "/".join(p for p in (self.prefix.strip("/"), run.feed_name) if p)
         base = f"{feed_prefix}/{run.run_token}"
         uploaded: list[dict[str, Any]] = []
+        self._delivered = None
 
         def upload(part: Part) -> None:
             key = f"{base}/{part.name}"
@@ -104,19 +121,44 @@ class S3Destination(Destination):
                 json.dumps(manifest), key=f"{base}/{MANIFEST}", bucket_name=self.bucket, replace=True
             )
             committed = True
-            pointer = {"run": base, "manifest": f"{base}/{MANIFEST}", "records": writer.records}
-            s3.load_string(
-                json.dumps(pointer), key=f"{feed_prefix}/{LATEST}", bucket_name=self.bucket, replace=True
+            # A destination committing after this one may still fail: ``finalize`` decides.
+            self._delivered = _Delivered(
+                s3,
+                latest=f"{feed_prefix}/{LATEST}",
+                pointer={"run": base, "manifest": f"{base}/{MANIFEST}", "records": writer.records},
+                parts=[item["key"] for item in uploaded],
+                logger=run.logger,
             )
             run.logger.info(
-                "Wrote %s records in %d parts to s3://%s/%s/",
+                "Wrote %s records in %d parts to s3://%s/%s/ (%s follows once the whole run succeeded)",
                 f"{writer.records:,}",
                 len(uploaded),
                 self.bucket,
                 base,
+                LATEST,
             )
             return {"records": writer.records, "parts": len(uploaded), "path": f"s3://{self.bucket}/{base}/"}
         finally:
             writer.discard()
             if uploaded and not committed:
                 s3.delete_objects(bucket=self.bucket, keys=[item["key"] for item in uploaded])
+
+    def finalize(self, success: bool) -> None:
+        delivered, self._delivered = self._delivered, None
+        if delivered is None:
+            return
+        if success:
+            delivered.s3.load_string(
+                json.dumps(delivered.pointer), key=delivered.latest, bucket_name=self.bucket, replace=True
+            )
+            return
+        # Another destination or the state failed after this one committed: the retry writes the
+        # run again, so this copy goes, the manifest first (a folder without one is not a run).
+        delivered.s3.delete_objects(bucket=self.bucket, keys=[delivered.pointer["manifest"]])
+        if delivered.parts:
+            delivered.s3.delete_objects(bucket=self.bucket, keys=delivered.parts)
+        delivered.logger.warning(
+            "The feed run failed after s3://%s/%s was written; it was removed",
+            self.bucket,
+            delivered.pointer["run"],
+        )

@@ -16,11 +16,13 @@ from airflow_provider_peak.feed.destinations.spool import (
 from airflow_provider_peak.feed.destinations.warehouse import (
     SNOWFLAKE,
     SNOWFLAKE_TYPES,
+    StagedConversionError,
     WarehouseColumn,
     column_identifier,
     declared_columns,
     inferred_columns,
     match_keys,
+    move_staged,
     quote,
     split_name,
     sql_literal,
@@ -28,6 +30,7 @@ from airflow_provider_peak.feed.destinations.warehouse import (
 )
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
 from airflow_provider_peak.ingest.schema import Column
+from airflow_provider_peak.ingest.validation import short_repr
 
 #: ``cursor.description`` type codes (``snowflake.connector.constants.FIELD_TYPES``) -> cast target.
 _CASTS = {
@@ -46,18 +49,22 @@ _CASTS = {
     13: "BOOLEAN",
 }
 _OBJECT_MISSING = 2003  # Snowflake errno: object does not exist or not authorized
+#: Casts ``TRY_CAST`` can try on a value's text, to find a record that does not convert.
+_SCALAR_CASTS = ("NUMBER", "FLOAT", "DATE", "TIME", "BOOLEAN")
 
 
 class SnowflakeDestination(Destination):
     """Load a feed into a Snowflake table with the bulk path: ``PUT`` + ``COPY INTO``.
 
     Records are written as gzipped JSON Lines parts, ``PUT`` to the table stage of a temporary
-    staging table (one ``VARIANT`` column) and loaded with ``COPY INTO`` before the commit gate.
-    After it, one transaction moves them into the target table (``INSERT ... SELECT`` with a cast per
-    column), deleting the table's rows first for ``truncate_insert``. Readers never see a partial
-    load. A missing table is created from ``columns`` or from the records' types; keys without a
-    column get one (``ALTER TABLE ADD COLUMN``) unless ``add_new_columns=False``. Record keys match
-    columns exactly or, failing that, ignoring case (Snowflake folds unquoted names to upper case).
+    staging table (one ``VARIANT`` column), loaded with ``COPY INTO`` and converted (a cast per
+    column) into a second temporary table ``LIKE`` the target, all before the commit gate: a value
+    the table cannot hold fails the run while nothing is committed. After it, one transaction moves
+    the typed rows into the target table, deleting the table's rows first for ``truncate_insert``.
+    Readers never see a partial load. A missing table is created from ``columns`` or from the
+    records' types; keys without a column get one (``ALTER TABLE ADD COLUMN``) unless
+    ``add_new_columns=False``. Record keys match columns exactly or, failing that, ignoring case
+    (Snowflake folds unquoted names to upper case).
 
     :param table: the target table, optionally qualified (``DB.SCHEMA.TABLE``) (templated).
     :param snowflake_conn_id: the Snowflake connection.
@@ -129,6 +136,7 @@ class SnowflakeDestination(Destination):
         table = ".".join(parts)
         stage = ".".join([*parts[:-1], f"PEAK_FEED_STAGE_{run.run_token}".upper()])
         stage_ref = "@" + ".".join([*parts[:-1], f"%PEAK_FEED_STAGE_{run.run_token}".upper()])
+        typed = ".".join([*parts[:-1], f"PEAK_FEED_TYPED_{run.run_token}".upper()])
         conn = self.get_hook().get_conn()
         cursor = conn.cursor()
 
@@ -152,6 +160,9 @@ class SnowflakeDestination(Destination):
             if writer.parts:
                 run_sql(f"COPY INTO {stage} FROM {stage_ref} FILE_FORMAT = (TYPE = JSON) PURGE = TRUE")
             columns = self._prepare_table(cursor, run_sql, tracker, table)
+            matched, _ = match_keys(tracker.keys, [name for name, _ in columns])
+            if count:
+                _convert(run_sql, table, stage, typed, matched, dict(columns))
             records.wait_for_commit()
             result = {"records": count, "table": table, "files": len(writer.parts), "rows_deleted": 0}
             if count == 0:
@@ -160,15 +171,10 @@ class SnowflakeDestination(Destination):
                         "No records: %s is left as it is (truncate_insert needs records)", table
                     )
                 return {**result, "rows_inserted": 0}
-            matched, _ = match_keys(tracker.keys, [name for name, _ in columns])
-            casts = dict(columns)
-            targets = ", ".join(quote(column) for column in matched.values())
-            values = ", ".join(_select(key, casts[column]) for key, column in matched.items())
+            targets = [quote(column) for column in matched.values()]
             run_sql("BEGIN")
             try:
-                if run.load_type == "truncate_insert":
-                    result["rows_deleted"] = run_sql(f"DELETE FROM {table}").rowcount or 0
-                inserted = run_sql(f"INSERT INTO {table} ({targets}) SELECT {values} FROM {stage}").rowcount
+                result["rows_deleted"], inserted = move_staged(run_sql, table, typed, run.load_type, targets)
                 run_sql("COMMIT")
             except BaseException:
                 run_sql("ROLLBACK")
@@ -178,6 +184,7 @@ class SnowflakeDestination(Destination):
             writer.discard()
             try:
                 run_sql(f"DROP TABLE IF EXISTS {stage}")
+                run_sql(f"DROP TABLE IF EXISTS {typed}")
             finally:
                 cursor.close()
                 conn.close()
@@ -227,6 +234,59 @@ def _describe(cursor: Any, run_sql: Any, table: str) -> list[tuple[str, str | No
             cast = f"NUMBER({column.precision if column.precision is not None else 38},{column.scale or 0})"
         described.append((column.name, cast))
     return described
+
+
+def _convert(
+    run_sql: Any,
+    table: str,
+    stage: str,
+    typed: str,
+    matched: Mapping[str, str],
+    casts: Mapping[str, str | None],
+) -> None:
+    """Before the commit gate: cast the ``VARIANT`` stage into ``typed`` (``LIKE`` the table), so
+    every conversion the table needs has run; ``StagedConversionError`` names what did not fit."""
+    from snowflake.connector.errors import DatabaseError
+
+    run_sql(f"CREATE TEMPORARY TABLE {typed} LIKE {table}")
+    targets = ", ".join(quote(column) for column in matched.values())
+    values = ", ".join(_select(key, casts[column]) for key, column in matched.items())
+    try:
+        run_sql(f"INSERT INTO {typed} ({targets}) SELECT {values} FROM {stage}")
+    except DatabaseError as exc:
+        column, record = _refused(run_sql, stage, matched, casts)
+        raise StagedConversionError(SNOWFLAKE, table, exc, column, record) from exc
+
+
+def _refused(
+    run_sql: Any, stage: str, matched: Mapping[str, str], casts: Mapping[str, str | None]
+) -> tuple[str | None, str | None]:
+    """After a failed conversion: the first column whose cast fails (``COLUMN (TYPE)``) and, for a
+    scalar type, one record it fails on. Only on failure, one scan per column; ``None`` when not found."""
+    from snowflake.connector.errors import DatabaseError
+
+    for key, column in matched.items():
+        cast = casts[column]
+        if cast is None:
+            continue
+        try:
+            run_sql(f"SELECT COUNT({_select(key, cast)}) FROM {stage}")
+            continue
+        except DatabaseError:
+            pass
+        record = None
+        if cast.startswith(_SCALAR_CASTS):
+            text = f"{_select(key, None)}::VARCHAR"
+            try:
+                rows = run_sql(
+                    f"SELECT REC FROM {stage} WHERE {text} IS NOT NULL "
+                    f"AND TRY_CAST({text} AS {cast}) IS NULL LIMIT 1"
+                ).fetchall()
+                record = short_repr(rows[0][0], 200) if rows else None
+            except DatabaseError:  # the probe is a courtesy: the column is named either way
+                pass
+        return f"{column} ({cast})", record
+    return None, None
 
 
 def _select(key: str, cast: str | None) -> str:

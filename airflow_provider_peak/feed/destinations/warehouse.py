@@ -1,8 +1,9 @@
 """What the Snowflake and Redshift destinations share: identifiers, column types, staging to parts.
 
 Both stage the run's records as gzipped JSON Lines parts (``spool.PartWriter``) while tracking
-every key (``infer.SchemaTracker``), load them into a session-scoped staging table before the
-commit gate, and move them into the target table in one transaction after it. ``truncate_insert``
+every key (``infer.SchemaTracker``), load them into a session-scoped staging table with the
+target's column types before the commit gate (so a value the table cannot hold fails the run while
+nothing is committed), and move them into the target table in one transaction after it. ``truncate_insert``
 is ``DELETE`` + ``INSERT`` in that transaction: ``TRUNCATE`` (both), ``SWAP`` (Snowflake) and
 ``RENAME`` in Snowflake commit implicitly, and a rename drops grants and breaks views, so a delete
 in the same transaction is what keeps readers from ever seeing an empty or half-loaded table.
@@ -11,11 +12,11 @@ in the same transaction is what keeps readers from ever seeing an empty or half-
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_peak.exceptions import PeakConfigError, RecordValidationError
+from airflow_provider_peak.exceptions import PeakConfigError, PeakError, RecordValidationError
 from airflow_provider_peak.feed.destinations.base import StagedRecords
 from airflow_provider_peak.feed.destinations.spool import PartWriter
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
@@ -222,3 +223,47 @@ def stage_to_parts(
             index += 1
     writer.close()
     return writer.records
+
+
+class StagedConversionError(PeakError, ValueError):
+    """The warehouse refused to convert the run's records to the table's columns while staging.
+
+    :ivar column: the column whose type a value does not fit, when it was found.
+    :ivar record: a short ``repr`` of one record that does not fit, when it was found.
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        table: str,
+        cause: object,
+        column: str | None = None,
+        record: str | None = None,
+    ) -> None:
+        self.dialect, self.table, self.column, self.record = dialect, table, column, record
+        self.reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        where = f"column {column}" if column else "its columns"
+        example = f"; e.g. record {record}" if record else ""
+        super().__init__(
+            f"{dialect.name} could not convert the records to {where} of {table}{example} ({self.reason}). "
+            "Nothing was committed by this run: every destination and the feed state are unchanged; "
+            "fix the records or the column's type before retrying"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.dialect, self.table, self.reason, self.column, self.record))
+
+
+def move_staged(
+    run_sql: Callable[[str], Any], table: str, staged: str, load_type: str, columns: Sequence[str] = ()
+) -> tuple[int, int | None]:
+    """After the commit gate, in the caller's transaction: ``DELETE`` the table's rows for
+    ``truncate_insert``, then insert the typed staging table's rows (``columns``, else all); no
+    conversion is left to fail. Returns the rows deleted and inserted (``None``: not reported)."""
+    deleted = 0
+    if load_type == "truncate_insert":
+        deleted = max(run_sql(f"DELETE FROM {table}").rowcount or 0, 0)
+    names = ", ".join(columns)
+    into, selected = (f"{table} ({names})", names) if columns else (table, "*")
+    inserted = run_sql(f"INSERT INTO {into} SELECT {selected} FROM {staged}").rowcount
+    return deleted, inserted if inserted is not None and inserted >= 0 else None
