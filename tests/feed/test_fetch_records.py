@@ -6,13 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import subprocess
 import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_peak.feed.destinations.spool import encode_line
+import pytest
+
+from airflow_provider_peak.exceptions import RecordValidationError
+from airflow_provider_peak.feed.destinations.spool import PartWriter, encode_line
 from airflow_provider_peak.feed.stream import OutputStream
 from airflow_provider_peak.feed.venv import run_in_venv
 
@@ -77,3 +81,44 @@ def test_a_virtualenv_fetch_writes_values_as_the_destinations_do(tmp_path: Path)
     )
     assert received == [json.loads(encode_line(record))]
     assert received[0]["at"] == "2026-01-02T03:04:05+00:00"  # isoformat, not str()
+
+
+def test_the_virtualenv_child_loads_its_modules_with_the_standard_library_alone() -> None:
+    # -I -S: no site-packages, no PYTHONPATH, no current directory; as in a bare virtualenv.
+    from airflow_provider_peak.feed import venv
+
+    code = (
+        "import importlib.util, sys\n"
+        "for name, path in zip(('a', 'b', 'c'), sys.argv[1:]):\n"
+        "    spec = importlib.util.spec_from_file_location(name, path)\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    sys.modules[name] = module\n"
+        "    spec.loader.exec_module(module)\n"
+        "print(sys.modules['a'].encode_line({'x': 1}).decode(), end='')\n"
+    )
+    paths = [str(venv.SPOOL), str(venv.URLS), str(venv.USER_CODE)]
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, *paths], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == '{"x":1}\n'
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (float("nan"), "NaN and infinity have no JSON form"),
+        ({"nested": float("inf")}, "NaN and infinity have no JSON form"),
+        (object(), "a record holds a object, which has no JSON form"),
+    ],
+)
+def test_a_value_json_cannot_hold_names_the_record_and_the_key(
+    tmp_path: Path, value: Any, reason: str
+) -> None:
+    writer = PartWriter(lambda part: None, directory=tmp_path)
+    writer.write({"id": 0, "price": 1.5})
+    with pytest.raises(RecordValidationError) as raised:
+        writer.write({"id": 1, "price": value})
+    (error,) = raised.value.errors
+    assert (error.record, error.column, error.reason) == (1, "price", reason)
+    writer.discard()

@@ -19,7 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where needed at run time: a virtualenv's fetch loads this file alone
+    from airflow_provider_peak.exceptions import RecordValidationError
 
 DEFAULT_PART_RECORDS = 250_000
 DEFAULT_PART_BYTES = 128 * 1024 * 1024
@@ -54,6 +57,22 @@ _encoder = json.JSONEncoder(default=json_default, ensure_ascii=False, separators
 def encode_line(record: Any) -> bytes:
     """One JSON Lines line (with its newline) for ``record``."""
     return (_encoder.encode(record) + "\n").encode("utf-8")
+
+
+def _unwritable(index: int, record: Any, exc: Exception) -> RecordValidationError:
+    """The error for a record ``encode_line`` refused: the first key whose value it refuses."""
+    from airflow_provider_peak.exceptions import RecordValidationError
+    from airflow_provider_peak.ingest.validation import RecordError, short_repr
+
+    for key, value in record.items() if isinstance(record, dict) else ():
+        try:
+            _encoder.encode(value)
+        except (TypeError, ValueError) as refused:
+            reason = str(refused)
+            if "not JSON compliant" in reason:  # the standard library's words for NaN and infinity
+                reason = "NaN and infinity have no JSON form"
+            return RecordValidationError([RecordError(index, str(key), short_repr(value), reason)], 1)
+    return RecordValidationError([RecordError(index, None, short_repr(record), str(exc))], 1)
 
 
 @dataclass
@@ -98,7 +117,12 @@ class PartWriter:
         self._current: Part | None = None
 
     def write(self, record: Any) -> None:
-        line = encode_line(record)
+        """Write one record (the run's record number ``self.records``); a value JSON cannot hold
+        is a ``RecordValidationError`` naming the record and the key."""
+        try:
+            line = encode_line(record)
+        except (TypeError, ValueError) as exc:
+            raise _unwritable(self.records, record, exc) from None
         if self._current is None:
             self._open()
         assert self._file is not None and self._current is not None
