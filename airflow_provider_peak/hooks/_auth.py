@@ -53,8 +53,16 @@ class ApiKeyAuth(OriginAuth):
         self.prefix = prefix
 
     def apply(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers[self.header] = f"{self.prefix}{self._api_key}"
+        request.headers[self.header] = self._value()
         return request
+
+    def headers_for(self, url: str | None) -> dict[str, str]:
+        """The key's header for ``url``, for clients other than ``requests`` (the async one): none
+        unless ``url`` is on the base URL's origin."""
+        return {self.header: self._value()} if self.applies_to(url) else {}
+
+    def _value(self) -> str:
+        return f"{self.prefix}{self._api_key}"
 
     def __repr__(self) -> str:
         return f"ApiKeyAuth(header={self.header!r}, api_key=***)"

@@ -57,6 +57,9 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 #: Bytes of an error body kept for its message; the rest is never read.
 ERROR_BODY_LIMIT = 64 * 1024
 USER_AGENT = f"airflow-provider-peak/{__version__}"
+#: What reading a server's JSON raises: ``ValueError`` for a body that is not JSON,
+#: ``RecursionError`` for one nested too deeply (``[[[[...``) to parse or to walk.
+UNREADABLE_JSON = (ValueError, RecursionError)
 
 
 def should_retry(exc: BaseException) -> bool:
@@ -366,8 +369,10 @@ def http_error(
     """The typed error for an error reply (the sync and async transports alike)."""
     text = body.decode("utf-8", errors="replace")
     try:
-        code, message, details = error_fields(json.loads(text))
-    except ValueError:
+        # Scrubbed before it is read: a secret holding a quote, a backslash or non-ASCII would no
+        # longer match once ``_text`` re-encodes a structured message as (escaped) JSON.
+        code, message, details = error_fields(scrub(json.loads(text), secrets))
+    except UNREADABLE_JSON:
         code, message, details = None, text.strip() or None, []
     return error_class_for(status)(
         status,
@@ -556,11 +561,12 @@ class JsonApiHook(BaseHook):
             self._count("rate_limited")
         if 300 <= status < 400:
             location = sanitize_url(response.headers.get("Location", "") or "(no Location)")
+            location = safe_text(location, 200, secrets=s.secrets)  # it may echo a credential
             raise PeakRedirectError(
                 status,
                 method,
                 sanitize_url(path),
-                f"redirected to {truncate(location, 200)}; the provider does not follow redirects "
+                f"redirected to {location}; the provider does not follow redirects "
                 "(credentials and records stay with the connection's host): set the connection's "
                 "Host to the address that answers",
             )
@@ -624,7 +630,7 @@ class JsonApiHook(BaseHook):
             return None
         try:
             return reply.json()
-        except ValueError:
+        except UNREADABLE_JSON:
             raise PeakError(
                 f"{self.service_name} answered {method} {sanitize_url(path)} with a body that is not JSON"
             ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,6 +43,9 @@ __all__ = ["RETRYABLE_STATUS", "PeakHook", "should_retry"]
 log = logging.getLogger(__name__)
 
 IF_EXISTS = ("ignore", "verify", "fail")
+#: The longest next-page token accepted: a listing keeps one (and sends it back) per page, so a
+#: server's token may not cost the client more than this.
+MAX_PAGE_TOKEN_CHARS = 4096
 
 
 class VariableMirror:
@@ -260,10 +264,10 @@ class PeakHook(JsonApiHook):
 
     def _pages(self, limit: int | None, max_pages: int) -> Iterator[list[Any]]:
         """The list replies' pages, following the next-page token until there is none, it repeats,
-        or ``max_pages`` pages were read."""
+        or ``max_pages`` pages were read; a token over ``MAX_PAGE_TOKEN_CHARS`` is a ``PeakError``."""
         s = self.settings
         token: str | None = None
-        seen: set[str] = set()
+        seen: set[bytes] = set()  # 32-byte digests, not the tokens themselves
         for _ in range(max_pages):
             params: dict[str, Any] = {}
             if limit is not None:
@@ -282,14 +286,21 @@ class PeakHook(JsonApiHook):
             if not isinstance(items, list):
                 raise PeakError(f"Peak's list reply holds no list at {s.tables_key!r} (the tables_key extra)")
             yield items
-            found = page.get(s.next_token_key) or page.get("NextToken") or page.get("nextToken")
+            key = next((k for k in (s.next_token_key, "NextToken", "nextToken") if page.get(k)), None)
+            found = page.get(key) if key else None
             token = found if isinstance(found, str) and found else None
             if token is None:
                 return
-            if token in seen:
+            if len(token) > MAX_PAGE_TOKEN_CHARS:
+                raise PeakError(
+                    f"Peak's list reply holds a next-page token of {len(token):,} characters at {key!r} "
+                    f"(the provider refuses more than {MAX_PAGE_TOKEN_CHARS:,})"
+                )
+            digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+            if digest in seen:
                 log.warning("Peak sent the same next-page token twice; stopping the listing there")
                 return
-            seen.add(token)
+            seen.add(digest)
         if token is not None:
             log.warning("Stopped listing Peak tables after %d pages (the max_pages extra)", max_pages)
 

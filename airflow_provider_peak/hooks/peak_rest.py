@@ -30,7 +30,7 @@ from requests.auth import AuthBase
 from airflow_provider_peak.exceptions import PeakError, PeakHTTPError, PeakRestAuthError
 from airflow_provider_peak.hooks._auth import OriginAuth, TokenAuth
 from airflow_provider_peak.hooks._connection import RestSettings, is_sensitive, read_connection
-from airflow_provider_peak.hooks._transport import USER_AGENT, JsonApiHook
+from airflow_provider_peak.hooks._transport import UNREADABLE_JSON, USER_AGENT, JsonApiHook
 from airflow_provider_peak.ui.forms import (
     PEAK_REST_CONN_FIELDS,
     PEAK_REST_UI_BEHAVIOUR,
@@ -239,7 +239,7 @@ class PeakRestHook(JsonApiHook):
         else:
             try:
                 payload = reply.json()
-            except ValueError:
+            except UNREADABLE_JSON:
                 raise PeakRestAuthError(f"the token reply of {shown} is not JSON") from None
             token = dig(payload, s.token_path)
             raw = dig(payload, s.expires_in_path) if s.expires_in_path else None

@@ -23,7 +23,13 @@ from airflow_provider_peak.exceptions import (
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
 from airflow_provider_peak.hooks._connection import PeakaSettings, read_connection
-from airflow_provider_peak.hooks._transport import ERROR_BODY_LIMIT, USER_AGENT, JsonApiHook, http_error
+from airflow_provider_peak.hooks._transport import (
+    ERROR_BODY_LIMIT,
+    UNREADABLE_JSON,
+    USER_AGENT,
+    JsonApiHook,
+    http_error,
+)
 from airflow_provider_peak.models.peaka_cache import (
     CacheInfo,
     CacheItemResult,
@@ -274,11 +280,13 @@ class PeakaHook(JsonApiHook):
         seconds = s.connect_timeout + s.timeout
 
         async def exchange() -> tuple[Any, bytes, int]:
+            url = s.url(path)
             request = self._aclient.build_request(
                 method,
-                s.url(path),
+                url,
                 params={"excludeLogs": "true"},
-                headers={"Authorization": f"Bearer {s.api_key}"},
+                # The sync path's auth and its origin check: the key goes to the base URL's origin only.
+                headers=self.auth.headers_for(url),
             )
             response = await self._aclient.send(request, stream=True)
             try:
@@ -321,7 +329,7 @@ class PeakaHook(JsonApiHook):
             raise PeakError(f"Peaka answered {method} {shown} with more than {s.max_reply_bytes:,} bytes")
         try:
             return json.loads(content)
-        except ValueError:
+        except UNREADABLE_JSON:
             raise PeakError(f"Peaka answered {method} {shown} with a body that is not JSON") from None
 
     async def aclose(self) -> None:

@@ -73,18 +73,22 @@ def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
+def _mask_query(text: str) -> str:
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
 def sanitize_url(url: str) -> str:
     """A URL safe to log: ``user:password@`` becomes ``***@`` and secret-looking query values ``***``."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return _SECRET_QUERY.sub(r"\1***", url)
+        return _mask_query(url)
     if parts.username is not None or parts.password is not None:
         host = parts.hostname or ""
         if parts.port is not None:
             host = f"{host}:{parts.port}"
         url = urlunsplit(parts._replace(netloc=f"***@{host}"))
-    return _SECRET_QUERY.sub(r"\1***", url)
+    return _mask_query(url)
 
 
 def truncate(text: str, limit: int = MAX_BODY_CHARS) -> str:
@@ -92,5 +96,6 @@ def truncate(text: str, limit: int = MAX_BODY_CHARS) -> str:
 
 
 def safe_text(text: str, limit: int = MAX_BODY_CHARS, secrets: Iterable[str | None] = ()) -> str:
-    """Scrubbed, then truncated: what an error message may carry of a server's words."""
-    return truncate(scrub(text, secrets), limit)
+    """Scrubbed, secret-looking query values masked, then truncated: what an error message may
+    carry of a server's words or a transport failure's (urllib3 names the URL it failed on)."""
+    return truncate(_mask_query(scrub(text, secrets)), limit)

@@ -14,11 +14,17 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Longer URLs are parsed each time rather than cached: a server's page tokens ride in the query,
+#: and a cache keyed by such URLs would keep every one of them.
+_CACHED_URL_CHARS = 512
 
 
-@lru_cache(maxsize=256)  # the same few URLs, on every request of a load
 def origin(url: str) -> tuple[str, str, int | None]:
     """``(scheme, host, port)`` of ``url``, lower-cased, with the scheme's default port filled in."""
+    return _parse_origin(url) if len(url) > _CACHED_URL_CHARS else _cached_origin(url)
+
+
+def _parse_origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     try:
@@ -26,6 +32,9 @@ def origin(url: str) -> tuple[str, str, int | None]:
     except ValueError:  # a port that is not a number: an origin nothing else shares
         return scheme, parts.netloc.lower(), -1
     return scheme, (parts.hostname or "").lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+_cached_origin = lru_cache(maxsize=256)(_parse_origin)  # the same few URLs, on every request of a load
 
 
 def same_origin(url: str, base_url: str) -> bool:

@@ -249,3 +249,8 @@ class TestOrigin:
             PeakRestHook(conn).fetch_token()
         assert len(home.seen) == 3
         assert "client-secret-2468" not in str(home.seen) or True  # the body carries it, to the auth URL only
+
+    def test_a_token_reply_nested_too_deeply_is_not_json(self, scripted, set_conn):
+        home = scripted(lambda seen: Answer(200, b"[" * 60_000, {"Content-Type": "application/json"}))
+        with pytest.raises(PeakRestAuthError, match="is not JSON"):
+            PeakRestHook(self.connect(set_conn, home.url, "/token")).fetch_token()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import fields
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import tenacity
@@ -19,7 +21,20 @@ from airflow_provider_peak.exceptions import (
 )
 from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook, PeakaSettings
 from airflow_provider_peak.ui.forms import PEAKA_CONN_FIELDS
-from tests.fixtures import CATALOG, PEAKA_KEY, PROJECT, cache_table
+from tests.fixtures import CATALOG, PEAKA_FAST_RETRIES, PEAKA_KEY, PROJECT, Answer, cache_table
+
+
+def async_status(cache_id: str) -> Any:
+    """``aget_cache_status`` run to its end on a fresh hook (the triggerer's path)."""
+
+    async def run() -> Any:
+        hook = PeakaHook()
+        try:
+            return await hook.aget_cache_status(cache_id)
+        finally:
+            await hook.aclose()
+
+    return asyncio.run(run())
 
 
 class TestBatchCache:
@@ -189,6 +204,34 @@ class TestTransport:
         text = caplog.text + str(info.value) + repr(hook.settings) + repr(hook.auth)
         assert "503" in caplog.text  # the retry was logged
         assert PEAKA_KEY not in text
+
+
+class TestAsyncTransport:
+    def test_the_key_goes_to_the_connections_origin_only(self, peaka, peaka_conn, scripted):
+        peaka_conn()
+        (created,) = PeakaHook().create_batch_cache(None, [cache_table("orders")])
+        assert async_status(created.cache_id).status in ("RUNNING", "COMPLETED")  # the key was sent
+        other = scripted(lambda seen: Answer.json({"status": "COMPLETED"}))
+        peaka_conn(cache_path=f"{other.url}/api/v1/data/projects/{{project_id}}/cache")
+        assert async_status("c1").status == "COMPLETED"
+        assert other.seen[0].path.startswith(f"/api/v1/data/projects/{PROJECT}/cache/c1/status")
+        assert "authorization" not in {name.lower() for name in other.seen[0].headers}
+
+    @pytest.mark.parametrize(
+        ("status", "error", "attempts"), [(503, PeakServerError, 3), (200, PeakError, 1)]
+    )
+    def test_a_deeply_nested_reply_is_a_typed_error(self, set_conn, scripted, status, error, attempts):
+        peaka = scripted(lambda seen: Answer(status, b"[" * 60_000, {"Content-Type": "application/json"}))
+        set_conn(
+            "peaka_default",
+            conn_type="peaka",
+            host=peaka.url,
+            password=PEAKA_KEY,
+            extra={"project_id": PROJECT, **PEAKA_FAST_RETRIES, "max_retries": 2},
+        )
+        with pytest.raises(error):
+            async_status("c1")
+        assert len(peaka.seen) == attempts  # a 503 is retried, whatever its body
 
 
 class TestConnection:

@@ -7,9 +7,12 @@ words reach the message whatever the shape of its error body.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import socket
 import time
+import tracemalloc
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -154,6 +157,46 @@ class TestScrubbing:
         assert "first-token" not in str(caught.value) and "second-token" not in str(caught.value)
         assert "old tokens: ***, ***" in str(caught.value)
 
+    def test_a_redirect_location_echoing_the_key_is_scrubbed(self, scripted, set_conn):
+        peak = scripted(
+            lambda seen: Answer(
+                302, headers={"Location": f"https://elsewhere.invalid/login/{seen.headers['Authorization']}"}
+            )
+        )
+        with pytest.raises(PeakRedirectError) as caught:
+            connect(set_conn, peak.url, max_retries=0).get_table("orders")
+        assert "redirected to https://elsewhere.invalid/login/***;" in str(caught.value)
+        assert API_KEY not in str(caught.value)
+
+    def test_a_secret_escaped_by_re_encoding_a_structured_message_is_scrubbed(self, scripted, set_conn):
+        # A quote, a backslash and a non-ASCII letter: json.dumps would write each one escaped.
+        secret = 'client"secret\\-\u00fc-42'
+        peak = scripted(
+            lambda seen: Answer.json({"error": {"code": "BAD", "message": {"rejected": secret}}}, 400)
+        )
+        set_conn(
+            "peak_default",
+            conn_type="peak",
+            host=peak.url,
+            login=CLIENT_ID,
+            password=secret,
+            extra={**FAST_RETRIES, "max_retries": 0},
+        )
+        with pytest.raises(PeakHTTPError) as caught:
+            PeakHook().get_table("orders")  # the token request is refused, quoting the secret
+        assert '{"rejected": "***"}' in str(caught.value)
+        assert "client" not in str(caught.value).replace(peak.url, "")
+
+    def test_a_transport_failure_masks_secret_looking_query_values(self, set_conn):
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        hook = connect(set_conn, f"http://127.0.0.1:{port}", max_retries=0)
+        with pytest.raises(PeakConnectionError) as caught:
+            hook.request("GET", "/api/v1/tables", params={"api_key": "query-secret-1a2b3c"})
+        assert "Max retries exceeded with url: /api/v1/tables?api_key=***" in str(caught.value)
+        assert "query-secret-1a2b3c" not in str(caught.value)
+
     def test_logged_urls_hide_userinfo(self, scripted, set_conn, caplog):
         peak = scripted(lambda seen: Answer.json({"tables": []}))
         host = peak.url.replace("http://", "http://someone:url-password-321@")
@@ -214,6 +257,37 @@ class TestReplies:
         assert len(list(connect(set_conn, endless.url, max_pages=5).list_tables())) == 5
         assert len(endless.seen) == 5
 
+    def test_a_next_page_token_over_4_kib_is_refused_naming_its_field(self, scripted, set_conn):
+        peak = scripted(lambda seen: Answer.json({"tables": [TABLE], "NextToken": "t" * 5000}))
+        with pytest.raises(PeakError, match="next-page token of 5,000 characters at 'NextToken'"):
+            list(connect(set_conn, peak.url).list_tables())
+        assert len(peak.seen) == 1  # the token was never sent back
+
+    def test_a_listing_keeps_none_of_its_page_tokens(self, scripted, set_conn):
+        counter = iter(range(10**6))
+
+        def answer(seen):
+            peak.seen.clear()  # the test server's own record would hold every token
+            return Answer.json({"tables": [TABLE], "nextToken": f"{next(counter)}-".ljust(4000, "t")})
+
+        def held_after(pages):
+            for _ in range(pages):
+                next(tables)
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0]
+
+        peak = scripted(answer)
+        tables = connect(set_conn, peak.url).list_tables()
+        tracemalloc.start()
+        try:
+            # After 150 pages the standard library's own caches of recent URLs (128 each) are full.
+            before = held_after(150)
+            growth = held_after(200) - before
+        finally:
+            tracemalloc.stop()
+        # 200 more tokens of 4,000 characters, kept for the repeat check or as cache keys: 800 kB.
+        assert growth < 200_000
+
     def test_test_connection_reads_one_page(self, scripted, set_conn):
         peak = scripted(lambda seen: Answer.json({"tables": [TABLE], "nextToken": "more"}))
         assert connect(set_conn, peak.url).test_connection() == (
@@ -255,6 +329,24 @@ class TestErrorBodies:
         with pytest.raises(PeakServerError) as caught:
             connect(set_conn, peak.url, max_retries=0).get_table("orders")
         assert "<html>" in str(caught.value) and len(str(caught.value)) < 800
+
+
+class TestDeepJson:
+    """A body nested too deeply to parse (or to walk) is unreadable JSON, not a RecursionError."""
+
+    BODIES = [b"[" * 60_000, b"[" * 950 + b"]" * 950]  # the second parses, but is too deep to scrub
+
+    @pytest.mark.parametrize("body", BODIES, ids=["unparseable", "parseable"])
+    def test_a_deep_503_is_a_typed_error_and_retried(self, scripted, set_conn, body):
+        peak = scripted(lambda seen: Answer(503, body, {"Content-Type": "application/json"}))
+        with pytest.raises(PeakServerError):
+            connect(set_conn, peak.url, max_retries=2).get_table("orders")
+        assert len(peak.seen) == 3
+
+    def test_a_deep_success_reply_is_a_peak_error(self, scripted, set_conn):
+        peak = scripted(lambda seen: Answer(200, self.BODIES[0], {"Content-Type": "application/json"}))
+        with pytest.raises(PeakError, match="not JSON"):
+            connect(set_conn, peak.url).get_table("orders")
 
 
 class TestBoundedReads:
