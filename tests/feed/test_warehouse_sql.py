@@ -79,6 +79,12 @@ class TestNames:
             with pytest.raises(PeakConfigError):
                 column_identifier(bad, SNOWFLAKE)
 
+    def test_redshift_counts_a_names_length_in_bytes_snowflake_in_characters(self):
+        assert column_identifier("é" * 63, REDSHIFT) == '"' + "é" * 63 + '"'  # 126 bytes
+        with pytest.raises(PeakConfigError, match="128 bytes of UTF-8; Redshift names hold at most 127"):
+            column_identifier("é" * 64, REDSHIFT)
+        assert column_identifier("é" * 255, SNOWFLAKE) == '"' + "é" * 255 + '"'
+
     def test_sql_literals_double_quotes_and_refuse_control_characters(self):
         assert sql_literal("it's", "prefix") == "'it''s'"
         for bad in ("a\\b", "line\nbreak", "nul\x00"):
@@ -105,6 +111,10 @@ class TestSnowflake:
     def test_an_empty_key_names_the_record(self, snowflake_conn, key):
         with pytest.raises(RecordValidationError, match=rf"record 1, column '{key}': unusable key"):
             run_feed(SnowflakeDestination("ODD2", "snowflake_fake"), {"id": 1}, {"id": 2, key: "x"})
+
+    def test_keys_differing_only_in_case_name_the_record_and_both_keys(self, snowflake_conn):
+        with pytest.raises(RecordValidationError, match=r"record 2, column 'ID': unusable key: .*'id'"):
+            run_feed(SnowflakeDestination("CASES", "snowflake_fake"), {"id": 1}, {"id": 2}, {"ID": 3})
 
 
 class TestRedshift:

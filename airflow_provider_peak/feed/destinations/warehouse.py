@@ -54,18 +54,23 @@ _QUOTED_PART = re.compile(r'"(?:[^"\x00-\x1f\x7f]|"")+"')
 @dataclass(frozen=True)
 class Dialect:
     """How a warehouse names things: unquoted names fold to ``fold`` case (quoted ones do not,
-    except where the warehouse folds them too), at most ``max_identifier`` characters."""
+    except where the warehouse folds them too), at most ``max_identifier`` characters (or UTF-8
+    bytes, with ``limit_in_bytes``)."""
 
     name: str
     fold: str  # "upper" (Snowflake) or "lower" (Redshift)
     max_identifier: int
+    limit_in_bytes: bool = False
 
     def fold_case(self, text: str) -> str:
         return text.upper() if self.fold == "upper" else text.lower()
 
+    def length(self, text: str) -> int:
+        return len(text.encode("utf-8", "surrogatepass")) if self.limit_in_bytes else len(text)
 
-SNOWFLAKE = Dialect("Snowflake", "upper", 255)
-REDSHIFT = Dialect("Redshift", "lower", 127)
+
+SNOWFLAKE = Dialect("Snowflake", "upper", 255)  # 255 characters
+REDSHIFT = Dialect("Redshift", "lower", 127, limit_in_bytes=True)  # 127 bytes of UTF-8
 
 
 def split_name(name: object) -> list[str]:
@@ -118,10 +123,11 @@ def column_identifier(key: str, dialect: Dialect) -> str:
         raise PeakConfigError(f"a record key must be a non-empty name to become a column, got {key!r}")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
         raise PeakConfigError(f"record key {key!r} holds control characters; it cannot name a column")
-    if len(key) > dialect.max_identifier:
+    if dialect.length(key) > dialect.max_identifier:
+        unit = "bytes of UTF-8" if dialect.limit_in_bytes else "characters"
         raise PeakConfigError(
-            f"record key {key[:40]!r}... is {len(key)} characters; {dialect.name} names hold at most "
-            f"{dialect.max_identifier}"
+            f"record key {key[:40]!r}... is {dialect.length(key)} {unit}; {dialect.name} names hold at "
+            f"most {dialect.max_identifier}"
         )
     return quote(dialect.fold_case(key) if _PLAIN.fullmatch(key) else key)
 
@@ -202,6 +208,7 @@ def stage_to_parts(
     observe, write = tracker.observe, writer.write
     known = 0
     index = 0
+    by_case: dict[str, str] = {}  # key.lower() -> the first key spelled so
     for chunk in records:
         for record in chunk:
             observe(record)
@@ -209,6 +216,14 @@ def stage_to_parts(
                 for key in tracker.keys[known:]:
                     try:
                         column_identifier(key, dialect)
+                        # Keys matched to columns ignoring case (and folded by the warehouse) would
+                        # both name one column: refuse them here, not as a database error later.
+                        first = by_case.setdefault(str(key).lower(), key)
+                        if first != key:
+                            raise PeakConfigError(
+                                f"it differs from key {first!r} only in case, and both would name one "
+                                f"{dialect.name} column"
+                            )
                     except PeakConfigError as exc:
                         raise RecordValidationError(
                             [
