@@ -16,6 +16,7 @@ records are also ``ValueError``s. No message ever carries a credential.
     ├── RecordValidationError (ValueError): records Peak would reject; nothing was sent
     │   └── RowValidationError: v2 rows the solution schema rejects; nothing was sent
     ├── RecordTooLargeError (ValueError): one record larger than any request body
+    ├── StagedConversionError (ValueError): a feed's records do not fit a warehouse table's types
     ├── PeakRowsFailedError: v2 rows Peak reported in ``failed`` (the other rows were accepted)
     ├── PeakConnectionError: the API could not be reached
     ├── PeakHTTPError: the API answered with an error status
@@ -390,3 +391,34 @@ class PeakaBatchCacheError(PeakError):
 class FetchProcessError(PeakError):
     """The fetch failed inside the virtualenv (the message holds its traceback), or the virtualenv
     could not be built (the message holds the command to run by hand)."""
+
+
+class StagedConversionError(PeakError, ValueError):
+    """A warehouse refused to convert a feed run's records to the table's columns while staging;
+    nothing was committed.
+
+    :ivar warehouse: the warehouse's name (``Snowflake``).
+    :ivar column: the column whose type a value does not fit, when it was found.
+    :ivar record: a short ``repr`` of one record that does not fit, when it was found.
+    """
+
+    def __init__(
+        self,
+        warehouse: str,
+        table: str,
+        cause: object,
+        column: str | None = None,
+        record: str | None = None,
+    ) -> None:
+        self.warehouse, self.table, self.column, self.record = warehouse, table, column, record
+        self.reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        where = f"column {column}" if column else "its columns"
+        example = f"; e.g. record {record}" if record else ""
+        super().__init__(
+            f"{warehouse} could not convert the records to {where} of {table}{example} ({self.reason}). "
+            "Nothing was committed by this run: every destination and the feed state are unchanged; "
+            "fix the records or the column's type before retrying"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.warehouse, self.table, self.reason, self.column, self.record))

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import requests
 
+from airflow_provider_peak.exceptions import StagedConversionError
 from airflow_provider_peak.feed import (
     Destination,
     MemoryStateBackend,
@@ -18,7 +19,6 @@ from airflow_provider_peak.feed import (
     S3Destination,
     SnowflakeDestination,
 )
-from airflow_provider_peak.feed.destinations.warehouse import StagedConversionError
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
 from tests.feed.fake_redshift import FakeRedshift
 from tests.fixtures import (

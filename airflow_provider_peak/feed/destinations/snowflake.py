@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.exceptions import PeakConfigError, StagedConversionError
 from airflow_provider_peak.feed.destinations.base import Destination, RunInfo, StagedRecords
 from airflow_provider_peak.feed.destinations.spool import (
     DEFAULT_PART_BYTES,
@@ -16,7 +16,6 @@ from airflow_provider_peak.feed.destinations.spool import (
 from airflow_provider_peak.feed.destinations.warehouse import (
     SNOWFLAKE,
     SNOWFLAKE_TYPES,
-    StagedConversionError,
     WarehouseColumn,
     column_identifier,
     declared_columns,
@@ -255,7 +254,7 @@ def _convert(
         run_sql(f"INSERT INTO {typed} ({targets}) SELECT {values} FROM {stage}")
     except DatabaseError as exc:
         column, record = _refused(run_sql, stage, matched, casts)
-        raise StagedConversionError(SNOWFLAKE, table, exc, column, record) from exc
+        raise StagedConversionError(SNOWFLAKE.name, table, exc, column, record) from exc
 
 
 def _refused(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_peak.exceptions import PeakConfigError, PeakError, RecordValidationError
+from airflow_provider_peak.exceptions import PeakConfigError, RecordValidationError
 from airflow_provider_peak.feed.destinations.base import StagedRecords
 from airflow_provider_peak.feed.destinations.spool import PartWriter
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
@@ -238,35 +238,6 @@ def stage_to_parts(
             index += 1
     writer.close()
     return writer.records
-
-
-class StagedConversionError(PeakError, ValueError):
-    """The warehouse refused to convert the run's records to the table's columns while staging.
-
-    :ivar column: the column whose type a value does not fit, when it was found.
-    :ivar record: a short ``repr`` of one record that does not fit, when it was found.
-    """
-
-    def __init__(
-        self,
-        dialect: Dialect,
-        table: str,
-        cause: object,
-        column: str | None = None,
-        record: str | None = None,
-    ) -> None:
-        self.dialect, self.table, self.column, self.record = dialect, table, column, record
-        self.reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        where = f"column {column}" if column else "its columns"
-        example = f"; e.g. record {record}" if record else ""
-        super().__init__(
-            f"{dialect.name} could not convert the records to {where} of {table}{example} ({self.reason}). "
-            "Nothing was committed by this run: every destination and the feed state are unchanged; "
-            "fix the records or the column's type before retrying"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.dialect, self.table, self.reason, self.column, self.record))
 
 
 def move_staged(
