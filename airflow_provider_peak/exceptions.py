@@ -28,7 +28,8 @@ records are also ``ValueError``s. No message ever carries a credential.
     ├── PeakRestAuthError: a REST source's Custom Auth token request failed
     ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
     ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
-    └── FetchProcessError: a REST feed's fetch failed in its virtualenv
+    ├── FetchProcessError: a REST feed's fetch failed in its virtualenv
+    └── UnsafePathError: a folder or file on the worker that another account could change
 """
 
 from __future__ import annotations
@@ -422,3 +423,24 @@ class StagedConversionError(PeakError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.warehouse, self.table, self.reason, self.column, self.record))
+
+
+class UnsafePathError(PeakError):
+    """A folder or file where the provider keeps state on a worker (virtualenvs, checkpoints,
+    locks, spools) could be changed by another local account, or is a symlink; nothing in it was
+    used (see ``utils.workdir``).
+
+    :ivar path: the folder or file.
+    :ivar reason: why it is not trusted.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(
+            f"{self.path!r} {reason}: the provider keeps nothing where another local account could "
+            "change it. Fix its owner and mode, or point [peak] work_dir (AIRFLOW__PEAK__WORK_DIR) "
+            "at a folder of this worker's user"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.reason))

@@ -68,3 +68,9 @@ def test_airflow_cli_lists_the_provider_and_its_hooks():
     assert hooks["peak"] == "airflow_provider_peak.hooks.peak.PeakHook"
     assert hooks["peak_rest"] == "airflow_provider_peak.hooks.peak_rest.PeakRestHook"
     assert hooks["peaka"] == "airflow_provider_peak.hooks.peaka.PeakaHook"
+
+
+def test_the_work_dir_option_is_declared():
+    option = _info()["config"]["peak"]["options"]["work_dir"]
+    assert option["type"] == "string" and option["default"] is None
+    assert "AIRFLOW_HOME" in option["description"]

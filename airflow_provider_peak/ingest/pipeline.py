@@ -19,7 +19,6 @@ import json
 import logging
 import secrets
 import struct
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
@@ -35,6 +34,7 @@ from airflow_provider_peak.ingest.schema import ColumnType, TableSchema
 from airflow_provider_peak.ingest.sender import BatchSender
 from airflow_provider_peak.ingest.validation import RecordError
 from airflow_provider_peak.utils.checks import check_count, check_number
+from airflow_provider_peak.utils.workdir import spool_file
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def ingest_records(
             batches = map(stamp.apply, batches)
         if options.on_invalid == "fail":
             # Validate everything before the first request: spool the batches, send after.
-            spool = stack.enter_context(tempfile.TemporaryFile(prefix="peak-spool-"))
+            spool = stack.enter_context(spool_file("peak-spool-"))
             total = _spool(batches, spool)
             logger.info(
                 "Validated %s records into %s requests; sending", f"{encoded.records:,}", f"{total:,}"

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import struct
-import tempfile
 import threading
 import time
 from array import array
@@ -56,6 +55,7 @@ from airflow_provider_peak.ingest.v2.rows import RowError, RowValidator
 from airflow_provider_peak.ingest.v2.schema import SolutionTable
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.utils.checks import check_count, check_number
+from airflow_provider_peak.utils.workdir import spool_file
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ def load_rows(
         )
         if options.on_invalid == "fail":
             # Check everything before the first request: spool the requests, send after.
-            spool = stack.enter_context(tempfile.TemporaryFile(prefix="peak-v2-spool-"))
+            spool = stack.enter_context(spool_file("peak-v2-spool-"))
             total = _spool(requests, spool)
             if checked.invalid:
                 raise RowValidationError(checked.errors, checked.invalid)
