@@ -22,6 +22,7 @@ from airflow_provider_peak.exceptions import (
     PeakNotFoundError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
+from airflow_provider_peak.hooks._bounded import ACCEPT_ENCODING, aread_body
 from airflow_provider_peak.hooks._connection import PeakaSettings, read_connection
 from airflow_provider_peak.hooks._transport import (
     ERROR_BODY_LIMIT,
@@ -259,7 +260,8 @@ class PeakaHook(JsonApiHook):
             self._aclient = httpx.AsyncClient(
                 verify=s.verify,
                 timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
-                headers={"User-Agent": USER_AGENT},
+                # Only what the bounded reader decodes (httpx would offer brotli and zstd too).
+                headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
                 follow_redirects=False,
             )
         path = self._path(project_id, cache_id, "/status")
@@ -279,7 +281,7 @@ class PeakaHook(JsonApiHook):
         self._count("requests")
         seconds = s.connect_timeout + s.timeout
 
-        async def exchange() -> tuple[Any, bytes, int]:
+        async def exchange() -> tuple[Any, bytes, bool, str | None]:
             url = s.url(path)
             request = self._aclient.build_request(
                 method,
@@ -291,20 +293,18 @@ class PeakaHook(JsonApiHook):
             response = await self._aclient.send(request, stream=True)
             try:
                 limit = ERROR_BODY_LIMIT if response.status_code >= 300 else s.max_reply_bytes
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > limit:
-                        break
-                return response, b"".join(chunks)[:limit], size
+                try:
+                    # The sync path's bounded reader: decompressed with a capped output.
+                    content, complete = await aread_body(response, limit)
+                except ValueError as exc:  # a refused or corrupt content coding
+                    return response, b"", True, str(exc)
+                return response, content, complete, None
             finally:
                 await response.aclose()
 
         try:
             # The whole exchange within the deadline: a trickling server cannot hold the triggerer.
-            response, content, size = await asyncio.wait_for(exchange(), seconds)
+            response, content, complete, unreadable = await asyncio.wait_for(exchange(), seconds)
         except asyncio.TimeoutError as exc:
             raise PeakConnectionError(
                 f"Peaka did not reply to {method} {shown} within {seconds:g} s"
@@ -325,8 +325,7 @@ class PeakaHook(JsonApiHook):
                 path,
                 s.secrets,
             )
-        if size > s.max_reply_bytes:
-            raise PeakError(f"Peaka answered {method} {shown} with more than {s.max_reply_bytes:,} bytes")
+        self._check_body(method, path, complete, unreadable)
         try:
             return json.loads(content)
         except UNREADABLE_JSON:

@@ -12,12 +12,14 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 _SECRET_QUERY = re.compile(
     r"((?:api[_-]?key|token|access_token|client_secret|password|secret|key|signature|sig)=)[^&#\s]+",
     re.IGNORECASE,
 )
+#: ``user:password@`` (or ``token@``) after a URL's scheme, anywhere in a text.
+_URL_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]+@")
 MAX_BODY_CHARS = 500
 #: Shorter strings are not scrubbed: replacing "a" or "12" everywhere would garble messages.
 MIN_SECRET_LENGTH = 4
@@ -75,6 +77,28 @@ def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
 
 def _mask_query(text: str) -> str:
     return _SECRET_QUERY.sub(r"\1***", text)
+
+
+def mask_url_credentials(text: str) -> str:
+    """``text`` with the credentials of every URL in it (``user:password@``, ``token@``) and
+    secret-looking query values replaced by ``***``: for texts that hold URLs, such as a pip
+    requirement (``pkg @ https://user:token@host/pkg.whl``) or a command line."""
+    return _mask_query(_URL_USERINFO.sub(r"\1***@", text))
+
+
+def url_credentials(url: str) -> list[str]:
+    """The secrets in a URL's ``user:password@`` part: the password, or a user name that stands
+    alone (``https://<token>@host``), as written and percent-decoded."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    raw = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    if not raw:
+        return []
+    user, _, password = raw.partition(":")
+    secret = password or user
+    return [s for s in dict.fromkeys((secret, unquote(secret))) if s]
 
 
 def sanitize_url(url: str) -> str:
