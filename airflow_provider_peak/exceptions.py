@@ -38,6 +38,8 @@ from typing import Any
 
 from airflow.exceptions import AirflowException
 
+from airflow_provider_peak.utils.redaction import neutral
+
 
 class PeakError(AirflowException):
     """Base class of every error raised by this provider."""
@@ -181,7 +183,9 @@ class PeakRowsFailedError(PeakError):
         self.failed, self.accepted, self.by_code = failed, accepted, dict(by_code)
         self.examples, self.dry_run = list(examples or []), dry_run
         total = failed + accepted
-        codes = ", ".join(f"{code} x{n:,}" for code, n in sorted(by_code.items(), key=lambda i: -i[1])[:10])
+        codes = ", ".join(
+            f"{neutral(str(code))} x{n:,}" for code, n in sorted(by_code.items(), key=lambda i: -i[1])[:10]
+        )
         verb = "would reject" if dry_run else "rejected"
         text = f"Peak {verb} {failed:,} of {total:,} rows" + (f" ({codes})" if codes else "")
         if dry_run:
@@ -344,7 +348,7 @@ class PeakAcknowledgementError(PeakError):
         self.table = table
         self.batches = list(batches)
         shown = "; ".join(
-            f"batch {batch}: sent {sent}, acknowledged {str(acked)[:40]!s}"
+            f"batch {batch}: sent {sent}, acknowledged {neutral(str(acked))[:40]}"
             for batch, sent, acked in self.batches[:20]
         )
         more = f" (+{len(self.batches) - 20} more)" if len(self.batches) > 20 else ""

@@ -44,7 +44,7 @@ from airflow_provider_peak.hooks._bounded import (
     deadline,
     read_body,
 )
-from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub, truncate
+from airflow_provider_peak.utils.redaction import neutral_value, safe_text, sanitize_url, scrub
 from airflow_provider_peak.utils.urls import same_origin
 from airflow_provider_peak.version_compat import BaseHook
 
@@ -237,8 +237,8 @@ def http_error(
         method,
         sanitize_url(path),
         safe_text(message or reason or "", secrets=secrets),
-        code=truncate(scrub(code, secrets), 80) if code else None,
-        details=scrub(details[:100], secrets),
+        code=safe_text(code, 80, secrets=secrets) if code else None,
+        details=neutral_value(scrub(details[:100], secrets)),
         retry_after=parse_retry_after(retry_after_header),
     )
 

@@ -49,7 +49,7 @@ from airflow_provider_peak.ui.forms import (
     legacy_form_widgets,
 )
 from airflow_provider_peak.utils.checks import path_segment
-from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub, truncate
+from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub
 from airflow_provider_peak.version_compat import aget_connection
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class PeakaHook(JsonApiHook):
         return [
             r
             if r.error is None
-            else CacheItemResult(r.table, False, truncate(scrub(r.error, secrets)), r.cache)
+            else CacheItemResult(r.table, False, safe_text(r.error, secrets=secrets), r.cache)
             for r in results
         ]
 

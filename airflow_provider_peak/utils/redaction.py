@@ -1,9 +1,11 @@
-"""Keep secrets out of logs, exception messages and reprs.
+"""Keep secrets out of logs, exception messages and reprs, and servers' words in their place.
 
 Every secret the provider learns (a connection's password and secret extras, each access token the
-moment it is obtained, current and earlier ones) is registered here and with Airflow's secrets
-masker. ``scrub`` removes every registered secret from any text or JSON value, however deeply
-nested, so an error built from a server's reply (message, code, details) never carries one.
+moment it is obtained, current and earlier ones, the credentials of a URL it is given) is
+registered here and with Airflow's secrets masker. ``scrub`` removes every registered secret from
+any text or JSON value, however deeply nested, so an error built from a server's reply (message,
+code, details) never carries one. ``neutral`` writes a server's control and invisible formatting
+characters as escapes, so its text stays on one line and cannot forge a log line.
 """
 
 from __future__ import annotations
@@ -115,11 +117,33 @@ def sanitize_url(url: str) -> str:
     return _mask_query(url)
 
 
+def neutral(text: str) -> str:
+    """Text a server chose, made safe for a log line or a message: one line, every control,
+    invisible formatting or separator character written as its escape (``\\n``, ``\\x1b``,
+    ``\\u202e``), so it can neither forge a log line nor hide what it says."""
+    if text.isprintable():
+        return text
+    # repr() escapes exactly the characters that are not printable.
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def neutral_value(value: Any) -> Any:
+    """``neutral`` on every string of a JSON value (keys too), at any depth."""
+    if isinstance(value, str):
+        return neutral(value)
+    if isinstance(value, Mapping):
+        return {neutral_value(k): neutral_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [neutral_value(v) for v in value]
+    return value
+
+
 def truncate(text: str, limit: int = MAX_BODY_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 def safe_text(text: str, limit: int = MAX_BODY_CHARS, secrets: Iterable[str | None] = ()) -> str:
-    """Scrubbed, secret-looking query values masked, then truncated: what an error message may
-    carry of a server's words or a transport failure's (urllib3 names the URL it failed on)."""
-    return truncate(_mask_query(scrub(text, secrets)), limit)
+    """Scrubbed, URL credentials and secret-looking query values masked, made one line
+    (``neutral``), then truncated: what a log line or an error message may carry of a server's
+    words or a transport failure's (urllib3 names the URL it failed on)."""
+    return truncate(neutral(mask_url_credentials(scrub(text, secrets))), limit)

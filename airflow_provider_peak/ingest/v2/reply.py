@@ -18,6 +18,7 @@ from airflow_provider_peak.exceptions import PeakRowsFailedError
 from airflow_provider_peak.ingest.v2.rows import RowError
 from airflow_provider_peak.ingest.v2.wire import V2Wire
 from airflow_provider_peak.ingest.validation import short_repr
+from airflow_provider_peak.utils.redaction import neutral, neutral_value
 
 #: Errors kept per failed row, and characters kept of a server message, code or category.
 MAX_ERRORS_PER_ROW = 50
@@ -85,7 +86,7 @@ def _errors(item: Mapping[str, Any], position: int, wire: V2Wire) -> list[RowErr
     errors: list[RowError] = []
     for entry in raw[:MAX_ERRORS_PER_ROW]:
         if isinstance(entry, str):
-            errors.append(RowError(position, None, "", "", _short(entry, MAX_MESSAGE)))
+            errors.append(RowError(position, None, "", "", _short(neutral(entry), MAX_MESSAGE)))
             continue
         if not isinstance(entry, Mapping):
             continue
@@ -93,10 +94,12 @@ def _errors(item: Mapping[str, Any], position: int, wire: V2Wire) -> list[RowErr
         errors.append(
             RowError(
                 position,
-                column[:200] if isinstance(column, str) else None,
+                # The server's words, one line each (they reach messages and the log); the code is
+                # kept as sent (it is counted, and made one line where it is shown).
+                neutral(column)[:200] if isinstance(column, str) else None,
                 _short(entry.get(wire.error_code_key), MAX_CODE),
-                _short(entry.get(wire.error_category_key), MAX_CODE),
-                _short(entry.get(wire.error_message_key), MAX_MESSAGE),
+                _short(neutral_value(entry.get(wire.error_category_key)), MAX_CODE),
+                _short(neutral_value(entry.get(wire.error_message_key)), MAX_MESSAGE),
             )
         )
     return errors

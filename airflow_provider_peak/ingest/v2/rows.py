@@ -38,6 +38,7 @@ from airflow_provider_peak.ingest.v2.schema import (
     compile_format,
 )
 from airflow_provider_peak.ingest.validation import INT64_MAX, INT64_MIN, short_repr
+from airflow_provider_peak.utils.redaction import neutral
 
 __all__ = ["RowError", "RowValidator"]
 
@@ -75,7 +76,7 @@ class RowError:
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.column is None else f"row {self.row}, column {self.column!r}"
-        text = f"{where}: {self.code} {self.category}: {self.message}"
+        text = f"{where}: {neutral(self.code)} {self.category}: {self.message}"
         return text if self.value is None else f"{text} (value {self.value})"
 
 
