@@ -64,11 +64,14 @@ def dig(payload: Any, path: str) -> Any:
 
 
 class BasicOriginAuth(OriginAuth):
-    """HTTP Basic credentials for one origin."""
+    """HTTP Basic credentials for one origin. The header's value (``login:password`` in base64)
+    is as good as the password: it is registered with the secrets masker too."""
 
     def __init__(self, login: str, password: str, base_url: str) -> None:
         super().__init__(base_url)
-        self._value = "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+        encoded = base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+        register_secret(encoded)
+        self._value = "Basic " + encoded
 
     def apply(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = self._value

@@ -32,9 +32,10 @@ from airflow_provider_peak.ingest.checkpoint import Checkpoint
 from airflow_provider_peak.ingest.limits import MIN_MAX_BYTES, IngestLimits
 from airflow_provider_peak.ingest.schema import ColumnType, TableSchema
 from airflow_provider_peak.ingest.sender import BatchSender
+from airflow_provider_peak.ingest.sources import shown_path
 from airflow_provider_peak.ingest.validation import RecordError
 from airflow_provider_peak.utils.checks import check_count, check_number
-from airflow_provider_peak.utils.workdir import spool_file
+from airflow_provider_peak.utils.workdir import private_dir, private_file, spool_file
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,8 @@ def ingest_records(
     logger = logger or log
     run_key = checkpoint.run_key if checkpoint is not None else ""
     started = time.monotonic()
-    summary = IngestSummary(table=schema.name, dead_letter_path=options.dead_letter_path)
+    dead_letters = shown_path(options.dead_letter_path) if options.dead_letter_path else None
+    summary = IngestSummary(table=schema.name, dead_letter_path=dead_letters)
     before = dict(sink.counters())
     stamp = _BatchIds(options.batch_id_column) if options.batch_id_column else None
     with ExitStack() as stack:
@@ -289,10 +291,12 @@ def ingest_records(
 
 
 def open_text(path: str) -> IO[str]:
-    """A text file to write (a dead-letter file): local (its folder made) or object storage."""
+    """A text file to write (a dead-letter file): object storage, or a local file in a folder of the
+    worker's user that no one else can write (made ``0700`` where missing, checked as
+    ``utils.workdir`` checks its own), never written through a symlink."""
     if "://" in path:
         from airflow_provider_peak.version_compat import ObjectStoragePath
 
         return ObjectStoragePath(path).open("w")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "w", encoding="utf-8")
+    local = Path(path)
+    return private_file(private_dir(local.parent) / local.name, "w", encoding="utf-8")

@@ -18,6 +18,7 @@ from typing import Any
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.ingest import columnar
 from airflow_provider_peak.ingest.schema import Column
+from airflow_provider_peak.utils.redaction import register_secret, sanitize_url, url_credentials
 
 Record = Mapping[str, Any]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
@@ -68,6 +69,17 @@ def iter_records(
         )
 
 
+def shown_path(path: Any) -> str:
+    """A records file's path or URL for messages: the credentials a URL holds are registered with
+    the secrets masker and shown as ``***``."""
+    text = str(path)
+    if "://" in text:
+        for secret in url_credentials(text):
+            register_secret(secret)
+        return sanitize_url(text)
+    return text
+
+
 def _open(path: Any, conn_id: str | None) -> io.BufferedIOBase:
     if isinstance(path, str) and "://" in path:
         from airflow_provider_peak.version_compat import ObjectStoragePath
@@ -89,6 +101,7 @@ def read_file(
     a CSV file (typed by ``columns``, see ``columnar``); ``.gz`` works for all but Parquet. Any
     other name is read as JSONL."""
     name = str(path).lower()
+    shown = shown_path(path)
     with _open(path, conn_id) as raw:
         if name.endswith(columnar.PARQUET_SUFFIXES):
             yield from columnar.read_parquet(raw, chunk_size=chunk_size)
@@ -96,12 +109,12 @@ def read_file(
         stream: Any = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
         if name.endswith(columnar.CSV_SUFFIXES):
             typed = {c.name: c for c in columns if isinstance(c, Column)}
-            yield from columnar.read_csv(stream, name=str(path), columns=typed, chunk_size=chunk_size)
+            yield from columnar.read_csv(stream, name=shown, columns=typed, chunk_size=chunk_size)
             return
         if name.endswith(JSON_SUFFIXES):
             data = json.load(stream)
             if not isinstance(data, list):
-                raise PeakConfigError(f"{path}: a .json file must hold a JSON array of records")
+                raise PeakConfigError(f"{shown}: a .json file must hold a JSON array of records")
             yield from data
             return
         # readline, not iteration: Airflow 2's object-storage file wrapper does not define __iter__.
@@ -110,7 +123,7 @@ def read_file(
                 try:
                     yield json.loads(line)
                 except ValueError as exc:
-                    raise PeakConfigError(f"{path}, line {line_no}: not valid JSON ({exc})") from None
+                    raise PeakConfigError(f"{shown}, line {line_no}: not valid JSON ({exc})") from None
 
 
 def read_sql(

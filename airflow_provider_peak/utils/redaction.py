@@ -88,6 +88,18 @@ def mask_url_credentials(text: str) -> str:
     return _mask_query(_URL_USERINFO.sub(r"\1***@", text))
 
 
+def without_credentials(url: str) -> str:
+    """``url`` without its ``user:password@`` part (for what is shown or published, such as a link
+    or a lineage namespace)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _URL_USERINFO.sub(r"\1", url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def url_credentials(url: str) -> list[str]:
     """The secrets in a URL's ``user:password@`` part: the password, or a user name that stands
     alone (``https://<token>@host``), as written and percent-decoded."""

@@ -137,3 +137,20 @@ class TestAnotherAccount:
         other_user.run(plant)
         with pytest.raises(UnsafePathError, match=f"belongs to uid {other_user.uid}"):
             Checkpoint("dag/task/run/-1/orders", directory=folder).load()
+
+    def test_a_dead_letter_file_is_never_written_through_its_symlink(self, other_user, shared_tmp):
+        from airflow_provider_peak.ingest.pipeline import open_text
+
+        precious = shared_tmp / "precious.txt"
+        precious.write_text("keep me")
+        folder = shared_tmp / "dead"
+
+        def plant():
+            os.mkdir(folder, 0o777)
+            os.chmod(folder, 0o777)
+            os.symlink(precious, folder / "letters.jsonl")
+
+        other_user.run(plant)
+        with pytest.raises(UnsafePathError):
+            open_text(str(folder / "letters.jsonl"))
+        assert precious.read_text() == "keep me"

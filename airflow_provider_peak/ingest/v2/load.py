@@ -48,6 +48,7 @@ from airflow_provider_peak.exceptions import (
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
 from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT, ON_INVALID, aligned_table, open_text
 from airflow_provider_peak.ingest.sender import BatchSender
+from airflow_provider_peak.ingest.sources import shown_path
 from airflow_provider_peak.ingest.v2.body import RequestBody, V2Request, pack_requests
 from airflow_provider_peak.ingest.v2.outcomes import DeadLetters, failure_note, read_failure_notes
 from airflow_provider_peak.ingest.v2.reply import IngestOutcome, LoadTotals
@@ -270,7 +271,11 @@ def load_rows(
         checkpoint = None  # a preview is sent whole every time, and writes nothing anywhere
     started = time.monotonic()
     summary = V2LoadSummary(
-        solution, table_name, operation.value, options.dry_run, dead_letter_path=options.dead_letter_path
+        solution,
+        table_name,
+        operation.value,
+        options.dry_run,
+        dead_letter_path=shown_path(options.dead_letter_path) if options.dead_letter_path else None,
     )
     before = dict(sink.counters())
     totals = LoadTotals(dry_run=options.dry_run)
@@ -348,7 +353,7 @@ def load_rows(
         summary.requests_per_second = stats.requests / stats.seconds
     if checked.invalid and options.on_invalid != "fail":
         verb = "Wrote" if options.on_invalid == "dead_letter" else "Skipped"
-        where = f" to {options.dead_letter_path}" if options.on_invalid == "dead_letter" else ""
+        where = f" to {shown_path(options.dead_letter_path)}" if options.on_invalid == "dead_letter" else ""
         logger.warning(
             "%s %d rows the solution schema rejects%s; first errors:\n%s",
             verb,
