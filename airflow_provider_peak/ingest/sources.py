@@ -4,16 +4,25 @@ Parquet and CSV files (local or object storage), SQL.
 Each reader is a generator, so any input streams through validation and packing without being
 held in memory (a JSON *array* file is the one exception: it is parsed whole; use JSONL for big
 files). Columnar data and Parquet/CSV files are read in chunks by ``columnar``.
+
+Numbers in JSON and JSONL files are read exactly (``exact_number``): a record's value with a
+fraction or an exponent is a ``float`` when the float is the very number written, and a
+``Decimal`` otherwise (``123456789012345678.5``, ``0.12345678901234567890``), so no digit is lost on
+the way to a numeric column, and a value its column cannot hold is an error naming the record and
+the column. Numbers nested inside a value (a JSON column's) are floats, as JSON parsers read them.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import json
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.ingest import columnar
@@ -69,6 +78,60 @@ def iter_records(
         )
 
 
+def exact_number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or an exponent, as written: a ``float`` when that float writes
+    back as the same number (nearly always), else the exact ``Decimal``."""
+    value = float(text)
+    if repr(value) == text:
+        return value
+    exact = Decimal(text)
+    if math.isfinite(value) and Decimal(repr(value)) == exact:
+        return value
+    return exact
+
+
+class ExactJson:
+    """Decodes JSON records with exact numbers (``exact_number``) in their values; integers are
+    exact ``int``s of any size. One per file: it counts the ``Decimal``s it made."""
+
+    def __init__(self) -> None:
+        self.decimals = 0
+        self._decoder = msgspec.json.Decoder(float_hook=self._number)
+
+    def _number(self, text: str) -> float | Decimal:
+        value = exact_number(text)
+        if type(value) is Decimal:
+            self.decimals += 1
+        return value
+
+    def record(self, data: bytes) -> Any:
+        """One record (a JSONL line)."""
+        self.decimals = 0
+        return self._values_exact(self._decoder.decode(data))
+
+    def records(self, data: bytes) -> Any:
+        """A JSON array of records (a JSON file)."""
+        self.decimals = 0
+        found = self._decoder.decode(data)
+        return [self._values_exact(r) for r in found] if self.decimals and isinstance(found, list) else found
+
+    def _values_exact(self, record: Any) -> Any:
+        if not self.decimals or not isinstance(record, dict):
+            return record
+        return {k: _floats(v) if isinstance(v, (dict, list)) else v for k, v in record.items()}
+
+
+def _floats(value: Any) -> Any:
+    """``value`` with the ``Decimal``s inside it as floats (what a JSON column's encoder writes)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return value
+
+
 def shown_path(path: Any) -> str:
     """A records file's path or URL for messages: the credentials a URL holds are registered with
     the secrets masker and shown as ``***``."""
@@ -102,6 +165,7 @@ def read_file(
     other name is read as JSONL."""
     name = str(path).lower()
     shown = shown_path(path)
+    decode = ExactJson()
     with _open(path, conn_id) as raw:
         if name.endswith(columnar.PARQUET_SUFFIXES):
             yield from columnar.read_parquet(raw, chunk_size=chunk_size)
@@ -112,7 +176,10 @@ def read_file(
             yield from columnar.read_csv(stream, name=shown, columns=typed, chunk_size=chunk_size)
             return
         if name.endswith(JSON_SUFFIXES):
-            data = json.load(stream)
+            try:
+                data = decode.records(stream.read())
+            except msgspec.DecodeError as exc:
+                raise PeakConfigError(f"{shown}: not valid JSON ({exc})") from None
             if not isinstance(data, list):
                 raise PeakConfigError(f"{shown}: a .json file must hold a JSON array of records")
             yield from data
@@ -121,8 +188,8 @@ def read_file(
         for line_no, line in enumerate(iter(stream.readline, b""), 1):
             if line.strip():
                 try:
-                    yield json.loads(line)
-                except ValueError as exc:
+                    yield decode.record(line)
+                except msgspec.DecodeError as exc:
                     raise PeakConfigError(f"{shown}, line {line_no}: not valid JSON ({exc})") from None
 
 
