@@ -284,6 +284,7 @@ class JsonApiHook(BaseHook):
 
     def __init__(self, *, api_retry_args: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._tls_warned = False
         self._api_retry_args = dict(api_retry_args or {})
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
@@ -297,8 +298,32 @@ class JsonApiHook(BaseHook):
         """The session the hook's own API calls use, created on first use."""
         with self._lock:
             if self._session is None:
+                self.warn_if_unverified()
                 self._session = new_session(self.settings, self.pool_size + 2)
             return self._session
+
+    # ------------------------------------------------------------------ TLS
+    #: What the log and ``test_connection`` say of a connection with ``verify=false``.
+    UNVERIFIED_TLS = (
+        "TLS certificates are NOT verified (the connection's verify extra is false): anyone on the "
+        "network path can read and change the traffic, credentials included"
+    )
+
+    def warn_if_unverified(self) -> None:
+        """A warning, once per hook, when the connection turns certificate verification off (every
+        path that opens a session or client calls it: sync, async, the fetch session)."""
+        if self.settings.verify is False and not self._tls_warned:
+            self._tls_warned = True
+            conn_id = getattr(self, str(getattr(self, "conn_name_attr", "")), None) or "(unnamed)"
+            log.warning("%s connection %s: %s", self.service_name, conn_id, self.UNVERIFIED_TLS)
+
+    def tested(self, success: bool, message: str) -> tuple[bool, str]:
+        """A ``test_connection`` answer, saying so when certificates are not verified."""
+        try:
+            unverified = self.settings.verify is False
+        except Exception:  # the connection itself could not be read: the message says why
+            unverified = False
+        return success, f"{message}. Warning: {self.UNVERIFIED_TLS}" if unverified else message
 
     def get_conn(self) -> requests.Session:
         """The hook's shared session, created on first use."""

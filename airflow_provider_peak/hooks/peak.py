@@ -427,9 +427,9 @@ class PeakHook(JsonApiHook):
             items = next(pages, [])
             first = self._schema_from(items[0], "the list of tables").name if items else None
         except Exception as exc:
-            return False, scrub(str(exc), self._known_secrets())
+            return self.tested(False, scrub(str(exc), self._known_secrets()))
         suffix = f" (newest table: {first})" if first else " (no tables yet)"
-        return True, f"Connection successfully tested{suffix}"
+        return self.tested(True, f"Connection successfully tested{suffix}")
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

@@ -216,6 +216,7 @@ class PeakRestHook(JsonApiHook):
         fetched lazily)."""
         with self._user_lock:
             if self._user_session is None:
+                self.warn_if_unverified()
                 s = self.settings
                 session = RestSession(
                     s.base_url or None,
@@ -311,18 +312,19 @@ class PeakRestHook(JsonApiHook):
             s = self.settings
             if s.auth_type == "custom":
                 self.fetch_token()
-                return True, "Connection successfully tested (a token was issued)"
+                return self.tested(True, "Connection successfully tested (a token was issued)")
             if not s.base_url:
                 return False, "the connection has no Host (the source API's base URL)"
             response = self.get_conn().get(s.test_path, allow_redirects=False)
             if response.status_code >= 400:
-                return (
-                    False,
-                    f"GET {sanitize_url(s.test_path)} answered {response.status_code} {response.reason}",
+                reason = safe_text(response.reason or "", 200)
+                return self.tested(
+                    False, f"GET {sanitize_url(s.test_path)} answered {response.status_code} {reason}"
                 )
-            return True, f"Connection successfully tested (GET {s.test_path} answered {response.status_code})"
+            shown = f"GET {sanitize_url(s.test_path)} answered {response.status_code}"
+            return self.tested(True, f"Connection successfully tested ({shown})")
         except Exception as exc:
-            return False, scrub(str(exc), self._known_secrets())
+            return self.tested(False, scrub(str(exc), self._known_secrets()))
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

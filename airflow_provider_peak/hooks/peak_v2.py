@@ -53,7 +53,7 @@ from airflow_provider_peak.ui.forms import (
     legacy_form_widgets,
 )
 from airflow_provider_peak.utils.checks import check_number, path_segment
-from airflow_provider_peak.utils.redaction import scrub
+from airflow_provider_peak.utils.redaction import neutral, scrub
 
 __all__ = ["PeakV2Hook"]
 
@@ -368,10 +368,10 @@ class PeakV2Hook(JsonApiHook):
         try:
             found = self.list_solutions()
         except Exception as exc:
-            return False, scrub(str(exc), self._known_secrets())
-        names = ", ".join(s.name[:60] for s in found[:5]) + (", ..." if len(found) > 5 else "")
+            return self.tested(False, scrub(str(exc), self._known_secrets()))
+        names = ", ".join(neutral(s.name[:60]) for s in found[:5]) + (", ..." if len(found) > 5 else "")
         count = f"{len(found)} solution{'' if len(found) == 1 else 's'}"
-        return True, f"Connection successfully tested ({count}{': ' + names if names else ''})"
+        return self.tested(True, f"Connection successfully tested ({count}{': ' + names if names else ''})")
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

@@ -257,6 +257,7 @@ class PeakaHook(JsonApiHook):
             self.__dict__["settings"] = self._settings_from(await aget_connection(self.peaka_conn_id))
         s = self.settings
         if self._aclient is None:
+            self.warn_if_unverified()
             self._aclient = httpx.AsyncClient(
                 verify=s.verify,
                 timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
@@ -347,9 +348,9 @@ class PeakaHook(JsonApiHook):
                 with contextlib.suppress(PeakNotFoundError):
                     self.get_cache_status("connection-test", project)
         except Exception as exc:
-            return False, scrub(str(exc), self._known_secrets())
+            return self.tested(False, scrub(str(exc), self._known_secrets()))
         found = "" if caches is None else f", {len(caches)} caches"
-        return True, f"Connection successfully tested (project {project}{found})"
+        return self.tested(True, f"Connection successfully tested (project {project}{found})")
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
