@@ -163,7 +163,10 @@ class PeakRestHook(JsonApiHook):
     :param rest_conn_id: the ``peak_rest`` connection: ``host`` is the base URL; extra ``auth_type``
         is ``none`` (default), ``basic`` (login/password) or ``custom`` (extras ``auth_url``,
         ``auth_method``, ``auth_headers``, ``auth_body``, ``token_path``, ``token_header``,
-        ``token_prefix``, ``expires_in_path``). Other extras: ``headers``, ``timeout``, ``verify``.
+        ``token_prefix``, ``expires_in_path``). Other extras: ``headers``, ``timeout`` and
+        ``connect_timeout`` (each request of the session ends within their sum, body included),
+        ``max_reply_bytes`` (the largest body the session reads, after decompression), ``verify``,
+        and ``index_urls`` (the package index of a feed's ``requirements``).
     :param timeout: default request time-out in seconds (beats the ``timeout`` extra).
     """
 
