@@ -217,9 +217,7 @@ class RedshiftDestination(Destination):
             # After the gate, one transaction: the table's new shape and its rows (Redshift's DDL is
             # transactional, so a failure here leaves the table as it was).
             if plan.create is not None:
-                run_sql(
-                    f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_definition(c) for c in plan.create)})"
-                )
+                run_sql(f"CREATE TABLE IF NOT EXISTS {table} ({_definitions(plan.create)})")
             for column in plan.add:
                 run_sql(f"ALTER TABLE {table} ADD COLUMN {_definition(column)}")
             result = {"records": count, "table": table, "files": len(writer.parts), "rows_deleted": 0}

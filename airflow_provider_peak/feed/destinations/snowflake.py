@@ -180,9 +180,7 @@ class SnowflakeDestination(Destination):
             if count and (known or plan.create):
                 # The typed copy has the columns the table will have: the table is not touched yet.
                 if plan.create is not None:
-                    run_sql(
-                        f"CREATE TEMPORARY TABLE {typed} ({', '.join(_definition(c) for c in plan.create)})"
-                    )
+                    run_sql(f"CREATE TEMPORARY TABLE {typed} ({_definitions(plan.create)})")
                 else:
                     run_sql(f"CREATE TEMPORARY TABLE {typed} LIKE {table}")
                 for column in plan.add:
@@ -194,9 +192,7 @@ class SnowflakeDestination(Destination):
             # After the gate: the table's new shape (DDL, which Snowflake commits on its own), then
             # one transaction for its rows.
             if plan.create is not None:
-                run_sql(
-                    f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_definition(c) for c in plan.create)})"
-                )
+                run_sql(f"CREATE TABLE IF NOT EXISTS {table} ({_definitions(plan.create)})")
             for column in plan.add:
                 run_sql(f"ALTER TABLE {table} ADD COLUMN {_definition(column)}")
             result = {"records": count, "table": table, "files": len(writer.parts), "rows_deleted": 0}
