@@ -33,11 +33,12 @@ from airflow_provider_peak.hooks.peak import load_checkpoint, task_checkpoint
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
 from airflow_provider_peak.ingest.pacer import RequestPacer
 from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT
+from airflow_provider_peak.ingest.record_errors import RecordError
 from airflow_provider_peak.ingest.sources import iter_records
 from airflow_provider_peak.ingest.v2.body import RequestBody, V2Request
 from airflow_provider_peak.ingest.v2.load import MAX_CONCURRENCY, V2LoadOptions, V2LoadSummary, load_rows
 from airflow_provider_peak.ingest.v2.reply import IngestOutcome, parse_ingest_reply
-from airflow_provider_peak.ingest.v2.rows import RowError, RowValidator
+from airflow_provider_peak.ingest.v2.rows import RowValidator
 from airflow_provider_peak.ingest.v2.schema import (
     Solution,
     SolutionSummary,
@@ -282,7 +283,7 @@ class PeakV2Hook(JsonApiHook):
         request = RequestBody(solution, operation, dry_run=dry_run, wire=w)
         encoder = RowValidator(None)
         parts: list[bytes] = []
-        errors: list[RowError] = []
+        errors: list[RecordError] = []
         invalid = 0
         for index, row in enumerate(rows):
             result = encoder.encode(row, index)

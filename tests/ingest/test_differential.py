@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_peak.ingest import bulk
+from airflow_provider_peak.ingest import encode, types
 from airflow_provider_peak.ingest.schema import TableSchema
 from airflow_provider_peak.ingest.validation import RecordEncoder
 from tests.ingest import reference_validation as reference
@@ -529,7 +529,7 @@ def test_json_values_proven_once_per_distinct_value_still_match() -> None:
 
 
 def test_the_columnar_path_is_off_without_msgspec_decimal_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulk, "_ENCODER", None)
+    monkeypatch.setattr(encode, "_ENCODER", None)
     encoder = RecordEncoder(SCHEMA)
     records = [{"s": "x"}] * 20
     assert encoder._blocks.encode_block(records) is None
@@ -547,10 +547,10 @@ def test_dates_rendered_in_bulk_as_render_does(name: str) -> None:
         try:
             want = [json.dumps(fmt.render(v)) for v in values]
         except ValueError:
-            with pytest.raises(bulk.Unproven):
-                bulk.render_many(fmt, values)
+            with pytest.raises(encode.Unproven):
+                types.render_many(fmt, values)
             return
-        got = bulk.render_many(fmt, values)
+        got = types.render_many(fmt, values)
         written = msgspec.json.encode(values if got is None else got)
         assert written == ("[" + ",".join(want) + "]").encode()
 

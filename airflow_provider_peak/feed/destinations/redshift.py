@@ -17,7 +17,6 @@ from airflow_provider_peak.feed.destinations.spool import (
 )
 from airflow_provider_peak.feed.destinations.warehouse import (
     REDSHIFT,
-    REDSHIFT_TYPES,
     WarehouseColumn,
     column_identifier,
     declared_columns,
@@ -230,7 +229,7 @@ class RedshiftDestination(Destination):
 
 
 def _definition(column: WarehouseColumn) -> str:
-    sql_type = column.sql_type(REDSHIFT_TYPES, decimal="DECIMAL", tz="TIMESTAMPTZ")
+    sql_type = column.sql_type("redshift")
     return f"{column_identifier(column.name, REDSHIFT)} {sql_type}"
 
 

@@ -15,7 +15,6 @@ from airflow_provider_peak.feed.destinations.spool import (
 )
 from airflow_provider_peak.feed.destinations.warehouse import (
     SNOWFLAKE,
-    SNOWFLAKE_TYPES,
     WarehouseColumn,
     column_identifier,
     declared_columns,
@@ -212,7 +211,7 @@ class SnowflakeDestination(Destination):
 
 
 def _definition(column: WarehouseColumn) -> str:
-    sql_type = column.sql_type(SNOWFLAKE_TYPES, decimal="NUMBER", tz="TIMESTAMP_TZ")
+    sql_type = column.sql_type("snowflake")
     return f"{column_identifier(column.name, SNOWFLAKE)} {sql_type}"
 
 

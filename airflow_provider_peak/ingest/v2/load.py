@@ -48,11 +48,12 @@ from airflow_provider_peak.exceptions import (
 )
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
 from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT, ON_INVALID, aligned_table, open_text
+from airflow_provider_peak.ingest.record_errors import RecordError
 from airflow_provider_peak.ingest.sender import BatchSender
 from airflow_provider_peak.ingest.v2.body import RequestBody, V2Request, pack_requests
 from airflow_provider_peak.ingest.v2.outcomes import DeadLetters, failure_note, read_failure_notes
 from airflow_provider_peak.ingest.v2.reply import IngestOutcome, LoadTotals
-from airflow_provider_peak.ingest.v2.rows import RowError, RowValidator
+from airflow_provider_peak.ingest.v2.rows import RowValidator
 from airflow_provider_peak.ingest.v2.schema import SolutionTable
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.utils.checks import check_count, check_number
@@ -222,7 +223,7 @@ class _Rows:
         self.dead_letters = dead_letters
         self.invalid = 0
         self.by_code: Counter[str] = Counter()
-        self.errors: list[RowError] = []
+        self.errors: list[RecordError] = []
 
     def encode(self, rows: Iterable[Any]) -> Iterator[tuple[int, bytes]]:
         for index, row in enumerate(rows):
@@ -234,7 +235,7 @@ class _Rows:
                 yield index, result
                 continue
             self.invalid += 1
-            self.by_code.update(dict.fromkeys(e.code for e in result).keys())
+            self.by_code.update(dict.fromkeys(e.code or "" for e in result).keys())
             if len(self.errors) < ERROR_LIMIT:
                 self.errors.extend(result[: ERROR_LIMIT - len(self.errors)])
             if self.dead_letters is not None:

@@ -19,10 +19,9 @@ from typing import IO, Any
 
 import msgspec
 
+from airflow_provider_peak.ingest.record_errors import RecordError, short_repr
 from airflow_provider_peak.ingest.v2.body import V2Request
 from airflow_provider_peak.ingest.v2.reply import IngestOutcome
-from airflow_provider_peak.ingest.v2.rows import RowError
-from airflow_provider_peak.ingest.validation import short_repr
 
 #: A checkpoint note of a request's failed rows: ``<key>!failed=<n>!<code>=<n>,...`` (ASCII).
 _NOTE = "!failed="
@@ -70,8 +69,8 @@ def _line(entry: dict[str, Any]) -> str:
             return json.dumps({**entry, "row": short_repr(entry.get("row"), 2000)}, ensure_ascii=True)
 
 
-def _error_entry(error: RowError) -> dict[str, Any]:
-    return {"column": error.column, "code": error.code, "category": error.category, "message": error.message}
+def _error_entry(error: RecordError) -> dict[str, Any]:
+    return {"column": error.column, "code": error.code, "category": error.category, "message": error.reason}
 
 
 class DeadLetters:
@@ -82,7 +81,7 @@ class DeadLetters:
         self.data_key = data_key
         self.lock = threading.Lock()
 
-    def client(self, index: int, row: Any, errors: list[RowError]) -> None:
+    def client(self, index: int, row: Any, errors: list[RecordError]) -> None:
         entry = {
             "row_index": index,
             "stage": "client",

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_peak.exceptions import PeakRowsFailedError
-from airflow_provider_peak.ingest.v2.rows import RowError
+from airflow_provider_peak.ingest.record_errors import RowError, short_repr
 from airflow_provider_peak.ingest.v2.wire import V2Wire
-from airflow_provider_peak.ingest.validation import short_repr
 
 #: Errors kept per failed row, and characters kept of a server message, code or category.
 MAX_ERRORS_PER_ROW = 50
