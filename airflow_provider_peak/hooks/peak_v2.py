@@ -27,15 +27,16 @@ from airflow_provider_peak.exceptions import (
     SolutionTableNotFoundError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
+from airflow_provider_peak.hooks._checkpoint import load_checkpoint, task_checkpoint
 from airflow_provider_peak.hooks._connection import PeakV2Settings, read_connection
 from airflow_provider_peak.hooks._transport import JsonApiHook, Reply
-from airflow_provider_peak.hooks.peak import load_checkpoint, task_checkpoint
+from airflow_provider_peak.ingest.batching import Batch
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
 from airflow_provider_peak.ingest.pacer import RequestPacer
 from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT
 from airflow_provider_peak.ingest.record_errors import RecordError
 from airflow_provider_peak.ingest.sources import iter_records
-from airflow_provider_peak.ingest.v2.body import RequestBody, V2Request
+from airflow_provider_peak.ingest.v2.body import RequestBody
 from airflow_provider_peak.ingest.v2.load import MAX_CONCURRENCY, V2LoadOptions, V2LoadSummary, load_rows
 from airflow_provider_peak.ingest.v2.reply import IngestOutcome, parse_ingest_reply
 from airflow_provider_peak.ingest.v2.rows import RowValidator
@@ -62,13 +63,13 @@ log = logging.getLogger(__name__)
 
 
 class _SolutionSink:
-    """The v2 pipeline's way into one solution table: one paced ingest request per ``V2Request``."""
+    """The pipeline's way into one solution table: one paced ingest request per batch."""
 
     def __init__(self, hook: PeakV2Hook, table: str, dry_run: bool) -> None:
         self.hook, self.table, self.dry_run = hook, table, dry_run
 
-    def send(self, request: V2Request) -> IngestOutcome:
-        return self.hook._post_rows(self.table, request.body, request.rows, dry_run=self.dry_run)
+    def send(self, request: Batch) -> IngestOutcome:
+        return self.hook._post_rows(self.table, request.body, request.indices, dry_run=self.dry_run)
 
     def counters(self) -> Mapping[str, int]:
         return self.hook.stats
