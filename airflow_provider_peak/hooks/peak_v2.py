@@ -4,7 +4,7 @@ List the tenant's solutions, read a solution's schema, send one ingest request (
 primary key or ``APPEND``, optionally a dry run), and load any number of rows (``load_rows``).
 
 v2 limits a tenant's requests *per second*, not in flight, so every request of the hook (schema
-calls too) starts through one ``ingest.pacer.RequestPacer`` at the connection's rate: the
+calls too) starts through one ``ingest.apis.pacing.RequestPacer`` at the connection's rate: the
 tenant's ``requests_per_second`` times its ``requests_per_second_share``. A 429 pauses the pacer for
 its ``Retry-After`` and halves its rate, and the retry waits for the pacer alone (no back-off on
 top); successes bring the rate back.
@@ -30,9 +30,9 @@ from airflow_provider_peak.hooks._auth import ApiKeyAuth
 from airflow_provider_peak.hooks._checkpoint import load_checkpoint, task_checkpoint
 from airflow_provider_peak.hooks._connection import PeakV2Settings, read_connection
 from airflow_provider_peak.hooks._transport import JsonApiHook, Reply
+from airflow_provider_peak.ingest.apis.pacing import RequestPacer
 from airflow_provider_peak.ingest.batching import Batch
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
-from airflow_provider_peak.ingest.pacer import RequestPacer
 from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT
 from airflow_provider_peak.ingest.record_errors import RecordError
 from airflow_provider_peak.ingest.sources import iter_records

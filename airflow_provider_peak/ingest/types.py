@@ -1,25 +1,28 @@
 """The Peak column types, each declared once with everything that depends on it.
 
 One ``PeakType`` per type across Peak's APIs (v1: string, boolean, JSON, integer, numeric, date,
-timestamp; v2 adds float, enum and "unknown", a type the provider cannot check). An entry holds:
+timestamp; v2 adds float, enum and "unknown", a type the provider cannot check). A type's section
+of this module holds:
 
-* ``encoder``: the per-value check and encoding. Compiled once per column, it returns a function
+* its per-value check and encoding (``PeakType.encoder``): compiled once per column, a function
   that checks a Python value and returns the column's ``"name":value`` JSON text, or raises
-  ``Invalid`` naming the problem (``PROBLEMS``); the API's ``Rules`` word it;
-* ``block``: the same check for a whole column of a block of records, for the block encoder
-  (``encode``): it answers only where it can prove the per-value result;
-* ``csv``: how a CSV cell's text becomes a value (cell by cell, and vectorised with Arrow);
-* ``warehouse``: the column's SQL type in each warehouse destination (Snowflake, Redshift);
-* ``infer``: which Python values suggest the type when a schema is inferred from records.
+  ``Invalid`` naming the problem;
+* its problems (``PROBLEMS``): each with its kind (a v2 code) and each API's wording;
+* the same check for a whole column of a block of records (``PeakType.block``), for the block
+  encoder (``encode``): it answers only where it can prove the per-value result;
+* how a CSV cell's text becomes a value (``PeakType.csv``: cell by cell, and vectorised with Arrow);
+* its SQL type in each warehouse destination (``PeakType.warehouse``: Snowflake, Redshift);
+* which Python values suggest it when a schema is inferred from records (``PeakType.infer``).
 
 Every dispatch on a type goes through ``REGISTRY`` (``type_of``), and the registry is checked when
 this module is imported: a type of either API's enum (``ColumnType``, ``V2Type``) without an
-entry, an entry that does not declare every warehouse, or an API's ``Rules`` that does not word
-every problem, is an error at import, never a default branch at run time.
+entry, an entry that does not name every warehouse's type, or a problem not worded for every API,
+is an error at import, never a default branch at run time.
 
-What differs between the APIs is data, not code: ``Rules`` (see ``validation.V1`` and
-``validation.V2``) says how digits are counted (as written or by value), which JSON encoder
-proves a JSON value, how every problem is worded and coded. No Airflow import.
+What differs between the APIs is data, not code: the wording of each problem, and ``Rules`` (see
+``validation.V1`` and ``validation.V2``): how digits are counted (as written or by value), which
+JSON encoder proves a JSON value, which formats dates take where a column names none. No Airflow
+import.
 """
 
 from __future__ import annotations
@@ -67,11 +70,13 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "PROBLEMS",
+    "RECORD_PROBLEMS",
     "REGISTRY",
     "ColumnSpec",
     "ColumnType",
     "Invalid",
     "PeakType",
+    "Problem",
     "Rules",
     "V2Type",
     "type_of",
@@ -136,49 +141,47 @@ class V2Type(str, Enum):
 
 
 # ----------------------------------------------------------------------------- problems
-#: Every problem a value or a record can have, with the kind of failure it is (the v2 codes are
-#: the vocabulary; v1 words the same problems without codes).
-PROBLEMS: dict[str, RowCode] = {
-    # the record as a whole, and its keys
+#: The APIs whose rules word every problem (``validation.V1``, ``validation.V2``).
+APIS = ("v1", "v2")
+#: Problems of a record as a whole and of its keys, which each API's ``Rules`` words; with the
+#: kind of failure each is (the v2 codes are the vocabulary; v1 words them without codes).
+RECORD_PROBLEMS: dict[str, RowCode] = {
     "not_an_object": codes.NOT_AN_OBJECT,
     "key_not_text": codes.UNKNOWN_COLUMN,
     "unknown_column": codes.UNKNOWN_COLUMN,
     "duplicate_column": codes.DUPLICATE_COLUMN,
     "missing_required": codes.MISSING_REQUIRED,
-    "null_not_allowed": codes.NULL_NOT_ALLOWED,
     "unwritable": codes.WRONG_TYPE,
     "lone_surrogate": codes.WRONG_TYPE,
-    # values, by type
-    "string.type": codes.WRONG_TYPE,
-    "string.length": codes.BAD_LENGTH,
-    "string.not_allowed": codes.NOT_ALLOWED_VALUE,
-    "boolean.type": codes.WRONG_TYPE,
-    "integer.range": codes.OUT_OF_RANGE,
-    "integer.bool": codes.WRONG_TYPE,
-    "integer.float": codes.WRONG_TYPE,
-    "integer.decimal_not_finite": codes.WRONG_TYPE,
-    "integer.decimal_fraction": codes.WRONG_TYPE,
-    "integer.type": codes.WRONG_TYPE,
-    "number.float_not_finite": codes.WRONG_TYPE,
-    "number.decimal_not_finite": codes.WRONG_TYPE,
-    "number.text": codes.WRONG_TYPE,
-    "number.bool": codes.WRONG_TYPE,
-    "number.type": codes.WRONG_TYPE,
-    "numeric.precision": codes.EXCEEDS_PRECISION,
-    "numeric.scale": codes.EXCEEDS_SCALE,
-    "json.decimal_not_finite": codes.WRONG_TYPE,
-    "json.nan_inside": codes.WRONG_TYPE,
-    "json.unwritable": codes.WRONG_TYPE,
-    "date.no_match": codes.BAD_FORMAT,
-    "date.render": codes.BAD_FORMAT,
-    "date.type": codes.WRONG_TYPE,
-    "any.unwritable": codes.WRONG_TYPE,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem a value can have: the kind of failure it is, and each API's wording of it (a
+    ``str.format`` template of the fields ``Invalid`` carries)."""
+
+    code: RowCode
+    wording: Mapping[str, str]
+
+
+def _problem(code: RowCode, v1: str, v2: str | None = None) -> Problem:
+    """A problem worded by v1 and v2 (the same words when ``v2`` is not given)."""
+    return Problem(code, {"v1": v1, "v2": v1 if v2 is None else v2})
+
+
+_NULL_PROBLEMS = {
+    "null_not_allowed": _problem(
+        codes.NULL_NOT_ALLOWED,
+        "expected a value: null is not allowed in {why}",
+        "null is not allowed in {why}",
+    ),
 }
 
 
 class Invalid(Exception):
     """Raised by a column function: the ``problem`` (a key of ``PROBLEMS``) and the fields that
-    the API's wording of it may name."""
+    its wording may name."""
 
     __slots__ = ("fields", "problem")
 
@@ -239,8 +242,8 @@ class Digits:
 class Rules:
     """What one Peak API decides differently about a record: data, compiled into its encoders.
 
-    :param wording: every problem of ``PROBLEMS`` as a ``str.format`` template (``Invalid``'s
-        fields, and the compiler's).
+    :param name: the API (``APIS``): each problem of a value is worded per API (``PROBLEMS``).
+    :param wording: each problem of ``RECORD_PROBLEMS`` as a ``str.format`` template.
     :param coded: errors carry the problem's code and category (``RowError``) or not (``RecordError``).
     :param digits: digits as written (v1) or by value (v2).
     :param json_text: the encoder that writes (and so proves) a JSON column's values.
@@ -265,7 +268,11 @@ class Rules:
     validation_error: type[RecordValidationError]
 
     def __post_init__(self) -> None:
-        unworded = sorted(set(PROBLEMS) - set(self.wording))
+        if self.name not in APIS:
+            raise TypeError(
+                f"rules for an API the problems are not worded for: {self.name!r} (not in {APIS})"
+            )
+        unworded = sorted(set(RECORD_PROBLEMS) - set(self.wording))
         if unworded:
             raise TypeError(f"the {self.name} rules do not word the problems {unworded}")
 
@@ -273,9 +280,14 @@ class Rules:
         self, index: int, column: str | None, value: str | None, problem: str, /, **fields: Any
     ) -> RecordError:
         """The API's error for one problem of one record."""
-        message = self.wording[problem].format(**fields)
+        template = self.wording.get(problem)
+        if template is None:
+            found = PROBLEMS[problem]
+            template, kind = found.wording[self.name], found.code
+        else:
+            kind = RECORD_PROBLEMS[problem]
+        message = template.format(**fields)
         if self.coded:
-            kind = PROBLEMS[problem]
             return RowError(index, column, kind.code, kind.category, message, value)
         return RecordError(index, column, value, message)
 
@@ -308,6 +320,17 @@ def _render(fmt: DateTimeFormat | None, v: date, kind: str, rules: Rules) -> str
 
 
 # ============================================================================= string and enum
+_STRING_PROBLEMS = {
+    "string.type": _problem(codes.WRONG_TYPE, "expected {expected}, got {type}"),
+    "string.length": _problem(
+        codes.BAD_LENGTH,
+        "expected {expected}: length {length} is outside {bounds}",
+        "length {length} is outside {bounds}",
+    ),
+    "string.not_allowed": _problem(codes.NOT_ALLOWED_VALUE, "expected one of {shown}", "not one of {shown}"),
+}
+
+
 def _string_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunction:
     null = _null_text(prefix, spec)
     lo, hi, allowed = spec.min_length, spec.max_length, spec.values
@@ -330,7 +353,7 @@ def _string_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFuncti
         if isinstance(v, str):
             if (lo is not None and len(v) < lo) or (hi is not None and len(v) > hi):
                 bounds = f"{0 if lo is None else lo}..{'any' if hi is None else hi}"
-                raise Invalid("string.length", length=len(v), bounds=bounds)
+                raise Invalid("string.length", expected=expected, length=len(v), bounds=bounds)
             if allowed_set is not None and v not in allowed_set:
                 shown = ", ".join(short_repr(a, 40) for a in sorted(allowed_set)[:10])
                 raise Invalid("string.not_allowed", shown=shown)
@@ -364,6 +387,9 @@ def _string_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
 
 # ============================================================================= boolean
+_BOOLEAN_PROBLEMS = {"boolean.type": _problem(codes.WRONG_TYPE, "expected boolean, got {type}")}
+
+
 def _boolean_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunction:
     true, false, null = prefix + "true", prefix + "false", _null_text(prefix, spec)
 
@@ -411,6 +437,31 @@ _float_repr = float.__repr__
 _INF = math.inf
 # A JSON number text without fraction or exponent: what an ``integer`` column accepts.
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")
+
+
+_FRACTION = "expected integer, got {type} (a number with a fraction or exponent)"
+_INTEGER_PROBLEMS = {
+    "integer.range": _problem(
+        codes.OUT_OF_RANGE,
+        "out of range: integers must be within -2**63 .. 2**63-1",
+        "integer outside -2**63 .. 2**63-1",
+    ),
+    "integer.bool": _problem(
+        codes.WRONG_TYPE,
+        "expected integer, got bool (booleans are not integers)",
+        "expected integer, got {type} (booleans are not integers)",
+    ),
+    "integer.float": _problem(
+        codes.WRONG_TYPE, "expected integer, got float (it would be written {text})", _FRACTION
+    ),
+    "integer.decimal_not_finite": _problem(
+        codes.WRONG_TYPE, "expected integer, got Decimal {value} (NaN and Infinity are not JSON)", _FRACTION
+    ),
+    "integer.decimal_fraction": _problem(
+        codes.WRONG_TYPE, "expected integer, got a Decimal with a fraction or an exponent", _FRACTION
+    ),
+    "integer.type": _problem(codes.WRONG_TYPE, "expected integer, got {type}"),
+}
 
 
 def _integer_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunction:
@@ -482,6 +533,43 @@ def _arrow_integer(array: Any) -> list[Any] | None:
 # A numeric string as the contract defines it: ``^[+-]?\d+(\.\d+)?$`` with ASCII digits only, and
 # no trailing newline (``fullmatch``, not ``$``).
 NUMERIC_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
+_NUMBER_PROBLEMS = {
+    "number.float_not_finite": _problem(
+        codes.WRONG_TYPE, "expected {kind}, got float {value} (NaN and Infinity are not JSON)"
+    ),
+    "number.decimal_not_finite": _problem(
+        codes.WRONG_TYPE,
+        "expected {kind}, got Decimal {value} (NaN and Infinity are not JSON)",
+        "expected {kind}, got Decimal {value} (not JSON)",
+    ),
+    "number.text": _problem(
+        codes.WRONG_TYPE,
+        "expected {kind}: a number, or a string of digits with an optional sign and fraction",
+        "expected {kind}: a number or a string of digits",
+    ),
+    "number.bool": _problem(
+        codes.WRONG_TYPE,
+        "expected {kind}, got bool (booleans are not numbers)",
+        "expected {kind}, got {type}",
+    ),
+    "number.type": _problem(
+        codes.WRONG_TYPE,
+        "expected {kind}: a number or a numeric string, got {type}",
+        "expected {kind}, got {type}",
+    ),
+    "numeric.precision": _problem(
+        codes.EXCEEDS_PRECISION,
+        "exceeds precision {precision}: {digits} integer digits, {spec} allows {allowed}",
+        "{digits} integer digits; {spec} allows {allowed}",
+    ),
+    "numeric.scale": _problem(
+        codes.EXCEEDS_SCALE,
+        "exceeds scale {scale}: {digits} fraction digits, {spec} allows {scale}",
+        "{digits} fraction digits; {spec} allows {scale}",
+    ),
+}
 
 
 def written_digits(d: Decimal) -> tuple[int, int]:
@@ -724,6 +812,26 @@ def _arrow_number(array: Any) -> list[Any] | None:
 
 
 # ============================================================================= JSON
+_JSON_PROBLEMS = {
+    "json.decimal_not_finite": _problem(
+        codes.WRONG_TYPE,
+        "expected {kind}, got Decimal {value} (NaN and Infinity are not JSON)",
+        "expected {kind}: the value cannot be written (Decimal {value})",
+    ),
+    "json.nan_inside": _problem(
+        codes.WRONG_TYPE,
+        "expected {kind}: {type} value is not JSON-serialisable "
+        "(NaN or Infinity inside the value; they are not JSON)",
+        "expected {kind}: the value cannot be written (NaN or Infinity inside)",
+    ),
+    "json.unwritable": _problem(
+        codes.WRONG_TYPE,
+        "expected {kind}: {type} value is not JSON-serialisable ({named_detail})",
+        "expected {kind}: the value cannot be written ({detail:.80})",
+    ),
+}
+
+
 def _not_serialisable(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
@@ -854,6 +962,21 @@ def _csv_json(text: str) -> Any:
 
 
 # ============================================================================= date and timestamp
+_DATE_PROBLEMS = {
+    "date.no_match": _problem(codes.BAD_FORMAT, "does not match {shown} or is not a real calendar {kind}"),
+    "date.render": _problem(
+        codes.BAD_FORMAT,
+        "does not match {shown}: cannot render {type}: {error}",
+        "cannot render {type} as {description!r}: {error}",
+    ),
+    "date.type": _problem(
+        codes.WRONG_TYPE,
+        "expected {kind}: a string in format {shown} or a {kind}, got {type}",
+        "expected {kind} text{in_shown}, got {type}",
+    ),
+}
+
+
 def _datetime_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunction:
     null = _null_text(prefix, spec)
     kind = spec.label
@@ -995,6 +1118,15 @@ def render_many(fmt: DateTimeFormat, stamps: Sequence[Any]) -> Sequence[Any] | N
 
 
 # ============================================================================= unknown
+_ANY_PROBLEMS = {
+    "any.unwritable": _problem(
+        codes.WRONG_TYPE,
+        "expected a JSON value: it cannot be written ({detail})",
+        "the value cannot be written as JSON ({detail:.80})",
+    ),
+}
+
+
 def any_value_encoder(prefix: str, spec: ColumnSpec | None, rules: Rules) -> ColumnFunction:
     """A column whose type is unknown (or a key of a table without a schema, ``spec=None``):
     anything JSON can write; dates in the API's default formats."""
@@ -1180,13 +1312,32 @@ UNKNOWN = PeakType(
 REGISTRY: dict[str, PeakType] = {
     t.name: t for t in (STRING, ENUM, BOOLEAN, INTEGER, NUMERIC, FLOAT, JSON, DATE, TIMESTAMP, UNKNOWN)
 }
+#: Every problem a value can have, worded by every API (``APIS``).
+PROBLEMS: dict[str, Problem] = {
+    **_NULL_PROBLEMS,
+    **_STRING_PROBLEMS,
+    **_BOOLEAN_PROBLEMS,
+    **_INTEGER_PROBLEMS,
+    **_NUMBER_PROBLEMS,
+    **_JSON_PROBLEMS,
+    **_DATE_PROBLEMS,
+    **_ANY_PROBLEMS,
+}
 #: The order in which inference tries the types (the first whose ``infer`` matches wins).
 INFERENCE = (BOOLEAN, INTEGER, NUMERIC, STRING, TIMESTAMP, DATE, JSON)
 
 
-def check_registry(registry: Mapping[str, PeakType], enums: Iterable[type[Enum]]) -> None:
-    """Every member of every API's type enum has an entry, and every entry declares every facet:
-    ``TypeError`` naming what is missing (run when this module is imported)."""
+def check_registry(
+    registry: Mapping[str, PeakType],
+    enums: Iterable[type[Enum]],
+    problems: Mapping[str, Problem] | None = None,
+) -> None:
+    """Every member of every API's type enum has an entry, every entry declares every facet, and
+    every API words every problem: ``TypeError`` naming what is missing (run at import)."""
+    for name, problem in (PROBLEMS if problems is None else problems).items():
+        unworded = [api for api in APIS if api not in problem.wording]
+        if unworded:
+            raise TypeError(f"problem {name!r} is not worded for {', '.join(unworded)}")
     missing = [
         f"{enum.__name__}.{member.name}"
         for enum in enums
@@ -1213,7 +1364,7 @@ def check_registry(registry: Mapping[str, PeakType], enums: Iterable[type[Enum]]
             raise TypeError(f"type {name!r}: pinned and pinned_by go together (precision or zone)")
 
 
-check_registry(REGISTRY, (ColumnType, V2Type))
+check_registry(REGISTRY, (ColumnType, V2Type), PROBLEMS)
 
 
 def type_of(kind: ColumnType | V2Type | str) -> PeakType:

@@ -10,11 +10,12 @@ in the record's key order (then, for v2, the required columns it lacks in schema
 same pairs the server reports (see ``docs/contract.md`` and ``docs/ingestion-v2.md``).
 
 What differs between Peak's APIs is data: ``V1`` and ``V2`` (``types.Rules``) say how digits are
-counted against a precision (as written, or the value's), how each problem is worded (v1 reasons;
-v2 ``DI_E_...`` codes, categories and messages), which JSON encoder writes a JSON value. The
-table says the rest: v1 columns are nullable and optional; v2 columns may be required, refuse
-null, bound a text's length or list an enum's values; v2 keys may match ignoring case, and a v2
-table whose schema is unknown takes any key, unchecked.
+counted against a precision (as written, or the value's), how a record's structural problems are
+worded (a value's are worded per type, in ``types.PROBLEMS``), whether errors carry v2's
+``DI_E_...`` codes and categories, which JSON encoder writes a JSON value. The table says the
+rest: v1 columns are nullable and optional; v2 columns may be required, refuse null, bound a
+text's length or list an enum's values; v2 keys may match ignoring case, and a v2 table whose
+schema is unknown takes any key, unchecked.
 
 Python conveniences (client only): ``datetime``/``date`` are rendered with the column's format,
 ``Decimal`` is written as its exact text (a raw JSON number), tuples are JSON arrays. NaN and
@@ -84,6 +85,7 @@ _HINT = " (names are case-sensitive: did you mean {!r}?)"
 
 # ----------------------------------------------------------------------------- the APIs' rules
 #: Peak's Ingestion API (v1): reasons that start with the contract's phrases, digits as written.
+#: (A value's problems are worded per type, with both APIs' words, in ``types.PROBLEMS``.)
 V1 = Rules(
     name="v1",
     wording={
@@ -92,38 +94,8 @@ V1 = Rules(
         "unknown_column": "unknown column in table {table!r}{hint}",
         "duplicate_column": "unknown column: {name!r} is given twice (keys differ only in case)",
         "missing_required": "required column is missing",
-        "null_not_allowed": "expected a value: null is not allowed in {why}",
         "unwritable": "expected {kind}: {type} cannot be written as JSON ({detail})",
         "lone_surrogate": "expected {kind}: text with a lone surrogate is not valid UTF-8",
-        "string.type": "expected {expected}, got {type}",
-        "string.length": "expected {expected}: length {length} is outside {bounds}",
-        "string.not_allowed": "expected one of {shown}",
-        "boolean.type": "expected boolean, got {type}",
-        "integer.range": "out of range: integers must be within -2**63 .. 2**63-1",
-        "integer.bool": "expected integer, got bool (booleans are not integers)",
-        "integer.float": "expected integer, got float (it would be written {text})",
-        "integer.decimal_not_finite": "expected integer, got Decimal {value} (NaN and Infinity are not JSON)",
-        "integer.decimal_fraction": "expected integer, got a Decimal with a fraction or an exponent",
-        "integer.type": "expected integer, got {type}",
-        "number.float_not_finite": "expected {kind}, got float {value} (NaN and Infinity are not JSON)",
-        "number.decimal_not_finite": "expected {kind}, got Decimal {value} (NaN and Infinity are not JSON)",
-        "number.text": "expected {kind}: a number, or a string of digits with an optional sign and fraction",
-        "number.bool": "expected {kind}, got bool (booleans are not numbers)",
-        "number.type": "expected {kind}: a number or a numeric string, got {type}",
-        "numeric.precision": (
-            "exceeds precision {precision}: {digits} integer digits, {spec} allows {allowed}"
-        ),
-        "numeric.scale": "exceeds scale {scale}: {digits} fraction digits, {spec} allows {scale}",
-        "json.decimal_not_finite": "expected {kind}, got Decimal {value} (NaN and Infinity are not JSON)",
-        "json.nan_inside": (
-            "expected {kind}: {type} value is not JSON-serialisable "
-            "(NaN or Infinity inside the value; they are not JSON)"
-        ),
-        "json.unwritable": "expected {kind}: {type} value is not JSON-serialisable ({named_detail})",
-        "date.no_match": "does not match {shown} or is not a real calendar {kind}",
-        "date.render": "does not match {shown}: cannot render {type}: {error}",
-        "date.type": "expected {kind}: a string in format {shown} or a {kind}, got {type}",
-        "any.unwritable": "expected a JSON value: it cannot be written ({detail})",
     },
     coded=False,
     digits=AS_WRITTEN,
@@ -149,33 +121,8 @@ V2 = Rules(
         "unknown_column": "not a column of {table!r}{hint}",
         "duplicate_column": "column {name!r} is given twice (keys differ only in case)",
         "missing_required": "required column is missing",
-        "null_not_allowed": "null is not allowed in {why}",
         "unwritable": "{type} cannot be written as JSON ({detail:.80})",
         "lone_surrogate": "text with a lone surrogate is not valid UTF-8",
-        "string.type": "expected {expected}, got {type}",
-        "string.length": "length {length} is outside {bounds}",
-        "string.not_allowed": "not one of {shown}",
-        "boolean.type": "expected boolean, got {type}",
-        "integer.range": "integer outside -2**63 .. 2**63-1",
-        "integer.bool": "expected integer, got {type} (booleans are not integers)",
-        "integer.float": "expected integer, got {type} (a number with a fraction or exponent)",
-        "integer.decimal_not_finite": "expected integer, got {type} (a number with a fraction or exponent)",
-        "integer.decimal_fraction": "expected integer, got {type} (a number with a fraction or exponent)",
-        "integer.type": "expected integer, got {type}",
-        "number.float_not_finite": "expected {kind}, got float {value} (NaN and Infinity are not JSON)",
-        "number.decimal_not_finite": "expected {kind}, got Decimal {value} (not JSON)",
-        "number.text": "expected {kind}: a number or a string of digits",
-        "number.bool": "expected {kind}, got {type}",
-        "number.type": "expected {kind}, got {type}",
-        "numeric.precision": "{digits} integer digits; {spec} allows {allowed}",
-        "numeric.scale": "{digits} fraction digits; {spec} allows {scale}",
-        "json.decimal_not_finite": "expected {kind}: the value cannot be written (Decimal {value})",
-        "json.nan_inside": "expected {kind}: the value cannot be written (NaN or Infinity inside)",
-        "json.unwritable": "expected {kind}: the value cannot be written ({detail:.80})",
-        "date.no_match": "does not match {shown} or is not a real calendar {kind}",
-        "date.render": "cannot render {type} as {description!r}: {error}",
-        "date.type": "expected {kind} text{in_shown}, got {type}",
-        "any.unwritable": "the value cannot be written as JSON ({detail:.80})",
     },
     coded=True,
     digits=BY_VALUE,

@@ -349,26 +349,29 @@ NEAR_DATES = [
 ]
 
 
+#: Values of every kind, right or wrong for any column (the v2 differential tests use them too).
+ANY_VALUE = (
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    huge_ints,
+    finite_floats,
+    odd_floats,
+    decimals,
+    odd_decimals,
+    texts,
+    numeric_texts,
+    date_texts,
+    stamps,
+    days,
+    json_values,
+    oddities,
+)
+
+
 def anything(name: str) -> st.SearchStrategy[Any]:
     """Anything at all, right or wrong for the column."""
-    return st.one_of(
-        common(name),
-        st.none(),
-        st.booleans(),
-        st.integers(),
-        huge_ints,
-        finite_floats,
-        odd_floats,
-        decimals,
-        odd_decimals,
-        texts,
-        numeric_texts,
-        date_texts,
-        stamps,
-        days,
-        json_values,
-        oddities,
-    )
+    return st.one_of(common(name), *ANY_VALUE)
 
 
 @st.composite

@@ -334,3 +334,16 @@ def test_each_api_shows_the_one_summary_under_its_documented_names() -> None:
         or "failed E1" in v2.as_table()
     )
     assert isinstance(v1, LoadSummary) and isinstance(v2, LoadSummary)
+
+
+@pytest.mark.parametrize("record", [{"id": "\ud800"}, {(1, 2): 1}], ids=["lone surrogate", "tuple key"])
+def test_a_v1_dead_letter_never_fails_the_load_on_the_record_itself(tmp_path, record: dict[Any, Any]) -> None:
+    path = tmp_path / "dead.jsonl"
+    options = IngestOptions(on_invalid="dead_letter", dead_letter_path=str(path), max_concurrency=1)
+    sink = Sink(lambda batch: batch.count)
+    summary = load(
+        V1Api(sink, SCHEMA), [{"id": 1}, record], options.within(IngestLimits()), IngestSummary(table="o")
+    )
+    assert (summary.records_sent, summary.invalid) == (1, 1)
+    (letter,) = [strict(line) for line in path.read_text().splitlines()]
+    assert letter["record_index"] == 1 and letter["record"] in ({"id": "\ud800"}, {"(1, 2)": 1})

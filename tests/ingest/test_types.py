@@ -63,9 +63,21 @@ def test_check_registry_names_every_member_without_an_entry() -> None:
 
 
 def test_rules_that_leave_a_problem_unworded_are_refused() -> None:
-    wording = {k: v for k, v in V1.wording.items() if k != "numeric.scale"}
-    with pytest.raises(TypeError, match=r"the v1 rules do not word the problems \['numeric.scale'\]"):
+    wording = {k: v for k, v in V1.wording.items() if k != "duplicate_column"}
+    with pytest.raises(TypeError, match=r"the v1 rules do not word the problems \['duplicate_column'\]"):
         replace(V1, wording=wording)
+    with pytest.raises(TypeError, match="rules for an API the problems are not worded for: 'v3'"):
+        replace(V2, name="v3")
+
+
+def test_a_problem_not_worded_for_every_api_fails_at_import() -> None:
+    variant = SOURCE.replace(
+        '"boolean.type": _problem(codes.WRONG_TYPE, "expected boolean, got {type}")',
+        '"boolean.type": Problem(codes.WRONG_TYPE, {"v1": "expected boolean, got {type}"})',
+    )
+    assert variant != SOURCE
+    with pytest.raises(TypeError, match=r"problem 'boolean\.type' is not worded for v2"):
+        load_variant(variant)
 
 
 @pytest.mark.parametrize("kind", [*ColumnType, *V2Type], ids=lambda k: f"{type(k).__name__}.{k.name}")

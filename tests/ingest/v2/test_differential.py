@@ -30,18 +30,14 @@ from airflow_provider_peak.ingest.v2.schema import (
 )
 from tests.ingest import reference_rows as reference
 from tests.ingest.test_differential import (
+    ANY_VALUE,
     date_texts,
     days,
     decimals,
     finite_floats,
-    huge_ints,
     json_values,
     numeric_texts,
-    odd_decimals,
-    odd_floats,
-    oddities,
     stamps,
-    texts,
 )
 
 PROFILE = settings(
@@ -140,21 +136,7 @@ def _try_render(fmt: Any, value: datetime) -> str | None:
 
 
 anything = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    huge_ints,
-    finite_floats,
-    odd_floats,
-    decimals,
-    odd_decimals,
-    texts,
-    numeric_texts,
-    date_texts,
-    stamps,
-    days,
-    json_values,
-    oddities,
+    *ANY_VALUE,
     st.sampled_from([Decimal("1.500"), Decimal("0.050"), Decimal("1E+2"), "007.50", date(2024, 2, 29)]),
 )
 
