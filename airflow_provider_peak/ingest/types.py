@@ -67,19 +67,34 @@ if TYPE_CHECKING:
     from airflow_provider_peak.exceptions import RecordValidationError
 
 __all__ = [
+    "APIS",
+    "AS_WRITTEN",
+    "BY_VALUE",
     "INT64_MAX",
     "INT64_MIN",
     "PROBLEMS",
     "RECORD_PROBLEMS",
     "REGISTRY",
+    "WAREHOUSES",
     "ColumnSpec",
     "ColumnType",
+    "CsvConversion",
+    "Digits",
     "Invalid",
+    "InvalidJSONText",
     "PeakType",
     "Problem",
     "Rules",
     "V2Type",
+    "any_value_encoder",
+    "check_registry",
+    "infer_type",
+    "json_text",
+    "json_text_checked",
+    "merge_types",
+    "render_many",
     "type_of",
+    "value_digits",
 ]
 
 INT64_MIN = -(2**63)
