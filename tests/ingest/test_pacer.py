@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from airflow_provider_peak.emulator import PeakEmulator
 from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
 from airflow_provider_peak.exceptions import PeakConfigError
-from airflow_provider_peak.ingest.pacer import RequestPacer
+from airflow_provider_peak.ingest.apis.pacing import RequestPacer
 
 
 class FakeClock:

@@ -18,7 +18,6 @@ from airflow_provider_peak.feed.destinations.spool import (
 from airflow_provider_peak.feed.destinations.warehouse import (
     DEFAULT_MAX_NEW_COLUMNS,
     REDSHIFT,
-    REDSHIFT_TYPES,
     WarehouseColumn,
     column_identifier,
     declared_columns,
@@ -260,7 +259,7 @@ def _definitions(columns: list[WarehouseColumn]) -> str:
 
 
 def _definition(column: WarehouseColumn) -> str:
-    sql_type = column.sql_type(REDSHIFT_TYPES, decimal="DECIMAL", tz="TIMESTAMPTZ")
+    sql_type = column.sql_type("redshift")
     return f"{column_identifier(column.name, REDSHIFT)} {sql_type}"
 
 

@@ -16,7 +16,6 @@ from airflow_provider_peak.feed.destinations.spool import (
 from airflow_provider_peak.feed.destinations.warehouse import (
     DEFAULT_MAX_NEW_COLUMNS,
     SNOWFLAKE,
-    SNOWFLAKE_TYPES,
     WarehouseColumn,
     column_identifier,
     declared_columns,
@@ -226,7 +225,7 @@ def _definitions(columns: list[WarehouseColumn]) -> str:
 
 
 def _definition(column: WarehouseColumn) -> str:
-    sql_type = column.sql_type(SNOWFLAKE_TYPES, decimal="NUMBER", tz="TIMESTAMP_TZ")
+    sql_type = column.sql_type("snowflake")
     return f"{column_identifier(column.name, SNOWFLAKE)} {sql_type}"
 
 

@@ -29,8 +29,9 @@ from airflow_provider_peak.exceptions import PeakConfigError, RecordValidationEr
 from airflow_provider_peak.feed.destinations.base import StagedRecords
 from airflow_provider_peak.feed.destinations.spool import PartWriter
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
+from airflow_provider_peak.ingest.record_errors import RecordError, short_repr
 from airflow_provider_peak.ingest.schema import Column, ColumnType, SchemaError
-from airflow_provider_peak.ingest.validation import RecordError, short_repr
+from airflow_provider_peak.ingest.types import type_of
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: New columns one run may add to a table (``max_new_columns``): a source cannot widen it at will.
@@ -38,26 +39,6 @@ DEFAULT_MAX_NEW_COLUMNS = 100
 #: Unicode categories no column name may hold: controls (C0 and C1), invisible formatting (bidi
 #: overrides, zero-width characters), surrogates, line and paragraph separators.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-SNOWFLAKE_TYPES = {
-    ColumnType.STRING: "VARCHAR",
-    ColumnType.INTEGER: "NUMBER(38,0)",
-    ColumnType.NUMERIC: "FLOAT",
-    ColumnType.BOOLEAN: "BOOLEAN",
-    ColumnType.JSON: "VARIANT",
-    ColumnType.DATE: "DATE",
-    ColumnType.TIMESTAMP: "TIMESTAMP_NTZ",
-}
-REDSHIFT_TYPES = {
-    ColumnType.STRING: "VARCHAR(65535)",
-    ColumnType.INTEGER: "BIGINT",
-    ColumnType.NUMERIC: "DOUBLE PRECISION",
-    ColumnType.BOOLEAN: "BOOLEAN",
-    ColumnType.JSON: "SUPER",
-    ColumnType.DATE: "DATE",
-    ColumnType.TIMESTAMP: "TIMESTAMP",
-}
-
 
 #: A part of a table name that needs no quotes (the warehouse folds its case).
 _PLAIN_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
@@ -177,12 +158,12 @@ class WarehouseColumn:
     def of(cls, column: Column) -> WarehouseColumn:
         return cls(column.name, column.type, column.precision, column.scale, column.format)
 
-    def sql_type(self, types: Mapping[ColumnType, str], *, decimal: str, tz: str) -> str:
-        if self.type is ColumnType.NUMERIC and self.precision is not None:
-            return f"{decimal}({self.precision},{self.scale or 0})"
-        if self.type is ColumnType.TIMESTAMP and self.format and "TZH" in self.format.upper():
-            return tz
-        return types[self.type]
+    def sql_type(self, warehouse: str) -> str:
+        """The column's SQL type in ``warehouse`` (``snowflake`` or ``redshift``): its type's
+        (``types.PeakType.sql_type``)."""
+        return type_of(self.type).sql_type(
+            warehouse, precision=self.precision, scale=self.scale, fmt=self.format
+        )
 
 
 def declared_columns(columns: Sequence[Mapping[str, Any] | Column] | None) -> list[WarehouseColumn] | None:
