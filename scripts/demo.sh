@@ -40,10 +40,15 @@ wait_for() {  # wait_for <log file> <text>
   echo "!! did not start: see $1" && exit 1
 }
 
+# The emulator accepts no built-in key: the demo makes up its keys on every run and gives them to
+# the emulator and to the connections below.
+new_key() { "$PY" -c 'import secrets; print(secrets.token_urlsafe(18))'; }
+PEAK_KEY="$(new_key)" PEAKA_KEY="$(new_key)" V2_TOKEN="$(new_key)"
 PORT="$(free_port)"
 URL="http://127.0.0.1:$PORT"
-"$PY" -m airflow_provider_peak.emulator --port "$PORT" --db "$DEMO/peak.sqlite" --api-key demo-key \
-  --peaka-api-key demo-peaka-key --peaka-step 0 --source-orders 120 >"$DEMO/emulator.log" 2>&1 &
+"$PY" -m peak_emulator --port "$PORT" --db "$DEMO/peak.sqlite" --api-key "$PEAK_KEY" \
+  --peaka-api-key "$PEAKA_KEY" --v2-token "$V2_TOKEN:demo" --peaka-step 0 --source-orders 120 \
+  >"$DEMO/emulator.log" 2>&1 &
 PIDS="$!"
 S3_PORT="$(free_port)"
 S3_URL="http://127.0.0.1:$S3_PORT"
@@ -55,10 +60,10 @@ wait_for "$DEMO/s3.log" "Running on"
 echo "== Peak emulator at $URL, local S3 at $S3_URL (logs in $DEMO)"
 
 # The "Peak table" link of ingest tasks opens the emulator's page of the table.
-export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", \"password\": \"demo-key\", \"extra\": {\"table_url_template\": \"{base_url}/data/tables/{table}\"}}"
-export AIRFLOW_CONN_PEAKA_DEFAULT="{\"conn_type\": \"peaka\", \"host\": \"$URL/peaka\", \"password\": \"demo-peaka-key\", \"extra\": {\"project_id\": \"demo-project\"}}"
+export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", \"password\": \"$PEAK_KEY\", \"extra\": {\"table_url_template\": \"{base_url}/data/tables/{table}\"}}"
+export AIRFLOW_CONN_PEAKA_DEFAULT="{\"conn_type\": \"peaka\", \"host\": \"$URL/peaka\", \"password\": \"$PEAKA_KEY\", \"extra\": {\"project_id\": \"demo-project\"}}"
 export AIRFLOW_CONN_ORDERS_API="{\"conn_type\": \"peak_rest\", \"host\": \"$URL\", \"login\": \"source-client\", \"password\": \"source-secret\", \"extra\": {\"auth_type\": \"custom\", \"auth_url\": \"/_source/auth/token\", \"auth_body\": {\"client_id\": \"{login}\", \"client_secret\": \"{password}\"}, \"expires_in_path\": \"expires_in\"}}"
-export AIRFLOW_CONN_PEAK_V2_DEFAULT="{\"conn_type\": \"peak_v2\", \"host\": \"$URL\", \"password\": \"demo-pat\"}"
+export AIRFLOW_CONN_PEAK_V2_DEFAULT="{\"conn_type\": \"peak_v2\", \"host\": \"$URL\", \"password\": \"$V2_TOKEN\"}"
 export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"demo\", \"password\": \"demo-secret\", \"extra\": {\"endpoint_url\": \"$S3_URL\", \"region_name\": \"us-east-1\"}}"
 # fakesnow answers in place of Snowflake inside the process that runs the Snowflake example.
 export AIRFLOW_CONN_SNOWFLAKE_DEFAULT="{\"conn_type\": \"snowflake\", \"login\": \"demo\", \"password\": \"demo\", \"schema\": \"public\", \"extra\": {\"account\": \"demo\", \"database\": \"analytics\", \"warehouse\": \"demo\"}}"
@@ -98,12 +103,12 @@ done
 
 # The emulator started empty, so every table it holds now was written by the DAGs above.
 echo "== What Peak holds now"
-"$PY" -m airflow_provider_peak.emulator show --url "$URL"
-tables="$("$PY" -m airflow_provider_peak.emulator show --url "$URL" --json |
+"$PY" -m peak_emulator show --url "$URL"
+tables="$("$PY" -m peak_emulator show --url "$URL" --json |
   "$PY" -c 'import json, sys; print(" ".join(t["table"] for t in json.load(sys.stdin)))')"
 for table in $tables; do
   echo "-- $table (first 3 rows)"
-  "$PY" -m airflow_provider_peak.emulator show --url "$URL" "$table" --limit 3
+  "$PY" -m peak_emulator show --url "$URL" "$table" --limit 3
 done
 curl -fsS "$URL/_emulator/v2/tables" |
   "$PY" -c 'import json, sys; [print("-- solution table %(table)s: %(rows)s rows, %(failed)s failed rows" % t) for t in json.load(sys.stdin)["tables"]]'

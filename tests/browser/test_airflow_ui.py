@@ -68,7 +68,7 @@ BEHAVIOURS = {
     "peak_v2": forms.PEAK_V2_UI_BEHAVIOUR,
 }
 #: The emulator's v2 ingestion API answers this token, of this tenant.
-V2_TOKEN, V2_TENANT = "demo-pat", "demo"
+V2_TOKEN, V2_TENANT = "ui-test-pat-5d1e", "demo"
 DEFAULT_SECTION = "Extra Fields"  # Airflow's name for the extra fields without a section
 #: The form section each connection type's screenshot shows.
 SHOWN_SECTION = {
@@ -149,7 +149,7 @@ def driver() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def site(driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Started after the browser: a machine where Chromium cannot run skips before Airflow starts."""
-    from airflow_provider_peak.emulator import PeakEmulator
+    from peak_emulator import IngestionV2Api, PeakEmulator
     from tests.scale.airflow_cluster import postgres
 
     tmp = tmp_path_factory.mktemp("airflow-ui")
@@ -157,7 +157,12 @@ def site(driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site
     dags.mkdir()
     home.mkdir()
     shutil.copy(EXAMPLES / f"{DAG_ID}.py", dags)
-    emulator = PeakEmulator(api_keys=(API_KEY,), oauth_clients={CLIENT_ID: CLIENT_SECRET}, quiet=True)
+    emulator = PeakEmulator(
+        api_keys=(API_KEY,),
+        oauth_clients={CLIENT_ID: CLIENT_SECRET},
+        quiet=True,
+        ingestion_v2=IngestionV2Api(tokens={V2_TOKEN: V2_TENANT}),
+    )
     with emulator as emu, postgres() as db_url:
         peak_default = {
             "conn_type": "peak",

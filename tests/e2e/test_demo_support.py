@@ -84,7 +84,7 @@ def test_a_log_without_summaries_says_so(tmp_path, capsys):
 
 @pytest.mark.airflow_e2e
 def test_the_demo_s3_data_is_what_the_s3_example_reads_by_default(set_conn, run_dag, moto_server, s3):
-    from airflow_provider_peak.emulator import PeakEmulator
+    from peak_emulator import PeakEmulator
 
     # An emulator of its own: the example writes the fixed table s3_events.
     with PeakEmulator(api_keys=(API_KEY,), quiet=True) as emulator:
