@@ -26,6 +26,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
+from urllib.parse import urlsplit
 
 from airflow_provider_peak.exceptions import PeakAcknowledgementError, PeakConfigError
 from airflow_provider_peak.ingest.batching import Batch, EncodeAndPack
@@ -35,6 +36,7 @@ from airflow_provider_peak.ingest.schema import ColumnType, TableSchema
 from airflow_provider_peak.ingest.sender import BatchSender
 from airflow_provider_peak.ingest.validation import RecordError
 from airflow_provider_peak.utils.checks import check_count, check_number
+from airflow_provider_peak.utils.extras import require_for_url
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +295,7 @@ def open_text(path: str) -> IO[str]:
     if "://" in path:
         from airflow_provider_peak.version_compat import ObjectStoragePath
 
+        require_for_url(path, f"dead-letter files at {urlsplit(path).scheme}:// URLs")
         return ObjectStoragePath(path).open("w")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return open(path, "w", encoding="utf-8")

@@ -30,6 +30,7 @@ from airflow_provider_peak.feed.destinations.warehouse import (
 )
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
 from airflow_provider_peak.ingest.schema import Column
+from airflow_provider_peak.utils.extras import require
 
 #: S3 bucket names (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -83,6 +84,7 @@ class RedshiftDestination(Destination):
         part_records: int = DEFAULT_PART_RECORDS,
         part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
+        require("amazon", "RedshiftDestination")  # when the DAG is parsed
         if not s3_bucket:
             raise PeakConfigError("RedshiftDestination needs s3_bucket: Redshift loads JSON through S3")
         if "{{" not in table and len(split_name(table)) > 2:
