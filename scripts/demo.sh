@@ -2,7 +2,8 @@
 # The demo: install (first run only), start the Peak emulator (which also serves Peaka's cache API
 # and an orders REST source) and a local S3 (moto), run every example DAG end-to-end, say in one
 # line what each did, show what landed, stop everything. No Docker, no Peak account, no cloud.
-# DEMO_DAGS="peak_ingest_taskflow peaka_batch_cache" runs a subset.
+# DEMO_DAGS="peak_ingest_taskflow peaka_batch_cache" runs a subset (peak_table_updated runs only
+# after a load of demo_orders: peak_ingest_taskflow before it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -23,6 +24,9 @@ export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags_examples"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__LOGGING__LOGGING_LEVEL=INFO
+# Unpaused, as a scheduled deployment's DAGs are: an asset event queues a run of the DAGs scheduled
+# on its asset only when they are not paused.
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 # A cluster policy for the demo only: the examples retry failed tasks after a delay of up to a
 # minute, which in a demo would hide a setup error for minutes. Here a failure shows at once.
 mkdir -p "$AIRFLOW_HOME/config"
@@ -64,22 +68,27 @@ export AIRFLOW_CONN_PEAK_DEFAULT="{\"conn_type\": \"peak\", \"host\": \"$URL\", 
 export AIRFLOW_CONN_PEAKA_DEFAULT="{\"conn_type\": \"peaka\", \"host\": \"$URL/peaka\", \"password\": \"$PEAKA_KEY\", \"extra\": {\"project_id\": \"demo-project\"}}"
 export AIRFLOW_CONN_ORDERS_API="{\"conn_type\": \"peak_rest\", \"host\": \"$URL\", \"login\": \"source-client\", \"password\": \"source-secret\", \"extra\": {\"auth_type\": \"custom\", \"auth_url\": \"/_source/auth/token\", \"auth_body\": {\"client_id\": \"{login}\", \"client_secret\": \"{password}\"}, \"expires_in_path\": \"expires_in\"}}"
 export AIRFLOW_CONN_PEAK_V2_DEFAULT="{\"conn_type\": \"peak_v2\", \"host\": \"$URL\", \"password\": \"$V2_TOKEN\"}"
-export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"demo\", \"password\": \"demo-secret\", \"extra\": {\"endpoint_url\": \"$S3_URL\", \"region_name\": \"us-east-1\"}}"
+export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"demo-access-key\", \"password\": \"demo-secret-key\", \"extra\": {\"endpoint_url\": \"$S3_URL\", \"region_name\": \"us-east-1\"}}"
 # fakesnow answers in place of Snowflake inside the process that runs the Snowflake example.
-export AIRFLOW_CONN_SNOWFLAKE_DEFAULT="{\"conn_type\": \"snowflake\", \"login\": \"demo\", \"password\": \"demo\", \"schema\": \"public\", \"extra\": {\"account\": \"demo\", \"database\": \"analytics\", \"warehouse\": \"demo\"}}"
+# Every value has 5 characters or more: Airflow masks these fields and warns about shorter ones.
+export AIRFLOW_CONN_SNOWFLAKE_DEFAULT="{\"conn_type\": \"snowflake\", \"login\": \"demo-user\", \"password\": \"demo-password\", \"schema\": \"public\", \"extra\": {\"account\": \"demo-account\", \"database\": \"analytics\", \"warehouse\": \"demo-warehouse\"}}"
 echo "== local S3: $("$PY" scripts/demo_support.py s3 "$S3_URL")"
 
 echo "== airflow db migrate"
 "$AIRFLOW" db migrate >"$DEMO/migrate.log" 2>&1
 # The pool that keeps every Peak task together within the API's 30 requests in flight.
 "$AIRFLOW" pools set peak_api 30 "Peak API: 30 requests in flight per tenant" >/dev/null
+echo "== assets of the Peak tables the examples load: $("$PY" scripts/demo_support.py assets "$ROOT/dags_examples" | tail -n 1)"
 
 run_dag() {  # run_dag <dag_id> <log name>: run it, say what it did, or show why it failed
-  local how="airflow dags test" started=$SECONDS
-  local run=("$AIRFLOW" dags test "$1")
+  local how="dag.test()" started=$SECONDS
+  local run=("$PY" scripts/demo_support.py run "$ROOT/dags_examples/$1.py")
   if [ "$1" = peak_snowflake_to_peak ]; then
     how="dag.test() under fakesnow"
     run=("$PY" scripts/demo_support.py snowflake "$ROOT/dags_examples/$1.py")
+  elif [ "$1" = peak_table_updated ]; then
+    how="asset-triggered: the events of the loads of demo_orders made this run"
+    run=("$PY" scripts/demo_support.py triggered "$ROOT/dags_examples/$1.py")
   fi
   printf '== %s (%s) ...' "$1" "$how"
   "${run[@]}" >"$DEMO/$2.log" 2>&1 || {
