@@ -146,14 +146,12 @@ def _expression(value: Any, name: str) -> str | None:
 class PeakaApi:
     """A local Peaka cache API (see the module docstring). Thread-safe.
 
-    :param api_keys: API keys accepted as ``Authorization: Bearer <key>``.
+    :param api_keys: API keys accepted as ``Authorization: Bearer <key>`` (none is built in).
     :param step: seconds each status of a run lasts, or ``"read"``: one status read each.
     :param missing: table names (``table`` or ``schema.table``) absent from every catalog.
     """
 
-    def __init__(
-        self, *, api_keys: Iterable[str] = ("demo-peaka-key",), step: Step = 0.5, missing: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, *, api_keys: Iterable[str], step: Step = 0.5, missing: Iterable[str] = ()) -> None:
         self.api_keys = frozenset(api_keys)
         self.step = step
         self.missing = set(missing)
