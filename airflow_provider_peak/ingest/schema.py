@@ -1,8 +1,8 @@
 """Table schema model of the Peak Ingestion API: ``Column`` and ``TableSchema``.
 
 Plain dataclasses that validate names, types, formats and numeric precision locally, and
-round-trip the wire JSON (``to_dict`` / ``from_dict``). No Airflow import: the emulator, the
-validator and the hook share this one model.
+round-trip the wire JSON (``to_dict`` / ``from_dict``). No Airflow import: the validator and the
+hook share this one model.
 """
 
 from __future__ import annotations
