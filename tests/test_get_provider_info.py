@@ -74,6 +74,8 @@ def test_the_work_dir_option_is_declared():
     option = _info()["config"]["peak"]["options"]["work_dir"]
     assert option["type"] == "string" and option["default"] is None
     assert "AIRFLOW_HOME" in option["description"]
+
+
 def _pyproject() -> dict:
     from pathlib import Path
 

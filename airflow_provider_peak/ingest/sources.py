@@ -28,8 +28,8 @@ import msgspec
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.ingest import columnar
 from airflow_provider_peak.ingest.schema import Column
-from airflow_provider_peak.utils.redaction import register_secret, sanitize_url, url_credentials
 from airflow_provider_peak.utils.extras import require_for_conn_type, require_for_url
+from airflow_provider_peak.utils.redaction import register_secret, sanitize_url, url_credentials
 
 Record = Mapping[str, Any]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
