@@ -32,7 +32,7 @@ import requests
 import tenacity
 
 from airflow_provider_peak import __version__
-from airflow_provider_peak.exceptions import (
+from airflow_provider_peak.errors import (
     PeakConnectionError,
     PeakError,
     PeakHTTPError,

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.errors import PeakConfigError
 
 
 @dataclass
