@@ -3,6 +3,8 @@
 * The core (``ingest/``, the errors, the strict checks and redaction of ``utils/``) imports nothing
   of Airflow: it imports, runs and raises its errors in a process where ``import airflow`` fails,
   and importing it inside Airflow loads no Airflow module either.
+* The provider info, and the connection settings and forms it is rendered from, import no Airflow
+  (Airflow reads the provider info while it imports itself); the settings import nothing of ``ui/``.
 * Only ``version_compat.py`` branches on the Airflow version or imports ``airflow.sdk`` /
   ``common.compat``.
 * Nothing under ``feed/`` imports from ``operators/``; hooks import no operator.
@@ -27,6 +29,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "airflow_provider_peak"
 ROOT_MODULES = {"__init__.py", "get_provider_info.py", "version_compat.py", "exceptions.py", "errors.py"}
 #: What the core is: the modules that import, run and raise without Airflow.
 CORE = ("ingest", "errors.py", "utils/checks.py", "utils/redaction.py", "utils/workdir.py")
+#: Where each connection setting is declared (the forms are rendered from them).
+SETTINGS = ("hooks/_settings.py", "hooks/_connection.py")
 
 
 def modules(*folders: str) -> list[Path]:
@@ -38,8 +42,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def core_modules() -> list[str]:
-    paths = [[PACKAGE / entry] if entry.endswith(".py") else modules(entry) for entry in CORE]
+def core_modules(entries: tuple[str, ...] = CORE) -> list[str]:
+    paths = [[PACKAGE / entry] if entry.endswith(".py") else modules(entry) for entry in entries]
     return [module_name(path) for group in paths for path in group]
 
 
@@ -124,6 +128,28 @@ def test_the_core_imports_and_raises_where_airflow_cannot_be_imported():
         "NOT_FOUND",
         "404 NOT_FOUND on GET /t: gone",
     ]
+
+
+def test_the_provider_info_is_read_where_airflow_cannot_be_imported():
+    code = (
+        "import json, sys\n"
+        "sys.modules['airflow'] = None\n"
+        "from airflow_provider_peak.get_provider_info import get_provider_info\n"
+        "info = get_provider_info()\n"
+        "print(json.dumps([c['connection-type'] for c in info['connection-types']]))"
+    )
+    assert json.loads(run_python(code)) == ["peak", "peak_rest", "peaka", "peak_v2"]
+    listing = "[m for m, module in sys.modules.items() if m.split('.')[0] == 'airflow' and module]"
+    loaded = run_python(
+        "import json, sys; from airflow_provider_peak.get_provider_info import get_provider_info; "
+        f"get_provider_info(); print(json.dumps({listing}))"
+    )
+    assert json.loads(loaded) == []
+
+
+@pytest.mark.parametrize("path", [PACKAGE / entry for entry in SETTINGS], ids=lambda p: p.name)
+def test_the_connection_settings_import_nothing_of_the_ui(path):
+    assert [name for name in imports(path) if name.startswith("airflow_provider_peak.ui")] == []
 
 
 def test_the_core_raises_airflow_exceptions_inside_airflow_without_importing_exceptions():

@@ -172,8 +172,8 @@ class PeakRestHook(JsonApiHook):
 
     conn_name_attr = "rest_conn_id"
     default_conn_name = "peak_rest_default"
-    conn_type = "peak_rest"
-    hook_name = "Peak REST API source"
+    conn_type = RestSettings.conn_type
+    hook_name = RestSettings.hook_name
     service_name = "the REST source"
 
     def __init__(

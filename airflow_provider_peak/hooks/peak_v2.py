@@ -93,8 +93,8 @@ class PeakV2Hook(JsonApiHook):
 
     conn_name_attr = "peak_v2_conn_id"
     default_conn_name = "peak_v2_default"
-    conn_type = "peak_v2"
-    hook_name = "Peak v2 ingestion (solutions)"
+    conn_type = PeakV2Settings.conn_type
+    hook_name = PeakV2Settings.hook_name
     service_name = "Peak v2"
 
     def __init__(

@@ -72,8 +72,8 @@ class PeakaHook(JsonApiHook):
 
     conn_name_attr = "peaka_conn_id"
     default_conn_name = "peaka_default"
-    conn_type = "peaka"
-    hook_name = "Peaka"
+    conn_type = PeakaSettings.conn_type
+    hook_name = PeakaSettings.hook_name
     service_name = "Peaka"
 
     def __init__(
