@@ -1,8 +1,8 @@
 """The package's layering, checked on its source: each idea keeps its one home.
 
-* The core (``ingest/``, the errors, the strict checks and redaction of ``utils/``) imports nothing
-  of Airflow: it imports, runs and raises its errors in a process where ``import airflow`` fails,
-  and importing it inside Airflow loads no Airflow module either.
+* The core (``ingest/``, ``transport/``, the errors, the strict checks and redaction of
+  ``utils/``) imports nothing of Airflow: it imports, runs and raises its errors in a process where
+  ``import airflow`` fails, and importing it inside Airflow loads no Airflow module either.
 * The provider info, and the connection settings and forms it is rendered from, import no Airflow
   (Airflow reads the provider info while it imports itself); the settings import nothing of ``ui/``.
 * Only ``version_compat.py`` branches on the Airflow version or imports ``airflow.sdk`` /
@@ -28,7 +28,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "airflow_provider_peak"
 ROOT_MODULES = {"__init__.py", "get_provider_info.py", "version_compat.py", "exceptions.py", "errors.py"}
 #: What the core is: the modules that import, run and raise without Airflow.
-CORE = ("ingest", "errors.py", "utils/checks.py", "utils/redaction.py", "utils/workdir.py")
+CORE = ("ingest", "transport", "errors.py", "utils/checks.py", "utils/redaction.py", "utils/workdir.py")
 #: Where each connection setting is declared (the forms are rendered from them).
 SETTINGS = ("hooks/_settings.py", "hooks/_connection.py")
 
@@ -71,8 +71,8 @@ def test_the_root_holds_only_the_entry_points():
     assert {p.name for p in PACKAGE.glob("*.py")} == ROOT_MODULES
 
 
-@pytest.mark.parametrize("path", modules("ingest"), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_the_pipeline_imports_no_airflow_at_import_time(path):
+@pytest.mark.parametrize("path", modules("ingest", "transport"), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_core_imports_no_airflow_at_import_time(path):
     airflow = [name for name in imports(path, top_level_only=True) if name.split(".")[0] == "airflow"]
     assert airflow == []
 

@@ -27,6 +27,7 @@ from airflow_provider_peak.ingest.v2.wire import SOURCES, V2Wire
 from airflow_provider_peak.utils.redaction import url_credentials
 
 __all__ = [
+    "CONNECTIONS",
     "CUSTOM_AUTH_SECTION",
     "PEAKA_CACHE_PATH",
     "PEAKA_HOSTS",
@@ -44,6 +45,7 @@ __all__ = [
     "read_connection",
     "secret_leaves",
     "substitute",
+    "wire_mark",
 ]
 
 #: The accordion sections of the forms.

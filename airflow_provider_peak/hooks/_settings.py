@@ -30,9 +30,9 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_provider_peak.errors import PeakConfigError
+from airflow_provider_peak.transport.urls import join_url
 from airflow_provider_peak.utils.checks import check_count, check_number, parse_count, parse_number
 from airflow_provider_peak.utils.redaction import register_secret, sanitize_url
-from airflow_provider_peak.utils.urls import join_url
 
 log = logging.getLogger(__name__)
 

@@ -172,20 +172,22 @@ def connection_type(settings: type[ConnectionSettings]) -> dict[str, Any]:
 
 
 CONNECTION_TYPES = [connection_type(settings) for settings in CONNECTIONS]
-_BY_TYPE = {entry["connection-type"]: entry for entry in CONNECTION_TYPES}
+
+
+def _drawn(conn_type: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The ``conn-fields`` and ``ui-field-behaviour`` the provider info lists for ``conn_type``."""
+    (entry,) = [entry for entry in CONNECTION_TYPES if entry["connection-type"] == conn_type]
+    return entry["conn-fields"], entry["ui-field-behaviour"]
+
 
 PEAK_FIELDS = form_fields(PeakSettings)
-PEAK_CONN_FIELDS: dict[str, dict[str, Any]] = _BY_TYPE["peak"]["conn-fields"]
-PEAK_UI_BEHAVIOUR: dict[str, Any] = _BY_TYPE["peak"]["ui-field-behaviour"]
+PEAK_CONN_FIELDS, PEAK_UI_BEHAVIOUR = _drawn("peak")
 PEAK_REST_FIELDS = form_fields(RestSettings)
-PEAK_REST_CONN_FIELDS: dict[str, dict[str, Any]] = _BY_TYPE["peak_rest"]["conn-fields"]
-PEAK_REST_UI_BEHAVIOUR: dict[str, Any] = _BY_TYPE["peak_rest"]["ui-field-behaviour"]
+PEAK_REST_CONN_FIELDS, PEAK_REST_UI_BEHAVIOUR = _drawn("peak_rest")
 PEAKA_FIELDS = form_fields(PeakaSettings)
-PEAKA_CONN_FIELDS: dict[str, dict[str, Any]] = _BY_TYPE["peaka"]["conn-fields"]
-PEAKA_UI_BEHAVIOUR: dict[str, Any] = _BY_TYPE["peaka"]["ui-field-behaviour"]
+PEAKA_CONN_FIELDS, PEAKA_UI_BEHAVIOUR = _drawn("peaka")
 PEAK_V2_FIELDS = form_fields(PeakV2Settings)
-PEAK_V2_CONN_FIELDS: dict[str, dict[str, Any]] = _BY_TYPE["peak_v2"]["conn-fields"]
-PEAK_V2_UI_BEHAVIOUR: dict[str, Any] = _BY_TYPE["peak_v2"]["ui-field-behaviour"]
+PEAK_V2_CONN_FIELDS, PEAK_V2_UI_BEHAVIOUR = _drawn("peak_v2")
 
 #: Every field of ``ingest.v2.wire.V2Wire`` as the ``peak_v2`` form offers it: ``(name, default,
 #: JSON type, mark)``, the mark saying where the default comes from (``doc``, ``inferred``,
