@@ -26,7 +26,8 @@ The tree (see ``exceptions`` for what each class means)::
     ├── PeakConnectionError
     ├── PeakHTTPError
     │   ├── PeakRedirectError, PeakValidationError, PeakAuthError, PeakNotFoundError
-    │   └── PeakConflictError, PeakPayloadTooLargeError, PeakRateLimitError, PeakServerError
+    │   ├── PeakConflictError, PeakPayloadTooLargeError, PeakRateLimitError, PeakServerError
+    │   └── PeakAuthError > PeakCredentialsError
     ├── PeakAcknowledgementError
     ├── PeakRestAuthError
     ├── PeakaCacheFailedError
@@ -349,6 +350,12 @@ class PeakValidationError(PeakHTTPError):
 
 class PeakAuthError(PeakHTTPError):
     """401/403: the credentials were refused (after one token refresh for OAuth)."""
+
+
+class PeakCredentialsError(PeakAuthError):
+    """401/403 on a request that carried a connection's credentials, after the one token refresh:
+    the message names the connection, the field to fix and the host. Inside Airflow it also fails
+    the task without its retries, which would send the same credentials again."""
 
 
 class PeakNotFoundError(PeakHTTPError):

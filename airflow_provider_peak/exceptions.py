@@ -23,6 +23,7 @@ records are also ``ValueError``s. No message ever carries a credential.
     ├── PeakHTTPError: the API answered with an error status
     │   ├── PeakRedirectError (3xx, never followed)
     │   ├── PeakValidationError (400), PeakAuthError (401/403), PeakNotFoundError (404)
+    │   │   └── PeakCredentialsError: refused credentials; fails the task without retries
     │   ├── PeakConflictError (409), PeakPayloadTooLargeError (413)
     │   └── PeakRateLimitError (429), PeakServerError (5xx)
     ├── PeakAcknowledgementError: Peak acknowledged other record counts than were sent
@@ -50,6 +51,7 @@ from airflow.exceptions import AirflowException
 
 from airflow_provider_peak import errors
 from airflow_provider_peak.errors import MESSAGE_ERROR_LIMIT, FeedAborted, error_class_for
+from airflow_provider_peak.version_compat import AirflowFailException
 
 __all__ = [
     "MESSAGE_ERROR_LIMIT",
@@ -63,6 +65,7 @@ __all__ = [
     "PeakConfigError",
     "PeakConflictError",
     "PeakConnectionError",
+    "PeakCredentialsError",
     "PeakError",
     "PeakHTTPError",
     "PeakNotFoundError",
@@ -149,6 +152,9 @@ class PeakValidationError(PeakHTTPError, errors.PeakValidationError): ...
 
 
 class PeakAuthError(PeakHTTPError, errors.PeakAuthError): ...
+
+
+class PeakCredentialsError(PeakAuthError, AirflowFailException, errors.PeakCredentialsError): ...
 
 
 class PeakNotFoundError(PeakHTTPError, errors.PeakNotFoundError): ...

@@ -165,6 +165,10 @@ class PeakSettings(ConnectionSettings):
         return "oauth" if self.client_id else "api_key"
 
     @property
+    def credential_fields(self) -> tuple[str, ...]:
+        return ("login", "password") if self.auth_mode == "oauth" else ("password",)
+
+    @property
     def absolute_token_url(self) -> str:
         return self.url(self.token_url)
 

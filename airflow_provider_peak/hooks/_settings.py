@@ -282,6 +282,20 @@ class ConnectionSettings:
         """``path`` under the base URL (an absolute URL as it is)."""
         return join_url(self.base_url, path)
 
+    @property
+    def credential_fields(self) -> tuple[str, ...]:
+        """The connection's own fields that hold the credentials it sends."""
+        return ("password",)
+
+    @property
+    def credentials_hint(self) -> str:
+        """Where to fix refused credentials: the fields, with the labels the connection form gives
+        them (``password ("API key")``)."""
+        labels = self.form.relabeling if self.form is not None else {}
+        return " and ".join(
+            f'{name} ("{labels[name]}")' if name in labels else name for name in self.credential_fields
+        )
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, secrets=***)"
 

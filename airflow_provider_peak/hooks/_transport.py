@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import tenacity
 
+from airflow_provider_peak.exceptions import PeakAuthError, PeakCredentialsError
 from airflow_provider_peak.transport.client import USER_AGENT, Counters, JsonClient, Pacer, TransportSettings
 from airflow_provider_peak.transport.replies import UNREADABLE_JSON, Reply
 from airflow_provider_peak.transport.retry import RETRYABLE_STATUS, should_retry
+from airflow_provider_peak.utils.redaction import scrub
 from airflow_provider_peak.version_compat import BaseHook
 
 __all__ = [
@@ -108,8 +112,12 @@ class JsonApiHook(BaseHook):
         path that opens a session or client calls it: sync, async, the fetch session)."""
         if self.settings.verify is False and not self._tls_warned:
             self._tls_warned = True
-            conn_id = getattr(self, str(getattr(self, "conn_name_attr", "")), None) or "(unnamed)"
-            log.warning("%s connection %s: %s", self.service_name, conn_id, self.UNVERIFIED_TLS)
+            log.warning("%s connection %s: %s", self.service_name, self.conn_id, self.UNVERIFIED_TLS)
+
+    @property
+    def conn_id(self) -> str:
+        """The id of the connection the hook reads (named in warnings and errors)."""
+        return getattr(self, str(getattr(self, "conn_name_attr", "")), None) or "(unnamed)"
 
     def tested(self, success: bool, message: str) -> tuple[bool, str]:
         """A ``test_connection`` answer, saying so when certificates are not verified."""
@@ -118,6 +126,13 @@ class JsonApiHook(BaseHook):
         except Exception:  # the connection itself could not be read: the message says why
             unverified = False
         return success, f"{message}. Warning: {self.UNVERIFIED_TLS}" if unverified else message
+
+    def failed_test(self, exc: Exception) -> tuple[bool, str]:
+        """A failed ``test_connection`` answer: the error, without secrets. Refused credentials read
+        as the server answered them: the connection being tested is the one in the form."""
+        if isinstance(exc, PeakCredentialsError) and isinstance(exc.__context__, PeakAuthError):
+            exc = exc.__context__
+        return self.tested(False, scrub(str(exc), self._known_secrets()))
 
     # ------------------------------------------------------------------ session
     def get_conn(self) -> requests.Session:
@@ -163,15 +178,51 @@ class JsonApiHook(BaseHook):
     ) -> Reply:
         """Send a request with the retry policy (``retry=False``: one attempt); return the reply or
         raise a typed error. ``headers`` beat the defaults (``Content-Type: application/json``)."""
-        return self.client.request(
-            method, path, body=body, params=params, authenticated=authenticated, retry=retry, headers=headers
-        )
+        with self._credentials_checked(authenticated):
+            return self.client.request(
+                method,
+                path,
+                body=body,
+                params=params,
+                authenticated=authenticated,
+                retry=retry,
+                headers=headers,
+            )
 
     def _json(
         self, method: str, path: str, payload: Any = None, *, body: bytes | None = None, **kwargs: Any
     ) -> Any:
         """Send ``payload`` as JSON (or a pre-encoded ``body``) and return the parsed reply."""
-        return self.client.json(method, path, payload, body=body, **kwargs)
+        with self._credentials_checked(kwargs.get("authenticated", True)):
+            return self.client.json(method, path, payload, body=body, **kwargs)
+
+    @contextmanager
+    def _credentials_checked(self, authenticated: bool) -> Iterator[None]:
+        """A 401/403 on a request that carried the connection's credentials (after the one token
+        refresh) becomes ``credentials_refused``; token requests are left to the auth that sent them."""
+        try:
+            yield
+        except PeakAuthError as exc:
+            if not authenticated or isinstance(exc, PeakCredentialsError):
+                raise
+            raise self.credentials_refused(exc) from None
+
+    def credentials_refused(self, exc: PeakAuthError) -> PeakCredentialsError:
+        """``exc`` as a ``PeakCredentialsError``: the same status, code and path, and a message that
+        names the connection, the field to fix and the host that refused (never a secret). Raised
+        in a task, it fails the task without its retries: they would send the same credentials."""
+        settings = self.settings
+        host = urlsplit(exc.path).hostname or urlsplit(settings.base_url).hostname or "the host"
+        hint = getattr(settings, "credentials_hint", "password")
+        conn_type = getattr(self, "conn_type", self.service_name)
+        message = (
+            f"{exc.message or 'credentials refused'}. {host} refused the credentials of the "
+            f"{conn_type} connection {self.conn_id!r}: check its {hint}. The task fails without "
+            "retries: they would send the same credentials"
+        )
+        return PeakCredentialsError(
+            exc.status, exc.method, exc.path, message, code=exc.code, details=exc.details
+        )
 
     def _known_secrets(self) -> tuple[str, ...]:
         try:

@@ -35,7 +35,6 @@ from airflow_provider_peak.ui.forms import (
     legacy_field_behaviour,
     legacy_form_widgets,
 )
-from airflow_provider_peak.utils.redaction import scrub
 
 __all__ = ["RETRYABLE_STATUS", "PeakHook", "should_retry"]
 
@@ -367,7 +366,7 @@ class PeakHook(JsonApiHook):
             items = next(pages, [])
             first = self._schema_from(items[0], "the list of tables").name if items else None
         except Exception as exc:
-            return self.tested(False, scrub(str(exc), self._known_secrets()))
+            return self.failed_test(exc)
         suffix = f" (newest table: {first})" if first else " (no tables yet)"
         return self.tested(True, f"Connection successfully tested{suffix}")
 

@@ -39,7 +39,7 @@ from airflow_provider_peak.ui.forms import (
     legacy_field_behaviour,
     legacy_form_widgets,
 )
-from airflow_provider_peak.utils.redaction import register_secret, safe_text, sanitize_url, scrub
+from airflow_provider_peak.utils.redaction import register_secret, safe_text, sanitize_url
 
 __all__ = ["PeakRestHook", "RestSession", "dig", "is_sensitive"]
 
@@ -273,7 +273,7 @@ class PeakRestHook(JsonApiHook):
             shown = f"GET {sanitize_url(s.test_path)} answered {response.status_code}"
             return self.tested(True, f"Connection successfully tested ({shown})")
         except Exception as exc:
-            return self.tested(False, scrub(str(exc), self._known_secrets()))
+            return self.failed_test(exc)
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

@@ -340,7 +340,7 @@ class PeakV2Hook(JsonApiHook):
         try:
             found = self.list_solutions()
         except Exception as exc:
-            return self.tested(False, scrub(str(exc), self._known_secrets()))
+            return self.failed_test(exc)
         names = ", ".join(neutral(s.name[:60]) for s in found[:5]) + (", ..." if len(found) > 5 else "")
         count = f"{len(found)} solution{'' if len(found) == 1 else 's'}"
         return self.tested(True, f"Connection successfully tested ({count}{': ' + names if names else ''})")

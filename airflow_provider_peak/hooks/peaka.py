@@ -37,7 +37,7 @@ from airflow_provider_peak.ui.forms import (
     legacy_form_widgets,
 )
 from airflow_provider_peak.utils.checks import path_segment
-from airflow_provider_peak.utils.redaction import safe_text, scrub
+from airflow_provider_peak.utils.redaction import safe_text
 from airflow_provider_peak.version_compat import aget_connection
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ class PeakaHook(JsonApiHook):
                 with contextlib.suppress(PeakNotFoundError):
                     self.get_cache_status("connection-test", project)
         except Exception as exc:
-            return self.tested(False, scrub(str(exc), self._known_secrets()))
+            return self.failed_test(exc)
         found = "" if caches is None else f", {len(caches)} caches"
         return self.tested(True, f"Connection successfully tested (project {project}{found})")
 
