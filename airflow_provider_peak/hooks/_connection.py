@@ -76,7 +76,7 @@ class PeakSettings(ConnectionSettings):
         hidden=("schema", "port"),
         relabeling={"host": "Base URL", "login": "OAuth client ID", "password": "API key or secret"},
         placeholders={
-            "host": "https://service.peak.ai",
+            "host": "required: your tenant's Peak API base URL, https://... (none is guessed)",
             "login": "empty for a tenant API key",
             "password": "tenant API key, or OAuth client secret",
             "extra": '{"timeout": 60, "max_retries": 5}',
@@ -230,7 +230,7 @@ class PeakaSettings(ConnectionSettings):
         hidden=("schema", "port", "login"),
         relabeling={"host": "API base URL", "password": "API key"},
         placeholders={
-            "host": PEAKA_HOSTS["us"],
+            "host": "empty: the Region's documented host",
             "password": "Peaka partner or project API key",
             "extra": '{"project_id": "<project id>", "region": "us"}',
         },
@@ -534,7 +534,7 @@ class PeakV2Settings(ConnectionSettings):
         hidden=("schema", "port", "login"),
         relabeling={"host": "v2 ingestion host", "password": "Personal access token"},
         placeholders={
-            "host": "https://ingestion.peak.ai or https://ingestion.<cluster>.peak.ai",
+            "host": "required: https://ingestion.peak.ai or https://ingestion.<cluster>.peak.ai",
             "password": "personal access token (sent raw in Authorization)",
             "extra": '{"tenant": "<tenant>", "max_rows": 2000, "requests_per_second_share": 0.9}',
         },

@@ -353,8 +353,8 @@ class ConnectionSettings:
             if name not in specs:
                 raise PeakConfigError(f"unknown {cls.conn_type} setting {name!r}")
             values[name] = _coerce(specs[name], value, from_text=False)
-        if defaulted:
-            log.info(
+        if defaulted:  # a form-saved connection's normal state: not worth a line at INFO
+            log.debug(
                 'The %s connection leaves %s empty (null, "" or "***"): using the default',
                 cls.conn_type,
                 ", ".join(sorted(defaulted)),

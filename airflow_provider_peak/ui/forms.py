@@ -7,12 +7,14 @@ without importing the hook; on older Airflow the hooks' ``get_connection_form_wi
 ``get_ui_field_behaviour`` build the same form from these dicts. Nothing here imports Airflow, so
 the provider info stays cheap to load.
 
-**No free-text field carries its default in the form.** Airflow's ``hook_meta`` endpoint shows
-the default of every field whose name looks sensitive (``token``, ``api_key``, ``secret``, ...) as
-``***``, and the form then saves ``***`` as the value. So a field is left empty, its default is
-written in its description ("Default: ...", and in the placeholder on Airflow 2), and the
-connection reader treats an empty field as "use the default". Only choice lists keep their
-default selected: their names are not sensitive, and a drop-down shows one of its choices.
+**No field carries its default in the form.** Airflow's ``hook_meta`` endpoint shows the default
+of every field whose name looks sensitive (``token``, ``api_key``, ``secret``, ...) as ``***``, and
+the form then saves ``***`` as the value. So a field is left empty, its default is written in its
+description ("Default: ...", and in the placeholder on Airflow 2), and the connection reader
+treats an empty field as "use the default". Choice lists too: a pre-selected default would be
+saved as a short string (``"us"``, ``"none"``, ``"true"``), and Airflow hands every string of a
+connection's extras to its secrets masker whenever a task reads the connection, which logs
+"Skipping masking for a secret as it's too short" at WARNING for each such value.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class FormField:
     """One extra field of a connection form, as the form shows it.
 
     :param default: the default the form shows: in the description (and as the placeholder on
-        Airflow 2), never as the field's value, except for a choice list; ``None`` when the
+        Airflow 2 but for a choice list), never as the field's value; ``None`` when the
         description words it itself, or there is none.
     :param choices: value -> text shown in the drop-down.
     :param section: the form's accordion section (Airflow 3.2+); the default one when ``None``.
@@ -79,20 +81,19 @@ class FormField:
 
     @property
     def help_text(self) -> str:
-        if self.default is None or self.choices is not None:
+        if self.default is None:
             return self.description
-        return f"{self.description} Default: {self.shown_default}."
+        shown = self.choices.get(self.default, self.shown_default) if self.choices else self.shown_default
+        return f"{self.description} Default: {shown}."
 
     def conn_field(self) -> dict[str, Any]:
         """The ``conn-fields`` entry: a JSON schema the UI draws (``format: password`` for secrets)."""
         schema: dict[str, Any] = {"type": [self.kind, "null"]}
         if self.secret:
             schema["format"] = "password"
-        if self.choices is not None:
+        if self.choices is not None:  # nothing selected: an empty choice reads as the default
             schema["enum"] = [*self.choices, None]
             schema["values_display"] = dict(self.choices)
-            if self.default is not None:
-                schema["default"] = self.default
         if self.section is not None:
             schema["section"] = self.section
         return {"label": self.label, "description": self.help_text, "schema": schema}
@@ -205,7 +206,7 @@ V2_WIRE_FORM: tuple[tuple[str, Any, str, str], ...] = tuple(
 
 def legacy_form_widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``get_connection_form_widgets`` for Airflow < 3.2: the same fields as Flask-AppBuilder
-    widgets, with the same labels and descriptions, and a default only on choice lists."""
+    widgets, with the same labels and descriptions, and no default."""
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
     from wtforms import PasswordField, StringField
@@ -226,7 +227,6 @@ def legacy_form_widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
             widget=widget(),
             description=spec["description"],
             validators=validators,
-            default=schema.get("default"),
         )
     return widgets
 

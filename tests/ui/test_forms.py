@@ -65,10 +65,11 @@ def test_hook_meta_serves_every_field_without_a_masked_value(conn_type):
     assert set(extra) == set(FORMS[conn_type])
     for name, spec in extra.items():
         assert spec["value"] != "***", name
-        # Only a choice list carries a value (its default), and it is one of the choices.
-        if spec["value"] is not None:
-            assert spec["value"] in spec["schema"]["enum"], name
-            assert spec["value"] in spec["schema"]["values_display"], name
+        # No field carries a value: a pre-selected choice would be saved as a short string, which
+        # Airflow's secrets masker warns about whenever a task reads the connection.
+        assert spec["value"] is None, name
+        if "enum" in spec["schema"]:  # a choice list offers "none selected"
+            assert spec["schema"]["enum"][-1] is None, name
 
 
 @pytest.mark.parametrize("conn_type", FORMS)
@@ -181,7 +182,7 @@ def test_legacy_widgets_draw_the_same_form_on_airflow_3_1(conn_type):
 
 @pytest.mark.parametrize("conn_type", FORMS)
 def test_legacy_widgets_with_flask_appbuilder(conn_type):
-    """Airflow 2.11's form: real WTForms fields with the same labels and no default but on choices."""
+    """Airflow 2.11's form: real WTForms fields with the same labels and no default."""
     pytest.importorskip("flask_appbuilder")
     widgets = forms.legacy_form_widgets(CONN_FIELDS[conn_type])
     assert list(widgets) == list(FORMS[conn_type])
@@ -189,7 +190,7 @@ def test_legacy_widgets_with_flask_appbuilder(conn_type):
         spec = FORMS[conn_type][name]
         assert str(widget.args[0]) == spec.label
         assert widget.kwargs["description"] == CONN_FIELDS[conn_type][name]["description"]
-        assert widget.kwargs["default"] == (spec.default if spec.choices is not None else None)
+        assert widget.kwargs.get("default") is None
 
 
 def test_a_setting_is_read_and_drawn_from_its_one_declaration():
@@ -233,7 +234,8 @@ def test_a_setting_is_read_and_drawn_from_its_one_declaration():
         "description": "Rows per page. Default: 100.",
         "schema": {"type": ["integer", "null"], "section": "Paging"},
     }
-    assert drawn["conn-fields"]["mode"]["schema"]["default"] == "fast"
+    assert "default" not in drawn["conn-fields"]["mode"]["schema"]  # nothing pre-selected
+    assert drawn["conn-fields"]["mode"]["description"] == "How. Default: Fast."
     assert drawn["conn-fields"]["timeout"]["label"] == "Wait (s)"
     assert drawn["conn-fields"]["timeout"]["description"] == "Seconds to wait for a reply. Default: 60."
     assert drawn["ui-field-behaviour"] == {
@@ -247,3 +249,25 @@ def test_a_setting_is_read_and_drawn_from_its_one_declaration():
         ToySettings.from_connection(host="https://toy.example", extra={"page_size": "0"})
     with pytest.raises(PeakConfigError, match="mode must be one of fast, safe"):
         ToySettings.from_connection(host="https://toy.example", extra={"mode": "slow"})
+
+
+def test_a_short_extra_value_makes_airflow_warn_as_a_task_reads_the_connection_and_forms_store_none(
+    set_conn, monkeypatch, caplog, capfd
+):
+    """Airflow hands every string of a connection's extras to its secrets masker as it reads the
+    connection, and the masker warns (once per process) of one shorter than it can mask, such as
+    the region ``"us"`` a pre-selected choice would store. An untouched form stores none."""
+    masker = pytest.importorskip("airflow.sdk._shared.secrets_masker.secrets_masker").SecretsMasker
+    from airflow_provider_peak.hooks.peaka import PeakaHook
+
+    warning = "Skipping masking for a secret as it's too short"
+    untouched = {name: spec["schema"].get("default") for name, spec in forms.PEAKA_CONN_FIELDS.items()}
+    for conn_id, extra, warned in (
+        ("peaka_untouched", untouched, False),
+        ("peaka_us", {"region": "us"}, True),
+    ):
+        monkeypatch.setattr(masker, "_has_warned_short_secret", False)
+        caplog.clear()
+        set_conn(conn_id, conn_type="peaka", password="peaka-key-12345", extra=extra)
+        assert PeakaHook(conn_id).settings.base_url == "https://partner.peaka.studio"
+        assert (warning in caplog.text + "".join(capfd.readouterr())) is warned, conn_id
