@@ -12,6 +12,7 @@ from airflow_provider_peak.hooks.peaka import PeakaHook
 from airflow_provider_peak.models.peaka_cache import MODES, CacheItemResult
 from airflow_provider_peak.sensors.peaka import handle_event
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
+from airflow_provider_peak.ui.labels import MappedLabel
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.version_compat import BaseOperator, Context, conf
 
@@ -124,7 +125,7 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
         )
 
 
-class PeakaCacheRefreshOperator(BaseOperator):
+class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
     """Start an incremental sync or a full refresh of a Peaka cache, and by default wait for it.
 
     Waiting follows the run this task started (a run newer than the one seen before the trigger),
@@ -144,6 +145,7 @@ class PeakaCacheRefreshOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("cache_id", "project_id")
     ui_color = "#f0eaff"
+    map_index_label = "{{ task.cache_id }}"
 
     def __init__(
         self,

@@ -13,6 +13,7 @@ from airflow_provider_peak.ingest.sources import record_source
 from airflow_provider_peak.ingest.v2.load import DEFAULT_MAX_CONCURRENCY, V2LoadOptions
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.operators.ingest import CallableRecords, _wrap_callable
+from airflow_provider_peak.ui.labels import MappedLabel, source_label
 from airflow_provider_peak.ui.task_docs import task_doc
 from airflow_provider_peak.utils.checks import check_number
 from airflow_provider_peak.utils.task_run import PEAK_V2_POOL, claim_pool_slots
@@ -27,7 +28,7 @@ def _rate_slots(requests_per_second: float | None) -> int:
     return math.ceil(requests_per_second or V2Wire.requests_per_second)
 
 
-class PeakSolutionIngestOperator(BaseOperator):
+class PeakSolutionIngestOperator(MappedLabel, BaseOperator):
     """Load rows into a table of a Peak solution through Peak's v2 ingestion API: ``UPSERT`` on the
     table's primary key or ``APPEND``, or a dry run that shows the server's verdict and writes nothing.
 
@@ -85,6 +86,7 @@ class PeakSolutionIngestOperator(BaseOperator):
     template_fields_renderers = {"sql": "sql", "rows": "json"}
     template_ext: Sequence[str] = (".sql",)
     ui_color = "#d8f0dc"
+    map_index_label = "{{ task.source_label }}"
 
     def __init__(
         self,
@@ -164,6 +166,11 @@ class PeakSolutionIngestOperator(BaseOperator):
         (the scheduler reads ``pool_slots`` from the partial arguments, not from ``__init__``)."""
         claim_pool_slots(kwargs, _rate_slots(kwargs.get("requests_per_second")), pool=PEAK_V2_POOL)
         return super().partial(**kwargs)
+
+    @property
+    def source_label(self) -> str:
+        """A mapped task's label in the grid: the file it loads, else its table."""
+        return source_label(self.rows, self.table_name)
 
     def execute(self, context: Context) -> dict[str, Any]:
         if self.pool == PEAK_V2_POOL and self.pool_slots < _rate_slots(self.requests_per_second):

@@ -11,6 +11,7 @@ from airflow_provider_peak.exceptions import PeakError
 from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook
 from airflow_provider_peak.models.peaka_cache import check_target, evaluate
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
+from airflow_provider_peak.ui.labels import MappedLabel
 from airflow_provider_peak.version_compat import (
     AirflowSensorTimeout,
     BaseSensorOperator,
@@ -40,7 +41,7 @@ def handle_event(
     raise PeakError(message)
 
 
-class PeakaCacheStatusSensor(BaseSensorOperator):
+class PeakaCacheStatusSensor(MappedLabel, BaseSensorOperator):
     """Wait until a Peaka cache reaches ``target`` (COMPLETED by default).
 
     Fails at once when the cache is FAILED, CANCELLED or DELETED (unless that is the target),
@@ -57,6 +58,7 @@ class PeakaCacheStatusSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("cache_id", "target", "project_id")
     ui_color = "#f0eaff"
+    map_index_label = "{{ task.cache_id }}"
 
     def __init__(
         self,
