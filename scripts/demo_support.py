@@ -256,7 +256,9 @@ def what_it_did(entries: list[tuple[str, str]]) -> str:
             table, rows, loads = match.groups()
             parts.append(f"reported {rows} new rows of {table} from {loads} load(s)")
     for _, msg in entries:
-        if match := re.match(r"Loaded into Peak solution table (\w+) \((\w+)(, dry run)?\)", msg):
+        if match := re.match(
+            r"(?:Loaded into|Checked against) Peak solution table (\w+) \((\w+)(, dry run)?", msg
+        ):
             table, operation, dry_run = match.groups()
             sent = _number(r"rows sent\s+([\d,]+)", msg)
             accepted = _number(r"rows accepted\s+([\d,]+)", msg)

@@ -17,7 +17,7 @@ from airflow_provider_peak.ingest.sources import record_source
 from airflow_provider_peak.ui.labels import MappedLabel, source_label
 from airflow_provider_peak.ui.links import PeakTableLink
 from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
-from airflow_provider_peak.ui.task_docs import task_doc
+from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.utils.task_run import PEAK_POOL, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
@@ -163,7 +163,7 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         self._loaded: dict[str, Any] | None = None
         if self.doc_md is None:
             self.doc_md = task_doc(
-                f"Validates records against the schema of the Peak table `{table_name}`, then sends "
+                f"Validates records against the schema of the Peak table {named(table_name)}, then sends "
                 "them in batches of at most 500 records and 1 MB.",
                 {
                     "records": records,

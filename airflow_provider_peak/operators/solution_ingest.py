@@ -14,7 +14,7 @@ from airflow_provider_peak.ingest.v2.load import DEFAULT_MAX_CONCURRENCY, V2Load
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.operators.ingest import CallableRecords, _wrap_callable
 from airflow_provider_peak.ui.labels import MappedLabel, source_label
-from airflow_provider_peak.ui.task_docs import task_doc
+from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils.checks import check_number
 from airflow_provider_peak.utils.task_run import PEAK_V2_POOL, claim_pool_slots
 from airflow_provider_peak.version_compat import AirflowFailException, BaseOperator, Context, task_logger
@@ -143,7 +143,7 @@ class PeakSolutionIngestOperator(MappedLabel, BaseOperator):
         if self.doc_md is None:
             verb = "Previews (dry run) loading" if dry_run else "Loads"
             self.doc_md = task_doc(
-                f"{verb} rows into the table `{table_name}` of the Peak solution `{solution_name}` "
+                f"{verb} rows into the table {named(table_name)} of the Peak solution {named(solution_name)} "
                 f"with {Operation.parse(operation).value}: rows are checked against the solution's schema, "
                 "sent in requests of at most 2000 rows and 1 MB, paced at the tenant's request rate.",
                 {
@@ -210,8 +210,9 @@ class PeakSolutionIngestOperator(MappedLabel, BaseOperator):
             # The server's verdict on these rows will not change, and a retry would not re-send
             # the requests it acknowledged: fail without retries.
             raise AirflowFailException(str(exc)) from exc
-        label = f"{summary.operation}{', dry run' if summary.dry_run else ''}"
-        self.log.info(
-            "Loaded into Peak solution table %s (%s):\n%s", summary.table, label, summary.as_table()
-        )
+        if summary.dry_run:  # nothing was loaded: the server checked the rows
+            heading = "Checked against Peak solution table %s (%s, dry run: nothing written):\n%s"
+        else:
+            heading = "Loaded into Peak solution table %s (%s):\n%s"
+        self.log.info(heading, summary.table, summary.operation, summary.as_table())
         return summary.as_dict()

@@ -11,7 +11,7 @@ from airflow_provider_peak.hooks.peak import IF_EXISTS, PeakHook
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ui.labels import MappedLabel
 from airflow_provider_peak.ui.links import PeakTableLink
-from airflow_provider_peak.ui.task_docs import task_doc
+from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.version_compat import BaseOperator, Context
 
@@ -66,7 +66,7 @@ class PeakCreateTableOperator(MappedLabel, BaseOperator):
         self._created: tuple[str, Any] | None = None
         if self.doc_md is None:
             self.doc_md = task_doc(
-                f"Creates the Peak table `{table_name}` (if it exists: `{if_exists}`).",
+                f"Creates the Peak table {named(table_name)} (if it exists: `{if_exists}`).",
                 {"columns": columns, "if_exists": if_exists, "peak_conn_id": peak_conn_id},
             )
 
