@@ -14,6 +14,7 @@ from airflow_provider_peak.ingest.v2.load import DEFAULT_MAX_CONCURRENCY, V2Load
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.operators.ingest import CallableRecords, _wrap_callable
 from airflow_provider_peak.ui.labels import MappedLabel, source_label
+from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
 from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils.checks import check_number
 from airflow_provider_peak.utils.task_run import PEAK_V2_POOL, claim_pool_slots
@@ -28,7 +29,7 @@ def _rate_slots(requests_per_second: float | None) -> int:
     return math.ceil(requests_per_second or V2Wire.requests_per_second)
 
 
-class PeakSolutionIngestOperator(MappedLabel, BaseOperator):
+class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
     """Load rows into a table of a Peak solution through Peak's v2 ingestion API: ``UPSERT`` on the
     table's primary key or ``APPEND``, or a dry run that shows the server's verdict and writes nothing.
 
@@ -87,6 +88,7 @@ class PeakSolutionIngestOperator(MappedLabel, BaseOperator):
     template_ext: Sequence[str] = (".sql",)
     ui_color = "#d8f0dc"
     map_index_label = "{{ task.source_label }}"
+    rendered_records_field = "rows"
 
     def __init__(
         self,
