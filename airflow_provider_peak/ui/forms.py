@@ -93,7 +93,9 @@ class FormField:
             schema["format"] = "password"
         if self.choices is not None:  # nothing selected: an empty choice reads as the default
             schema["enum"] = [*self.choices, None]
-            schema["values_display"] = dict(self.choices)
+            # What the drop-down shows for "nothing selected" (Airflow shows "null" otherwise).
+            unset = f"Default: {self.choices[self.default]}" if self.default in self.choices else "Default"
+            schema["values_display"] = {**self.choices, "null": unset}
         if self.section is not None:
             schema["section"] = self.section
         return {"label": self.label, "description": self.help_text, "schema": schema}
