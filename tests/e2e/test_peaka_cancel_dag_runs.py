@@ -103,11 +103,10 @@ def test_progress_counters_reach_the_summary_and_the_asset_event(peaka, peaka_co
 
 
 KILLED = """
-import os, sys
-from airflow.dag_processing.dagbag import DagBag
+import sys
+from airflow_provider_peak.version_compat import dag_bag
 
-bag = DagBag(sys.argv[1])
-bag.get_dag("peaka_killed").test()
+dag_bag(sys.argv[1]).get_dag("peaka_killed").test()
 """
 
 
