@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
+    AirflowSkipException,
     Asset,
     AssetAlias,
     BaseHook,
@@ -95,6 +96,7 @@ __all__ = [
     "LINKS_RESOLVED_BY_THE_TASK",
     "AirflowFailException",
     "AirflowSensorTimeout",
+    "AirflowSkipException",
     "Asset",
     "AssetAlias",
     "BaseHook",
