@@ -93,9 +93,14 @@ class PeakWorkflowRunTrigger(BaseTrigger):
             }
         )
 
+    async def on_kill(self) -> None:
+        """The task was killed while deferred (Airflow 3.3+): Peak has no call to stop the run."""
+        self.log.warning("The task was killed: %s", still_running(self.execution_id, self.workflow_id))
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = PeakWorkflowHook(self.peak_conn_id)
         failures, last = 0, None
+        reported = False  # the triggerer cancels a trigger once it took its event: not a kill
         try:
             while True:
                 try:
@@ -112,6 +117,7 @@ class PeakWorkflowRunTrigger(BaseTrigger):
                     if execution.terminal:
                         status = "success" if execution.succeeded else "failed"
                         message = f"{execution.describe()} ended {execution.status}"
+                        reported = True
                         yield self._event(status, execution.status, message, execution.failed_steps)
                         return
                     self.log.info("%s is %s", execution.describe(), execution.status)
@@ -120,15 +126,17 @@ class PeakWorkflowRunTrigger(BaseTrigger):
                     message = f"still {last or 'unknown'} at the task's deadline. " + still_running(
                         self.execution_id, self.workflow_id
                     )
+                    reported = True
                     yield self._event("timeout", last, message)
                     return
                 await asyncio.sleep(min(self.poll_interval, remaining))
         except asyncio.CancelledError:
-            # The task was killed, or the triggerer is stopping: say that the run goes on.
-            self.log.warning("Stopped waiting: %s", still_running(self.execution_id, self.workflow_id))
+            if not reported:  # the triggerer is stopping, or the task was killed
+                self.log.warning("Stopped waiting: %s", still_running(self.execution_id, self.workflow_id))
             raise
         except Exception as exc:  # the task decides what an unusable API means
             message = safe_text(f"{type(exc).__name__}: {exc}", secrets=hook._known_secrets())
+            reported = True
             yield self._event("error", last, message)
         finally:
             await hook.aclose()
