@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -25,6 +26,7 @@ from airflow_provider_peak.models.peak_workflow import (
 from airflow_provider_peak.transport.retry import may_have_reached
 from airflow_provider_peak.triggers.peak_workflow import PeakWorkflowRunTrigger
 from airflow_provider_peak.ui.links import PeakWorkflowRunLink
+from airflow_provider_peak.utils.task_run import wait_deadline
 from airflow_provider_peak.version_compat import (
     AirflowSkipException,
     AirflowTaskTimeout,
@@ -44,16 +46,10 @@ REQUEST_KEY = "peak_workflow_request"
 
 
 def _end_time(context: Context, execution_timeout: timedelta | None, timeout: float | None) -> float | None:
-    """The task's deadline as a UNIX time: its ``execution_timeout`` from when the try started,
-    or ``timeout`` from now, whichever comes first; ``None`` for neither."""
-    ends = []
-    if timeout is not None:
-        ends.append(time.time() + timeout)
-    if execution_timeout is not None:
-        started = getattr(context.get("ti"), "start_date", None)
-        begun = started.timestamp() if started is not None else time.time()
-        ends.append(begun + execution_timeout.total_seconds())
-    return min(ends) if ends else None
+    """The task's deadline as a UNIX time (``wait_deadline``); ``None`` with neither limit."""
+    if timeout is None and execution_timeout is None:
+        return None
+    return wait_deadline(context, execution_timeout, math.inf if timeout is None else timeout)
 
 
 class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):

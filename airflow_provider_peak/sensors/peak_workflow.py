@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -13,6 +12,7 @@ from airflow_provider_peak.hooks.peak_workflow import PeakWorkflowHook
 from airflow_provider_peak.models.peak_workflow import check_id, still_running
 from airflow_provider_peak.triggers.peak_workflow import PeakWorkflowRunTrigger
 from airflow_provider_peak.ui.links import PeakWorkflowRunLink
+from airflow_provider_peak.utils.task_run import wait_deadline
 from airflow_provider_peak.version_compat import (
     AirflowSensorTimeout,
     BaseSensorOperator,
@@ -96,7 +96,7 @@ class PeakWorkflowRunSensor(BaseSensorOperator):
             trigger=PeakWorkflowRunTrigger(
                 workflow_id=workflow_id,
                 execution_id=execution_id,
-                end_time=time.time() + self.timeout,
+                end_time=wait_deadline(context, self.execution_timeout, self.timeout),
                 poll_interval=self.poke_interval,
                 peak_conn_id=self.peak_conn_id,
             ),

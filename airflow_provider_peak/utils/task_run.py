@@ -11,8 +11,10 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,20 @@ class TaskRun:
         digest = hashlib.sha256(self.run_id.encode()).hexdigest()[:8]
         index = f"_m{self.map_index}" if self.map_index >= 0 else ""
         return f"{readable}_{digest}{index}_t{self.try_number}".lstrip("_")
+
+
+def wait_deadline(context: Mapping[str, Any], execution_timeout: timedelta | None, timeout: float) -> float:
+    """The UNIX time a wait must end by: ``timeout`` seconds from now, or sooner when the task's
+    ``execution_timeout``, counted from the start of this try, ends first.
+
+    A deferrable task hands it to its trigger: Airflow does not apply ``execution_timeout`` to a
+    deferred task on its own, so without it the remote work would outlive the task's time limit.
+    """
+    end = time.time() + timeout
+    started = getattr(context.get("ti"), "start_date", None)
+    if execution_timeout is not None and isinstance(started, datetime):
+        end = min(end, started.timestamp() + execution_timeout.total_seconds())
+    return end
 
 
 class TaskRunRecord:
