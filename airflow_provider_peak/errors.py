@@ -32,6 +32,9 @@ The tree (see ``exceptions`` for what each class means)::
     ├── PeakRestAuthError
     ├── PeakaCacheFailedError
     ├── PeakaBatchCacheError
+    ├── PeakWorkflowFailedError
+    ├── PeakWorkflowTimeoutError
+    ├── PeakWorkflowStartUnknownError
     ├── FetchProcessError
     └── UnsafePathError
 
@@ -454,6 +457,61 @@ class PeakaBatchCacheError(PeakError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.failed, self.total))
+
+
+class PeakWorkflowFailedError(PeakError):
+    """A Peak workflow run ended ``Failed`` or ``Stopped`` (or another status than the one awaited).
+
+    :ivar workflow_id: the workflow.
+    :ivar execution_id: the run.
+    :ivar status: the status it ended in.
+    :ivar failed_steps: the names of its steps that failed.
+    """
+
+    def __init__(
+        self, workflow_id: str, execution_id: str, status: str, failed_steps: list[str], message: str
+    ) -> None:
+        self.workflow_id, self.execution_id, self.status = workflow_id, execution_id, status
+        self.failed_steps = list(failed_steps)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (self.workflow_id, self.execution_id, self.status, self.failed_steps, str(self)),
+        )
+
+
+class PeakWorkflowTimeoutError(PeakError):
+    """A Peak workflow run did not end in time. Peak has no call to stop a run: it goes on.
+
+    :ivar workflow_id: the workflow.
+    :ivar execution_id: the run, still going on in Peak.
+    :ivar status: its last status seen.
+    """
+
+    def __init__(self, workflow_id: str, execution_id: str, status: str, message: str) -> None:
+        self.workflow_id, self.execution_id, self.status = workflow_id, execution_id, status
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.workflow_id, self.execution_id, self.status, str(self)))
+
+
+class PeakWorkflowStartUnknownError(PeakError):
+    """A request to start a Peak workflow run got no answer, and no new run could be found: the run
+    may have started. Nothing was sent again (a second request could start a second run).
+
+    :ivar workflow_id: the workflow.
+    :ivar requested_at: when the request was sent (ISO 8601, UTC).
+    """
+
+    def __init__(self, workflow_id: str, requested_at: str, message: str) -> None:
+        self.workflow_id, self.requested_at = workflow_id, requested_at
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.workflow_id, self.requested_at, str(self)))
 
 
 class FetchProcessError(PeakError):

@@ -30,6 +30,9 @@ records are also ``ValueError``s. No message ever carries a credential.
     ├── PeakRestAuthError: a REST source's Custom Auth token request failed
     ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
     ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
+    ├── PeakWorkflowFailedError: a Peak workflow run ended Failed or Stopped (names its failed steps)
+    ├── PeakWorkflowTimeoutError: a Peak workflow run did not end in time (it goes on in Peak)
+    ├── PeakWorkflowStartUnknownError: a run request got no answer and no new run was found
     ├── FetchProcessError: a REST feed's fetch failed in its virtualenv
     └── UnsafePathError: a folder or file on the worker that another account could change
 
@@ -76,6 +79,9 @@ __all__ = [
     "PeakRowsFailedError",
     "PeakServerError",
     "PeakValidationError",
+    "PeakWorkflowFailedError",
+    "PeakWorkflowStartUnknownError",
+    "PeakWorkflowTimeoutError",
     "PeakaBatchCacheError",
     "PeakaCacheFailedError",
     "PeakaSpecError",
@@ -182,6 +188,15 @@ class PeakaCacheFailedError(PeakError, errors.PeakaCacheFailedError): ...
 
 
 class PeakaBatchCacheError(PeakError, errors.PeakaBatchCacheError): ...
+
+
+class PeakWorkflowFailedError(PeakError, errors.PeakWorkflowFailedError): ...
+
+
+class PeakWorkflowTimeoutError(PeakError, errors.PeakWorkflowTimeoutError): ...
+
+
+class PeakWorkflowStartUnknownError(PeakError, errors.PeakWorkflowStartUnknownError): ...
 
 
 class FetchProcessError(PeakError, errors.FetchProcessError): ...

@@ -177,6 +177,14 @@ def v2_conn(emu: PeakEmulator, v2: IngestionV2Api, set_conn: Callable[..., str])
     return install
 
 
+@pytest.fixture
+def workflows(emu: PeakEmulator) -> Any:
+    """The shared emulator's workflows API, reset: the demo workflows 101 (succeeds) and 102 (fails
+    at step ``score``), no runs, each step of a run lasting one read of its details."""
+    emu.workflows.reset(step="read")
+    return emu.workflows
+
+
 # ----------------------------------------------------------------------------- task context
 @dataclass
 class TaskInstanceStub:

@@ -172,9 +172,12 @@ class JsonClient:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ retries
-    def retry_args(self) -> dict[str, Any]:
-        """Arguments for ``tenacity.Retrying`` or ``AsyncRetrying``; the caller's override wins."""
-        return self.policy.tenacity_args(before_sleep=self._before_sleep, overrides=self._retry_overrides)
+    def retry_args(self, *, idempotent: bool = True) -> dict[str, Any]:
+        """Arguments for ``tenacity.Retrying`` or ``AsyncRetrying``; the caller's override wins
+        (a request that must not be repeated keeps its predicate: see ``retry``)."""
+        return self.policy.tenacity_args(
+            before_sleep=self._before_sleep, overrides=self._retry_overrides, idempotent=idempotent
+        )
 
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         self.counters.add("retries")
@@ -322,12 +325,15 @@ class JsonClient:
             method, path, status, response.reason or "", response.headers, content, complete, unreadable
         )
 
-    def request(self, method: str, path: str, *, retry: bool = True, **options: Any) -> Reply:
+    def request(
+        self, method: str, path: str, *, retry: bool = True, idempotent: bool = True, **options: Any
+    ) -> Reply:
         """``send_once`` (its ``options``: body, params, authenticated, headers) with the retry
-        policy (``retry=False``: one attempt); the reply, or a typed error."""
+        policy (``retry=False``: one attempt; ``idempotent=False``: retried only when the server
+        surely did not act on it, see ``retry``); the reply, or a typed error."""
         if not retry:
             return self.send_once(method, path, **options)
-        for attempt in tenacity.Retrying(**self.retry_args()):
+        for attempt in tenacity.Retrying(**self.retry_args(idempotent=idempotent)):
             with attempt:
                 return self.send_once(method, path, **options)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
@@ -418,9 +424,9 @@ class JsonClient:
             unreadable,
         )
 
-    async def arequest(self, method: str, path: str, **options: Any) -> Reply:
+    async def arequest(self, method: str, path: str, *, idempotent: bool = True, **options: Any) -> Reply:
         """``request`` without blocking the event loop, with the same retry policy (no pacer)."""
-        async for attempt in tenacity.AsyncRetrying(**self.retry_args()):
+        async for attempt in tenacity.AsyncRetrying(**self.retry_args(idempotent=idempotent)):
             with attempt:
                 return await self.asend_once(method, path, **options)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
