@@ -12,6 +12,9 @@
 * Replies map to the typed errors of ``exceptions``; every string of every error (message, code,
   details) is scrubbed of every registered secret and truncated. The 401 refresh lives with the
   tokens (``_auth.TokenAuth``).
+* **Cancellation**: ``cancel()`` (a task's deadline or kill) shuts down the connections of the
+  requests in flight and makes every later attempt, retry and back-off end at once with
+  ``PeakCancelledError``: the hook sends nothing more.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import tenacity
 
 from airflow_provider_peak import __version__
 from airflow_provider_peak.exceptions import (
+    PeakCancelledError,
     PeakConnectionError,
     PeakError,
     PeakHTTPError,
@@ -289,10 +293,34 @@ class JsonApiHook(BaseHook):
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
         self._counters = {"requests": 0, "retries": 0, "token_refreshes": 0, "rate_limited": 0}
+        self._cancelled = threading.Event()
+        self._in_flight: set[Any] = set()  # the deadlines of the exchanges in progress
 
     @property
     def pool_size(self) -> int:
         return 10
+
+    # ------------------------------------------------------------------ cancellation
+    def cancel(self) -> None:
+        """Abandon this hook's requests in flight (their connections are shut down) and start no
+        other: every later request, retry or back-off ends with ``PeakCancelledError``. For a task
+        that is ending (its ``execution_timeout`` passed, or it was killed)."""
+        self._cancelled.set()
+        with self._lock:
+            guards = list(self._in_flight)
+        for guard in guards:
+            guard.expire()
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep for a back-off or a pacer's turn; a ``cancel`` ends it at once."""
+        self._cancelled.wait(seconds)
+
+    def _refuse_if_cancelled(self, method: str, path: str) -> None:
+        if self._cancelled.is_set():
+            raise PeakCancelledError(
+                f"{self.service_name} request {method} {sanitize_url(path)} not sent: the task is "
+                "ending (its execution_timeout passed, or it was killed)"
+            )
 
     def _api_session(self) -> requests.Session:
         """The session the hook's own API calls use, created on first use."""
@@ -405,7 +433,12 @@ class JsonApiHook(BaseHook):
         sent.update(headers or {})
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s", self.service_name, method, sanitize_url(url))
+        self._refuse_if_cancelled(method, path)
         with deadline(s.connect_timeout + s.timeout) as guard:
+            with self._lock:
+                self._in_flight.add(guard)
+            if self._cancelled.is_set():  # cancelled between the check and the registration
+                guard.expire()
             try:
                 session = self._api_session()
                 # Prepared here, not by Session.request: its merging of session settings, cookies and
@@ -436,13 +469,18 @@ class JsonApiHook(BaseHook):
                     except ValueError as exc:  # a refused or corrupt content coding
                         content, complete, unreadable = b"", True, str(exc)
             except requests.exceptions.RequestException as exc:
+                self._refuse_if_cancelled(method, path)
                 if guard.expired:
                     raise self._too_slow(method, path, guard.seconds) from exc
                 reason = safe_text(f"{type(exc).__name__}: {exc}", secrets=s.secrets)
                 raise PeakConnectionError(
                     f"could not reach {self.service_name} for {method} {sanitize_url(path)}: {reason}"
                 ) from exc
+            finally:
+                with self._lock:
+                    self._in_flight.discard(guard)
         if guard.expired:  # the shut-down socket may read as a short, "complete" body
+            self._refuse_if_cancelled(method, path)
             raise self._too_slow(method, path, guard.seconds)
         if status == 429:
             self._count("rate_limited")
@@ -511,7 +549,8 @@ class JsonApiHook(BaseHook):
         }
         if not retry:
             return self._send_once(method, path, **kwargs)
-        for attempt in tenacity.Retrying(**self._retry_args()):
+        # Back-offs end at once when the hook is cancelled (the async transport has its own sleep).
+        for attempt in tenacity.Retrying(**{"sleep": self._pause, **self._retry_args()}):
             with attempt:
                 return self._send_once(method, path, **kwargs)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
