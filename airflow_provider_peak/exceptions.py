@@ -12,7 +12,8 @@ records are also ``ValueError``s. No message ever carries a credential.
     │   │   └── FormatError: a date/time pattern that cannot be compiled
     │   ├── SolutionTableNotFoundError: a table that a v2 solution's schema does not list
     │   ├── FeedNameError: a feed name Peak would refuse
-    │   └── PeakaSpecError: a Peaka table spec or schedule Peaka would refuse
+    │   ├── PeakaSpecError: a Peaka table spec or schedule Peaka would refuse
+    │   └── MissingExtraError: a feature whose extra is not installed (it names the extra)
     ├── RecordValidationError (ValueError): records Peak would reject; nothing was sent
     │   └── RowValidationError: v2 rows the solution schema rejects; nothing was sent
     ├── RecordTooLargeError (ValueError): one record larger than any request body
@@ -80,6 +81,25 @@ class FeedNameError(PeakConfigError):
 
 class PeakaSpecError(PeakConfigError):
     """A Peaka table spec or schedule that Peaka would refuse (named in the message)."""
+
+
+class MissingExtraError(PeakConfigError):
+    """A feature used without the extra that installs what it needs.
+
+    :ivar extra: the extra to install, as in ``pip install 'airflow-provider-peak[<extra>]'``.
+    :ivar feature: what needed it.
+    :ivar missing: the modules that could not be found.
+    """
+
+    def __init__(self, extra: str, feature: str, missing: tuple[str, ...]) -> None:
+        self.extra, self.feature, self.missing = extra, feature, missing
+        super().__init__(
+            f"{feature} needs the {extra!r} extra: pip install 'airflow-provider-peak[{extra}]' "
+            f"(missing: {', '.join(missing)})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.extra, self.feature, self.missing))
 
 
 class SolutionTableNotFoundError(PeakConfigError):

@@ -19,6 +19,7 @@ _PEAK_TABLE_URIS = {
 def get_provider_info() -> dict[str, Any]:
     from airflow_provider_peak import __version__
     from airflow_provider_peak.ui.forms import CONNECTION_TYPES
+    from airflow_provider_peak.utils.extras import EXTRAS
 
     return {
         "package-name": "airflow-provider-peak",
@@ -82,4 +83,8 @@ def get_provider_info() -> dict[str, Any]:
                 },
             },
         },
+        # The optional parts, as Airflow's providers declare the other providers they work with.
+        "additional-extras": [
+            {"name": name, "dependencies": list(extra.requirements)} for name, extra in EXTRAS.items()
+        ],
     }

@@ -26,12 +26,12 @@ import jsonschema
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
 from airflow_provider_peak.ingest.apis.pacing import RequestPacer
 from airflow_provider_peak.ingest.batching import EncodeAndPack
 from airflow_provider_peak.ingest.v2.body import RequestBody, pack_requests
 from airflow_provider_peak.ingest.v2.rows import RowValidator
 from airflow_provider_peak.ingest.v2.schema import parse_solution_schema
+from peak_emulator.ingestion_v2 import IngestionV2Api
 
 START = datetime(2026, 1, 1, 8, 30, tzinfo=timezone.utc)
 JSON_SCHEMA = {

@@ -35,12 +35,17 @@ def peak_table_updated() -> None:
     @task
     def report(triggering_asset_events: Any = None) -> dict[str, Any]:
         """What the load that triggered this run said, and the table as Peak describes it now."""
-        events = [event for events in (triggering_asset_events or {}).values() for event in events]
+        # Airflow lists each event under its asset and under the alias it came through: once each.
+        unique = {
+            (event.source_run_id, event.source_task_id, event.source_map_index, event.timestamp): event
+            for events in (triggering_asset_events or {}).values()
+            for event in events
+        }
         # The task that creates the table emits an event too: {"created": true, "records_sent": 0}.
-        events = [event for event in events if not event.extra.get("created")]
+        events = [event for event in unique.values() if not event.extra.get("created")]
         loaded = sum(int(event.extra.get("records_sent", 0)) for event in events)
         schema = PeakHook().get_table("demo_orders")
-        print(f"demo_orders got {loaded} new rows in {len(events)} load(s); columns: {len(schema.columns)}")
+        print(f"demo_orders got {loaded:,} new rows in {len(events)} load(s); columns: {len(schema.columns)}")
         return {"loads": len(events), "records_sent": loaded, "columns": [c.name for c in schema.columns]}
 
     report()

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pytest
 
 if TYPE_CHECKING:
-    from airflow_provider_peak.emulator import PeakEmulator
-    from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
-    from airflow_provider_peak.emulator.peaka_api import PeakaApi
-    from airflow_provider_peak.emulator.rest_source import SourceApi
+    from peak_emulator import PeakEmulator
+    from peak_emulator.ingestion_v2 import IngestionV2Api
+    from peak_emulator.peaka_api import PeakaApi
+    from peak_emulator.rest_source import SourceApi
 
 
 # ----------------------------------------------------------------------------- Peak emulator
@@ -40,8 +40,8 @@ V2_TENANT_ID = "t-1001"
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[PeakEmulator]:
-    from airflow_provider_peak.emulator import PeakEmulator
-    from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api, Tenant
+    from peak_emulator import PeakEmulator
+    from peak_emulator.ingestion_v2 import IngestionV2Api, Tenant
 
     v2 = IngestionV2Api(tokens={V2_TOKEN: Tenant(V2_TENANT, V2_TENANT_ID)})
     clients = {CLIENT_ID: CLIENT_SECRET}
@@ -320,7 +320,7 @@ def new_cache(peaka, *statuses: str, error: str = "the source query failed") -> 
 
 @pytest.fixture(scope="session")
 def peaka_server() -> Iterator[PeakEmulator]:
-    from airflow_provider_peak.emulator import PeakEmulator
+    from peak_emulator import PeakEmulator
 
     with PeakEmulator(api_keys=(), peaka_api_keys=(PEAKA_KEY,), quiet=True) as emu:
         yield emu

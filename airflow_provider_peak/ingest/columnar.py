@@ -55,6 +55,7 @@ from airflow_provider_peak.ingest.types import CsvConversion, type_of
 from airflow_provider_peak.ingest.types import (
     InvalidJSONText as InvalidJSONText,  # CSV cells that are not JSON
 )
+from airflow_provider_peak.utils.extras import require
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -88,11 +89,11 @@ def is_columnar(value: object) -> bool:
 def iter_columnar(value: Any, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Record]:
     """The records of a columnar object (see ``is_columnar``), ``chunk_size`` rows at a time."""
     _check_chunk_size(chunk_size)
+    pa = _pyarrow()
     module = type(value).__module__.partition(".")[0]
     if module == "pandas":
         yield from _pandas_records(value, chunk_size)
         return
-    pa = _pyarrow()
     if module == "polars":
         if type(value).__name__ == "LazyFrame":
             if hasattr(value, "collect_batches"):  # streaming, on polars versions that have it
@@ -114,6 +115,7 @@ def iter_columnar(value: Any, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Iterat
 def read_parquet(stream: BinaryStream, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Record]:
     """Records of a Parquet file (a seekable binary stream), one row group read at a time."""
     _check_chunk_size(chunk_size)
+    _pyarrow()
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(stream, pre_buffer=False)  # pre-buffering would read every row group first
@@ -183,13 +185,9 @@ def read_csv(
 
 # ----------------------------------------------------------------------------- Arrow to records
 def _pyarrow() -> Any:
-    try:
-        import pyarrow
-    except ImportError:  # pragma: no cover - pyarrow is in the dataframes extra
-        raise PeakConfigError(
-            "DataFrame, Arrow, Parquet and CSV inputs need pyarrow: "
-            "pip install 'airflow-provider-peak[dataframes]'"
-        ) from None
+    require("dataframes", "DataFrame, Arrow, Parquet and CSV inputs")
+    import pyarrow
+
     return pyarrow
 
 

@@ -30,11 +30,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
 from airflow_provider_peak.ingest.outcomes import IngestOutcome
 from airflow_provider_peak.ingest.record_errors import RecordError, short_repr
+from airflow_provider_peak.utils.extras import require_for_url
 from airflow_provider_peak.utils.workdir import private_dir, private_file
 
 __all__ = ["RECORD_LETTERS", "ROW_LETTERS", "DeadLetterWriter", "LetterShape", "open_text"]
@@ -71,6 +73,7 @@ def open_text(path: str) -> IO[str]:
     if "://" in path:
         from airflow_provider_peak.version_compat import ObjectStoragePath
 
+        require_for_url(path, f"dead-letter files at {urlsplit(path).scheme}:// URLs")
         return ObjectStoragePath(path).open("w")
     local = Path(path)
     return private_file(private_dir(local.parent) / local.name, "w", encoding="utf-8")

@@ -2,8 +2,7 @@
 
 Plain dataclasses that validate names, types, formats and numeric precision locally, and
 round-trip the wire JSON (``to_dict`` / ``from_dict``). Column types are the registry's
-(``types.ColumnType``). No Airflow import: the emulator, the validator and the hook share this one
-model.
+(``types.ColumnType``). No Airflow import: the validator and the hook share this one model.
 """
 
 from __future__ import annotations

@@ -21,12 +21,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.ingest import columnar
 from airflow_provider_peak.ingest.schema import Column
+from airflow_provider_peak.utils.extras import require_for_conn_type, require_for_url
 from airflow_provider_peak.utils.redaction import register_secret, sanitize_url, url_credentials
 
 Record = Mapping[str, Any]
@@ -147,6 +149,7 @@ def _open(path: Any, conn_id: str | None) -> io.BufferedIOBase:
     if isinstance(path, str) and "://" in path:
         from airflow_provider_peak.version_compat import ObjectStoragePath
 
+        require_for_url(path, f"reading records from {urlsplit(path).scheme}:// URLs")
         path = ObjectStoragePath(path, conn_id=conn_id)
     if hasattr(path, "open"):
         return path.open("rb")  # ObjectStoragePath or pathlib.Path
@@ -206,7 +209,9 @@ def read_sql(
     since SQL identifiers usually are (Snowflake returns ``ID`` for ``id``)."""
     from airflow_provider_peak.version_compat import BaseHook
 
-    hook = BaseHook.get_connection(conn_id).get_hook()
+    connection = BaseHook.get_connection(conn_id)
+    require_for_conn_type(connection.conn_type, f"sql_conn_id {conn_id!r} ({connection.conn_type})")
+    hook = connection.get_hook()
     if not hasattr(hook, "get_conn"):
         raise PeakConfigError(f"connection {conn_id!r} is not a SQL connection")
     by_lower = {name.lower(): name for name in (c.name if isinstance(c, Column) else c for c in columns)}

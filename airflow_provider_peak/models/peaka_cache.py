@@ -1,7 +1,7 @@
 """Peaka batch caches in plain Python: schedules, table specs, replies and statuses.
 
-Nothing here imports Airflow or does I/O, so the hook, the trigger and the emulator share one
-definition of a valid schedule and of what a status means.
+Nothing here imports Airflow or does I/O, so the hook and the trigger share one definition of a
+valid schedule and of what a status means.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def register_secret(secret: str | None) -> None:
         from airflow_provider_peak.version_compat import mask_secret
 
         mask_secret(secret)
-    except ImportError:  # pragma: no cover - the emulator and benchmarks may run without Airflow
+    except ImportError:  # pragma: no cover - benchmarks may run without Airflow
         pass
 
 

@@ -31,6 +31,7 @@ from airflow_provider_peak.feed.destinations.warehouse import (
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.utils.checks import check_count
+from airflow_provider_peak.utils.extras import require
 
 #: S3 bucket names (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -89,6 +90,7 @@ class RedshiftDestination(Destination):
         part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
         check_count("max_new_columns", max_new_columns, minimum=0)
+        require("amazon", "RedshiftDestination")  # when the DAG is parsed
         if not s3_bucket:
             raise PeakConfigError("RedshiftDestination needs s3_bucket: Redshift loads JSON through S3")
         if "{{" not in table and len(split_name(table)) > 2:

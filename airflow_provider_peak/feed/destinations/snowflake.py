@@ -31,6 +31,7 @@ from airflow_provider_peak.feed.infer_schema import SchemaTracker
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ingest.validation import short_repr
 from airflow_provider_peak.utils.checks import check_count
+from airflow_provider_peak.utils.extras import require
 
 #: ``cursor.description`` type codes (``snowflake.connector.constants.FIELD_TYPES``) -> cast target.
 _CASTS = {
@@ -101,6 +102,7 @@ class SnowflakeDestination(Destination):
         part_records: int = DEFAULT_PART_RECORDS,
         part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
+        require("snowflake", "SnowflakeDestination")  # when the DAG is parsed
         if "{{" not in table:
             split_name(table)
         check_count("max_new_columns", max_new_columns, minimum=0)
