@@ -85,8 +85,8 @@ bench()
 def main() -> None:
     import subprocess
 
-    from airflow_provider_peak.emulator import PeakEmulator
     from airflow_provider_peak.hooks.peak import PeakHook
+    from peak_emulator import PeakEmulator
     from tests.fixtures import API_KEY
     from tests.reliability.harness import Tries, fork_server, worker_env
 

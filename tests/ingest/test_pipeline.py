@@ -11,6 +11,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,28 +208,40 @@ def rows_by_batch_id(*sinks: Sink) -> dict[str, set[int]]:
 STAMPED = [{"id": i} for i in range(95)]
 
 
+def first_try(tmp_path: Path, options: IngestOptions, records: list[Any], *, breaks_after: int) -> Sink:
+    """A first try of the task run whose connection breaks after ``breaks_after`` requests."""
+    first = breaking_after(breaks_after)
+    with pytest.raises(ConnectionError):
+        load(
+            V1Api(first, SCHEMA),
+            records,
+            options,
+            IngestSummary(table="o"),
+            checkpoint=local_checkpoint("r", directory=tmp_path),
+        )
+    return first
+
+
+def retry_of(tmp_path: Path, options: IngestOptions, records: list[Any]) -> tuple[Sink, IngestSummary]:
+    """The retry of ``first_try``: the same checkpoint, every request acknowledged."""
+    retry = Sink(lambda batch: batch.count)
+    summary = load(
+        V1Api(retry, SCHEMA),
+        records,
+        options,
+        IngestSummary(table="o"),
+        checkpoint=local_checkpoint("r", directory=tmp_path),
+    )
+    return retry, summary
+
+
 @pytest.mark.parametrize("on_invalid", ["fail", "skip"])
 def test_a_retry_sends_only_what_no_earlier_try_had_acknowledged(tmp_path, on_invalid) -> None:
     options = IngestOptions(
         max_records=10, max_concurrency=1, on_invalid=on_invalid, batch_id_column="note"
     ).within(IngestLimits())
-    first = breaking_after(4)
-    with pytest.raises(ConnectionError):
-        load(
-            V1Api(first, SCHEMA),
-            STAMPED,
-            options,
-            IngestSummary(table="o"),
-            checkpoint=local_checkpoint("r", directory=tmp_path),
-        )
-    retry = Sink(lambda batch: batch.count)
-    summary = load(
-        V1Api(retry, SCHEMA),
-        STAMPED,
-        options,
-        IngestSummary(table="o"),
-        checkpoint=local_checkpoint("r", directory=tmp_path),
-    )
+    first = first_try(tmp_path, options, STAMPED, breaks_after=4)
+    retry, summary = retry_of(tmp_path, options, STAMPED)
     assert (summary.batches_resumed, summary.records_resumed, summary.records_sent) == (4, 40, 55)
     assert summary.checkpoint_writes == 6 and summary.batches_changed == 0
     held = rows_by_batch_id(first, retry)
@@ -244,23 +257,8 @@ def test_a_reversed_input_on_a_retry_is_reported_and_never_reuses_a_batch_id(
     options = IngestOptions(
         max_records=10, max_concurrency=1, on_invalid=on_invalid, batch_id_column="note"
     ).within(IngestLimits())
-    first = breaking_after(4)
-    with pytest.raises(ConnectionError):
-        load(
-            V1Api(first, SCHEMA),
-            STAMPED,
-            options,
-            IngestSummary(table="o"),
-            checkpoint=local_checkpoint("r", directory=tmp_path),
-        )
-    retry = Sink(lambda batch: batch.count)
-    summary = load(
-        V1Api(retry, SCHEMA),
-        STAMPED[::-1],
-        options,
-        IngestSummary(table="o"),
-        checkpoint=local_checkpoint("r", directory=tmp_path),
-    )
+    first = first_try(tmp_path, options, STAMPED, breaks_after=4)
+    retry, summary = retry_of(tmp_path, options, STAMPED[::-1])
     assert (summary.batches_resumed, summary.batches_changed, summary.records_sent) == (0, 4, 95)
     (warning,) = [r.getMessage() for r in caplog.records if "changed between tries" in r.getMessage()]
     assert "batch 0 (id " in warning and "records 0-9 of this try's input" in warning
@@ -274,15 +272,7 @@ def test_with_on_changed_input_fail_a_changed_retry_sends_nothing(tmp_path, on_i
     options = IngestOptions(
         max_records=10, max_concurrency=1, on_invalid=on_invalid, on_changed_input="fail"
     ).within(IngestLimits())
-    first = breaking_after(6)
-    with pytest.raises(ConnectionError):
-        load(
-            V1Api(first, SCHEMA),
-            RECORDS,
-            options,
-            IngestSummary(table="o"),
-            checkpoint=local_checkpoint("r", directory=tmp_path),
-        )
+    first_try(tmp_path, options, RECORDS, breaks_after=6)
     changed = [dict(r, note="changed") if r["id"] == 45 else r for r in RECORDS]  # in batch 4 only
     retry = Sink(lambda batch: batch.count)
     with pytest.raises(
