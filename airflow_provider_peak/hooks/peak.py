@@ -82,8 +82,8 @@ class PeakHook(JsonApiHook):
 
     conn_name_attr = "peak_conn_id"
     default_conn_name = "peak_default"
-    conn_type = "peak"
-    hook_name = "Peak"
+    conn_type = PeakSettings.conn_type
+    hook_name = PeakSettings.hook_name
 
     def __init__(
         self,

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-import tenacity
-
 from airflow_provider_peak.exceptions import (
     PeakaCacheFailedError,
     PeakConfigError,
-    PeakConnectionError,
     PeakError,
     PeakHTTPError,
     PeakNotFoundError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
-from airflow_provider_peak.hooks._bounded import ACCEPT_ENCODING, aread_body
 from airflow_provider_peak.hooks._connection import PeakaSettings, read_connection
-from airflow_provider_peak.hooks._transport import (
-    ERROR_BODY_LIMIT,
-    UNREADABLE_JSON,
-    USER_AGENT,
-    JsonApiHook,
-    http_error,
-)
+from airflow_provider_peak.hooks._transport import JsonApiHook
 from airflow_provider_peak.models.peaka_cache import (
     CacheInfo,
     CacheItemResult,
@@ -49,7 +37,7 @@ from airflow_provider_peak.ui.forms import (
     legacy_form_widgets,
 )
 from airflow_provider_peak.utils.checks import path_segment
-from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub
+from airflow_provider_peak.utils.redaction import safe_text, scrub
 from airflow_provider_peak.version_compat import aget_connection
 
 log = logging.getLogger(__name__)
@@ -72,8 +60,8 @@ class PeakaHook(JsonApiHook):
 
     conn_name_attr = "peaka_conn_id"
     default_conn_name = "peaka_default"
-    conn_type = "peaka"
-    hook_name = "Peaka"
+    conn_type = PeakaSettings.conn_type
+    hook_name = PeakaSettings.hook_name
     service_name = "Peaka"
 
     def __init__(
@@ -89,7 +77,6 @@ class PeakaHook(JsonApiHook):
         super().__init__(api_retry_args=api_retry_args, **kwargs)
         self.peaka_conn_id = peaka_conn_id
         self._overrides = {"project_id": project_id, "timeout": timeout, "max_retries": max_retries}
-        self._aclient: Any = None
 
     # ------------------------------------------------------------------ connection
     def _settings_from(self, conn: Any) -> PeakaSettings:
@@ -249,94 +236,17 @@ class PeakaHook(JsonApiHook):
 
     # ------------------------------------------------------------------ async (triggers)
     async def aget_cache_status(self, cache_id: str, project_id: str | None = None) -> CacheStatus:
-        """``get_cache_status`` without blocking the event loop (httpx), with the same retries,
-        deadline and bounded reads as the synchronous transport; redirects are not followed."""
-        import httpx
-
+        """``get_cache_status`` without blocking the event loop: the transport's async path (httpx),
+        with the same retries, deadline, bounded reads and errors as the synchronous one; redirects
+        are not followed."""
         if "settings" not in self.__dict__:
             self.__dict__["settings"] = self._settings_from(await aget_connection(self.peaka_conn_id))
-        s = self.settings
-        if self._aclient is None:
-            self.warn_if_unverified()
-            self._aclient = httpx.AsyncClient(
-                verify=s.verify,
-                timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
-                # Only what the bounded reader decodes (httpx would offer brotli and zstd too).
-                headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
-                follow_redirects=False,
-            )
         path = self._path(project_id, cache_id, "/status")
         try:
-            async for attempt in tenacity.AsyncRetrying(**self._retry_args()):
-                with attempt:
-                    reply = await self._asend("GET", path)
+            reply = await self.client.ajson("GET", path, params={"excludeLogs": "true"})
         except PeakNotFoundError:
             return CacheStatus.gone(str(cache_id))
         return self._status(reply, path)
-
-    async def _asend(self, method: str, path: str) -> Any:
-        import httpx
-
-        s = self.settings
-        shown = sanitize_url(path)
-        self._count("requests")
-        seconds = s.connect_timeout + s.timeout
-
-        async def exchange() -> tuple[Any, bytes, bool, str | None]:
-            url = s.url(path)
-            request = self._aclient.build_request(
-                method,
-                url,
-                params={"excludeLogs": "true"},
-                # The sync path's auth and its origin check: the key goes to the base URL's origin only.
-                headers=self.auth.headers_for(url),
-            )
-            response = await self._aclient.send(request, stream=True)
-            try:
-                limit = ERROR_BODY_LIMIT if response.status_code >= 300 else s.max_reply_bytes
-                try:
-                    # The sync path's bounded reader: decompressed with a capped output.
-                    content, complete = await aread_body(response, limit)
-                except ValueError as exc:  # a refused or corrupt content coding
-                    return response, b"", True, str(exc)
-                return response, content, complete, None
-            finally:
-                await response.aclose()
-
-        try:
-            # The whole exchange within the deadline: a trickling server cannot hold the triggerer.
-            response, content, complete, unreadable = await asyncio.wait_for(exchange(), seconds)
-        except asyncio.TimeoutError as exc:
-            raise PeakConnectionError(
-                f"Peaka did not reply to {method} {shown} within {seconds:g} s"
-            ) from exc
-        except httpx.HTTPError as exc:
-            reason = safe_text(f"{type(exc).__name__}: {exc}", secrets=s.secrets)
-            raise PeakConnectionError(f"could not reach Peaka for {method} {shown}: {reason}") from exc
-        status = response.status_code
-        if status == 429:
-            self._count("rate_limited")
-        if status >= 300:
-            raise http_error(
-                status,
-                response.reason_phrase,
-                content,
-                response.headers.get("Retry-After"),
-                method,
-                path,
-                s.secrets,
-            )
-        self._check_body(method, path, complete, unreadable)
-        try:
-            return json.loads(content)
-        except UNREADABLE_JSON:
-            raise PeakError(f"Peaka answered {method} {shown} with a body that is not JSON") from None
-
-    async def aclose(self) -> None:
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
-        self.close()
 
     # ------------------------------------------------------------------ Airflow UI
     def test_connection(self) -> tuple[bool, str]:

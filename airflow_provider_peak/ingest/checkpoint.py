@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeGuard
 
-from airflow_provider_peak.exceptions import PeakCheckpointError, PeakError
+from airflow_provider_peak.errors import PeakCheckpointError, PeakError
 from airflow_provider_peak.utils.workdir import private_dir, private_file, work_dir
 
 __all__ = [

@@ -190,3 +190,60 @@ def test_legacy_widgets_with_flask_appbuilder(conn_type):
         assert str(widget.args[0]) == spec.label
         assert widget.kwargs["description"] == CONN_FIELDS[conn_type][name]["description"]
         assert widget.kwargs["default"] == (spec.default if spec.choices is not None else None)
+
+
+def test_a_setting_is_read_and_drawn_from_its_one_declaration():
+    """One ``setting(...)`` gives the reader its default, kind and bounds and the form its label,
+    help, section and default: a new connection type needs nothing else."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from airflow_provider_peak.exceptions import PeakConfigError
+    from airflow_provider_peak.hooks._settings import ConnectionForm, ConnectionSettings, setting
+
+    @dataclass(frozen=True, repr=False)
+    class ToySettings(ConnectionSettings):
+        conn_type: ClassVar[str] = "toy"
+        hook_name: ClassVar[str] = "Toy"
+        hook_class: ClassVar[str] = "toy.ToyHook"
+        form: ClassVar[ConnectionForm] = ConnectionForm(
+            extras=("mode", "timeout", "page_size"),
+            hidden=("port",),
+            relabeling={"host": "Toy URL"},
+            placeholders={"host": "https://toy.example"},
+            labels={"timeout": "Wait (s)"},
+        )
+
+        page_size: int = setting(
+            100, kind="count", minimum=1, label="Page size", help="Rows per page.", section="Paging"
+        )
+        mode: str = setting(
+            "fast", kind="choice", choices={"fast": "Fast", "safe": "Safe"}, label="Mode", help="How."
+        )
+
+    drawn = forms.connection_type(ToySettings)
+    assert (drawn["connection-type"], drawn["hook-name"], drawn["hook-class-name"]) == (
+        "toy",
+        "Toy",
+        "toy.ToyHook",
+    )
+    assert list(drawn["conn-fields"]) == ["mode", "timeout", "page_size"]
+    assert drawn["conn-fields"]["page_size"] == {
+        "label": "Page size",
+        "description": "Rows per page. Default: 100.",
+        "schema": {"type": ["integer", "null"], "section": "Paging"},
+    }
+    assert drawn["conn-fields"]["mode"]["schema"]["default"] == "fast"
+    assert drawn["conn-fields"]["timeout"]["label"] == "Wait (s)"
+    assert drawn["conn-fields"]["timeout"]["description"] == "Seconds to wait for a reply. Default: 60."
+    assert drawn["ui-field-behaviour"] == {
+        "hidden-fields": ["port"],
+        "relabeling": {"host": "Toy URL"},
+        "placeholders": {"host": "https://toy.example", "timeout": "60", "page_size": "100"},
+    }
+    read = ToySettings.from_connection(host="https://toy.example", extra={"page_size": None, "mode": "SAFE"})
+    assert (read.page_size, read.mode, read.timeout) == (100, "safe", 60.0)
+    with pytest.raises(PeakConfigError, match="page_size must be positive"):
+        ToySettings.from_connection(host="https://toy.example", extra={"page_size": "0"})
+    with pytest.raises(PeakConfigError, match="mode must be one of fast, safe"):
+        ToySettings.from_connection(host="https://toy.example", extra={"mode": "slow"})
