@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -133,8 +134,11 @@ class Cancellation:
             guard.expire()
 
     def pause(self, seconds: float) -> None:
-        """Sleep (a back-off, a pacer's turn); a ``cancel`` ends it at once."""
-        self._event.wait(seconds)
+        """Sleep (a back-off, a pacer's turn) at least ``seconds``, as ``time.sleep`` does; a
+        ``cancel`` ends it at once."""
+        end = time.monotonic() + seconds
+        while not self._event.wait(max(0.0, end - time.monotonic())) and time.monotonic() < end:
+            pass  # a lock's timed wait may wake a little early: a pacer's slot must not
 
     def refuse(self, service: str, method: str, path: str) -> None:
         """``PeakCancelledError`` once cancelled: nothing more is sent."""

@@ -32,7 +32,7 @@ def task_tries(try_server: Any, tmp_path: Path, request: pytest.FixtureRequest) 
         logs.mkdir(exist_ok=True)
         tries = Tries(try_server, path, dag_id, task_id, "kill-test", logs)
         tries.create_run()
-        request.node.user_properties.append(("tries", logs))
+        request.node.user_properties.append(("tries", str(logs)))
         return tries
 
     return make
