@@ -208,30 +208,29 @@ def rows_by_batch_id(*sinks: Sink) -> dict[str, set[int]]:
 STAMPED = [{"id": i} for i in range(95)]
 
 
+def one_try(sink: Sink, records: list[Any], options: IngestOptions, tmp_path: Path) -> IngestSummary:
+    """One try of the task run ``r`` (its checkpoint in ``tmp_path``) through ``sink``."""
+    return load(
+        V1Api(sink, SCHEMA),
+        records,
+        options,
+        IngestSummary(table="o"),
+        checkpoint=local_checkpoint("r", directory=tmp_path),
+    )
+
+
 def first_try(tmp_path: Path, options: IngestOptions, records: list[Any], *, breaks_after: int) -> Sink:
     """A first try of the task run whose connection breaks after ``breaks_after`` requests."""
     first = breaking_after(breaks_after)
     with pytest.raises(ConnectionError):
-        load(
-            V1Api(first, SCHEMA),
-            records,
-            options,
-            IngestSummary(table="o"),
-            checkpoint=local_checkpoint("r", directory=tmp_path),
-        )
+        one_try(first, records, options, tmp_path)
     return first
 
 
 def retry_of(tmp_path: Path, options: IngestOptions, records: list[Any]) -> tuple[Sink, IngestSummary]:
     """The retry of ``first_try``: the same checkpoint, every request acknowledged."""
     retry = Sink(lambda batch: batch.count)
-    summary = load(
-        V1Api(retry, SCHEMA),
-        records,
-        options,
-        IngestSummary(table="o"),
-        checkpoint=local_checkpoint("r", directory=tmp_path),
-    )
+    summary = one_try(retry, records, options, tmp_path)
     return retry, summary
 
 
@@ -278,25 +277,13 @@ def test_with_on_changed_input_fail_a_changed_retry_sends_nothing(tmp_path, on_i
     with pytest.raises(
         PeakChangedInputError, match=r"batch 4 \(id \S+-000000004-\S+\), records 40-49 of this try's input,"
     ) as caught:
-        load(
-            V1Api(retry, SCHEMA),
-            changed,
-            options,
-            IngestSummary(table="o"),
-            checkpoint=local_checkpoint("r", directory=tmp_path),
-        )
+        one_try(retry, changed, options, tmp_path)
     assert caught.value.batch == 4 and retry.bodies == []
     # A shorter input is a changed one too: an earlier try had sent batch 5.
     with pytest.raises(
         PeakChangedInputError, match="this try built 3 batches; an earlier try had sent batch 5"
     ):
-        load(
-            V1Api(retry, SCHEMA),
-            RECORDS[:30],
-            options,
-            IngestSummary(table="o"),
-            checkpoint=local_checkpoint("r", directory=tmp_path),
-        )
+        one_try(retry, RECORDS[:30], options, tmp_path)
     assert retry.bodies == []
 
 
