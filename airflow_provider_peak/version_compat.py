@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
+    AirflowSkipException,
     Asset,
     AssetAlias,
     BaseHook,
@@ -188,6 +189,7 @@ __all__ = [
     "LINKS_RESOLVED_BY_THE_TASK",
     "AirflowFailException",
     "AirflowSensorTimeout",
+    "AirflowSkipException",
     "Asset",
     "AssetAlias",
     "BaseHook",

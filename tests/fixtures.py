@@ -216,6 +216,7 @@ class TaskInstanceStub:
     run_id: str = "manual__2026-01-01T00:00:00+00:00"
     map_index: int = -1
     try_number: int = 1
+    start_date: Any = None
     pushed: dict[str, Any] = field(default_factory=dict)
 
     def xcom_push(self, key: str, value: Any) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "CUSTOM_AUTH_SECTION",
     "PEAKA_CACHE_PATH",
     "PEAKA_HOSTS",
+    "PEAKA_IS_CACHED_PATH",
     "PEAKA_STATUS_PATH",
     "UNSET_VALUES",
     "V2_MASKED_BY_AIRFLOW",
@@ -210,6 +211,10 @@ class PeakSettings(ConnectionSettings):
 PEAKA_HOSTS = {"us": "https://partner.peaka.studio", "eu": "https://partner.eu.peaka.studio"}
 PEAKA_CACHE_PATH = "/api/v1/data/projects/{project_id}/cache"
 PEAKA_STATUS_PATH = "/api/v1/data/projects/{project_id}/cache/status"
+PEAKA_IS_CACHED_PATH = (
+    "/api/v1/data/projects/{project_id}/catalogs/{catalog_id}/schemas/{schema_name}/tables/{table_name}"
+    "/isCached"
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -262,6 +267,20 @@ class PeakaSettings(ConnectionSettings):
         "Fields JSON.",
         section=PEAKA_PATHS_SECTION,
         describe_default=False,
+    )
+    #: Peaka's OpenAPI: cancel a RUNNING run of each kind (200 signal sent, 404 nothing running);
+    #: appended to a cache's path, ``{cache_path}/{cache_id}``.
+    cancel_incremental_path: str = setting(
+        "/cancelIncrementalUpdate", help="POST, after a cache's path: cancel its running incremental sync."
+    )
+    cancel_full_refresh_path: str = setting(
+        "/cancelFullRefreshUpdate", help="POST, after a cache's path: cancel its running full refresh."
+    )
+    #: Peaka's OpenAPI: whether a table is cached, and whether (and how) it can be.
+    is_cached_path: str = setting(
+        PEAKA_IS_CACHED_PATH,
+        help="GET path of a table's isCached/isCacheable; {project_id}, {catalog_id}, {schema_name} "
+        "and {table_name} are filled in.",
     )
     max_in_flight: int = setting(4, kind="count", minimum=1)
 

@@ -20,12 +20,14 @@ from airflow_provider_peak.hooks._auth import ApiKeyAuth
 from airflow_provider_peak.hooks._connection import PeakaSettings, read_connection
 from airflow_provider_peak.hooks._transport import JsonApiHook
 from airflow_provider_peak.models.peaka_cache import (
+    MODES,
     CacheInfo,
     CacheItemResult,
     CacheStatus,
     CacheTable,
     PeakaSpecError,
     Schedule,
+    TableCacheInfo,
     build_tables,
     evaluate,
     match_results,
@@ -199,12 +201,64 @@ class PeakaHook(JsonApiHook):
         self.request("DELETE", self._path(project_id, cache_id))
 
     def trigger_incremental_update(self, cache_id: str, project_id: str | None = None) -> None:
-        """Start an incremental sync now (independent of the schedule)."""
+        """Start an incremental sync now (independent of the schedule). Peaka may queue it behind a
+        sync that is already RUNNING."""
         self.request("POST", self._path(project_id, cache_id, "/incrementalUpdate"))
 
     def trigger_full_refresh(self, cache_id: str, project_id: str | None = None) -> None:
         """Start a full refresh now (independent of the schedule)."""
         self.request("POST", self._path(project_id, cache_id, "/fullRefreshUpdate"))
+
+    def trigger_run(self, cache_id: str, mode: str, project_id: str | None = None) -> None:
+        """Start a run of ``mode`` (``incremental`` or ``full``)."""
+        if mode == "full":
+            self.trigger_full_refresh(cache_id, project_id)
+        else:
+            self.trigger_incremental_update(cache_id, project_id)
+
+    def _cancel_path(self, cache_id: str, mode: str, project_id: str | None) -> str:
+        if mode not in MODES:
+            raise PeakConfigError(f"mode must be one of {MODES}, got {mode!r}")
+        s = self.settings
+        return self._path(
+            project_id, cache_id, s.cancel_full_refresh_path if mode == "full" else s.cancel_incremental_path
+        )
+
+    def cancel_run(self, cache_id: str, mode: str, project_id: str | None = None) -> bool:
+        """Cancel the cache's RUNNING run of ``mode``: ``True`` when Peaka took the signal (200),
+        ``False`` when nothing of that kind was running (404). Best effort at Peaka: the run ends
+        CANCELLED and the data cached before stays."""
+        try:
+            self.request("POST", self._cancel_path(cache_id, mode, project_id))
+        except PeakNotFoundError:
+            return False
+        return True
+
+    async def acancel_run(self, cache_id: str, mode: str, project_id: str | None = None) -> bool:
+        """``cancel_run`` without blocking the event loop (the trigger's path)."""
+        await self._aload_settings()
+        try:
+            await self.client.arequest("POST", self._cancel_path(cache_id, mode, project_id))
+        except PeakNotFoundError:
+            return False
+        return True
+
+    def is_cached(
+        self, table: Mapping[str, Any] | CacheTable, project_id: str | None = None
+    ) -> TableCacheInfo:
+        """Peaka's ``isCached`` for one table spec: whether it is cached, whether it can be, and
+        which kinds of cache it supports."""
+        spec = CacheTable.build(table)
+        path = self.settings.is_cached_path.format(
+            project_id=path_segment(self.project(project_id), "project_id"),
+            catalog_id=path_segment(spec.catalog_id, "catalog_id"),
+            schema_name=path_segment(spec.schema_name, "schema_name"),
+            table_name=path_segment(spec.table_name, "table_name"),
+        )
+        try:
+            return TableCacheInfo.from_wire(self._json("GET", path))
+        except PeakaSpecError as exc:
+            raise PeakError(f"Peaka answered GET {path} unexpectedly: {exc}") from None
 
     def wait_for_cache(
         self,
@@ -235,12 +289,16 @@ class PeakaHook(JsonApiHook):
             time.sleep(min(poll_interval, remaining))
 
     # ------------------------------------------------------------------ async (triggers)
+    async def _aload_settings(self) -> None:
+        """Read the connection without blocking the event loop (once; ``settings`` then holds it)."""
+        if "settings" not in self.__dict__:
+            self.__dict__["settings"] = self._settings_from(await aget_connection(self.peaka_conn_id))
+
     async def aget_cache_status(self, cache_id: str, project_id: str | None = None) -> CacheStatus:
         """``get_cache_status`` without blocking the event loop: the transport's async path (httpx),
         with the same retries, deadline, bounded reads and errors as the synchronous one; redirects
         are not followed."""
-        if "settings" not in self.__dict__:
-            self.__dict__["settings"] = self._settings_from(await aget_connection(self.peaka_conn_id))
+        await self._aload_settings()
         path = self._path(project_id, cache_id, "/status")
         try:
             reply = await self.client.ajson("GET", path, params={"excludeLogs": "true"})

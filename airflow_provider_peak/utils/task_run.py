@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 #: The pool that holds Peak's tenant-wide budget of 30 requests in flight (see "Running at scale").
@@ -71,3 +73,17 @@ class TaskRun:
     def earlier_try_tokens(self) -> tuple[str, ...]:
         """The ``try_token`` of every earlier try of this task run (what they may have left)."""
         return tuple(replace(self, try_number=number).try_token for number in range(1, self.try_number))
+
+
+def wait_deadline(context: Mapping[str, Any], execution_timeout: timedelta | None, timeout: float) -> float:
+    """The UNIX time a wait must end by: ``timeout`` seconds from now, or sooner when the task's
+    ``execution_timeout``, counted from the start of this try, ends first.
+
+    A deferrable task hands it to its trigger: Airflow does not apply ``execution_timeout`` to a
+    deferred task on its own, so without it the remote work would outlive the task's time limit.
+    """
+    end = time.time() + timeout
+    started = getattr(context.get("ti"), "start_date", None)
+    if execution_timeout is not None and isinstance(started, datetime):
+        end = min(end, started.timestamp() + execution_timeout.total_seconds())
+    return end

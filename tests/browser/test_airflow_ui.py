@@ -42,6 +42,7 @@ from tests.fixtures import (
 
 pytestmark = [
     pytest.mark.airflow_e2e,
+    pytest.mark.slow,
     pytest.mark.skipif(bool(why_no_browser_test()), reason=why_no_browser_test() or ""),
 ]
 
