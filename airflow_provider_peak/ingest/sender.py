@@ -111,6 +111,8 @@ class BatchSender(Generic[B]):
         self.log = logger or log
         self.stats = SendStats(min_concurrency=max_concurrency)
         self._in_flight = 0
+        # Set by the request that fails, before its future is done: the loop starts nothing more.
+        self._failed = threading.Event()
         self._rate_limited = rate_limited or (lambda: 0)
         self.limit = max_concurrency
         self._seen_429 = 0
@@ -140,6 +142,10 @@ class BatchSender(Generic[B]):
             stats.max_in_flight = max(stats.max_in_flight, self._in_flight)
         try:
             acknowledged = self.send_one(batch)
+        except BaseException:
+            self._failed.set()
+            self.log.debug("The request of batch %s failed: no new request starts", self._name(batch))
+            raise
         finally:
             with stats._lock:
                 self._in_flight -= 1
@@ -180,8 +186,8 @@ class BatchSender(Generic[B]):
                         if error is not None or len(pending) < self.limit:
                             break
                         done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    if error is not None:
-                        break
+                    if error is not None or self._failed.is_set():
+                        break  # a failed request's error is raised below, once it is done
                     pending.add(pool.submit(self._run, batch))
                     if time.monotonic() >= next_report:
                         self._report(started)
