@@ -20,7 +20,7 @@ from airflow_provider_peak.feed import (
     SnowflakeDestination,
 )
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
-from tests.feed.fake_redshift import FakeRedshift
+from tests.feed.destinations.fake_redshift import FakeRedshift
 from tests.fixtures import (
     ORDERS,
     SOURCE_CLIENT_SECRET,

@@ -16,7 +16,7 @@ from airflow_provider_peak.feed import (
     SnowflakeDestination,
 )
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
-from tests.feed.fake_redshift import FakeRedshift
+from tests.feed.destinations.fake_redshift import FakeRedshift
 from tests.fixtures import make_context
 
 WIDE = {"id": 1, **{f"k{i:04d}": i for i in range(1500)}}

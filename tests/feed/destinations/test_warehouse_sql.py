@@ -18,7 +18,7 @@ from airflow_provider_peak.feed.destinations.warehouse import (
     sql_literal,
 )
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
-from tests.feed.fake_redshift import FakeRedshift
+from tests.feed.destinations.fake_redshift import FakeRedshift
 from tests.fixtures import make_context
 
 ODD_KEYS = {"id": 1, "order": 2, "select": "s", "Total Amount": 9.5, 'a"b': "quoted"}
