@@ -60,7 +60,11 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.triggers.peaka"]},
         ],
-        "extra-links": ["airflow_provider_peak.ui.links.PeakTableLink"],
+        "extra-links": [
+            "airflow_provider_peak.ui.links.PeakTableLink",
+            "airflow_provider_peak.ui.links.PeakSolutionTableLink",
+            "airflow_provider_peak.ui.links.PeakaCacheLink",
+        ],
         # A Peak table as an asset: peak://<host>/<table> (see assets/peak.py).
         "asset-uris": [_PEAK_TABLE_URIS],
         "dataset-uris": [_PEAK_TABLE_URIS],

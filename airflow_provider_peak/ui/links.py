@@ -1,75 +1,94 @@
-"""Operator extra links: a "Peak table" button on the task that opens the table it wrote.
+"""Operator extra links: buttons on a task that open what it wrote or started.
 
-The URL comes from the ``peak`` connection's extra ``table_url_template``: ``{table}`` is replaced
-by the table name (percent-encoded) and ``{base_url}`` by the connection's base URL. Without a
-template the task shows no link: Peak's API host has no page for a table, and the address of a
-table in Peak's web app depends on the tenant. The emulator serves such a page at
-``{base_url}/data/tables/{table}``.
+* "Peak table" (ingest, create-table and feed tasks): the ``peak`` connection's extra
+  ``table_url_template``, with ``{base_url}`` and ``{table}``;
+* "Peak solution table" (v2 loads): the ``peak_v2`` connection's extra ``table_url_template``, with
+  ``{base_url}``, ``{tenant}``, ``{solution}`` and ``{table}`` (the table's full name);
+* "Peaka cache" (Peaka refresh and status tasks): the ``peaka`` connection's extra
+  ``cache_url_template``, with ``{base_url}``, ``{project_id}`` and ``{cache_id}``.
+
+Each value but ``{base_url}`` is percent-encoded. Without a template the task shows no link: the
+API hosts have no page for a table or a cache, and the address of one in Peak's or Peaka's web app
+depends on the tenant. The emulator serves such pages (see docs/ui.md).
 """
 
 from __future__ import annotations
 
 import logging
 import string
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.utils.redaction import without_credentials
 from airflow_provider_peak.version_compat import LINKS_RESOLVED_BY_THE_TASK, BaseOperatorLink, XCom
 
-if TYPE_CHECKING:
-    from airflow_provider_peak.hooks.peak import PeakHook
-
 log = logging.getLogger(__name__)
 
-#: The ``peak`` connection extra holding the link's URL template.
+#: The ``peak`` (and ``peak_v2``) connection extra holding the table link's URL template.
 TEMPLATE_EXTRA = "table_url_template"
-_FIELDS = ("base_url", "table")
+#: The ``peaka`` connection extra holding the cache link's URL template.
+CACHE_TEMPLATE_EXTRA = "cache_url_template"
 _SHOWN = 120  # characters of a bad template quoted in an error
-_ATTRIBUTE = "_peak_table_url"  # the URL ``persist`` made, on the task's operator
 
 
-def table_url(template: str | None, *, base_url: str, table: str) -> str | None:
-    """The URL of ``table`` from ``template``, or ``None`` without a template.
+def link_url(
+    template: str | None, *, extra: str, base_url: str, values: Mapping[str, str | None]
+) -> str | None:
+    """The URL ``template`` makes, or ``None`` without a template.
 
-    Raises ``PeakConfigError`` when the template names another field than ``{base_url}`` and
-    ``{table}``, or does not make an http(s) URL (a link opens in the user's browser: no
-    ``javascript:`` or ``file:`` URLs).
+    ``{base_url}`` is the connection's base URL (without credentials or a trailing ``/``); every
+    other field is one of ``values``, percent-encoded (``None`` is empty). Raises
+    ``PeakConfigError``, naming ``extra``, when the template names another field or does not make
+    an http(s) URL (a link opens in the user's browser: no ``javascript:`` or ``file:`` URLs).
     """
     if not template:
         return None
     shown = repr(template[:_SHOWN])
+    allowed = ("base_url", *values)
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
-        raise PeakConfigError(f"extra {TEMPLATE_EXTRA!r} is not a valid template ({exc}): {shown}") from None
-    unknown = sorted({name for name in names if name not in _FIELDS})
+        raise PeakConfigError(f"extra {extra!r} is not a valid template ({exc}): {shown}") from None
+    unknown = sorted({name for name in names if name not in allowed})
     if unknown:
         raise PeakConfigError(
-            f"extra {TEMPLATE_EXTRA!r} may use {{base_url}} and {{table}} only, not "
+            f"extra {extra!r} may use {', '.join('{' + name + '}' for name in allowed)} only, not "
             f"{', '.join('{' + name + '}' for name in unknown)}: {shown}"
         )
     # The link is shown to everyone who can see the task: never the base URL's credentials.
-    url = template.format(base_url=without_credentials(base_url).rstrip("/"), table=quote(table, safe=""))
+    url = template.format(
+        base_url=without_credentials(base_url).rstrip("/"),
+        **{name: quote(value or "", safe="") for name, value in values.items()},
+    )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise PeakConfigError(f"extra {TEMPLATE_EXTRA!r} must make an http(s) URL, got {url[:_SHOWN]!r}")
+        raise PeakConfigError(f"extra {extra!r} must make an http(s) URL, got {url[:_SHOWN]!r}")
     return url
 
 
-class PeakTableLink(BaseOperatorLink):
-    """Links a task to the Peak table it wrote (URL from the connection's ``table_url_template``)."""
+def table_url(template: str | None, *, base_url: str, table: str) -> str | None:
+    """The URL of a Peak ``table`` from a ``peak`` connection's ``table_url_template``."""
+    return link_url(template, extra=TEMPLATE_EXTRA, base_url=base_url, values={"table": table})
 
-    name = "Peak table"
-    key = "peak_table_url"
+
+class PeakLink(BaseOperatorLink):
+    """A link whose URL the task makes from its connection (``persist``) and stores for the UI."""
+
+    name: ClassVar[str]
+    key: ClassVar[str]
 
     @property
     def xcom_key(self) -> str:
         return self.key
 
+    @classmethod
+    def _attribute(cls) -> str:  # the URL ``persist`` made, on the task's operator
+        return f"_{cls.key}"
+
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        url = getattr(operator, _ATTRIBUTE, None)
+        url = getattr(operator, self._attribute(), None)
         if url is not None or LINKS_RESOLVED_BY_THE_TASK:
             # The task's own process, as it ends: what ``persist`` made, or no link. Reading the
             # XCom back instead would log a "not found" error for every task without a link.
@@ -77,20 +96,78 @@ class PeakTableLink(BaseOperatorLink):
         return XCom.get_value(key=self.key, ti_key=ti_key) or ""
 
     @classmethod
-    def persist(cls, context: Any, hook: PeakHook, table: str) -> str | None:
-        """Store the table's URL for the UI; returns it, or ``None`` when the task has no link.
+    def store(cls, context: Any, make: Any) -> str | None:
+        """Store the URL ``make()`` returns for the UI; returns it, or ``None`` when there is none.
 
         A template that cannot make a URL is logged and leaves the task without a link: the link
-        is not worth failing a load for.
+        is not worth failing a task for.
         """
-        settings = hook.settings
         try:
-            url = table_url(settings.table_url_template, base_url=settings.base_url, table=table)
+            url: str | None = make()
         except PeakConfigError as exc:
             log.warning("The task has no %r link: %s", cls.name, exc)
             return None
         if url is not None:
             context["ti"].xcom_push(key=cls.key, value=url)
             if (task := context.get("task")) is not None:
-                setattr(task, _ATTRIBUTE, url)
+                setattr(task, cls._attribute(), url)
         return url
+
+
+class PeakTableLink(PeakLink):
+    """Links a task to the Peak table it wrote (URL from the connection's ``table_url_template``)."""
+
+    name = "Peak table"
+    key = "peak_table_url"
+
+    @classmethod
+    def persist(cls, context: Any, hook: Any, table: str) -> str | None:
+        """Store the URL of ``table`` (from ``hook``'s ``peak`` connection) for the UI."""
+        settings = hook.settings
+        return cls.store(
+            context, lambda: table_url(settings.table_url_template, base_url=settings.base_url, table=table)
+        )
+
+
+class PeakSolutionTableLink(PeakLink):
+    """Links a v2 load to the solution table it wrote (URL from the ``peak_v2`` connection's
+    ``table_url_template``)."""
+
+    name = "Peak solution table"
+    key = "peak_solution_table_url"
+
+    @classmethod
+    def persist(cls, context: Any, hook: Any, solution: str, table: str) -> str | None:
+        """Store the URL of ``solution``'s ``table`` (its full name) for the UI."""
+        s = hook.settings
+        values = {"tenant": s.tenant, "solution": solution, "table": table}
+        return cls.store(
+            context,
+            lambda: link_url(s.table_url_template, extra=TEMPLATE_EXTRA, base_url=s.base_url, values=values),
+        )
+
+
+class PeakaCacheLink(PeakLink):
+    """Links a task to the Peaka cache it refreshed or watched (URL from the ``peaka`` connection's
+    ``cache_url_template``)."""
+
+    name = "Peaka cache"
+    key = "peaka_cache_url"
+
+    @classmethod
+    def persist(cls, context: Any, hook: Any, project_id: str | None, cache_id: str) -> str | None:
+        """Store the URL of ``cache_id`` of the project (default: the connection's) for the UI."""
+        s = hook.settings
+
+        def make() -> str | None:
+            if not s.cache_url_template:
+                return None
+            values = {"project_id": hook.project(project_id), "cache_id": cache_id}
+            template = s.cache_url_template
+            return link_url(template, extra=CACHE_TEMPLATE_EXTRA, base_url=s.base_url, values=values)
+
+        return cls.store(context, make)
+
+
+#: Every link of the provider (its provider info's ``extra-links``).
+LINKS: tuple[type[PeakLink], ...] = (PeakTableLink, PeakSolutionTableLink, PeakaCacheLink)
