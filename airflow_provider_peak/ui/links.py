@@ -99,12 +99,13 @@ class PeakLink(BaseOperatorLink):
     def store(cls, context: Any, make: Any) -> str | None:
         """Store the URL ``make()`` returns for the UI; returns it, or ``None`` when there is none.
 
-        A template that cannot make a URL is logged and leaves the task without a link: the link
-        is not worth failing a task for.
+        A template that cannot make a URL, or a connection that cannot be read (the task's own
+        calls report that), is logged and leaves the task without a link: the link is not worth
+        failing a task for.
         """
         try:
             url: str | None = make()
-        except PeakConfigError as exc:
+        except Exception as exc:
             log.warning("The task has no %r link: %s", cls.name, exc)
             return None
         if url is not None:
@@ -123,10 +124,12 @@ class PeakTableLink(PeakLink):
     @classmethod
     def persist(cls, context: Any, hook: Any, table: str) -> str | None:
         """Store the URL of ``table`` (from ``hook``'s ``peak`` connection) for the UI."""
-        settings = hook.settings
-        return cls.store(
-            context, lambda: table_url(settings.table_url_template, base_url=settings.base_url, table=table)
-        )
+
+        def make() -> str | None:
+            s = hook.settings
+            return table_url(s.table_url_template, base_url=s.base_url, table=table)
+
+        return cls.store(context, make)
 
 
 class PeakSolutionTableLink(PeakLink):
@@ -139,12 +142,13 @@ class PeakSolutionTableLink(PeakLink):
     @classmethod
     def persist(cls, context: Any, hook: Any, solution: str, table: str) -> str | None:
         """Store the URL of ``solution``'s ``table`` (its full name) for the UI."""
-        s = hook.settings
-        values = {"tenant": s.tenant, "solution": solution, "table": table}
-        return cls.store(
-            context,
-            lambda: link_url(s.table_url_template, extra=TEMPLATE_EXTRA, base_url=s.base_url, values=values),
-        )
+
+        def make() -> str | None:
+            s = hook.settings
+            values = {"tenant": s.tenant, "solution": solution, "table": table}
+            return link_url(s.table_url_template, extra=TEMPLATE_EXTRA, base_url=s.base_url, values=values)
+
+        return cls.store(context, make)
 
 
 class PeakaCacheLink(PeakLink):
@@ -157,9 +161,9 @@ class PeakaCacheLink(PeakLink):
     @classmethod
     def persist(cls, context: Any, hook: Any, project_id: str | None, cache_id: str) -> str | None:
         """Store the URL of ``cache_id`` of the project (default: the connection's) for the UI."""
-        s = hook.settings
 
         def make() -> str | None:
+            s = hook.settings
             if not s.cache_url_template:
                 return None
             values = {"project_id": hook.project(project_id), "cache_id": cache_id}
