@@ -184,13 +184,14 @@ margin:0;padding:16px 24px}
 h1{font-size:20px;font-weight:600;margin:0 0 4px}h2{font-size:16px;font-weight:600;margin:24px 0 8px}
 p.muted,.muted{color:var(--muted)}
 table{border-collapse:collapse;width:100%;margin-bottom:8px}
-th,td{border-bottom:1px solid var(--line);padding:6px 10px;text-align:left;vertical-align:top;
-white-space:nowrap}
+th,td{border-bottom:1px solid var(--line);padding:6px 10px;text-align:left;vertical-align:top}
 th{background:var(--head);font-weight:600;font-size:13px}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.run{overflow-wrap:anywhere;min-width:12em}
 td.wrap{white-space:normal;word-break:break-all;font-family:ui-monospace,monospace;font-size:12px}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
-.state{display:inline-block;border-radius:9px;padding:0 8px;font-size:12px;color:#fff;background:#718096}
+.state{display:inline-block;white-space:nowrap;border-radius:9px;padding:0 8px;font-size:12px;color:#fff;
+background:#718096}
 .state.success,.state.COMPLETED{background:#38a169}.state.failed,.state.FAILED{background:#e53e3e}
 .state.running,.state.RUNNING,.state.deferred{background:#3182ce}.state.upstream_failed{background:#dd6b20}
 """
@@ -230,7 +231,7 @@ def _task_cells(base: str, row: TaskRow) -> str:
     run = f'<a target="_top" href="{escape(run_url)}">{escape(row.run_id)}</a>'
     name = row.task_id + (f" [{row.label or row.map_index}]" if row.map_index >= 0 else "")
     task = f'<a target="_top" href="{escape(task_url(base, row))}">{escape(name)}</a>'
-    return f"<td>{dag}</td><td>{run}</td><td>{task}</td>"
+    return f'<td>{dag}</td><td class="run">{run}</td><td>{task}</td>'
 
 
 def _grid(headers: Iterable[str], rows: list[str], empty: str) -> str:
