@@ -29,9 +29,15 @@ The tree (see ``exceptions`` for what each class means)::
     │   ├── PeakConflictError, PeakPayloadTooLargeError, PeakRateLimitError, PeakServerError
     │   └── PeakAuthError > PeakCredentialsError
     ├── PeakAcknowledgementError
+    ├── PeakCheckpointError
+    ├── PeakChangedInputError
+    ├── PeakCancelledError
     ├── PeakRestAuthError
     ├── PeakaCacheFailedError
     ├── PeakaBatchCacheError
+    ├── PeakWorkflowFailedError
+    ├── PeakWorkflowTimeoutError
+    ├── PeakWorkflowStartUnknownError
     ├── FetchProcessError
     └── UnsafePathError
 
@@ -425,6 +431,51 @@ class PeakAcknowledgementError(PeakError):
         return (type(self), (self.table, self.batches))
 
 
+class PeakCheckpointError(PeakError):
+    """The record of the batches Peak acknowledged in this task run (its checkpoint, kept in
+    Airflow) cannot be read or written. The load stops rather than send batches that Peak may
+    already hold: the message names the record and how to clear it.
+
+    :ivar where: the record (a task state store key or an Airflow Variable).
+    :ivar reason: what is wrong with it.
+    :ivar remedy: what was done, and how to clear the record.
+    """
+
+    def __init__(self, where: str, reason: str, remedy: str) -> None:
+        self.where, self.reason, self.remedy = where, reason, remedy
+        super().__init__(f"the checkpoint of this load ({where}) {reason}. {remedy}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.where, self.reason, self.remedy))
+
+
+class PeakChangedInputError(PeakError):
+    """A retry of a task run built other batches than an earlier try had sent and Peak had
+    acknowledged (``on_changed_input="fail"``); nothing was sent by this try.
+
+    :ivar table: the table.
+    :ivar batch: the number of the first batch that differs.
+    :ivar detail: how it differs.
+    """
+
+    def __init__(self, table: str, batch: int, detail: str) -> None:
+        self.table, self.batch, self.detail = table, batch, detail
+        super().__init__(
+            f"the input of table {table!r} changed between tries of this task run: {detail}. "
+            "Nothing was sent by this try (on_changed_input='fail'). Make the input the same on "
+            "every try (a fixed order, a snapshot), or pass on_changed_input='warn' to send the "
+            "batches that differ under new batch ids"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.table, self.batch, self.detail))
+
+
+class PeakCancelledError(PeakError):
+    """A request that was not started, or was abandoned in flight, because the task is ending
+    (its ``execution_timeout`` passed or it was killed): the hook sends nothing more."""
+
+
 class PeakRestAuthError(PeakError):
     """A REST source's Custom Auth token request failed, or its reply held no token."""
 
@@ -454,6 +505,61 @@ class PeakaBatchCacheError(PeakError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.failed, self.total))
+
+
+class PeakWorkflowFailedError(PeakError):
+    """A Peak workflow run ended ``Failed`` or ``Stopped`` (or another status than the one awaited).
+
+    :ivar workflow_id: the workflow.
+    :ivar execution_id: the run.
+    :ivar status: the status it ended in.
+    :ivar failed_steps: the names of its steps that failed.
+    """
+
+    def __init__(
+        self, workflow_id: str, execution_id: str, status: str, failed_steps: list[str], message: str
+    ) -> None:
+        self.workflow_id, self.execution_id, self.status = workflow_id, execution_id, status
+        self.failed_steps = list(failed_steps)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (self.workflow_id, self.execution_id, self.status, self.failed_steps, str(self)),
+        )
+
+
+class PeakWorkflowTimeoutError(PeakError):
+    """A Peak workflow run did not end in time. Peak has no call to stop a run: it goes on.
+
+    :ivar workflow_id: the workflow.
+    :ivar execution_id: the run, still going on in Peak.
+    :ivar status: its last status seen.
+    """
+
+    def __init__(self, workflow_id: str, execution_id: str, status: str, message: str) -> None:
+        self.workflow_id, self.execution_id, self.status = workflow_id, execution_id, status
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.workflow_id, self.execution_id, self.status, str(self)))
+
+
+class PeakWorkflowStartUnknownError(PeakError):
+    """A request to start a Peak workflow run got no answer, and no new run could be found: the run
+    may have started. Nothing was sent again (a second request could start a second run).
+
+    :ivar workflow_id: the workflow.
+    :ivar requested_at: when the request was sent (ISO 8601, UTC).
+    """
+
+    def __init__(self, workflow_id: str, requested_at: str, message: str) -> None:
+        self.workflow_id, self.requested_at = workflow_id, requested_at
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.workflow_id, self.requested_at, str(self)))
 
 
 class FetchProcessError(PeakError):

@@ -27,9 +27,15 @@ records are also ``ValueError``s. No message ever carries a credential.
     │   ├── PeakConflictError (409), PeakPayloadTooLargeError (413)
     │   └── PeakRateLimitError (429), PeakServerError (5xx)
     ├── PeakAcknowledgementError: Peak acknowledged other record counts than were sent
+    ├── PeakCheckpointError: a task run's record of acknowledged batches cannot be read or written
+    ├── PeakChangedInputError: a retry rebuilt other batches than an earlier try acknowledged
+    ├── PeakCancelledError: a request not started, or abandoned, because the task is ending
     ├── PeakRestAuthError: a REST source's Custom Auth token request failed
     ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
     ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
+    ├── PeakWorkflowFailedError: a Peak workflow run ended Failed or Stopped (names its failed steps)
+    ├── PeakWorkflowTimeoutError: a Peak workflow run did not end in time (it goes on in Peak)
+    ├── PeakWorkflowStartUnknownError: a run request got no answer and no new run was found
     ├── FetchProcessError: a REST feed's fetch failed in its virtualenv
     └── UnsafePathError: a folder or file on the worker that another account could change
 
@@ -62,6 +68,9 @@ __all__ = [
     "MissingExtraError",
     "PeakAcknowledgementError",
     "PeakAuthError",
+    "PeakCancelledError",
+    "PeakChangedInputError",
+    "PeakCheckpointError",
     "PeakConfigError",
     "PeakConflictError",
     "PeakConnectionError",
@@ -76,6 +85,9 @@ __all__ = [
     "PeakRowsFailedError",
     "PeakServerError",
     "PeakValidationError",
+    "PeakWorkflowFailedError",
+    "PeakWorkflowStartUnknownError",
+    "PeakWorkflowTimeoutError",
     "PeakaBatchCacheError",
     "PeakaCacheFailedError",
     "PeakaSpecError",
@@ -175,6 +187,15 @@ class PeakServerError(PeakHTTPError, errors.PeakServerError): ...
 class PeakAcknowledgementError(PeakError, errors.PeakAcknowledgementError): ...
 
 
+class PeakCheckpointError(PeakError, errors.PeakCheckpointError): ...
+
+
+class PeakChangedInputError(PeakError, errors.PeakChangedInputError): ...
+
+
+class PeakCancelledError(PeakError, errors.PeakCancelledError): ...
+
+
 class PeakRestAuthError(PeakError, errors.PeakRestAuthError): ...
 
 
@@ -182,6 +203,15 @@ class PeakaCacheFailedError(PeakError, errors.PeakaCacheFailedError): ...
 
 
 class PeakaBatchCacheError(PeakError, errors.PeakaBatchCacheError): ...
+
+
+class PeakWorkflowFailedError(PeakError, errors.PeakWorkflowFailedError): ...
+
+
+class PeakWorkflowTimeoutError(PeakError, errors.PeakWorkflowTimeoutError): ...
+
+
+class PeakWorkflowStartUnknownError(PeakError, errors.PeakWorkflowStartUnknownError): ...
 
 
 class FetchProcessError(PeakError, errors.FetchProcessError): ...

@@ -294,6 +294,9 @@ def what_it_did(entries: list[tuple[str, str]]) -> str:
             f"{peaka['created']} Peaka caches created ({peaka['existing']} existed), "
             f"{peaka['synced']} first syncs COMPLETED, {peaka['refreshed']} incremental refreshes COMPLETED"
         )
+    for _, msg in entries:
+        if match := re.match(r"(Peak workflow \w+ run \S+) ended (\w+)", msg):
+            parts.append(f"{match.group(1)} ended {match.group(2)}")
     return "; ".join(parts) or "ran (no operator summary found in its log)"
 
 

@@ -61,3 +61,11 @@ def _live_log_streams() -> None:
             stream = getattr(handler, "stream", None)
             if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
                 handler.stream = sys.stderr
+
+
+@pytest.fixture(autouse=True)
+def _fresh_task_state() -> None:
+    """Every test starts with no task state (``make_context``'s stores are shared by task instance)."""
+    from tests.fixtures import TaskStateStoreStub
+
+    TaskStateStoreStub.reset()

@@ -24,6 +24,7 @@ from airflow_provider_peak.hooks._settings import (
 )
 from airflow_provider_peak.ingest.limits import IngestLimits
 from airflow_provider_peak.ingest.v2.wire import SOURCES, V2Wire
+from airflow_provider_peak.transport.urls import same_origin
 from airflow_provider_peak.utils.redaction import url_credentials
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
 
 #: The accordion sections of the forms.
 API_NAMES_SECTION = "API names (assumed)"
+WORKFLOWS_SECTION = "Workflows API (peak-sdk)"
 OAUTH_SECTION = "OAuth"
 CUSTOM_AUTH_SECTION = "Custom Auth"
 PEAKA_PATHS_SECTION = "API paths (assumed)"
@@ -73,6 +75,8 @@ class PeakSettings(ConnectionSettings):
             *("audience", "token_url"),
             *("tables_path", "api_key_header", "api_key_prefix", "next_token_param", "next_token_key"),
             "records_ingested_key",
+            *("workflow_url_template", "workflows_base", "workflow_execute_path", "workflow_execution_path"),
+            *("workflow_executions_path", "workflow_logs_path"),
         ),
         hidden=("schema", "port"),
         relabeling={"host": "Base URL", "login": "OAuth client ID", "password": "API key or secret"},
@@ -161,6 +165,64 @@ class PeakSettings(ConnectionSettings):
         "Empty: the tasks show no link.",
     )
 
+    # Peak's workflows API as Peak's SDK (peak-sdk 1.29.0, peak/resources/workflows.py) calls it;
+    # see docs/workflows.md for the source of each default.
+    workflows_base: str = setting(
+        "/workflows/api/v1",
+        label="Workflows API base",
+        help="Base of the workflows API: a path under the Base URL, or an absolute URL on the same host "
+        "(credentials go to the Base URL's host only).",
+        section=WORKFLOWS_SECTION,
+    )
+    workflow_execute_path: str = setting(
+        "/workflows/{workflow_id}/execute",
+        label="Execute path",
+        help="POST path that starts a run, under the workflows base; {workflow_id} is filled in.",
+        section=WORKFLOWS_SECTION,
+    )
+    workflow_execution_path: str = setting(
+        "/workflows/{workflow_id}/executions/{execution_id}",
+        label="Execution path",
+        help="GET path of one run's details; {workflow_id} and {execution_id} are filled in.",
+        section=WORKFLOWS_SECTION,
+    )
+    workflow_executions_path: str = setting(
+        "/workflows/executions/{workflow_id}",
+        label="Executions path",
+        help="GET path of a workflow's runs, newest first (paged by pageNumber).",
+        section=WORKFLOWS_SECTION,
+    )
+    workflow_logs_path: str = setting(
+        "/workflows/{workflow_id}/executions/{execution_id}/logs",
+        label="Logs path",
+        help="GET path of a step's logs (paged by nextToken).",
+        section=WORKFLOWS_SECTION,
+    )
+    #: Reply keys of the workflows API (JSON extras only).
+    workflow_execution_id_key: str = setting("executionId")
+    workflow_status_key: str = setting("status")
+    workflow_steps_key: str = setting("steps")
+    workflow_executions_key: str = setting("executions")
+    workflow_page_count_key: str = setting("pageCount")
+    workflow_logs_key: str = setting("logs")
+    workflow_logs_token_key: str = setting("nextToken")
+    #: How far before a run request its lookup starts (``dateFrom``), for clocks that differ.
+    workflow_clock_skew: float = setting(120.0, kind="number", minimum=0)
+    #: Pages a listing of executions or logs reads at most.
+    workflow_max_pages: int = setting(100, kind="count", minimum=1)
+    #: The "Peak workflow run" link of run tasks: ``{base_url}``, ``{workflow_id}``, ``{execution_id}``.
+    workflow_url_template: str = setting(
+        "",
+        label="Workflow run link",
+        help='URL of the "Peak workflow run" link of workflow tasks: {workflow_id} and {execution_id} are '
+        "replaced, {base_url} by the Base URL. Empty: the tasks show no link.",
+    )
+
+    @property
+    def workflows_url(self) -> str:
+        """The workflows API's base, absolute."""
+        return self.url(self.workflows_base)
+
     @property
     def auth_mode(self) -> str:
         return "oauth" if self.client_id else "api_key"
@@ -207,6 +269,11 @@ class PeakSettings(ConnectionSettings):
         values["extra_headers"] = {str(k): str(v) for k, v in dict(values.get("extra_headers") or {}).items()}
         settings = cls(base_url=base_url, **values)
         settings.limits  # noqa: B018 - refuses limits that cannot work, naming them
+        if not same_origin(settings.workflows_url, base_url):
+            raise PeakConfigError(
+                "workflows_base must be a path under the Base URL or a URL on its host: credentials are "
+                "only ever sent to the Base URL's host (use another peak connection for another host)"
+            )
         return settings
 
 

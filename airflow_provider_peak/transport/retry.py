@@ -3,6 +3,10 @@
 * **What is retried**: 429, 502, 503 and 504 replies and transport failures (a missed deadline
   included), never a TLS error; never 400, 401 (the token refresh is the auth's, once), 403, 404,
   409, 413 or 500.
+* **A request that must not be repeated** (``idempotent=False``: starting a Peak workflow run) is
+  retried only when the server surely did not act on it: a 429 (refused), or a connection that was
+  never made. A reply lost after the request was sent, a missed deadline or a 5xx may hide a
+  request that took effect: the caller decides (``may_have_reached``).
 * **How long to wait**: capped exponential back-off with jitter (``backoff_initial`` doubling up
   to ``backoff_max``, a random half to whole of it); a ``Retry-After`` (seconds or an HTTP date) is
   honoured instead, raised to ``retry_after_floor`` (never spin), capped at ``retry_after_max``,
@@ -47,6 +51,53 @@ def should_retry(exc: BaseException) -> bool:
     from requests.exceptions import SSLError  # imported when a failure is judged, not with the core
 
     return not isinstance(exc.__cause__, SSLError)
+
+
+def _causes(exc: BaseException | None) -> list[BaseException]:
+    """``exc`` and what it wraps: ``__cause__``, and the ``reason`` or first argument that
+    ``requests`` and ``urllib3`` keep a lower error in (``MaxRetryError.reason``)."""
+    found: list[BaseException] = []
+    while exc is not None and all(exc is not seen for seen in found) and len(found) < 10:
+        found.append(exc)
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException) and exc.args and isinstance(exc.args[0], BaseException):
+            inner = exc.args[0]
+        exc = inner if isinstance(inner, BaseException) else exc.__cause__
+    return found
+
+
+def never_sent(exc: BaseException | None) -> bool:
+    """Whether a transport failure happened before any byte of the request left: no connection
+    could be made (refused, unknown host, connect time-out), with ``requests`` or ``httpx``."""
+    from requests.exceptions import ConnectTimeout, SSLError
+    from urllib3.exceptions import NewConnectionError
+
+    causes = _causes(exc.__cause__ if isinstance(exc, PeakConnectionError) else exc)
+    if not causes or any(isinstance(cause, SSLError) for cause in causes):
+        return False
+    for cause in causes:
+        if isinstance(cause, (ConnectTimeout, NewConnectionError)):  # NameResolutionError too
+            return True
+        kind = type(cause)
+        if kind.__module__.startswith("httpx") and kind.__name__ in ("ConnectError", "ConnectTimeout"):
+            return True
+    return False
+
+
+def should_retry_unsent(exc: BaseException) -> bool:
+    """The retry predicate of a request that must not be repeated: a 429 (the server refused it)
+    or a connection that was never made."""
+    if isinstance(exc, PeakHTTPError):
+        return exc.status == 429
+    return isinstance(exc, PeakConnectionError) and never_sent(exc)
+
+
+def may_have_reached(exc: BaseException) -> bool:
+    """Whether a failed request may have taken effect on the server: a 5xx, a lost reply, a
+    missed deadline; not a 4xx (the server answered it) nor a connection never made."""
+    if isinstance(exc, PeakHTTPError):
+        return exc.status >= 500
+    return isinstance(exc, PeakConnectionError) and not never_sent(exc)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -139,8 +190,10 @@ class RetryPolicy:
         *,
         before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
         overrides: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
     ) -> dict[str, Any]:
-        """Arguments for ``tenacity.Retrying`` or ``AsyncRetrying``; ``overrides`` win."""
+        """Arguments for ``tenacity.Retrying`` or ``AsyncRetrying``; ``overrides`` win, except
+        that a request that must not be repeated (``idempotent=False``) keeps its predicate."""
         args: dict[str, Any] = {
             "retry": tenacity.retry_if_exception(should_retry),
             "stop": tenacity.stop_after_attempt(self.max_retries + 1),
@@ -150,4 +203,6 @@ class RetryPolicy:
         if before_sleep is not None:
             args["before_sleep"] = before_sleep
         args.update(overrides or {})
+        if not idempotent:
+            args["retry"] = tenacity.retry_if_exception(should_retry_unsent)
         return args

@@ -1,22 +1,25 @@
-"""Operator extra links: buttons on a task that open what it wrote or started.
+"""Operator extra links: buttons on a task that open what it wrote, started or awaited.
 
 * "Peak table" (ingest, create-table and feed tasks): the ``peak`` connection's extra
   ``table_url_template``, with ``{base_url}`` and ``{table}``;
+* "Peak workflow run" (workflow tasks): the ``peak`` connection's extra ``workflow_url_template``,
+  with ``{base_url}``, ``{workflow_id}`` and ``{execution_id}``;
 * "Peak solution table" (v2 loads): the ``peak_v2`` connection's extra ``table_url_template``, with
   ``{base_url}``, ``{tenant}``, ``{solution}`` and ``{table}`` (the table's full name);
 * "Peaka cache" (Peaka refresh and status tasks): the ``peaka`` connection's extra
   ``cache_url_template``, with ``{base_url}``, ``{project_id}`` and ``{cache_id}``.
 
 Each value but ``{base_url}`` is percent-encoded. Without a template the task shows no link: the
-API hosts have no page for a table or a cache, and the address of one in Peak's or Peaka's web app
-depends on the tenant. The emulator serves such pages (see docs/ui.md).
+API hosts have no page for a table, a run or a cache, and the address of one in Peak's or Peaka's
+web app depends on the tenant. The emulator serves a table's page at
+``{base_url}/data/tables/{table}``.
 """
 
 from __future__ import annotations
 
 import logging
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
@@ -28,21 +31,38 @@ log = logging.getLogger(__name__)
 
 #: The ``peak`` (and ``peak_v2``) connection extra holding the table link's URL template.
 TEMPLATE_EXTRA = "table_url_template"
+#: The ``peak`` connection extra holding the workflow run link's URL template.
+WORKFLOW_TEMPLATE_EXTRA = "workflow_url_template"
 #: The ``peaka`` connection extra holding the cache link's URL template.
 CACHE_TEMPLATE_EXTRA = "cache_url_template"
 _SHOWN = 120  # characters of a bad template quoted in an error
 
 
-def link_url(
-    template: str | None, *, extra: str, base_url: str, values: Mapping[str, str | None]
-) -> str | None:
-    """The URL ``template`` makes, or ``None`` without a template.
+def table_url(template: str | None, *, base_url: str, table: str) -> str | None:
+    """The URL of ``table`` from ``template``, or ``None`` without a template.
 
-    ``{base_url}`` is the connection's base URL (without credentials or a trailing ``/``); every
-    other field is one of ``values``, percent-encoded (``None`` is empty). Raises
-    ``PeakConfigError``, naming ``extra``, when the template names another field or does not make
-    an http(s) URL (a link opens in the user's browser: no ``javascript:`` or ``file:`` URLs).
+    Raises ``PeakConfigError`` when the template names another field than ``{base_url}`` and
+    ``{table}``, or does not make an http(s) URL (a link opens in the user's browser: no
+    ``javascript:`` or ``file:`` URLs).
     """
+    return template_url(template, TEMPLATE_EXTRA, base_url=base_url, values={"table": table})
+
+
+def workflow_run_url(
+    template: str | None, *, base_url: str, workflow_id: str, execution_id: str
+) -> str | None:
+    """The URL of a workflow run from ``template`` (the ``workflow_url_template`` extra), as
+    ``table_url`` makes a table's."""
+    values = {"workflow_id": workflow_id, "execution_id": execution_id}
+    return template_url(template, WORKFLOW_TEMPLATE_EXTRA, base_url=base_url, values=values)
+
+
+def template_url(
+    template: str | None, extra: str, *, base_url: str, values: Mapping[str, str | None]
+) -> str | None:
+    """``template`` (the connection extra ``extra``) filled with ``{base_url}`` (without
+    credentials or a trailing ``/``) and ``values`` (percent-encoded; ``None`` is empty); ``None``
+    without a template; ``PeakConfigError`` for another field or a URL that is not http(s)."""
     if not template:
         return None
     shown = repr(template[:_SHOWN])
@@ -53,8 +73,9 @@ def link_url(
         raise PeakConfigError(f"extra {extra!r} is not a valid template ({exc}): {shown}") from None
     unknown = sorted({name for name in names if name not in allowed})
     if unknown:
+        may = " and ".join(", ".join("{" + name + "}" for name in allowed).rsplit(", ", 1))
         raise PeakConfigError(
-            f"extra {extra!r} may use {', '.join('{' + name + '}' for name in allowed)} only, not "
+            f"extra {extra!r} may use {may} only, not "
             f"{', '.join('{' + name + '}' for name in unknown)}: {shown}"
         )
     # The link is shown to everyone who can see the task: never the base URL's credentials.
@@ -68,13 +89,8 @@ def link_url(
     return url
 
 
-def table_url(template: str | None, *, base_url: str, table: str) -> str | None:
-    """The URL of a Peak ``table`` from a ``peak`` connection's ``table_url_template``."""
-    return link_url(template, extra=TEMPLATE_EXTRA, base_url=base_url, values={"table": table})
-
-
 class PeakLink(BaseOperatorLink):
-    """A link whose URL the task makes from its connection (``persist``) and stores for the UI."""
+    """A link whose URL the task makes from its connection (``store``) and keeps for the UI."""
 
     name: ClassVar[str]
     key: ClassVar[str]
@@ -84,27 +100,28 @@ class PeakLink(BaseOperatorLink):
         return self.key
 
     @classmethod
-    def _attribute(cls) -> str:  # the URL ``persist`` made, on the task's operator
+    def _attribute(cls) -> str:  # the URL ``store`` made, on the task's operator
         return f"_{cls.key}"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         url = getattr(operator, self._attribute(), None)
         if url is not None or LINKS_RESOLVED_BY_THE_TASK:
-            # The task's own process, as it ends: what ``persist`` made, or no link. Reading the
+            # The task's own process, as it ends: what ``store`` made, or no link. Reading the
             # XCom back instead would log a "not found" error for every task without a link.
             return url or ""
-        return XCom.get_value(key=self.key, ti_key=ti_key) or ""
+        return XCom.get_value(key=self.key, ti_key=ti_key) or ""  # Airflow 2.11's webserver
 
     @classmethod
-    def store(cls, context: Any, make: Any) -> str | None:
-        """Store the URL ``make()`` returns for the UI; returns it, or ``None`` when there is none.
+    def store(cls, context: Any, make: Callable[[], str | None]) -> str | None:
+        """Keep the URL ``make()`` returns for the UI (in XCom, and on the task for ``get_link``);
+        returns it, or ``None`` when the task has no link.
 
         A template that cannot make a URL, or a connection that cannot be read (the task's own
         calls report that), is logged and leaves the task without a link: the link is not worth
         failing a task for.
         """
         try:
-            url: str | None = make()
+            url = make()
         except Exception as exc:
             log.warning("The task has no %r link: %s", cls.name, exc)
             return None
@@ -132,6 +149,29 @@ class PeakTableLink(PeakLink):
         return cls.store(context, make)
 
 
+class PeakWorkflowRunLink(PeakLink):
+    """Links a task to the Peak workflow run it started or awaited (URL from the connection's
+    ``workflow_url_template``)."""
+
+    name = "Peak workflow run"
+    key = "peak_workflow_run_url"
+
+    @classmethod
+    def persist(cls, context: Any, hook: Any, workflow_id: str, execution_id: str) -> str | None:
+        """Store the run's URL for the UI (from ``hook``'s ``peak`` connection)."""
+
+        def make() -> str | None:
+            s = hook.settings
+            return workflow_run_url(
+                s.workflow_url_template,
+                base_url=s.base_url,
+                workflow_id=workflow_id,
+                execution_id=execution_id,
+            )
+
+        return cls.store(context, make)
+
+
 class PeakSolutionTableLink(PeakLink):
     """Links a v2 load to the solution table it wrote (URL from the ``peak_v2`` connection's
     ``table_url_template``)."""
@@ -146,7 +186,7 @@ class PeakSolutionTableLink(PeakLink):
         def make() -> str | None:
             s = hook.settings
             values = {"tenant": s.tenant, "solution": solution, "table": table}
-            return link_url(s.table_url_template, extra=TEMPLATE_EXTRA, base_url=s.base_url, values=values)
+            return template_url(s.table_url_template, TEMPLATE_EXTRA, base_url=s.base_url, values=values)
 
         return cls.store(context, make)
 
@@ -167,11 +207,8 @@ class PeakaCacheLink(PeakLink):
             if not s.cache_url_template:
                 return None
             values = {"project_id": hook.project(project_id), "cache_id": cache_id}
-            template = s.cache_url_template
-            return link_url(template, extra=CACHE_TEMPLATE_EXTRA, base_url=s.base_url, values=values)
+            return template_url(
+                s.cache_url_template, CACHE_TEMPLATE_EXTRA, base_url=s.base_url, values=values
+            )
 
         return cls.store(context, make)
-
-
-#: Every link of the provider (its provider info's ``extra-links``).
-LINKS: tuple[type[PeakLink], ...] = (PeakTableLink, PeakSolutionTableLink, PeakaCacheLink)

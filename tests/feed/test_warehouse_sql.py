@@ -4,6 +4,8 @@ and the string literals of ``COPY`` are validated or escaped. On fakesnow and th
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from airflow_provider_peak.exceptions import PeakConfigError, RecordValidationError
@@ -30,6 +32,9 @@ def write_records(*records):
     return fetch
 
 
+RUNS = itertools.count()
+
+
 def run_feed(destination, *records, load_type="incremental"):
     op = PeakRestFeedOperator(
         task_id="feed",
@@ -39,7 +44,7 @@ def run_feed(destination, *records, load_type="incremental"):
         load_type=load_type,
         state_backend=MemoryStateBackend(),
     )
-    return op.execute(make_context())
+    return op.execute(make_context(run_id=f"run-{next(RUNS)}"))  # one DAG run each
 
 
 @pytest.fixture

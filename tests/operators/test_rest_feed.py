@@ -302,7 +302,7 @@ class TestDestinations:
                 state_backend=MemoryStateBackend(),
                 **kwargs,
             )
-            return op.execute(make_context())
+            return op.execute(make_context(run_id=f"r{first}"))  # one DAG run each
 
         run(1)
         summary = run(21)

@@ -17,8 +17,8 @@ from airflow_provider_peak.ui.links import (
     PeakaCacheLink,
     PeakSolutionTableLink,
     PeakTableLink,
-    link_url,
     table_url,
+    template_url,
 )
 from tests.fixtures import make_context
 
@@ -93,9 +93,9 @@ def test_the_emulator_serves_the_page_the_link_opens(emu, peak_conn, request):
 
 
 def test_each_value_is_quoted_and_an_unset_one_is_empty():
-    url = link_url(
+    url = template_url(
         "{base_url}/s/{solution}/t/{table}?tenant={tenant}",
-        extra=TEMPLATE_EXTRA,
+        TEMPLATE_EXTRA,
         base_url="https://user:pw@ingestion.example/",
         values={"solution": "a/b", "table": "T?x", "tenant": None},
     )
@@ -104,14 +104,14 @@ def test_each_value_is_quoted_and_an_unset_one_is_empty():
 
 def test_a_bad_cache_template_names_its_extra_and_the_fields_it_may_use():
     with pytest.raises(PeakConfigError) as info:
-        link_url(
+        template_url(
             "https://app.example/{table}",
-            extra=CACHE_TEMPLATE_EXTRA,
+            CACHE_TEMPLATE_EXTRA,
             base_url="-",
             values={"project_id": "p", "cache_id": "c"},
         )
     assert str(info.value).startswith(
-        "extra 'cache_url_template' may use {base_url}, {project_id}, {cache_id} only, not {table}"
+        "extra 'cache_url_template' may use {base_url}, {project_id} and {cache_id} only, not {table}"
     )
 
 
