@@ -54,12 +54,29 @@ def create_app() -> Any:
     return app
 
 
+class LazyApp:
+    """The page's app as an ASGI app that builds it on its first request.
+
+    Every Airflow process loads plugins (the scheduler, the triggerer, each task's process), and
+    only the API server serves the page: the others import nothing of it (FastAPI and Airflow's
+    API modules take seconds to import).
+    """
+
+    def __init__(self) -> None:
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            self._app = create_app()
+        await self._app(scope, receive, send)
+
+
 class PeakPlugin(AirflowPlugin):
     """The provider's page in Airflow's UI: recent Peak loads, Peaka caches and REST feeds."""
 
     name = "peak"
     if HAS_PLUGIN_PAGES:
-        fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Peak"}]
+        fastapi_apps = [{"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "Peak"}]
         external_views = [
             {
                 "name": "Peak",
