@@ -30,7 +30,11 @@ from airflow.providers.common.compat.sdk import (
     XComArg,
     conf,
 )
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
+from airflow.providers.common.compat.version_compat import (
+    AIRFLOW_V_3_0_PLUS,
+    AIRFLOW_V_3_1_PLUS,
+    AIRFLOW_V_3_3_PLUS,
+)
 
 # Triggers still live in core on Airflow 3 (the task SDK has no trigger base class).
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -73,6 +77,10 @@ HAS_ASSET_STATE_STORE = AIRFLOW_V_3_3_PLUS
 HAS_TASK_STATE_STORE = AIRFLOW_V_3_3_PLUS
 
 log = logging.getLogger(__name__)
+
+#: Airflow 3.1 shows plugins' pages (``external_views``) in its UI, served by their ``fastapi_apps``;
+#: on older Airflow the Peak page is absent.
+HAS_PLUGIN_PAGES = AIRFLOW_V_3_1_PLUS
 
 #: Airflow 3 calls an extra link's ``get_link`` once, in the task's own process as the task ends,
 #: and stores what it returns under the link's ``xcom_key`` for the UI; Airflow 2.11's webserver
@@ -212,6 +220,7 @@ __all__ = [
     "AIRFLOW_V_3_3_PLUS",
     "HAS_ASSET_STATE_STORE",
     "HAS_EVENT_TRIGGERS",
+    "HAS_PLUGIN_PAGES",
     "HAS_TASK_STATE_STORE",
     "LINKS_RESOLVED_BY_THE_TASK",
     "AirflowFailException",

@@ -254,9 +254,9 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         base_url = hook.settings.base_url
         self._loaded = {"base_url": base_url, "schema": schema, "summary": result, "records": records}
         if self.emit_asset and summary.records_sent:  # an event says the table got new rows
-            extra: dict[str, Any] = {
-                k: result[k] for k in ("records_sent", "requests", "invalid") if k in result
-            }
+            # The figures of the Peak page's load rows (see ui/peak_page.py).
+            figures = ("records_sent", "requests", "invalid", "unacknowledged_batches", "seconds")
+            extra: dict[str, Any] = {k: result[k] for k in figures if k in result}
             emit_table_event(context, self.outlets, self.peak_conn_id, base_url, schema.name, extra)
         return result
 

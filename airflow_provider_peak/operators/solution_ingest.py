@@ -15,6 +15,7 @@ from airflow_provider_peak.ingest.v2.load import DEFAULT_MAX_CONCURRENCY, V2Load
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.operators.ingest import CallableRecords, _wrap_callable
 from airflow_provider_peak.ui.labels import MappedLabel, source_label
+from airflow_provider_peak.ui.links import PeakSolutionTableLink
 from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
 from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils.checks import check_number
@@ -99,6 +100,7 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
     ui_color = "#d8f0dc"
     map_index_label = "{{ task.source_label }}"
     rendered_records_field = "rows"
+    operator_extra_links = (PeakSolutionTableLink(),)
 
     def __init__(
         self,
@@ -227,6 +229,7 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
             # The server's verdict on these rows will not change, and a retry would not re-send
             # the requests it acknowledged: fail without retries.
             raise AirflowFailException(str(exc)) from exc
+        PeakSolutionTableLink.persist(context, hook, solution.name, summary.table)
         if summary.dry_run:  # nothing was loaded: the server checked the rows
             heading = "Checked against Peak solution table %s (%s, dry run: nothing written):\n%s"
         else:
