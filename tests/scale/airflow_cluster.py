@@ -1,5 +1,7 @@
 """A real, local Airflow deployment for scale tests: PostgreSQL, api-server, scheduler (LocalExecutor)
-and dag-processor as separate processes, all on loopback, torn down at the end."""
+and dag-processor as separate processes, all on loopback, torn down at the end. On Airflow 2.11 the
+scheduler alone (it parses the DAGs itself, and its LocalExecutor's tasks use the database
+directly: no API server)."""
 
 from __future__ import annotations
 
@@ -112,9 +114,12 @@ def _wait(check: Any, timeout: float, message: str) -> None:
 
 
 class AirflowCluster:
-    """api-server + scheduler + dag-processor against one metadata DB and dags folder."""
+    """api-server + scheduler + dag-processor (Airflow 2.11: the scheduler), and a triggerer when
+    asked, against one metadata DB and dags folder."""
 
-    def __init__(self, home: Path, db_url: str, dags: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, home: Path, db_url: str, dags: Path, env: dict[str, str], *, triggerer: bool = False
+    ) -> None:
         self.home = home
         self.db_url = db_url
         self.api_port = free_port()
@@ -135,10 +140,14 @@ class AirflowCluster:
             "AIRFLOW__API_AUTH__JWT_SECRET": "scale-test-" + "0" * 60,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+            # Airflow 2.11's names: list the folder and parse each file again every 2 seconds.
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "2",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "2",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("PEAK_SCALE_LOG_LEVEL", "WARNING"),
         }
         self.env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+        self.triggerer = triggerer
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def cli(self, *args: str) -> str:
@@ -150,16 +159,24 @@ class AirflowCluster:
         return result.stdout
 
     def start(self) -> None:
-        for name, args in (
-            ("api-server", ["api-server", "--port", str(self.api_port)]),
-            ("scheduler", ["scheduler"]),
-            ("dag-processor", ["dag-processor"]),
-        ):
+        from airflow_provider_peak.version_compat import AIRFLOW_V_3_0_PLUS
+
+        components = [("scheduler", ["scheduler"])]
+        if AIRFLOW_V_3_0_PLUS:
+            components = [
+                ("api-server", ["api-server", "--port", str(self.api_port)]),
+                *components,
+                ("dag-processor", ["dag-processor"]),
+            ]
+        if self.triggerer:
+            components.append(("triggerer", ["triggerer"]))
+        for name, args in components:
             log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
             self.processes.append(
                 subprocess.Popen([self.airflow, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
             )
-        _wait(lambda: _can_connect(self.api_port), 90, f"the api-server did not start (see {self.home})")
+        if AIRFLOW_V_3_0_PLUS:
+            _wait(lambda: _can_connect(self.api_port), 90, f"the api-server did not start (see {self.home})")
 
     def stop(self) -> None:
         for process in self.processes:
@@ -277,5 +294,8 @@ def run_parallel_files(
 
 
 def _json(value: Any) -> Any:
-    """An XCom value as psycopg2 returns its JSON column (parsed already, or text)."""
+    """An XCom value as psycopg2 returns its column: JSON parsed already or as text (Airflow 3),
+    JSON bytes (Airflow 2.11's ``bytea``)."""
+    if isinstance(value, memoryview):
+        value = value.tobytes()
     return json.loads(value) if isinstance(value, (str, bytes)) else value
