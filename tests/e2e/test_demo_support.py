@@ -52,6 +52,49 @@ def test_one_line_from_the_operators_summaries_and_error_lines_flagged(tmp_path,
     assert warnings[1].strip() == f"!! see {log}"
 
 
+# The same run as Airflow 2.11's ``airflow dags test`` logs it: each task entry twice, the second
+# time in dag.test()'s own format (which the summary skips, or every load would count twice).
+LOG_2_11 = """\
+[2026-12-01T20:22:40.662+0000] {tables.py:89} INFO - Table demo_orders created (10 columns)
+[2026-12-01 20:22:40,662] {tables.py:89} INFO - Table demo_orders created (10 columns)
+[2026-12-01 20:22:42,814] {ingest.py:200} INFO - Ingested into Peak table demo_orders:
+  table               demo_orders
+  records sent        2,000
+  requests            4
+[2026-12-01T20:22:42.814+0000] {ingest.py:200} INFO - Ingested into Peak table demo_orders:
+  table               demo_orders
+  records sent        2,000
+  requests            4
+  records per second  18,849
+[2026-12-01T20:22:43.814+0000] {ingest.py:200} INFO - Ingested into Peak table demo_orders:
+  records sent        500
+  requests            1
+[2026-12-01 20:22:43,814] {ingest.py:200} INFO - Ingested into Peak table demo_orders:
+  records sent        500
+  requests            1
+[2026-12-01T20:22:55.012+0000] {links.py:70} ERROR - XCom not found key=peak_table_url status=404
+[2026-12-01 20:22:56,319] {rest_feed.py:1} INFO - Feed rest_orders (incremental): 120 records in 1.1 s
+  destination                         records  details
+  peak:rest_orders                        120  requests=1
+[2026-12-01T20:22:56.319+0000] {rest_feed.py:1} INFO - Feed rest_orders (incremental): 120 records in 1.1 s
+  destination                         records  details
+  peak:rest_orders                        120  requests=1
+  s3:s3://peak-feeds-demo/raw/orders      120  parts=1
+  state before: {}
+  state after:  {"after_id": 120} (saved; XCom 'peak_feed_state' of task t.load)
+"""
+
+
+def test_airflow_2_11_logs_give_the_same_line(tmp_path, capsys):
+    printed = []
+    for text in (LOG, LOG_2_11):
+        log = tmp_path / "run.log"
+        log.write_text(text)
+        demo_support.summary(str(log))
+        printed.append(capsys.readouterr().out)
+    assert printed[0].startswith("   created table demo_orders; 2,500 records") and printed[1] == printed[0]
+
+
 V2_LOG = """\
 2026-12-01T20:22:40.662846Z [info     ] Loaded into Peak solution table DEMO_PRODUCTS_OOTB (UPSERT, dry run):
   solution        DEMO_OOTB

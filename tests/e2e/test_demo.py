@@ -1,0 +1,91 @@
+"""The demo (``scripts/demo.sh``) on this Airflow, as a newcomer runs it: every example DAG
+end-to-end against the emulator and a local S3, ``airflow dags test`` in a process of its own for
+each example that needs no outside account, and the Snowflake one with ``dag.test()`` under
+fakesnow. Each run says in one line what it did; no run logs an error line."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures import EXAMPLES, ROOT
+
+pytestmark = pytest.mark.airflow_e2e
+
+#: What the demo prints for each run, in its order (the REST feed runs twice: 30 new orders between),
+#: part by part (parts of a line follow the order in which parallel tasks happened to run).
+FEED = (
+    "feed rest_orders (incremental): {n} records ({n} to peak:rest_orders, "
+    "{n} to s3:s3://peak-feeds-demo/raw/orders)"
+)
+RUNS = [
+    ("peak_ingest_taskflow", ["created table demo_orders", "2,000 records into demo_orders in 4 requests"]),
+    ("peak_table_updated", ["reported 0 new rows of demo_orders from 0 load(s)"]),
+    (
+        "peak_parallel_files",
+        ["created table demo_events", "30,000 records into demo_events in 60 requests by 6 mapped tasks"],
+    ),
+    ("peak_snowflake_to_peak", ["created table sf_orders", "1,440 records into sf_orders in 3 requests"]),
+    (
+        "peak_s3_jsonl_to_peak",
+        ["created table s3_events", "3,000 records into s3_events in 6 requests by 3 mapped tasks"],
+    ),
+    (
+        "peak_rest_feed_incremental",
+        [
+            "previewed the next records (nothing sent)",
+            FEED.format(n=120),
+            'state {} -> {"after_id": 120}',
+        ],
+    ),
+    (
+        "peak_rest_feed_incremental",
+        [
+            "previewed the next records (nothing sent)",
+            FEED.format(n=30),
+            'state {"after_id": 120} -> {"after_id": 150}',
+        ],
+    ),
+    (
+        "peaka_batch_cache",
+        ["3 Peaka caches created (0 existed), 3 first syncs COMPLETED, 3 incremental refreshes COMPLETED"],
+    ),
+    (
+        "peak_solution_tables",
+        [
+            "UPSERT DEMO_PRODUCTS_OOTB dry run: would accept 198/200 rows (2 rejected)",
+            "UPSERT DEMO_PRODUCTS_OOTB: accepted 198/200 rows (2 rejected)",
+            "APPEND DEMO_QUOTE_LINES_OOTB: accepted 500/500 rows",
+            "UPSERT DEMO_PRODUCTS_OOTB: accepted 20/20 rows",
+        ],
+    ),
+]
+#: The one example that needs an outside account (Snowflake) under ``airflow dags test``.
+IN_PROCESS = {"peak_snowflake_to_peak"}
+
+
+@pytest.mark.timeout(900)  # nine Airflow processes one after the other
+def test_the_demo_runs_every_example_dag_on_this_airflow(tmp_path):
+    # The demo sets up its own Airflow home, connections and dags folder: none of this session's.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    env.update(DEMO_VENV=sys.prefix, DEMO_DIR=str(tmp_path))
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "demo.sh")], env=env, capture_output=True, text=True, timeout=900
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-5000:] + result.stderr[-3000:]
+
+    runs = re.findall(r"^== (\w+) \((.+?)\) \.\.\. \d+ s\n   (.*)$", out, re.MULTILINE)
+    assert [(dag_id, sorted(line.split("; "))) for dag_id, _, line in runs] == [
+        (dag_id, sorted(parts)) for dag_id, parts in RUNS
+    ]
+    for dag_id, how, _ in runs:
+        assert how == ("dag.test() under fakesnow" if dag_id in IN_PROCESS else "airflow dags test"), dag_id
+    assert "!!" not in out  # no error line in any run's log
+    assert {dag_id for dag_id, _ in RUNS} == {path.stem for path in EXAMPLES.glob("*.py")}
+    assert re.search(r"^-- solution table DEMO_PRODUCTS_OOTB: 198 rows, 0 failed rows$", out, re.MULTILINE)
+    assert "== Demo finished in" in out
