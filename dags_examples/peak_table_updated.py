@@ -33,9 +33,12 @@ DEMO_ORDERS = peak_table_alias("demo_orders")
 )
 def peak_table_updated() -> None:
     @task
-    def report(triggering_asset_events: Any = None) -> dict[str, Any]:
-        """What the load that triggered this run said, and the table as Peak describes it now."""
-        events = [event for events in (triggering_asset_events or {}).values() for event in events]
+    def report(triggering_asset_events: Any = None, triggering_dataset_events: Any = None) -> dict[str, Any]:
+        """What the loads that triggered this run said, and the table as Peak describes it now."""
+        if triggering_asset_events is not None:  # Airflow 3: the events that came through the alias
+            events = list(triggering_asset_events[DEMO_ORDERS])
+        else:  # Airflow 2.11 passes them as triggering_dataset_events, by dataset URI
+            events = [event for events in (triggering_dataset_events or {}).values() for event in events]
         # The task that creates the table emits an event too: {"created": true, "records_sent": 0}.
         events = [event for event in events if not event.extra.get("created")]
         loaded = sum(int(event.extra.get("records_sent", 0)) for event in events)
