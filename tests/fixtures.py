@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,16 +50,25 @@ def emulator() -> Iterator[PeakEmulator]:
         yield emu
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A moto S3 server on loopback (real HTTP, like AWS)."""
+@contextmanager
+def moto_s3() -> Iterator[str]:
+    """A moto S3 server on loopback (real HTTP, like AWS); yields its URL."""
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """The session's moto S3 server."""
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ XCom as the operator returned it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.fixtures import CATALOG, xcom_values
@@ -29,20 +31,23 @@ def cache(index):
 @dag(dag_id="peaka_modes", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
      default_args={{"retries": 0}})
 def peaka_modes():
-    create = PeakaCreateBatchCacheOperator(task_id="create", tables=TABLES)
-    fast = {{"poke_interval": 0.1, "timeout": 120}}
+    conn = {{"peaka_conn_id": "{conn}"}}
+    create = PeakaCreateBatchCacheOperator(task_id="create", tables=TABLES, **conn)
+    fast = {{"poke_interval": 0.1, "timeout": 120, **conn}}
     deferred = PeakaCacheStatusSensor(task_id="deferred", cache_id=cache(0), deferrable=True, **fast)
     waits = [
         deferred,
+        # Rescheduled every 5 s: with 1 s between tries, a heavily loaded Airflow 3.3 deployment once
+        # failed the sensor between two of them ("Cannot start Task Instance in invalid state").
         PeakaCacheStatusSensor(task_id="rescheduled", cache_id=cache(1), mode="reschedule",
-                               poke_interval=1, timeout=120),
+                               poke_interval=5, timeout=120, **conn),
         PeakaCacheStatusSensor(task_id="poked", cache_id=cache(2), **fast),
         PeakaCacheStatusSensor(task_id="times_out", cache_id=cache(3), deferrable=True, poke_interval=0.1,
-                               timeout=1),
+                               timeout=1, **conn),
         PeakaCacheStatusSensor(task_id="fails_fast", cache_id=cache(4), deferrable=True, **fast),
     ]
     refresh = PeakaCacheRefreshOperator(task_id="refresh", cache_id=cache(0), mode="incremental",
-                                        deferrable=True, poll_interval=0.1, timeout=120)
+                                        deferrable=True, poll_interval=0.1, timeout=120, **conn)
     create >> waits
     deferred >> refresh
 
@@ -51,30 +56,44 @@ peaka_modes()
 """
 
 
-def test_each_mode_of_the_sensor_and_the_refresh_in_a_real_dag(peaka, peaka_conn, run_dag):
-    peaka_conn()
-    peaka.reset(step="read")  # one status per read: the first check of each task never finds it done
+#: The state each task of ``peaka_modes`` ends in.
+STATES = {
+    "create": "success",
+    "deferred": "success",
+    "rescheduled": "success",
+    "poked": "success",
+    "times_out": "failed",
+    "fails_fast": "failed",
+    "refresh": "success",
+}
+
+
+def script(peaka: Any) -> None:
+    """The Peaka emulator's runs for ``peaka_modes``: one status per read, so the first check of each
+    task never finds its cache done."""
+    peaka.reset(step="read")
     for table in ("deferred", "rescheduled", "poked"):
         peaka.script(table, "NOT_INITIALIZED", "RUNNING", "COMPLETED")
     peaka.script("stuck", "RUNNING")
     peaka.script("broken", "RUNNING", "FAILED", error="warehouse unreachable")
-    run = run_dag("peaka_modes", DAG.format(catalog=CATALOG, tables=TABLES))
 
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {
-        "create": "success",
-        "deferred": "success",
-        "rescheduled": "success",
-        "poked": "success",
-        "times_out": "failed",
-        "fails_fast": "failed",
-        "refresh": "success",
-    }
-    values = xcom_values(run)
+
+def test_each_mode_of_the_sensor_and_the_refresh_in_a_real_dag(peaka, peaka_conn, run_dag):
+    peaka_conn()
+    script(peaka)
+    run = run_dag("peaka_modes", DAG.format(catalog=CATALOG, tables=TABLES, conn="peaka_default"))
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == STATES
+    check_returns(peaka, xcom_values(run), xcom_values(run, "cache_ids"), xcom_values(run, "summary"))
+
+
+def check_returns(
+    peaka: Any, values: dict[Any, Any], cache_ids: dict[Any, Any], summary: dict[Any, Any]
+) -> None:
+    """Each task's return value as XCom gives it back, and the create task's other XComs."""
     ids = values[("create", -1)]
     assert ids == [peaka.caches()[i]["id"] for i in range(len(TABLES))]
-    assert xcom_values(run, "cache_ids")[("create", -1)] == ids
-    assert xcom_values(run, "summary")[("create", -1)]["created"] == ids
+    assert cache_ids[("create", -1)] == ids
+    assert summary[("create", -1)]["created"] == ids
     for index, task in enumerate(["deferred", "rescheduled", "poked"]):
         assert values[(task, -1)] == {"cache_id": ids[index], "status": "COMPLETED"}
     assert values[("refresh", -1)] == {"cache_id": ids[0], "mode": "incremental", "status": "COMPLETED"}

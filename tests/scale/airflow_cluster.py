@@ -224,8 +224,37 @@ class AirflowCluster:
         found = self.query("select state from dag_run where dag_id = %s and run_id = %s", dag_id, run_id)
         return found[0][0] if found else "missing"
 
-    def task_states(self, run_id: str) -> list[tuple[str, str]]:
-        return self.query("select task_id, state from task_instance where run_id = %s", run_id)  # type: ignore[return-value]
+    def task_states(self, run_id: str, dag_id: str | None = None) -> list[tuple[str, str]]:
+        """(task id, state) of the run's tasks (of ``dag_id``'s run only: scheduled runs of DAGs on
+        one schedule share their run id)."""
+        if dag_id is None:
+            return self.query("select task_id, state from task_instance where run_id = %s", run_id)  # type: ignore[return-value]
+        return self.query(  # type: ignore[return-value]
+            "select task_id, state from task_instance where run_id = %s and dag_id = %s", run_id, dag_id
+        )
+
+
+@contextmanager
+def running_cluster(
+    tmp: Path, dag_files: list[Path], env: dict[str, str], *, triggerer: bool = False
+) -> Iterator[AirflowCluster]:
+    """A started ``AirflowCluster`` on a new PostgreSQL database, running ``dag_files``, with the
+    ``peak_api`` pool; stopped at the end."""
+    dags = tmp / "dags"
+    dags.mkdir()
+    for path in dag_files:
+        shutil.copy(path, dags)
+    home = tmp / "home"
+    home.mkdir()
+    with postgres() as db_url:
+        cluster = AirflowCluster(home, db_url, dags, env, triggerer=triggerer)
+        cluster.cli("db", "migrate")
+        cluster.cli("pools", "set", "peak_api", "30", "Peak API: 30 requests in flight")
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 @dataclass
@@ -250,19 +279,11 @@ def run_parallel_files(
     ``PeakEmulator``)."""
     from airflow_provider_peak.emulator import PeakEmulator
 
-    dags = tmp / "dags"
-    dags.mkdir()
-    shutil.copy(ROOT / "dags_examples" / "peak_parallel_files.py", dags)
-    home = tmp / "home"
-    home.mkdir()
     emulator = PeakEmulator(api_keys=("scale-key",), latency=latency, quiet=True, validate=validate)
-    with emulator as emu, postgres() as db_url:
+    with emulator as emu:
         conn = {"conn_type": "peak", "host": emu.url, "password": "scale-key"}
-        cluster = AirflowCluster(home, db_url, dags, {"AIRFLOW_CONN_PEAK_DEFAULT": json.dumps(conn)})
-        cluster.cli("db", "migrate")
-        cluster.cli("pools", "set", "peak_api", "30", "Peak API: 30 requests in flight")
-        cluster.start()
-        try:
+        env = {"AIRFLOW_CONN_PEAK_DEFAULT": json.dumps(conn)}
+        with running_cluster(tmp, [ROOT / "dags_examples" / "peak_parallel_files.py"], env) as cluster:
             started = time.monotonic()
             cluster.wait_for_dag("peak_parallel_files", timeout=120)
             cluster.cli("dags", "unpause", "peak_parallel_files")
@@ -287,8 +308,6 @@ def run_parallel_files(
                 " where t.run_id = %s and t.task_id = 'ingest_file'",
                 "scale_run",
             )
-        finally:
-            cluster.stop()
         spans = [(start, end, float(_json(value)["seconds"])) for start, end, value in tasks]
         return MappedRun(state, task_states, emu.stats(), emu.rows("demo_events"), seconds, spans)
 
