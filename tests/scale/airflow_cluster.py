@@ -176,7 +176,7 @@ class AirflowCluster:
                 subprocess.Popen([self.airflow, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
             )
         if AIRFLOW_V_3_0_PLUS:
-            _wait(lambda: _can_connect(self.api_port), 90, f"the api-server did not start (see {self.home})")
+            _wait(lambda: _can_connect(self.api_port), 180, f"the api-server did not start (see {self.home})")
 
     def stop(self) -> None:
         for process in self.processes:
