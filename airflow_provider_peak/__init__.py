@@ -6,4 +6,4 @@ Airflow finds the provider through the ``apache_airflow_provider`` entry point,
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -12,7 +12,8 @@ records are also ``ValueError``s. No message ever carries a credential.
     │   │   └── FormatError: a date/time pattern that cannot be compiled
     │   ├── SolutionTableNotFoundError: a table that a v2 solution's schema does not list
     │   ├── FeedNameError: a feed name Peak would refuse
-    │   └── PeakaSpecError: a Peaka table spec or schedule Peaka would refuse
+    │   ├── PeakaSpecError: a Peaka table spec or schedule Peaka would refuse
+    │   └── MissingExtraError: a feature whose extra is not installed (it names the extra)
     ├── RecordValidationError (ValueError): records Peak would reject; nothing was sent
     │   └── RowValidationError: v2 rows the solution schema rejects; nothing was sent
     ├── RecordTooLargeError (ValueError): one record larger than any request body
@@ -28,7 +29,8 @@ records are also ``ValueError``s. No message ever carries a credential.
     ├── PeakRestAuthError: a REST source's Custom Auth token request failed
     ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
     ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
-    └── FetchProcessError: a REST feed's fetch failed in its virtualenv
+    ├── FetchProcessError: a REST feed's fetch failed in its virtualenv
+    └── UnsafePathError: a folder or file on the worker that another account could change
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.exceptions import AirflowException
+
+from airflow_provider_peak.utils.redaction import neutral
 
 
 class PeakError(AirflowException):
@@ -74,6 +78,25 @@ class FeedNameError(PeakConfigError):
 
 class PeakaSpecError(PeakConfigError):
     """A Peaka table spec or schedule that Peaka would refuse (named in the message)."""
+
+
+class MissingExtraError(PeakConfigError):
+    """A feature used without the extra that installs what it needs.
+
+    :ivar extra: the extra to install, as in ``pip install 'airflow-provider-peak[<extra>]'``.
+    :ivar feature: what needed it.
+    :ivar missing: the modules that could not be found.
+    """
+
+    def __init__(self, extra: str, feature: str, missing: tuple[str, ...]) -> None:
+        self.extra, self.feature, self.missing = extra, feature, missing
+        super().__init__(
+            f"{feature} needs the {extra!r} extra: pip install 'airflow-provider-peak[{extra}]' "
+            f"(missing: {', '.join(missing)})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.extra, self.feature, self.missing))
 
 
 class SolutionTableNotFoundError(PeakConfigError):
@@ -180,7 +203,9 @@ class PeakRowsFailedError(PeakError):
         self.failed, self.accepted, self.by_code = failed, accepted, dict(by_code)
         self.examples, self.dry_run = list(examples or []), dry_run
         total = failed + accepted
-        codes = ", ".join(f"{code} x{n:,}" for code, n in sorted(by_code.items(), key=lambda i: -i[1])[:10])
+        codes = ", ".join(
+            f"{neutral(str(code))} x{n:,}" for code, n in sorted(by_code.items(), key=lambda i: -i[1])[:10]
+        )
         verb = "would reject" if dry_run else "rejected"
         text = f"Peak {verb} {failed:,} of {total:,} rows" + (f" ({codes})" if codes else "")
         if dry_run:
@@ -343,7 +368,7 @@ class PeakAcknowledgementError(PeakError):
         self.table = table
         self.batches = list(batches)
         shown = "; ".join(
-            f"batch {batch}: sent {sent}, acknowledged {str(acked)[:40]!s}"
+            f"batch {batch}: sent {sent}, acknowledged {neutral(str(acked))[:40]}"
             for batch, sent, acked in self.batches[:20]
         )
         more = f" (+{len(self.batches) - 20} more)" if len(self.batches) > 20 else ""
@@ -422,3 +447,24 @@ class StagedConversionError(PeakError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.warehouse, self.table, self.reason, self.column, self.record))
+
+
+class UnsafePathError(PeakError):
+    """A folder or file where the provider keeps state on a worker (virtualenvs, checkpoints,
+    locks, spools) could be changed by another local account, or is a symlink; nothing in it was
+    used (see ``utils.workdir``).
+
+    :ivar path: the folder or file.
+    :ivar reason: why it is not trusted.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(
+            f"{self.path!r} {reason}: the provider keeps nothing where another local account could "
+            "change it. Fix its owner and mode, or point [peak] work_dir (AIRFLOW__PEAK__WORK_DIR) "
+            "at a folder of this worker's user"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.reason))

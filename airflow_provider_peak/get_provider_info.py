@@ -19,6 +19,7 @@ _PEAK_TABLE_URIS = {
 def get_provider_info() -> dict[str, Any]:
     from airflow_provider_peak import __version__
     from airflow_provider_peak.ui.forms import CONNECTION_TYPES
+    from airflow_provider_peak.utils.extras import EXTRAS
 
     return {
         "package-name": "airflow-provider-peak",
@@ -64,4 +65,26 @@ def get_provider_info() -> dict[str, Any]:
         "asset-uris": [_PEAK_TABLE_URIS],
         "dataset-uris": [_PEAK_TABLE_URIS],
         "connection-types": CONNECTION_TYPES,
+        "config": {
+            "peak": {
+                "description": "Settings of the Peak provider on a worker.",
+                "options": {
+                    "work_dir": {
+                        "description": "The folder where the provider keeps its files on a worker: the "
+                        "virtualenvs of REST feeds with requirements, ingest checkpoints and their locks, "
+                        "spool files and staged parts. It must belong to the worker's user and be writable "
+                        "by no one else (the provider creates it 0700 and refuses it otherwise); each local "
+                        "account that runs tasks needs its own. Default: peak-provider under AIRFLOW_HOME.",
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "/var/lib/airflow/peak-provider",
+                        "default": None,
+                    },
+                },
+            },
+        },
+        # The optional parts, as Airflow's providers declare the other providers they work with.
+        "additional-extras": [
+            {"name": name, "dependencies": list(extra.requirements)} for name, extra in EXTRAS.items()
+        ],
     }

@@ -43,7 +43,7 @@ def emulator_process(latency: float, *, validate: bool = True, source_orders: in
     """
     port = free_port()
     with tempfile.NamedTemporaryFile("w+", suffix=".log") as log:
-        command = [sys.executable, "-m", "airflow_provider_peak.emulator", "--port", str(port)]
+        command = [sys.executable, "-m", "peak_emulator", "--port", str(port)]
         command += ["--api-key", API_KEY, "--latency", str(latency), "--source-orders", str(source_orders)]
         server = subprocess.Popen(
             command if validate else [*command, "--no-validate"],

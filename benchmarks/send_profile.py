@@ -34,7 +34,8 @@ PARTS: list[tuple[str, str]] = [
     ("method 'copy' of 'dict'", "validate + encode"),  # blocks read from a generator
     ("method 'extend' of 'list'", "validate + encode"),
     ("ingest/validation.py", "validate + encode"),
-    ("ingest/bulk.py", "validate + encode"),
+    ("ingest/encode.py", "validate + encode"),
+    ("ingest/types.py", "validate + encode"),
     ("ingest/formats.py", "validate + encode"),
     ("msgspec", "validate + encode"),
     ("benchmarks/run.py", "generating the records"),

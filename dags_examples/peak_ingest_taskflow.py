@@ -1,12 +1,14 @@
 """
 ### Orders to Peak, TaskFlow style
 
-Creates the Peak table `demo_orders` (idempotent), extracts a day of orders in one task,
-transforms them in another, and ingests the output with `PeakIngestOperator`: every record is
-checked against the table's schema before anything is sent, then sent in batches of at most 500
-records / 1 MB with at most 8 requests in flight. Both Peak tasks run in the `peak_api` pool, which
-keeps every Peak task of the deployment within the tenant's 30 requests in flight (create it once:
-`airflow pools set peak_api 30 "Peak API"`).
+Creates the Peak table `demo_orders` (idempotent), loads a day of orders into it with
+`PeakIngestOperator`, and reports the load in a TaskFlow task. The orders come from a generator
+the ingest task calls when it runs (`records=orders_of_the_day`): they stream from the source
+through validation into Peak's batches and never pass through XCom; the tasks hand each other
+summaries only. Every record is checked against the table's schema before anything is sent, then
+sent in batches of at most 500 records / 1 MB with at most 8 requests in flight. Both Peak tasks
+run in the `peak_api` pool, which keeps every Peak task of the deployment within the tenant's 30
+requests in flight (create it once: `airflow pools set peak_api 30 "Peak API"`).
 
 Connection: `peak_default` (a tenant API key or OAuth client credentials).
 """
@@ -14,8 +16,10 @@ Connection: `peak_default` (a tenant API key or OAuth client credentials).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from airflow.providers.common.compat.sdk import dag, task
 
@@ -34,6 +38,32 @@ ORDER_COLUMNS = [
     {"name": "order_date", "type": "date"},
     {"name": "attributes", "type": "JSON"},
 ]
+ORDERS_PER_DAY = 2_000
+
+
+def orders_of_the_day() -> Iterator[dict[str, Any]]:
+    """Stands in for a source system and its transform: a deterministic day of orders with typed
+    values (Decimal money, datetimes, dates), which the operator renders in the columns' formats."""
+    rng = random.Random(42)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for i in range(ORDERS_PER_DAY):
+        customer = f"customer-{rng.randrange(300):03d}"
+        country = rng.choice(["GB", "DE", "FR", "US", "JP"])
+        quantity = rng.randrange(1, 10)
+        price = Decimal(f"{rng.randrange(100, 50_000) / 100:.2f}")
+        at = start + timedelta(seconds=37 * i)
+        yield {
+            "order_id": i,
+            "customer": customer,
+            "country": country,
+            "quantity": quantity,
+            "unit_price": price,
+            "total": price * quantity,
+            "express": rng.random() < 0.2,
+            "ordered_at": at,
+            "order_date": at.date(),
+            "attributes": {"channel": "web" if i % 3 else "store"},
+        }
 
 
 @dag(
@@ -55,52 +85,26 @@ def peak_ingest_taskflow() -> None:
         pool=PEAK_POOL,
     )
 
-    @task
-    def extract(count: int = 2_000) -> list[dict]:
-        """Stands in for a source system: a deterministic day of orders."""
-        rng = random.Random(42)
-        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        return [
-            {
-                "order_id": i,
-                "customer": f"customer-{rng.randrange(300):03d}",
-                "country": rng.choice(["GB", "DE", "FR", "US", "JP"]),
-                "quantity": rng.randrange(1, 10),
-                "unit_price": f"{rng.randrange(100, 50_000) / 100:.2f}",
-                "express": rng.random() < 0.2,
-                "ordered_at": (start + timedelta(seconds=37 * i)).isoformat(),
-            }
-            for i in range(count)
-        ]
-
-    @task
-    def transform(orders: list[dict]) -> list[dict]:
-        """Typed values: Decimal money, datetimes; the operator renders them in the column formats."""
-        rows = []
-        for order in orders:
-            price = Decimal(order["unit_price"])
-            at = datetime.fromisoformat(order["ordered_at"])
-            rows.append(
-                {
-                    **order,
-                    "unit_price": price,
-                    "total": price * order["quantity"],
-                    "ordered_at": at,
-                    "order_date": at.date(),
-                    "attributes": {"channel": "web" if order["order_id"] % 3 else "store"},
-                }
-            )
-        return rows
-
     ingest = PeakIngestOperator(
         task_id="ingest_orders",
         table_name="demo_orders",
-        records=transform(extract()),
+        records=orders_of_the_day,  # called when the task runs; the records stream from it
         max_concurrency=8,
         batch_id_column=None,
         pool=PEAK_POOL,  # claims 8 of its 30 slots: one per request in flight
     )
+
+    @task
+    def report(summary: dict[str, Any]) -> dict[str, Any]:
+        """What the load did, from the summary it returned: a few numbers, never the records."""
+        print(
+            f"demo_orders: {summary['records_sent']:,} records loaded in {summary['requests']} requests "
+            f"({summary['invalid']} invalid, {summary['retries']} retries)"
+        )
+        return {key: summary[key] for key in ("table", "records_sent", "requests", "invalid", "seconds")}
+
     create_table >> ingest
+    report(ingest.output)
 
 
 peak_ingest_taskflow()

@@ -16,7 +16,7 @@ and as a table, and sends nothing.
   client id / secret, extra
   `{"auth_type": "custom", "auth_url": "/_source/auth/token",
   "auth_body": {"client_id": "{login}", "client_secret": "{password}"}, "expires_in_path": "expires_in"}`.
-  The Peak emulator serves such an API under `/_source/` (`python -m airflow_provider_peak.emulator`).
+  The Peak emulator serves such an API under `/_source/` (`python -m peak_emulator`).
 - `peak_default` (the Peak tenant) and `aws_default` (the bucket in the `s3_bucket` param).
 
 **Reset the feed**: delete the XComs `peak_feed_state` of `load_orders` (Browse > XComs, or

@@ -14,6 +14,10 @@ Loads two tables of a rolled-out Peak solution with `PeakSolutionIngestOperator`
 4. `append_quote_lines`: **APPEND** quote lines from a JSONL file written by an upstream task. A
    retry of the task never re-sends a request Peak acknowledged.
 
+The product rows come from functions the tasks call when they run (`rows=products`), and the
+quote lines from a file the upstream task names: tasks hand each other summaries and paths,
+never rows.
+
 Connection: `peak_v2_default` (host: the v2 ingestion host, `https://ingestion.peak.ai` or your
 region's; password: a personal access token). Trigger with `{"solution": "<your solution>"}` to
 load another solution with the same tables; the defaults match the emulator's `DEMO_OOTB`.
@@ -26,6 +30,7 @@ import tempfile
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from airflow.providers.common.compat.sdk import dag, task
 
@@ -34,6 +39,33 @@ from airflow_provider_peak.operators import PeakSolutionIngestOperator
 #: Where the demo writes its files (a real deployment would use object storage: s3://...).
 WORK = Path(tempfile.gettempdir()) / "peak_solution_tables"
 RUN_DIR = str(WORK) + "/{{ run_id | replace(':', '_') | replace('+', '_') }}"
+
+
+def products(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Stands in for a product master: typed values (Decimal prices, datetimes, dates) that the
+    operator writes in the columns' formats; two rows the schema rejects."""
+    updated = datetime(2026, 1, 15, 10, 30)
+    rows = [
+        {
+            "PRODUCT_ID": f"P{i:05d}",
+            "UPDATED_AT": updated,
+            "PRODUCT_NAME": f"Steel beam {i}",
+            "PRODUCT_CATEGORY": ("beams", "plates", "bolts")[i % 3],
+            "LIST_PRICE": Decimal(100 + i) / 4,
+            "WEIGHT_KG": 1.5 * (i % 7 + 1),
+            "ATTRIBUTES": {"grade": "S355" if i % 2 else "S275"},
+            "LAUNCH_DATE": date(2025, 1 + i % 12, 1),
+        }
+        for i in range(int(params["products"]))
+    ]
+    rows[7]["LIST_PRICE"] = Decimal("12.125")  # NUMERIC(12,2): three decimals
+    rows[11]["PRODUCT_NAME"] = ""  # minLength 1
+    return rows
+
+
+def new_prices(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A tenth of the products with a new list price: same keys, so UPSERT replaces them."""
+    return [{**row, "LIST_PRICE": Decimal("99.99")} for row in products(params)[::10]]
 
 
 @dag(
@@ -48,33 +80,6 @@ RUN_DIR = str(WORK) + "/{{ run_id | replace(':', '_') | replace('+', '_') }}"
     doc_md=__doc__,
 )
 def peak_solution_tables() -> None:
-    @task
-    def extract_products(params: dict) -> list[dict]:
-        """Stands in for a product master: typed values (Decimal prices, datetimes, dates) that the
-        operator writes in the columns' formats; two rows the schema rejects."""
-        updated = datetime(2026, 1, 15, 10, 30)
-        rows = [
-            {
-                "PRODUCT_ID": f"P{i:05d}",
-                "UPDATED_AT": updated,
-                "PRODUCT_NAME": f"Steel beam {i}",
-                "PRODUCT_CATEGORY": ("beams", "plates", "bolts")[i % 3],
-                "LIST_PRICE": Decimal(100 + i) / 4,
-                "WEIGHT_KG": 1.5 * (i % 7 + 1),
-                "ATTRIBUTES": {"grade": "S355" if i % 2 else "S275"},
-                "LAUNCH_DATE": date(2025, 1 + i % 12, 1),
-            }
-            for i in range(int(params["products"]))
-        ]
-        rows[7]["LIST_PRICE"] = Decimal("12.125")  # NUMERIC(12,2): three decimals
-        rows[11]["PRODUCT_NAME"] = ""  # minLength 1
-        return rows
-
-    @task
-    def new_prices(products: list[dict]) -> list[dict]:
-        """A tenth of the products with a new list price: same keys, so UPSERT replaces them."""
-        return [{**row, "LIST_PRICE": Decimal("99.99")} for row in products[::10]]
-
     @task
     def quote_lines_file(run_id: str) -> str:
         """Writes a day's quote lines as JSONL; returns its path (an s3:// URL works the same)."""
@@ -94,12 +99,11 @@ def peak_solution_tables() -> None:
                 out.write(json.dumps(line) + "\n")
         return str(path)
 
-    products = extract_products()
     preview = PeakSolutionIngestOperator(
         task_id="preview_products",
         solution_name="{{ params.solution }}",
         table_name="PRODUCTS",
-        rows=products,
+        rows=products,  # called when the task runs: the rows never pass through XCom
         dry_run=True,
         on_invalid="skip",
     )
@@ -116,7 +120,7 @@ def peak_solution_tables() -> None:
         task_id="reprice_products",
         solution_name="{{ params.solution }}",
         table_name="PRODUCTS",
-        rows=new_prices(products),
+        rows=new_prices,
         operation="upsert",
     )
     append = PeakSolutionIngestOperator(

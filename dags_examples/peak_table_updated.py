@@ -35,15 +35,18 @@ def peak_table_updated() -> None:
     @task
     def report(triggering_asset_events: Any = None, triggering_dataset_events: Any = None) -> dict[str, Any]:
         """What the loads that triggered this run said, and the table as Peak describes it now."""
-        if triggering_asset_events is not None:  # Airflow 3: the events that came through the alias
-            events = list(triggering_asset_events[DEMO_ORDERS])
-        else:  # Airflow 2.11 passes them as triggering_dataset_events, by dataset URI
-            events = [event for events in (triggering_dataset_events or {}).values() for event in events]
+        # Airflow 3 lists each event under its asset and under the alias it came through; Airflow
+        # 2.11 passes the events as triggering_dataset_events, by dataset URI. Each event once.
+        unique = {
+            (event.source_run_id, event.source_task_id, event.source_map_index, event.timestamp): event
+            for events in (triggering_asset_events or triggering_dataset_events or {}).values()
+            for event in events
+        }
         # The task that creates the table emits an event too: {"created": true, "records_sent": 0}.
-        events = [event for event in events if not event.extra.get("created")]
+        events = [event for event in unique.values() if not event.extra.get("created")]
         loaded = sum(int(event.extra.get("records_sent", 0)) for event in events)
         schema = PeakHook().get_table("demo_orders")
-        print(f"demo_orders got {loaded} new rows in {len(events)} load(s); columns: {len(schema.columns)}")
+        print(f"demo_orders got {loaded:,} new rows in {len(events)} load(s); columns: {len(schema.columns)}")
         return {"loads": len(events), "records_sent": loaded, "columns": [c.name for c in schema.columns]}
 
     report()

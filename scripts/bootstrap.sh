@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (or reuse) .venv with the provider and its dev tools, pinned by constraints/.
+# Create (or reuse) .venv with the provider and its dev tools, pinned by constraints/, and the Peak
+# emulator (emulator/, its own distribution) that the demo, the tests and compose run against.
 # PYTHON, VENV and CONSTRAINTS select another interpreter, venv and Airflow (see .ci/run).
 # Everything is installed inside $VENV; nothing goes into the interpreter that creates it.
 set -euo pipefail
@@ -9,7 +10,7 @@ PY_VERSION="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.versi
 CONSTRAINTS="${CONSTRAINTS:-constraints/constraints-${PY_VERSION}.txt}"
 VENV="${VENV:-.venv}"
 [ -f "$CONSTRAINTS" ] || { echo "no pinned constraints for Python $PY_VERSION ($CONSTRAINTS)" >&2; exit 1; }
-stamp="$VENV/.installed-$(sha1sum "$CONSTRAINTS" pyproject.toml | sha1sum | cut -c1-12)"
+stamp="$VENV/.installed-$(sha1sum "$CONSTRAINTS" pyproject.toml emulator/pyproject.toml | sha1sum | cut -c1-12)"
 [ -f "$stamp" ] && exit 0
 
 UV="$(command -v uv || true)"
@@ -24,9 +25,9 @@ if [ -z "$UV" ]; then
   UV="$VENV/bin/uv"
 fi
 [ -x "$VENV/bin/python" ] || "$UV" venv --quiet --python "$PYTHON" "$VENV"
-echo "== installing airflow-provider-peak (editable, with the dev extras) into $VENV with $UV:" \
+echo "== installing airflow-provider-peak (editable, with the dev extras) and the Peak emulator into $VENV with $UV:" \
      "Python $("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0])'), pins from $CONSTRAINTS" \
      "(a few minutes the first time; later runs reuse $VENV)"
-"$UV" pip install --quiet --python "$VENV/bin/python" --compile-bytecode -e ".[dev]" -c "$CONSTRAINTS"
+"$UV" pip install --quiet --python "$VENV/bin/python" --compile-bytecode -e ".[dev]" -e ./emulator -c "$CONSTRAINTS"
 rm -f "$VENV"/.installed-* && touch "$stamp"
 echo "== $VENV is ready: $("$VENV/bin/python" -c 'import airflow; print("Airflow", airflow.__version__)')"

@@ -1,26 +1,41 @@
-"""What scripts/demo.sh needs besides the shell: the S3 data, the Snowflake run, one line per DAG.
+"""What scripts/demo.sh needs besides the shell: the S3 data, the assets, the DAG runs, one line per DAG.
 
 python scripts/demo_support.py s3 ENDPOINT_URL
     Create the buckets the example DAGs use on a local S3 (moto) and the JSONL files
     ``peak_s3_jsonl_to_peak`` lists and ingests.
+python scripts/demo_support.py assets DAGS_FOLDER
+    Register, as active assets, the Peak tables the example DAGs load (``peak://<host>/<table>``
+    of each ``peak_table_alias`` outlet, the host from its connection). A deployment's scheduler
+    and DAG processor register an asset a DAG names and activate one an alias first emitted; the
+    demo runs neither, so without this Airflow would warn on every event that the asset is
+    missing, then inactive.
+python scripts/demo_support.py run DAG_FILE
+    Run a DAG with ``dag.test()`` in this process (Airflow's ``dags`` command line would warn that
+    the graphviz package, which only ``airflow dags show`` uses, is missing).
+python scripts/demo_support.py triggered DAG_FILE
+    Create the asset-triggered run of the DAG from the asset events queued for it, with the
+    scheduler's own code, and run it with ``dag.test()``: the run sees the events that triggered
+    it (``triggering_asset_events``).
 python scripts/demo_support.py snowflake DAG_FILE
     Run the Snowflake example with ``dag.test()`` inside ``fakesnow.patch()`` (fakesnow fakes the
-    Snowflake connector in this process only, so ``airflow dags test`` in a process of its own
-    would reach for the real Snowflake), after creating and filling its ``orders`` table.
+    Snowflake connector in this process only), after creating and filling its ``orders`` table.
 python scripts/demo_support.py summary LOG
     One line saying what a DAG run did, read from the operators' own summaries in its log, and a
-    warning for every error line of the run.
+    warning for every error line of the run, and for every warning line Airflow or a library
+    wrote (the operators' own warnings about rejected rows are part of what the examples show).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import sys
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 #: The S3 example's params (``bucket``, ``prefix``) and the REST feed example's ``s3_bucket``.
 EVENTS_BUCKET, EVENTS_PREFIX, FEED_BUCKET = "landing", "events/", "peak-feeds-demo"
@@ -35,8 +50,9 @@ def s3(endpoint: str) -> None:
         "s3",
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="demo",
-        aws_secret_access_key="demo-secret",
+        # The compose file passes the keys of its .env; moto accepts any.
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "demo-access-key"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "demo-secret-key"),
     )
     for bucket in (EVENTS_BUCKET, FEED_BUCKET):
         client.create_bucket(Bucket=bucket)
@@ -64,12 +80,117 @@ def s3(endpoint: str) -> None:
     print(f"s3://{EVENTS_BUCKET}/{EVENTS_PREFIX}: 3 JSONL files of 1,000 events; s3://{FEED_BUCKET}: empty")
 
 
+def assets(dags_folder: str) -> None:
+    from airflow.models.asset import AssetActive, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_provider_peak.assets.peak import table_uri
+    from airflow_provider_peak.version_compat import BaseHook, dag_bag
+
+    bag = dag_bag(dags_folder)
+    uris = set()
+    for dag in bag.dags.values():
+        for task in dag.tasks:
+            for outlet in task.outlets or ():
+                prefix, _, rest = str(getattr(outlet, "name", "")).partition(":")
+                if type(outlet).__name__ == "AssetAlias" and prefix == "peak-table":
+                    conn_id, _, table = rest.partition(":")
+                    uris.add(table_uri(BaseHook.get_connection(conn_id).host, table))
+    with create_session() as session:
+        for uri in sorted(uris):
+            if session.scalar(select(AssetModel).where(AssetModel.uri == uri)) is None:
+                session.add(AssetModel(name=uri, uri=uri, group="asset"))
+                session.add(AssetActive(name=uri, uri=uri))
+    print(f"{len(uris)} tables: {', '.join(sorted(u.rsplit('/', 1)[1] for u in uris))}")
+
+
+def _only_dag(dag_file: str) -> Any:
+    from airflow_provider_peak.version_compat import dag_bag
+
+    bag = dag_bag(dag_file)
+    if bag.import_errors:
+        raise SystemExit(str(bag.import_errors))
+    (dag,) = bag.dags.values()
+    return dag
+
+
+def _outcome(run: Any) -> int:
+    print(f"DAG run {run.run_id}: {run.state}")
+    return 0 if str(run.state) in ("success", "DagRunState.SUCCESS") else 1
+
+
+def run(dag_file: str) -> int:
+    from airflow_provider_peak.version_compat import dag_test
+
+    return _outcome(dag_test(_only_dag(dag_file)))
+
+
+def triggered(dag_file: str) -> int:
+    import airflow.models.dagrun as dagrun_module
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
+    from sqlalchemy import select
+
+    dag = _only_dag(dag_file)
+    DagRun = dagrun_module.DagRun
+    with create_session() as session:
+        model = DagModel.get_current(dag.dag_id, session=session)
+        if model is not None:  # known once a run of any DAG of the folder has synced them all
+            # A scheduler's loop would have made a run after each event (the table's creation, then
+            # its load) as they came; this one pass comes after all of them, so its queue entry,
+            # made by the first event, is dated now, and the run takes every event so far.
+            queued = select(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag.dag_id)
+            for entry in session.scalars(queued):
+                entry.created_at = datetime.now(timezone.utc)
+            session.flush()
+            # What the scheduler does on each loop for a DAG scheduled on assets that got events.
+            runner = SchedulerJobRunner(job=Job())
+            runner._create_dag_runs_asset_triggered(dag_models=[model], session=session)
+        session.flush()
+        created = model and session.scalar(
+            select(DagRun)
+            .where(DagRun.dag_id == dag.dag_id, DagRun.run_type == DagRunType.ASSET_TRIGGERED)
+            .order_by(DagRun.id.desc())
+        )
+        if created is None:
+            print(f"no asset event queued a run of {dag.dag_id}", file=sys.stderr)
+            return 1
+        run_id, events = created.run_id, len(created.consumed_asset_events)
+    print(f"{dag.dag_id}: run {run_id} created by the scheduler's code from {events} asset event(s)")
+
+    def the_triggered_run(*, dag: Any, session: Any, **_: Any) -> Any:
+        """dag.test() runs a run it creates; this one runs the run the asset events created."""
+        found = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id))
+        found.state = DagRunState.RUNNING
+        session.commit()
+        found.dag = dag  # as create_dagrun sets it
+        return found
+
+    original = dagrun_module.get_or_create_dagrun
+    dagrun_module.get_or_create_dagrun = the_triggered_run
+    try:
+        return _outcome(dag.test(logical_date=None))
+    finally:
+        dagrun_module.get_or_create_dagrun = original
+
+
 def snowflake(dag_file: str) -> int:
+    import warnings
+
     import fakesnow
     import snowflake.connector
 
-    from airflow_provider_peak.version_compat import dag_bag, dag_test
+    from airflow_provider_peak.version_compat import dag_test
 
+    # fakesnow answers a cursor's fetches (the set-up's too) through a DuckDB call that DuckDB now
+    # warns about; the real Snowflake connector has no such call.
+    warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning, "fakesnow")
     start = SNOWFLAKE_LOGICAL_DATE.replace(tzinfo=None) - timedelta(days=2)
     with fakesnow.patch(create_database_on_connect=True, create_schema_on_connect=True):
         # The database and schema of the demo's snowflake_default connection.
@@ -87,14 +208,7 @@ def snowflake(dag_file: str) -> int:
                 f" from (select seq4() as i from table(generator(rowcount => {3 * 1_440})))"
             )
         print(f"Snowflake (fakesnow): orders holds one order a minute from {start:%Y-%m-%d} for 3 days")
-        bag = dag_bag(dag_file)
-        if bag.import_errors:
-            print(bag.import_errors, file=sys.stderr)
-            return 1
-        (dag,) = bag.dags.values()
-        run = dag_test(dag, logical_date=SNOWFLAKE_LOGICAL_DATE)
-    print(f"DAG run {run.run_id}: {run.state}")
-    return 0 if str(run.state) in ("success", "DagRunState.SUCCESS") else 1
+        return _outcome(dag_test(_only_dag(dag_file), logical_date=SNOWFLAKE_LOGICAL_DATE))
 
 
 # ----------------------------------------------------------------------------- summary
@@ -107,6 +221,9 @@ ENTRY_2 = re.compile(r"^\[\d{4}-\d\d-\d\dT[^\]]+\] \{[^}]*\} (?P<level>[A-Z]+) -
 REPEATED_2 = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\] \{[^}]*\} [A-Z]+ - ")
 TRAILER = re.compile(r"\s+\[[\w.]+\](?:\s+\S+=\S*)*\s*$")
 ERROR_LEVELS = {"error", "critical"}
+#: The operators' own warnings (rows Peak would reject, dead letters written) are what the
+#: examples show; any other warning is flagged.
+OWN_LOGGERS = "[airflow.task.operators.airflow_provider_peak."
 
 
 def _entries(text: str) -> list[tuple[str, str]]:
@@ -196,12 +313,17 @@ def what_it_did(entries: list[tuple[str, str]]) -> str:
 def summary(log: str) -> None:
     entries = _entries(Path(log).read_text(errors="replace"))
     print(f"   {what_it_did(entries)}")
-    errors = [msg for level, msg in entries if level in ERROR_LEVELS]
-    for message in errors:
+    flagged = [
+        (level, msg)
+        for level, msg in entries
+        if level in ERROR_LEVELS or (level == "warning" and OWN_LOGGERS not in msg)
+    ]
+    for level, message in flagged:
         # The message and its key=value context, without the logger's name.
         text = " ".join(re.sub(r"\s\[[\w.]+\]\s", " ", message.splitlines()[0]).split())
-        print(f"   !! an error line in this successful run: {text[:220]}")
-    if errors:
+        kind = "a warning" if level == "warning" else "an error"
+        print(f"   !! {kind} line in this successful run: {text[:220]}")
+    if flagged:
         print(f"   !! see {log}")
 
 
@@ -209,6 +331,12 @@ def main(argv: list[str]) -> int:
     command, *args = argv or ["--help"]
     if command == "s3" and len(args) == 1:
         s3(args[0])
+    elif command == "assets" and len(args) == 1:
+        assets(args[0])
+    elif command == "run" and len(args) == 1:
+        return run(args[0])
+    elif command == "triggered" and len(args) == 1:
+        return triggered(args[0])
     elif command == "snowflake" and len(args) == 1:
         return snowflake(args[0])
     elif command == "summary" and len(args) == 1:

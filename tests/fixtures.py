@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from airflow_provider_peak.emulator import PeakEmulator
-    from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
-    from airflow_provider_peak.emulator.peaka_api import PeakaApi
-    from airflow_provider_peak.emulator.rest_source import SourceApi
+    from peak_emulator import PeakEmulator
+    from peak_emulator.ingestion_v2 import IngestionV2Api
+    from peak_emulator.peaka_api import PeakaApi
+    from peak_emulator.rest_source import SourceApi
 
 
 # ----------------------------------------------------------------------------- Peak emulator
@@ -41,8 +41,8 @@ V2_TENANT_ID = "t-1001"
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[PeakEmulator]:
-    from airflow_provider_peak.emulator import PeakEmulator
-    from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api, Tenant
+    from peak_emulator import PeakEmulator
+    from peak_emulator.ingestion_v2 import IngestionV2Api, Tenant
 
     v2 = IngestionV2Api(tokens={V2_TOKEN: Tenant(V2_TENANT, V2_TENANT_ID)})
     clients = {CLIENT_ID: CLIENT_SECRET}
@@ -299,7 +299,7 @@ def new_cache(peaka, *statuses: str, error: str = "the source query failed") -> 
 
 @pytest.fixture(scope="session")
 def peaka_server() -> Iterator[PeakEmulator]:
-    from airflow_provider_peak.emulator import PeakEmulator
+    from peak_emulator import PeakEmulator
 
     with PeakEmulator(api_keys=(), peaka_api_keys=(PEAKA_KEY,), quiet=True) as emu:
         yield emu
@@ -503,3 +503,60 @@ def scripted() -> Iterator[Callable[..., ScriptedServer]]:
     yield start
     for server in servers:
         server.__exit__()
+
+
+# ----------------------------------------------------------------------------- a second local account
+@dataclass
+class LocalUser:
+    """Another account of the worker's machine (created by the ``other_user`` fixture)."""
+
+    name: str
+    uid: int
+    gid: int
+
+    def run(self, action: Callable[[], Any]) -> None:
+        """``action()`` in a child process that ``os.setuid``'d to this account (as a local attacker)."""
+        import traceback
+
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                os.setgroups([])
+                os.setgid(self.gid)
+                os.setuid(self.uid)
+                action()
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, f"the action as {self.name} failed"
+
+
+@pytest.fixture(scope="session")
+def other_user() -> Iterator[LocalUser]:
+    """A second local account, created for the session with ``useradd`` (and removed after)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: it creates a second local account (useradd) and acts as it (os.setuid)")
+    import pwd
+
+    name = f"peakother{os.getpid() % 100000}"
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+    entry = pwd.getpwnam(name)
+    try:
+        yield LocalUser(name, entry.pw_uid, entry.pw_gid)
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A folder like ``/tmp``: root's, writable by everyone, sticky, reachable by every account."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="peak-shared-", dir="/tmp"))
+    folder.chmod(0o1777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -68,3 +68,43 @@ def test_airflow_cli_lists_the_provider_and_its_hooks():
     assert hooks["peak"] == "airflow_provider_peak.hooks.peak.PeakHook"
     assert hooks["peak_rest"] == "airflow_provider_peak.hooks.peak_rest.PeakRestHook"
     assert hooks["peaka"] == "airflow_provider_peak.hooks.peaka.PeakaHook"
+
+
+def test_the_work_dir_option_is_declared():
+    option = _info()["config"]["peak"]["options"]["work_dir"]
+    assert option["type"] == "string" and option["default"] is None
+    assert "AIRFLOW_HOME" in option["description"]
+
+
+def _pyproject() -> dict:
+    from pathlib import Path
+
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    return tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+
+
+def test_the_extras_airflow_is_told_of_are_the_packages_extras():
+    declared = {e["name"]: e["dependencies"] for e in _info()["additional-extras"]}
+    optional = _pyproject()["optional-dependencies"]
+    assert declared == {name: optional[name] for name in declared}
+    assert set(declared) == {"snowflake", "amazon", "openlineage", "dataframes"}
+    assert optional["all"] == [f"airflow-provider-peak[{','.join(declared)}]"]
+    assert "airflow-provider-peak[all,bench]" in optional["dev"]  # the tests run with everything
+
+
+def test_the_base_install_holds_no_other_provider_and_no_dataframe_library():
+    from packaging.requirements import Requirement
+
+    names = {Requirement(r).name for r in _pyproject()["dependencies"]}
+    assert names == {
+        "apache-airflow",
+        "apache-airflow-providers-common-compat",
+        "requests",
+        "httpx",
+        "tenacity",
+        "msgspec",
+        "packaging",
+    }

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from email import message_from_string
 from email.message import Message
@@ -41,6 +42,26 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     assert result.returncode == 0, result.stderr[-3000:]
     (name,) = [p for p in out.iterdir() if p.suffix == ".whl"]
     return zipfile.ZipFile(name)
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory: pytest.TempPathFactory) -> tarfile.TarFile:
+    """An sdist built from a copy of the sources that also holds the test suite and the emulator,
+    so that leaving them out is the build's doing."""
+    source = tmp_path_factory.mktemp("sdist-source")
+    for name in ("pyproject.toml", "README.md", "LICENSE", "NOTICE", "MANIFEST.in", "CHANGELOG.md"):
+        shutil.copy(ROOT / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in (PACKAGE, "tests", "emulator"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=ignore)
+    out = tmp_path_factory.mktemp("sdist")
+    build = f"from setuptools import build_meta; print(build_meta.build_sdist({str(out)!r}))"
+    result = subprocess.run(
+        [sys.executable, "-c", build], cwd=source, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (name,) = out.glob("*.tar.gz")
+    return tarfile.open(name)
 
 
 def _dist_info(wheel: zipfile.ZipFile) -> str:
@@ -116,3 +137,30 @@ def test_links_into_the_repository_point_at_files_that_exist() -> None:
         path = re.sub(r"^/(blob|tree|raw)/main/", "", url[len(REPOSITORY) :].split("#")[0])
         if path and not path.startswith(("/compare/", "/releases/", "@")):
             assert (ROOT / path).exists(), f"{url} names {path}, which is not in the repository"
+
+
+def test_the_wheel_holds_the_provider_only(wheel: zipfile.ZipFile) -> None:
+    info = _dist_info(wheel)
+    others = [n for n in wheel.namelist() if not n.startswith((f"{PACKAGE}/", f"{info}/"))]
+    assert others == []
+    assert not [n for n in wheel.namelist() if "emulator" in n or "/tests/" in n or n.startswith("tests/")]
+
+
+def test_the_wheel_requires_the_base_and_offers_the_extras(wheel: zipfile.ZipFile) -> None:
+    meta = _metadata(wheel)
+    required = [r for r in meta.get_all("Requires-Dist", []) if "extra ==" not in r]
+    assert sorted(required) == sorted(PROJECT["dependencies"])
+    assert not [r for r in required if "snowflake" in r or "amazon" in r or "pandas" in r or "pyarrow" in r]
+    extras = set(meta.get_all("Provides-Extra", []))
+    assert {"snowflake", "amazon", "openlineage", "dataframes", "all"} <= extras
+
+
+def test_the_sdist_holds_none_of_the_test_suite(sdist: tarfile.TarFile) -> None:
+    names = [n.split("/", 1)[1] for n in sdist.getnames() if "/" in n]
+    assert not [n for n in names if n.startswith(("tests/", "emulator/")) or "/tests/" in n]
+    assert f"{PACKAGE}/__init__.py" in names
+    assert {"pyproject.toml", "README.md", "LICENSE", "NOTICE", "CHANGELOG.md"} <= set(names)
+    sources = {
+        p.relative_to(ROOT).as_posix() for p in (ROOT / PACKAGE).rglob("*.py") if "__pycache__" not in p.parts
+    }
+    assert sources <= set(names), "the wheel built from the sdist would miss modules"

@@ -30,6 +30,7 @@ from typing import Any
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.feed.stream import Fetch, Metadata, OutputStream
 from airflow_provider_peak.feed.user_code import call_fetch, make_lib, run_script
+from airflow_provider_peak.feed.venv import check_index_urls, ensure_venv, parse_requirements, run_in_venv
 
 INLINE_SCRIPT_NAME = "<peak fetch script {feed}>"
 
@@ -108,7 +109,10 @@ class FetchSpec:
     :param fetch_script: a Peak fetch script, as text or a ``.py`` path.
     :param script_dirs: where a relative script path is looked up (the DAG's folder first).
     :param op_kwargs: extra keyword arguments for a callable (``op_kwargs`` in a script's ``lib``).
-    :param requirements: run the fetch in a cached virtualenv with these packages.
+    :param requirements: run the fetch in a cached virtualenv with these packages (PEP 508
+        requirements; pip options are refused).
+    :param index_urls: the package index (the first) and extra indexes for ``requirements``;
+        ``None``: the ``peak_rest`` connection's ``index_urls`` extra, else pip's own settings.
     :param venv_cache_path: where virtualenvs are cached.
     :param inherit_worker_packages: the virtualenv also sees the worker's packages.
     """
@@ -119,6 +123,7 @@ class FetchSpec:
     script_dirs: Sequence[str | Path] = ()
     op_kwargs: Mapping[str, Any] = field(default_factory=dict)
     requirements: Sequence[str] | None = None
+    index_urls: Sequence[str] | None = None
     venv_cache_path: str | None = None
     inherit_worker_packages: bool = True
 
@@ -132,8 +137,12 @@ class FetchSpec:
             )
         if self.fetch_script is not None:
             check_script_syntax(*load_script(self.fetch_script, self.feed_name, self.script_dirs))
-        if self.requirements is not None and self.fetch_callable is not None:
-            callable_source(self.fetch_callable)
+        if self.requirements is not None:
+            if self.fetch_callable is not None:
+                callable_source(self.fetch_callable)
+            # Entries still holding a template are checked once rendered, before pip runs.
+            parse_requirements([r for r in self.requirements if not _templated(r)])
+        check_index_urls(self.index_urls)
 
     def build(
         self,
@@ -168,12 +177,14 @@ class FetchSpec:
     def _venv_fetch(
         self, metadata: Metadata, context: Mapping[str, Any], logger: logging.Logger, hook: Any
     ) -> Fetch:
-        from airflow_provider_peak.feed.venv import ensure_venv, run_in_venv
-
+        index_urls = self.index_urls
+        if index_urls is None:
+            index_urls = hook.settings.index_urls if hook is not None else ()
         python = ensure_venv(
             self.requirements or (),
             cache_path=self.venv_cache_path,
             inherit_worker_packages=self.inherit_worker_packages,
+            index_urls=index_urls,
             logger=logger,
         )
         config: dict[str, Any] = {
@@ -201,6 +212,10 @@ class FetchSpec:
             )
 
         return fetch_in_venv
+
+
+def _templated(entry: Any) -> bool:
+    return isinstance(entry, str) and ("{{" in entry or "{%" in entry)
 
 
 def callable_source(fn: Callable[..., Any]) -> tuple[str, str]:
@@ -233,6 +248,8 @@ def session_config(hook: Any) -> dict[str, Any]:
         "provider_headers": list(hook.provider_headers),
         "verify": s.verify,
         "timeout": s.timeout,
+        "connect_timeout": s.connect_timeout,
+        "max_reply_bytes": s.max_reply_bytes,
         "refreshable": s.auth_type == "custom",
     }
 

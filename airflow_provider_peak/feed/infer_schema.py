@@ -1,6 +1,7 @@
 """Infer Peak column types from the records a fetch emits.
 
-Used when a destination table does not exist and no columns were declared. Types follow the JSON
+Used when a destination table does not exist and no columns were declared. The rules are the type
+registry's (``ingest.types``: each type's ``infer`` and ``absorbs``). Types follow the JSON
 values: ``bool`` -> boolean, integers -> integer (numeric beyond 64 bits), other numbers -> numeric,
 strings -> string, objects and arrays -> JSON, Python ``datetime``/``date`` -> timestamp/date.
 Strings are never guessed to be dates: one odd value later would then fail the whole feed. A key
@@ -9,44 +10,25 @@ with mixed types becomes numeric (integers and numbers), timestamp (dates and ti
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
-INT64 = (-(2**63), 2**63 - 1)
+from airflow_provider_peak.ingest.types import ColumnType, infer_type, merge_types
+
+#: Registry names -> the Ingestion API's spelling (``JSON``).
+_SPELLING = {member.value.lower(): member.value for member in ColumnType}
 
 
 def kind_of(value: Any) -> str | None:
-    """The Peak column type a value suggests (``None`` for a null)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer" if INT64[0] <= value <= INT64[1] else "numeric"
-    if isinstance(value, (float, Decimal)):
-        return "numeric"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dt.datetime):
-        return "timestamp"
-    if isinstance(value, dt.date):
-        return "date"
-    return "JSON"
+    """The Peak column type a value suggests (``None`` for a null): the registry's inference
+    (``types.PeakType.infer``), in the wire spelling."""
+    found = infer_type(value)
+    return None if found is None else _SPELLING[found.name]
 
 
 def merge_kinds(kinds: set[str]) -> str:
     """One column type for every type seen in a key (``string`` when only nulls were seen)."""
-    if not kinds:
-        return "string"
-    if len(kinds) == 1:
-        return next(iter(kinds))
-    if kinds <= {"integer", "numeric"}:
-        return "numeric"
-    if kinds <= {"date", "timestamp"}:
-        return "timestamp"
-    return "JSON"
+    return _SPELLING[merge_types({kind.lower() for kind in kinds})]
 
 
 class SchemaTracker:

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_provider_peak.feed.destinations.spool import json_default
 from airflow_provider_peak.feed.stream import OutputStream, PreviewLimitReached
+from airflow_provider_peak.utils.redaction import neutral
 
 PREVIEW_LIMIT = 10
 CELL_WIDTH = 30
@@ -39,7 +40,7 @@ def _cell(value: Any) -> str:
     text = (
         "" if value is None else value if isinstance(value, str) else json.dumps(value, default=json_default)
     )
-    text = text.replace("\n", " ")
+    text = neutral(text.replace("\n", " "))  # a source's text stays on its row of the log
     return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
 
 
@@ -51,9 +52,10 @@ def as_table(records: Sequence[dict[str, Any]]) -> str:
     for record in records:
         columns.update(dict.fromkeys(record))
     rows = [[_cell(record.get(column)) for column in columns] for record in records]
-    widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(columns)]
+    names = [neutral(str(column)) for column in columns]
+    widths = [max(len(name), *(len(row[i]) for row in rows)) for i, name in enumerate(names)]
     line = "+".join("-" * (w + 2) for w in widths)
-    header = "|".join(f" {c.ljust(w)} " for c, w in zip(columns, widths, strict=True))
+    header = "|".join(f" {c.ljust(w)} " for c, w in zip(names, widths, strict=True))
     body = ["|".join(f" {v.ljust(w)} " for v, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join([header, line, *body])
 

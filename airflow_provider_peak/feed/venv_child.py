@@ -83,7 +83,10 @@ def make_session(settings: dict[str, Any] | None, channel: Channel) -> Any:
     except ImportError:
         return None
     urls = load_by_path("_peak_urls", "PEAK_FEED_URLS")  # the parent's origin rules, not a copy
+    bounded = load_by_path("_peak_bounded", "PEAK_FEED_BOUNDED")  # and its deadlines and bounds
     config: dict[str, Any] = settings or {}
+    timeout = config.get("timeout", 60)
+    connect_timeout = config.get("connect_timeout", 10)
     base_url = config.get("base_url")
     headers = dict(config.get("headers") or {})
     provider_headers = [*config.get("provider_headers", ()), *headers, "Authorization"]
@@ -124,8 +127,8 @@ def make_session(settings: dict[str, Any] | None, channel: Channel) -> Any:
     class Session(requests.Session):
         def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
             url = urls.join_url(base_url, url)
-            if len(args) < 7:
-                kwargs.setdefault("timeout", config.get("timeout", 60))
+            if len(args) < 7 and timeout is not None:
+                kwargs.setdefault("timeout", (connect_timeout, timeout))
             return super().request(method, url, *args, **kwargs)
 
         def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
@@ -135,6 +138,12 @@ def make_session(settings: dict[str, Any] | None, channel: Channel) -> Any:
                     prepared_request.headers.pop(name, None)
 
     session = Session()
+    adapter = bounded.BoundedAdapter(
+        connect_timeout + (timeout or 60), config.get("max_reply_bytes", 64 * 1024 * 1024)
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["Accept-Encoding"] = bounded.ACCEPT_ENCODING
     session.verify = config.get("verify", True)
     session.auth = ParentAuth()
     return session

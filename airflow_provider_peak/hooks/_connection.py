@@ -26,7 +26,7 @@ from airflow_provider_peak.ingest.limits import IngestLimits
 from airflow_provider_peak.ingest.v2.wire import V2Wire
 from airflow_provider_peak.ui.forms import AUTH_TYPES, PEAKA_HOSTS
 from airflow_provider_peak.utils.checks import check_count, check_number, parse_count, parse_number
-from airflow_provider_peak.utils.redaction import register_secret, sanitize_url
+from airflow_provider_peak.utils.redaction import register_secret, sanitize_url, url_credentials
 from airflow_provider_peak.utils.urls import join_url
 
 log = logging.getLogger(__name__)
@@ -468,6 +468,9 @@ class RestSettings(ConnectionSettings):
     test_path: str = setting("/")
     #: Refresh a token with a known lifetime this many seconds before it expires.
     refresh_skew: float = setting(60.0, kind="number", minimum=0)
+    #: The package index of a feed's ``requirements=`` (the first; the others are extra indexes),
+    #: unless the operator's ``index_urls`` gives one.
+    index_urls: tuple[str, ...] = setting((), kind="names")
 
     def __repr__(self) -> str:
         return f"RestSettings(base_url={self.base_url!r}, auth_type={self.auth_type!r}, secrets=***)"
@@ -477,6 +480,8 @@ class RestSettings(ConnectionSettings):
         found = [self.password or ""]
         for value in (self.auth_headers, self.auth_body, self.headers):
             found.extend(secret_leaves(value))
+        for url in self.index_urls:
+            found.extend(url_credentials(url))
         return tuple(s for s in found if s)
 
     def absolute(self, url: str) -> str:

@@ -16,28 +16,20 @@
 
 from __future__ import annotations
 
-import contextvars
 import email.utils
-import heapq
 import json
 import logging
 import math
 import os
 import random
-import socket
 import threading
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import requests
 import tenacity
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from airflow_provider_peak import __version__
 from airflow_provider_peak.exceptions import (
@@ -47,7 +39,12 @@ from airflow_provider_peak.exceptions import (
     PeakRedirectError,
     error_class_for,
 )
-from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub, truncate
+from airflow_provider_peak.hooks._bounded import (
+    DeadlineAdapter,
+    deadline,
+    read_body,
+)
+from airflow_provider_peak.utils.redaction import neutral_value, safe_text, sanitize_url, scrub
 from airflow_provider_peak.utils.urls import same_origin
 from airflow_provider_peak.version_compat import BaseHook
 
@@ -111,132 +108,6 @@ class TransportSettings(Protocol):
     def url(self, path: str) -> str: ...
 
 
-# ----------------------------------------------------------------------------- deadlines
-class _Deadline:
-    """The deadline of one exchange: when it passes, the socket in use is shut down, which ends a
-    read blocked on a trickling server (a per-read time-out alone never would)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.at = time.monotonic() + seconds
-        self.expired = False
-        self.connection: HTTPConnection | None = None
-        #: The socket of the exchange, kept: http.client drops the connection's reference to it
-        #: once a ``Connection: close`` reply's headers are read, while the body still streams.
-        self.sock: socket.socket | None = None
-        self._lock = threading.Lock()
-        self.done = False
-
-    def expire(self) -> None:
-        with self._lock:
-            if self.done:
-                return
-            self.expired = True
-            sock = self.sock or getattr(self.connection, "sock", None)
-        if sock is not None:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def stop(self) -> None:
-        with self._lock:
-            self.done = True
-
-
-class _Watchdog:
-    """One thread that expires every pending deadline of the process, soonest first (a thread per
-    request would cost more than many requests themselves)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, _Deadline]] = []
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._sequence = 0
-
-    def watch(self, guard: _Deadline) -> None:
-        with self._wake:
-            self._sequence += 1
-            heapq.heappush(self._heap, (guard.at, self._sequence, guard))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="peak-deadlines", daemon=True)
-                self._thread.start()
-            elif self._heap[0][2] is guard:
-                self._wake.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while self._heap and self._heap[0][2].done:  # finished in time: forget it
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._wake.wait(timeout=60)
-                    if not self._heap:
-                        self._thread = None
-                        return
-                    continue
-                wait = self._heap[0][0] - time.monotonic()
-                if wait > 0:
-                    self._wake.wait(timeout=wait)
-                    continue
-                _, _, guard = heapq.heappop(self._heap)
-            guard.expire()
-
-
-_WATCHDOG = _Watchdog()
-
-
-_CURRENT_DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar(
-    "peak_deadline", default=None
-)
-
-
-def _track(connection: HTTPConnection, send: Any, *args: Any, **kwargs: Any) -> None:
-    deadline = _CURRENT_DEADLINE.get()
-    if deadline is not None:
-        deadline.connection = connection
-    send(*args, **kwargs)
-    if deadline is not None:
-        deadline.sock = connection.sock
-
-
-class _TrackedHTTPConnection(HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        _track(self, super().request, *args, **kwargs)
-
-
-class _TrackedHTTPSConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        _track(self, super().request, *args, **kwargs)
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _TrackedHTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _TrackedHTTPSConnection
-
-
-class DeadlineAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` whose connections can be shut down by a request's deadline."""
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
-        super().init_poolmanager(connections, maxsize, block, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-@contextmanager
-def deadline(seconds: float) -> Iterator[_Deadline]:
-    """Requests sent inside this block on a ``DeadlineAdapter`` end after ``seconds``."""
-    guard = _Deadline(seconds)
-    token = _CURRENT_DEADLINE.set(guard)
-    _WATCHDOG.watch(guard)
-    try:
-        yield guard
-    finally:
-        guard.stop()
-        _CURRENT_DEADLINE.reset(token)
-
-
 def new_session(settings: TransportSettings, pool_size: int = 10) -> requests.Session:
     """A session with the deadline adapter, the provider's User-Agent and the connection's TLS.
 
@@ -257,19 +128,6 @@ def new_session(settings: TransportSettings, pool_size: int = 10) -> requests.Se
             session.verify = bundle
     session.trust_env = False  # settled above; also: no netrc lookup per request
     return session
-
-
-def read_body(response: requests.Response, limit: int) -> tuple[bytes, bool]:
-    """At most ``limit`` bytes of a streamed reply (decompressed); ``(body, complete)``."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(chunk_size=64 * 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            response.close()
-            return b"".join(chunks)[:limit], False
-    return b"".join(chunks), True
 
 
 # ----------------------------------------------------------------------------- errors
@@ -379,8 +237,8 @@ def http_error(
         method,
         sanitize_url(path),
         safe_text(message or reason or "", secrets=secrets),
-        code=truncate(scrub(code, secrets), 80) if code else None,
-        details=scrub(details[:100], secrets),
+        code=safe_text(code, 80, secrets=secrets) if code else None,
+        details=neutral_value(scrub(details[:100], secrets)),
         retry_after=parse_retry_after(retry_after_header),
     )
 
@@ -426,6 +284,7 @@ class JsonApiHook(BaseHook):
 
     def __init__(self, *, api_retry_args: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._tls_warned = False
         self._api_retry_args = dict(api_retry_args or {})
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
@@ -439,8 +298,32 @@ class JsonApiHook(BaseHook):
         """The session the hook's own API calls use, created on first use."""
         with self._lock:
             if self._session is None:
+                self.warn_if_unverified()
                 self._session = new_session(self.settings, self.pool_size + 2)
             return self._session
+
+    # ------------------------------------------------------------------ TLS
+    #: What the log and ``test_connection`` say of a connection with ``verify=false``.
+    UNVERIFIED_TLS = (
+        "TLS certificates are NOT verified (the connection's verify extra is false): anyone on the "
+        "network path can read and change the traffic, credentials included"
+    )
+
+    def warn_if_unverified(self) -> None:
+        """A warning, once per hook, when the connection turns certificate verification off (every
+        path that opens a session or client calls it: sync, async, the fetch session)."""
+        if self.settings.verify is False and not self._tls_warned:
+            self._tls_warned = True
+            conn_id = getattr(self, str(getattr(self, "conn_name_attr", "")), None) or "(unnamed)"
+            log.warning("%s connection %s: %s", self.service_name, conn_id, self.UNVERIFIED_TLS)
+
+    def tested(self, success: bool, message: str) -> tuple[bool, str]:
+        """A ``test_connection`` answer, saying so when certificates are not verified."""
+        try:
+            unverified = self.settings.verify is False
+        except Exception:  # the connection itself could not be read: the message says why
+            unverified = False
+        return success, f"{message}. Warning: {self.UNVERIFIED_TLS}" if unverified else message
 
     def get_conn(self) -> requests.Session:
         """The hook's shared session, created on first use."""
@@ -547,7 +430,11 @@ class JsonApiHook(BaseHook):
                 with response:
                     status = response.status_code
                     limit = ERROR_BODY_LIMIT if status >= 300 else s.max_reply_bytes
-                    content, complete = read_body(response, limit)
+                    unreadable = None
+                    try:
+                        content, complete = read_body(response, limit)
+                    except ValueError as exc:  # a refused or corrupt content coding
+                        content, complete, unreadable = b"", True, str(exc)
             except requests.exceptions.RequestException as exc:
                 if guard.expired:
                     raise self._too_slow(method, path, guard.seconds) from exc
@@ -580,12 +467,22 @@ class JsonApiHook(BaseHook):
                 path,
                 s.secrets,
             )
+        self._check_body(method, path, complete, unreadable)
+        return Reply(status, response.headers, content)
+
+    def _check_body(self, method: str, path: str, complete: bool, unreadable: str | None) -> None:
+        """A successful reply's body was read whole (sync and async transports alike)."""
+        if unreadable is not None:
+            raise PeakError(
+                f"{self.service_name} answered {method} {sanitize_url(path)} with a body the provider "
+                f"does not read: {unreadable}"
+            )
         if not complete:
             raise PeakError(
                 f"{self.service_name} answered {method} {sanitize_url(path)} with more than "
-                f"{s.max_reply_bytes:,} bytes (the connection's max_reply_bytes); nothing was read"
+                f"{self.settings.max_reply_bytes:,} bytes (the connection's max_reply_bytes); "
+                "nothing was read"
             )
-        return Reply(status, response.headers, content)
 
     def _too_slow(self, method: str, path: str, seconds: float) -> PeakConnectionError:
         return PeakConnectionError(

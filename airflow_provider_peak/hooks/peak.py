@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +20,7 @@ from airflow_provider_peak.exceptions import (
     SchemaError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth, OAuthClientCredentials
+from airflow_provider_peak.hooks._checkpoint import load_checkpoint, task_checkpoint
 from airflow_provider_peak.hooks._connection import PeakSettings, read_connection
 from airflow_provider_peak.hooks._transport import RETRYABLE_STATUS, JsonApiHook, should_retry
 from airflow_provider_peak.ingest.batching import Batch
@@ -36,7 +36,6 @@ from airflow_provider_peak.ui.forms import (
     legacy_form_widgets,
 )
 from airflow_provider_peak.utils.redaction import scrub
-from airflow_provider_peak.utils.task_run import TaskRun
 
 __all__ = ["RETRYABLE_STATUS", "PeakHook", "should_retry"]
 
@@ -46,65 +45,6 @@ IF_EXISTS = ("ignore", "verify", "fail")
 #: The longest next-page token accepted: a listing keeps one (and sends it back) per page, so a
 #: server's token may not cost the client more than this.
 MAX_PAGE_TOKEN_CHARS = 4096
-
-
-class VariableMirror:
-    """A checkpoint's copy in an Airflow Variable, so a retry on another worker resumes too."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def load(self) -> set[str]:
-        from airflow_provider_peak.version_compat import Variable
-
-        raw = Variable.get(self.key, None)
-        return set(json.loads(raw)["acked"]) if raw else set()
-
-    def save(self, acked: set[str], meta: dict[str, Any]) -> None:
-        from airflow_provider_peak.version_compat import Variable
-
-        Variable.set(self.key, json.dumps({**meta, "acked": sorted(acked)}))
-
-    def delete(self) -> None:
-        from airflow_provider_peak.version_compat import Variable
-
-        Variable.delete(self.key)
-
-
-def task_checkpoint(
-    run_key: str, *, in_task: bool = True, directory: str | None = None, **meta: Any
-) -> Checkpoint:
-    """The checkpoint of one task run's load, loaded; inside a task it is mirrored to a Variable, so
-    a retry on another worker resumes too (``PeakHook`` and ``PeakV2Hook`` both use it)."""
-    mirror = VariableMirror(Checkpoint.variable_key(run_key)) if in_task else None
-    checkpoint = Checkpoint(run_key, directory=directory, mirror=mirror, meta=meta)
-    if checkpoint.load():
-        log.info("Resuming: requests acknowledged by an earlier try of this run are skipped")
-    return checkpoint
-
-
-@contextmanager
-def load_checkpoint(
-    given: Checkpoint | None,
-    context: Mapping[str, Any] | None,
-    key: Sequence[str],
-    *,
-    directory: str | None = None,
-    **meta: Any,
-) -> Iterator[Checkpoint | None]:
-    """The checkpoint one load uses: ``given`` (the caller's to close); else, with a task
-    ``context``, this task run's (``key`` names the load within it), closed here and removed once
-    the load succeeded; else none."""
-    if given is not None or context is None:
-        yield given
-        return
-    checkpoint = task_checkpoint(TaskRun.from_context(context).key(*key), directory=directory, **meta)
-    success = False
-    try:
-        yield checkpoint
-        success = True
-    finally:
-        checkpoint.close(success=success)
 
 
 class _TableSink:
@@ -427,9 +367,9 @@ class PeakHook(JsonApiHook):
             items = next(pages, [])
             first = self._schema_from(items[0], "the list of tables").name if items else None
         except Exception as exc:
-            return False, scrub(str(exc), self._known_secrets())
+            return self.tested(False, scrub(str(exc), self._known_secrets()))
         suffix = f" (newest table: {first})" if first else " (no tables yet)"
-        return True, f"Connection successfully tested{suffix}"
+        return self.tested(True, f"Connection successfully tested{suffix}")
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from requests.auth import AuthBase
 
 from airflow_provider_peak.exceptions import PeakError, PeakHTTPError, PeakRestAuthError
 from airflow_provider_peak.hooks._auth import OriginAuth, TokenAuth
+from airflow_provider_peak.hooks._bounded import ACCEPT_ENCODING, BoundedAdapter
 from airflow_provider_peak.hooks._connection import RestSettings, is_sensitive, read_connection
 from airflow_provider_peak.hooks._transport import UNREADABLE_JSON, USER_AGENT, JsonApiHook
 from airflow_provider_peak.ui.forms import (
@@ -63,11 +64,14 @@ def dig(payload: Any, path: str) -> Any:
 
 
 class BasicOriginAuth(OriginAuth):
-    """HTTP Basic credentials for one origin."""
+    """HTTP Basic credentials for one origin. The header's value (``login:password`` in base64)
+    is as good as the password: it is registered with the secrets masker too."""
 
     def __init__(self, login: str, password: str, base_url: str) -> None:
         super().__init__(base_url)
-        self._value = "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+        encoded = base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+        register_secret(encoded)
+        self._value = "Basic " + encoded
 
     def apply(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = self._value
@@ -100,12 +104,21 @@ class ConnectionAuth(AuthBase):
 
 class RestSession(requests.Session):
     """A ``requests.Session`` that resolves relative URLs against the base URL, always has a
-    time-out, and drops the headers the provider added when a redirect leaves the base URL's origin.
+    time-out, bounds every exchange, and drops the headers the provider added when a redirect leaves
+    the base URL's origin.
+
+    Every request ends within its connect plus read time-out in total, body included (a source
+    that trickles its reply cannot hold the task: ``requests.exceptions.ReadTimeout``), and its
+    body decodes to at most ``max_reply_bytes`` (a small compressed reply cannot inflate into a huge
+    one: ``requests.exceptions.ContentDecodingError``), whether it is read at once or streamed. Only
+    ``gzip`` and ``deflate`` are asked for and read; stacked encodings are refused.
 
     :param base_url: the connection's base URL; ``session.get("/items")`` requests ``<base_url>/items``.
-    :param timeout: used when a call passes no ``timeout``.
+    :param timeout: the read time-out used when a call passes no ``timeout``.
     :param provider_headers: the names of the headers the provider adds (credentials, the
         ``headers`` extra), removed from a redirected request to another origin.
+    :param connect_timeout: the connect time-out used when a call passes no ``timeout``.
+    :param max_reply_bytes: the largest reply body read, after decompression.
     """
 
     def __init__(
@@ -113,19 +126,28 @@ class RestSession(requests.Session):
         base_url: str | None = None,
         timeout: float | None = 60.0,
         provider_headers: tuple[str, ...] = (),
+        *,
+        connect_timeout: float = 10.0,
+        max_reply_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         super().__init__()
         self.base_url = base_url
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_reply_bytes = max_reply_bytes
         self.provider_headers = tuple(provider_headers)
         self.headers["User-Agent"] = USER_AGENT
+        self.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        adapter = BoundedAdapter(connect_timeout + (timeout or 60.0), max_reply_bytes)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if isinstance(url, bytes):
             url = url.decode()
         url = join_url(self.base_url, url)
-        if len(args) < 7:  # ``timeout`` is the 7th positional argument after the URL
-            kwargs.setdefault("timeout", self.timeout)
+        if len(args) < 7 and self.timeout is not None:  # ``timeout``: the 7th positional after the URL
+            kwargs.setdefault("timeout", (self.connect_timeout, self.timeout))
         return super().request(method, url, *args, **kwargs)
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
@@ -141,7 +163,10 @@ class PeakRestHook(JsonApiHook):
     :param rest_conn_id: the ``peak_rest`` connection: ``host`` is the base URL; extra ``auth_type``
         is ``none`` (default), ``basic`` (login/password) or ``custom`` (extras ``auth_url``,
         ``auth_method``, ``auth_headers``, ``auth_body``, ``token_path``, ``token_header``,
-        ``token_prefix``, ``expires_in_path``). Other extras: ``headers``, ``timeout``, ``verify``.
+        ``token_prefix``, ``expires_in_path``). Other extras: ``headers``, ``timeout`` and
+        ``connect_timeout`` (each request of the session ends within their sum, body included),
+        ``max_reply_bytes`` (the largest body the session reads, after decompression), ``verify``,
+        and ``index_urls`` (the package index of a feed's ``requirements``).
     :param timeout: default request time-out in seconds (beats the ``timeout`` extra).
     """
 
@@ -194,8 +219,15 @@ class PeakRestHook(JsonApiHook):
         fetched lazily)."""
         with self._user_lock:
             if self._user_session is None:
+                self.warn_if_unverified()
                 s = self.settings
-                session = RestSession(s.base_url or None, s.timeout, self.provider_headers)
+                session = RestSession(
+                    s.base_url or None,
+                    s.timeout,
+                    self.provider_headers,
+                    connect_timeout=s.connect_timeout,
+                    max_reply_bytes=s.max_reply_bytes,
+                )
                 session.verify = s.verify
                 session.auth = ConnectionAuth(self.auth, s.base_url or None, self._default_headers())
                 self._user_session = session
@@ -283,18 +315,19 @@ class PeakRestHook(JsonApiHook):
             s = self.settings
             if s.auth_type == "custom":
                 self.fetch_token()
-                return True, "Connection successfully tested (a token was issued)"
+                return self.tested(True, "Connection successfully tested (a token was issued)")
             if not s.base_url:
                 return False, "the connection has no Host (the source API's base URL)"
             response = self.get_conn().get(s.test_path, allow_redirects=False)
             if response.status_code >= 400:
-                return (
-                    False,
-                    f"GET {sanitize_url(s.test_path)} answered {response.status_code} {response.reason}",
+                reason = safe_text(response.reason or "", 200)
+                return self.tested(
+                    False, f"GET {sanitize_url(s.test_path)} answered {response.status_code} {reason}"
                 )
-            return True, f"Connection successfully tested (GET {s.test_path} answered {response.status_code})"
+            shown = f"GET {sanitize_url(s.test_path)} answered {response.status_code}"
+            return self.tested(True, f"Connection successfully tested ({shown})")
         except Exception as exc:
-            return False, scrub(str(exc), self._known_secrets())
+            return self.tested(False, scrub(str(exc), self._known_secrets()))
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

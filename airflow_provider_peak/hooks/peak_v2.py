@@ -4,7 +4,7 @@ List the tenant's solutions, read a solution's schema, send one ingest request (
 primary key or ``APPEND``, optionally a dry run), and load any number of rows (``load_rows``).
 
 v2 limits a tenant's requests *per second*, not in flight, so every request of the hook (schema
-calls too) starts through one ``ingest.pacer.RequestPacer`` at the connection's rate: the
+calls too) starts through one ``ingest.apis.pacing.RequestPacer`` at the connection's rate: the
 tenant's ``requests_per_second`` times its ``requests_per_second_share``. A 429 pauses the pacer for
 its ``Retry-After`` and halves its rate, and the retry waits for the pacer alone (no back-off on
 top); successes bring the rate back.
@@ -27,17 +27,19 @@ from airflow_provider_peak.exceptions import (
     SolutionTableNotFoundError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
+from airflow_provider_peak.hooks._checkpoint import load_checkpoint, task_checkpoint
 from airflow_provider_peak.hooks._connection import PeakV2Settings, read_connection
 from airflow_provider_peak.hooks._transport import JsonApiHook, Reply
-from airflow_provider_peak.hooks.peak import load_checkpoint, task_checkpoint
+from airflow_provider_peak.ingest.apis.pacing import RequestPacer
+from airflow_provider_peak.ingest.batching import Batch
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
-from airflow_provider_peak.ingest.pacer import RequestPacer
 from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT
+from airflow_provider_peak.ingest.record_errors import RecordError
 from airflow_provider_peak.ingest.sources import iter_records
-from airflow_provider_peak.ingest.v2.body import RequestBody, V2Request
+from airflow_provider_peak.ingest.v2.body import RequestBody
 from airflow_provider_peak.ingest.v2.load import MAX_CONCURRENCY, V2LoadOptions, V2LoadSummary, load_rows
 from airflow_provider_peak.ingest.v2.reply import IngestOutcome, parse_ingest_reply
-from airflow_provider_peak.ingest.v2.rows import RowError, RowValidator
+from airflow_provider_peak.ingest.v2.rows import RowValidator
 from airflow_provider_peak.ingest.v2.schema import (
     Solution,
     SolutionSummary,
@@ -53,7 +55,7 @@ from airflow_provider_peak.ui.forms import (
     legacy_form_widgets,
 )
 from airflow_provider_peak.utils.checks import check_number, path_segment
-from airflow_provider_peak.utils.redaction import scrub
+from airflow_provider_peak.utils.redaction import neutral, scrub
 
 __all__ = ["PeakV2Hook"]
 
@@ -61,13 +63,13 @@ log = logging.getLogger(__name__)
 
 
 class _SolutionSink:
-    """The v2 pipeline's way into one solution table: one paced ingest request per ``V2Request``."""
+    """The pipeline's way into one solution table: one paced ingest request per batch."""
 
     def __init__(self, hook: PeakV2Hook, table: str, dry_run: bool) -> None:
         self.hook, self.table, self.dry_run = hook, table, dry_run
 
-    def send(self, request: V2Request) -> IngestOutcome:
-        return self.hook._post_rows(self.table, request.body, request.rows, dry_run=self.dry_run)
+    def send(self, request: Batch) -> IngestOutcome:
+        return self.hook._post_rows(self.table, request.body, request.indices, dry_run=self.dry_run)
 
     def counters(self) -> Mapping[str, int]:
         return self.hook.stats
@@ -282,7 +284,7 @@ class PeakV2Hook(JsonApiHook):
         request = RequestBody(solution, operation, dry_run=dry_run, wire=w)
         encoder = RowValidator(None)
         parts: list[bytes] = []
-        errors: list[RowError] = []
+        errors: list[RecordError] = []
         invalid = 0
         for index, row in enumerate(rows):
             result = encoder.encode(row, index)
@@ -368,10 +370,10 @@ class PeakV2Hook(JsonApiHook):
         try:
             found = self.list_solutions()
         except Exception as exc:
-            return False, scrub(str(exc), self._known_secrets())
-        names = ", ".join(s.name[:60] for s in found[:5]) + (", ..." if len(found) > 5 else "")
+            return self.tested(False, scrub(str(exc), self._known_secrets()))
+        names = ", ".join(neutral(s.name[:60]) for s in found[:5]) + (", ..." if len(found) > 5 else "")
         count = f"{len(found)} solution{'' if len(found) == 1 else 's'}"
-        return True, f"Connection successfully tested ({count}{': ' + names if names else ''})"
+        return self.tested(True, f"Connection successfully tested ({count}{': ' + names if names else ''})")
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from airflow_provider_peak.exceptions import (
     PeakNotFoundError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
+from airflow_provider_peak.hooks._bounded import ACCEPT_ENCODING, aread_body
 from airflow_provider_peak.hooks._connection import PeakaSettings, read_connection
 from airflow_provider_peak.hooks._transport import (
     ERROR_BODY_LIMIT,
@@ -48,7 +49,7 @@ from airflow_provider_peak.ui.forms import (
     legacy_form_widgets,
 )
 from airflow_provider_peak.utils.checks import path_segment
-from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub, truncate
+from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub
 from airflow_provider_peak.version_compat import aget_connection
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class PeakaHook(JsonApiHook):
         return [
             r
             if r.error is None
-            else CacheItemResult(r.table, False, truncate(scrub(r.error, secrets)), r.cache)
+            else CacheItemResult(r.table, False, safe_text(r.error, secrets=secrets), r.cache)
             for r in results
         ]
 
@@ -256,10 +257,12 @@ class PeakaHook(JsonApiHook):
             self.__dict__["settings"] = self._settings_from(await aget_connection(self.peaka_conn_id))
         s = self.settings
         if self._aclient is None:
+            self.warn_if_unverified()
             self._aclient = httpx.AsyncClient(
                 verify=s.verify,
                 timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
-                headers={"User-Agent": USER_AGENT},
+                # Only what the bounded reader decodes (httpx would offer brotli and zstd too).
+                headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
                 follow_redirects=False,
             )
         path = self._path(project_id, cache_id, "/status")
@@ -279,7 +282,7 @@ class PeakaHook(JsonApiHook):
         self._count("requests")
         seconds = s.connect_timeout + s.timeout
 
-        async def exchange() -> tuple[Any, bytes, int]:
+        async def exchange() -> tuple[Any, bytes, bool, str | None]:
             url = s.url(path)
             request = self._aclient.build_request(
                 method,
@@ -291,20 +294,18 @@ class PeakaHook(JsonApiHook):
             response = await self._aclient.send(request, stream=True)
             try:
                 limit = ERROR_BODY_LIMIT if response.status_code >= 300 else s.max_reply_bytes
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > limit:
-                        break
-                return response, b"".join(chunks)[:limit], size
+                try:
+                    # The sync path's bounded reader: decompressed with a capped output.
+                    content, complete = await aread_body(response, limit)
+                except ValueError as exc:  # a refused or corrupt content coding
+                    return response, b"", True, str(exc)
+                return response, content, complete, None
             finally:
                 await response.aclose()
 
         try:
             # The whole exchange within the deadline: a trickling server cannot hold the triggerer.
-            response, content, size = await asyncio.wait_for(exchange(), seconds)
+            response, content, complete, unreadable = await asyncio.wait_for(exchange(), seconds)
         except asyncio.TimeoutError as exc:
             raise PeakConnectionError(
                 f"Peaka did not reply to {method} {shown} within {seconds:g} s"
@@ -325,8 +326,7 @@ class PeakaHook(JsonApiHook):
                 path,
                 s.secrets,
             )
-        if size > s.max_reply_bytes:
-            raise PeakError(f"Peaka answered {method} {shown} with more than {s.max_reply_bytes:,} bytes")
+        self._check_body(method, path, complete, unreadable)
         try:
             return json.loads(content)
         except UNREADABLE_JSON:
@@ -348,9 +348,9 @@ class PeakaHook(JsonApiHook):
                 with contextlib.suppress(PeakNotFoundError):
                     self.get_cache_status("connection-test", project)
         except Exception as exc:
-            return False, scrub(str(exc), self._known_secrets())
+            return self.tested(False, scrub(str(exc), self._known_secrets()))
         found = "" if caches is None else f", {len(caches)} caches"
-        return True, f"Connection successfully tested (project {project}{found})"
+        return self.tested(True, f"Connection successfully tested (project {project}{found})")
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

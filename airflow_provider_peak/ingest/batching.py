@@ -31,15 +31,18 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, islice, repeat
 from operator import add
 from typing import Any
 
-from airflow_provider_peak.exceptions import RecordTooLargeError, RecordValidationError
+from airflow_provider_peak.exceptions import RecordTooLargeError
+from airflow_provider_peak.ingest.checkpoint import batch_key
+from airflow_provider_peak.ingest.record_errors import RecordError
 from airflow_provider_peak.ingest.schema import TableSchema
-from airflow_provider_peak.ingest.validation import RecordEncoder, RecordError
+from airflow_provider_peak.ingest.validation import RecordEncoder
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -71,6 +74,7 @@ class Batch:
     :param first_record: the input index of its first record (indices of skipped invalid records
         are not reused, so a batch's records are not always ``first_record .. first_record+count-1``).
     :param run_key: optional caller key (e.g. a DAG run id) for ``batch_id``.
+    :param indices: the input index of each of its records, in order (``Packer`` fills them in).
     """
 
     index: int
@@ -78,7 +82,13 @@ class Batch:
     count: int
     first_record: int
     run_key: str | None = field(default=None, repr=False, compare=False)
+    indices: tuple[int, ...] = field(default=(), repr=False, compare=False)
     _id_cache: tuple[bytes, str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        """The checkpoint key (``checkpoint.batch_key``): same position and same bytes."""
+        return batch_key(self.index, self.body)
 
     @property
     def batch_id(self) -> str:
@@ -210,10 +220,10 @@ class Packer:
             raise ValueError(f"window must be a positive integer, got {window!r}")
         self.max_records, self.max_bytes, self.run_key, self.window = max_records, max_bytes, run_key, window
         self.number = 0
-        # window == 1: the batch being filled (pieces, body length so far, first index).
+        # window == 1: the batch being filled (pieces, body length so far, their indices).
         self._pieces: list[bytes] = []
         self._size = 0
-        self._first = 0
+        self._indices: list[int] = []
         # window > 1: the records held, their sizes (length + 1 comma) and the smallest seen so far.
         self._held: list[int] = []  # indices
         self._held_bodies: list[bytes] = []
@@ -247,12 +257,13 @@ class Packer:
             grown = self._size + 1 + length
             if grown <= self.max_bytes and len(pieces) < self.max_records:
                 pieces.append(body)
+                self._indices.append(index)
                 self._size = grown
                 return []
-            done = [self._batch(pieces, self._first)]
+            done = [self._batch(pieces, self._indices)]
         else:
             done = []
-        self._pieces, self._size, self._first = [body], length + BRACKETS, index
+        self._pieces, self._size, self._indices = [body], length + BRACKETS, [index]
         return done
 
     def add_many(self, indices: Sequence[int], bodies: Sequence[bytes]) -> list[Batch]:
@@ -266,7 +277,7 @@ class Packer:
             at = next(i for i, size in enumerate(sizes) if size > limit)
             out = self.add_many(indices[:at], bodies[:at])
             if self.window == 1 and self._pieces:  # in order, the batch before it is complete
-                out.append(self._batch(self._pieces, self._first))
+                out.append(self._batch(self._pieces, self._indices))
                 self._pieces = []
             raise Oversized(out, RecordTooLargeError(indices[at], sizes[at], self.max_bytes))
         if self.window == 1:
@@ -280,7 +291,7 @@ class Packer:
         out: list[Batch] = []
         if self.window == 1:
             if self._pieces:
-                out.append(self._batch(self._pieces, self._first))
+                out.append(self._batch(self._pieces, self._indices))
                 self._pieces = []
         elif self._held:
             self._flush(out, final=True)
@@ -296,7 +307,7 @@ class Packer:
         n, i = len(sizes), 0
         while i < n:
             if not self._pieces:
-                self._pieces, self._size, self._first = [bodies[i]], sizes[i] + BRACKETS, indices[i]
+                self._pieces, self._size, self._indices = [bodies[i]], sizes[i] + BRACKETS, [indices[i]]
                 i += 1
                 continue
             # As many of the next records as fit, by bisection over the running totals.
@@ -305,10 +316,11 @@ class Packer:
             end = bisect_right(ends, ends[i] + room, i, last + 1) - 1
             if end > i:
                 self._pieces.extend(bodies[i:end])
+                self._indices.extend(indices[i:end])
                 self._size += ends[end] - ends[i]
                 i = end
             if i < n:  # the next record does not fit: this batch is done
-                out.append(self._batch(self._pieces, self._first))
+                out.append(self._batch(self._pieces, self._indices))
                 self._pieces = []
 
     # ------------------------------------------------------------------ window > 1
@@ -342,7 +354,7 @@ class Packer:
             cuts = self._cut_in_order(sizes)
             done = len(cuts) - 1 if final else len(cuts) - 2
             for k in range(done):
-                out.append(self._batch(bodies[cuts[k] : cuts[k + 1]], indices[cuts[k]]))
+                out.append(self._batch(bodies[cuts[k] : cuts[k + 1]], indices[cuts[k] : cuts[k + 1]]))
             keep = cuts[done]
             self._held, self._held_bodies, self._held_sizes = indices[keep:], bodies[keep:], sizes[keep:]
         else:
@@ -351,7 +363,7 @@ class Packer:
             settled, open_bins = (bins, []) if final else self._settle(bins)
             settled.sort(key=lambda b: b.members[0][0])  # by first input index
             for b in settled:
-                out.append(self._batch([body for _, body in b.members], b.members[0][0]))
+                out.append(self._batch([body for _, body in b.members], [index for index, _ in b.members]))
             kept = sorted((m for b in open_bins for m in b.members), key=lambda m: m[0])
             self._held = [index for index, _ in kept]
             self._held_bodies = [body for _, body in kept]
@@ -418,8 +430,9 @@ class Packer:
         return done, [k[3] for k in kept[position:]]
 
     # ------------------------------------------------------------------ batches
-    def _batch(self, pieces: list[bytes], first: int) -> Batch:
-        batch = Batch(self.number, b"[" + b",".join(pieces) + b"]", len(pieces), first, self.run_key)
+    def _batch(self, pieces: list[bytes], indices: Sequence[int]) -> Batch:
+        body = b"[" + b",".join(pieces) + b"]"
+        batch = Batch(self.number, body, len(pieces), indices[0], self.run_key, tuple(indices))
         self.number += 1
         return batch
 
@@ -438,6 +451,8 @@ class EncodeAndPack:
     :param on_rejected: optional ``callback(index, record, errors)`` for each invalid record, e.g. to
         write a dead-letter file.
     :param run_key: passed to each ``Batch`` for a deterministic ``batch_id``.
+    :param lenient: a record the encoder refuses is still valid when this encoder writes it (a v2
+        dry run sends what JSON can carry: the server's verdict is the preview).
     """
 
     def __init__(
@@ -452,6 +467,7 @@ class EncodeAndPack:
         run_key: str | None = None,
         on_rejected: Callable[[int, Any, list[RecordError]], None] | None = None,
         window: int = 1,
+        lenient: RecordEncoder | None = None,
     ) -> None:
         if on_invalid not in ENCODE_ON_INVALID:
             raise ValueError(f"on_invalid must be one of {', '.join(ENCODE_ON_INVALID)}; got {on_invalid!r}")
@@ -463,6 +479,7 @@ class EncodeAndPack:
         self.run_key = run_key
         self.on_rejected = on_rejected
         self.window = window
+        self.lenient = lenient
         self._source: Iterable[Any] | None = records
         self._largest = 0  # the largest encoded record so far (sizes the blocks)
         self.records = 0
@@ -470,6 +487,8 @@ class EncodeAndPack:
         self.batches = 0
         self.bytes = 0
         self.errors: list[RecordError] = []
+        #: Invalid records per error code (where the API codes its errors; a record counts once per code).
+        self.invalid_by_code: Counter[str] = Counter()
 
     def _blocks(self, records: Iterable[Any]) -> Iterator[tuple[int, list[Any]]]:
         """``(first index, records)`` blocks, sized so that a block holds a few MB at most."""
@@ -504,6 +523,8 @@ class EncodeAndPack:
 
     def _reject(self, index: int, record: Any, errors: list[RecordError]) -> None:
         self.invalid += 1
+        if errors[0].code is not None:
+            self.invalid_by_code.update(dict.fromkeys(e.code or "" for e in errors).keys())
         if self.on_invalid == "collect":
             self.errors.extend(errors)
         else:
@@ -525,6 +546,8 @@ class EncodeAndPack:
         for start, block in self._blocks(source):
             results = encode_many(block, start)
             self.records = start + len(block)
+            if self.lenient is not None and set(map(type, results)) != {bytes}:
+                results = self._leniently(block, start, results)
             if failing:
                 for offset, result in enumerate(results):
                     if type(result) is not bytes:
@@ -551,8 +574,20 @@ class EncodeAndPack:
                 self._largest = max(self._largest, max(map(len, bodies)))
                 yield from self._add(packer, indices, bodies)
         if failing:
-            raise RecordValidationError(self.errors, self.invalid)
+            raise self.encoder.rules.validation_error(self.errors, self.invalid)
         yield from self._counted(packer.finish())
+
+    def _leniently(
+        self, block: list[Any], start: int, results: list[bytes | list[RecordError]]
+    ) -> list[bytes | list[RecordError]]:
+        encode = self.lenient.encode  # type: ignore[union-attr]
+        out: list[bytes | list[RecordError]] = []
+        for offset, result in enumerate(results):
+            if type(result) is not bytes:
+                written = encode(block[offset], start + offset)
+                result = written if type(written) is bytes else result
+            out.append(result)
+        return out
 
     def _add(self, packer: Packer, indices: Sequence[int], bodies: Sequence[bytes]) -> Iterator[Batch]:
         try:

@@ -6,6 +6,11 @@ rather than silently skipped. Acknowledgements are appended to a local log at on
 killed worker process on the same machine) and mirrored to an Airflow Variable every few seconds
 and when the task ends (so a retry on another worker resumes too). The checkpoint is deleted when
 the task succeeds.
+
+The local log lives in the worker user's private folder (``utils.workdir``: ``checkpoints`` under
+``[peak] work_dir``) or a ``directory`` the caller gives, which is checked the same way: a log
+another account could have written would make a load skip batches, so it is never read from a
+folder that account can change, and never through a symlink.
 """
 
 from __future__ import annotations
@@ -13,16 +18,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from airflow_provider_peak.utils.workdir import private_dir, private_file, work_dir
+
 log = logging.getLogger(__name__)
 
-DEFAULT_DIR = Path(tempfile.gettempdir()) / "airflow-provider-peak" / "checkpoints"
+#: The folder under ``[peak] work_dir`` that holds the local logs.
+FOLDER = "checkpoints"
 
 
 def batch_key(index: int, body: bytes) -> str:
@@ -45,7 +52,7 @@ class Checkpoint:
     """Acknowledged batches of one task run (keyed by DAG, task, run and map index; not by try).
 
     :param run_key: identifies the run, e.g. ``dag_id/task_id/run_id/map_index/table``.
-    :param directory: where the local log lives.
+    :param directory: where the local log lives (default: ``checkpoints`` in the private work folder).
     :param mirror: the cross-worker copy; ``None`` for a local-only checkpoint.
     :param interval: seconds between mirror writes.
     """
@@ -62,7 +69,8 @@ class Checkpoint:
     ) -> None:
         digest = hashlib.sha256(run_key.encode()).hexdigest()[:24]
         self.run_key = run_key
-        self.path = Path(directory or DEFAULT_DIR) / f"{digest}.log"
+        folder = private_dir(directory) if directory else work_dir(FOLDER)
+        self.path = folder / f"{digest}.log"
         self.mirror = mirror
         self.interval = interval
         self.meta = {"run_key": run_key, **(meta or {})}
@@ -80,8 +88,11 @@ class Checkpoint:
     def load(self) -> set[str]:
         """Read what earlier tries acknowledged."""
         acked: set[str] = set()
-        if self.path.exists():
-            acked.update(line.strip() for line in self.path.read_text().splitlines() if line.strip())
+        try:
+            with private_file(self.path, "r", encoding="ascii") as handle:
+                acked.update(line.strip() for line in handle if line.strip())
+        except FileNotFoundError:
+            pass
         if self.mirror is not None:
             try:
                 acked |= self.mirror.load()
@@ -98,8 +109,7 @@ class Checkpoint:
         """Record an acknowledged batch: appended to the local log immediately."""
         with self._lock:
             if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "a", encoding="ascii")  # noqa: SIM115 - closed in close()
+                self._file = private_file(self.path, "a", encoding="ascii")  # closed in close()
             self._file.write(key + "\n")
             self._file.flush()
             self._acked.add(key)

@@ -41,18 +41,21 @@ from __future__ import annotations
 
 import gc
 import io
-import json
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 from itertools import accumulate
 from typing import IO, Any
 
 from airflow_provider_peak.exceptions import PeakConfigError
-from airflow_provider_peak.ingest.schema import Column, ColumnType
+from airflow_provider_peak.ingest.schema import Column
+from airflow_provider_peak.ingest.types import CsvConversion, type_of
+from airflow_provider_peak.ingest.types import (
+    InvalidJSONText as InvalidJSONText,  # CSV cells that are not JSON
+)
+from airflow_provider_peak.utils.extras import require
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -86,11 +89,11 @@ def is_columnar(value: object) -> bool:
 def iter_columnar(value: Any, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Record]:
     """The records of a columnar object (see ``is_columnar``), ``chunk_size`` rows at a time."""
     _check_chunk_size(chunk_size)
+    pa = _pyarrow()
     module = type(value).__module__.partition(".")[0]
     if module == "pandas":
         yield from _pandas_records(value, chunk_size)
         return
-    pa = _pyarrow()
     if module == "polars":
         if type(value).__name__ == "LazyFrame":
             if hasattr(value, "collect_batches"):  # streaming, on polars versions that have it
@@ -112,6 +115,7 @@ def iter_columnar(value: Any, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Iterat
 def read_parquet(stream: BinaryStream, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Iterator[Record]:
     """Records of a Parquet file (a seekable binary stream), one row group read at a time."""
     _check_chunk_size(chunk_size)
+    _pyarrow()
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(stream, pre_buffer=False)  # pre-buffering would read every row group first
@@ -181,13 +185,9 @@ def read_csv(
 
 # ----------------------------------------------------------------------------- Arrow to records
 def _pyarrow() -> Any:
-    try:
-        import pyarrow
-    except ImportError:  # pragma: no cover - pyarrow is in the dataframes extra
-        raise PeakConfigError(
-            "DataFrame, Arrow, Parquet and CSV inputs need pyarrow: "
-            "pip install 'airflow-provider-peak[dataframes]'"
-        ) from None
+    require("dataframes", "DataFrame, Arrow, Parquet and CSV inputs")
+    import pyarrow
+
     return pyarrow
 
 
@@ -384,112 +384,30 @@ def _pandas_object(value: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- CSV
-_CSV_INTEGER = re.compile(r"[+-]?[0-9]+")
-_CSV_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+def _csv_converters(header: list[str], columns: Mapping[str, Column]) -> list[CsvConversion | None]:
+    """Per CSV column, how its cells convert: its table column's type's (``types.PeakType.csv``);
+    ``None``: text."""
+    return [
+        type_of(column.type).csv if (column := columns.get(name)) is not None else None for name in header
+    ]
 
 
-class InvalidJSONText:
-    """A CSV cell of a JSON column that is not JSON text: the validator reports it, by record and
-    column, as a value that cannot be written as JSON."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return repr(self.text)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, InvalidJSONText) and other.text == self.text
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-
-def _csv_integer(text: str) -> Any:
-    return int(text) if _CSV_INTEGER.fullmatch(text) else text
-
-
-def _csv_boolean(text: str) -> Any:
-    folded = text.lower()
-    return True if folded == "true" else False if folded == "false" else text
-
-
-def _csv_numeric(text: str) -> Any:
-    if _CSV_NUMBER.fullmatch(text):
-        try:
-            return Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only finite numbers
-            pass
-    return text
-
-
-def _csv_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return InvalidJSONText(text)
-
-
-_CSV_CONVERTERS: dict[ColumnType, Callable[[str], Any]] = {
-    ColumnType.INTEGER: _csv_integer,
-    ColumnType.BOOLEAN: _csv_boolean,
-    ColumnType.NUMERIC: _csv_numeric,
-    ColumnType.JSON: _csv_json,
-}
-
-
-def _csv_converters(header: list[str], columns: Mapping[str, Column]) -> list[ColumnType | None]:
-    """Per CSV column, the table column type its cells are converted to (``None``: text)."""
-    kinds: list[ColumnType | None] = []
-    for name in header:
-        column = columns.get(name)
-        kinds.append(column.type if column is not None and column.type in _CSV_CONVERTERS else None)
-    return kinds
-
-
-def _csv_columns(batch: Any, kinds: list[ColumnType | None]) -> list[list[Any]]:
-    """A CSV chunk's columns of values: text, or converted as ``_CSV_CONVERTERS`` does."""
+def _csv_columns(batch: Any, conversions: list[CsvConversion | None]) -> list[list[Any]]:
+    """A CSV chunk's columns of values: text, or converted as their types say (with Arrow where
+    every cell converts, the common case; else cell by cell, keeping what does not convert)."""
     columns = []
-    for index, kind in enumerate(kinds):
+    for index, conversion in enumerate(conversions):
         array = batch.column(index)
-        values = None if kind is None else _csv_vectorised(array, kind)
+        values = None
+        if conversion is not None and conversion.arrow is not None:
+            values = conversion.arrow(array)
         if values is None:
             values = array.to_pylist()
-            if kind is not None:
-                convert = _CSV_CONVERTERS[kind]
+            if conversion is not None:
+                convert = conversion.cell
                 values = [None if text is None else convert(text) for text in values]
         columns.append(values)
     return columns
-
-
-def _csv_vectorised(array: Any, kind: ColumnType) -> list[Any] | None:
-    """Integer, numeric and boolean cells checked (and integers and booleans converted) by Arrow
-    where every cell converts, the common case; ``None`` otherwise, for the cell-by-cell
-    converters (which keep what does not convert)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if kind is ColumnType.INTEGER:
-        # pc.all is null when every cell is null: nothing to refuse.
-        if pc.all(pc.match_substring_regex(array, f"^{_CSV_INTEGER.pattern}$")).as_py() is False:
-            return None
-        try:
-            return pc.cast(array, pa.int64()).to_pylist()
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # beyond 64 bits, or a "+" sign
-            return None
-    if kind is ColumnType.NUMERIC:
-        if pc.all(pc.match_substring_regex(array, f"^{_CSV_NUMBER.pattern}$")).as_py() is False:
-            return None
-        return [None if text is None else Decimal(text) for text in array.to_pylist()]
-    if kind is ColumnType.BOOLEAN:
-        folded = pc.utf8_lower(array)
-        truth = pc.equal(folded, "true")
-        if pc.any(pc.and_(pc.invert(truth), pc.not_equal(folded, "false"))).as_py():
-            return None
-        return truth.to_pylist()
-    return None
 
 
 def _csv_header(stream: BinaryStream, name: str, block_size: int) -> list[str]:

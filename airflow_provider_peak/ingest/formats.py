@@ -2,8 +2,8 @@
 
 A pattern is translated to one anchored regular expression with a named group per token, so
 parsing a value is a single ``match`` plus a calendar check, and rendering a Python ``date`` or
-``datetime`` is a string join. Both the client-side validator and the emulator use this module:
-it defines what a format *means*; each side decides the verdict on its own.
+``datetime`` is a string join. It defines what a format *means* for the client; the emulator
+reads formats with its own code, so that comparing the two checks this one.
 
 For the validator's columnar path, a format also answers for many texts at once
 (``all_valid``: one regular expression over the joined texts, calendar included) and says which

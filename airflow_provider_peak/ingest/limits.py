@@ -22,11 +22,18 @@ MIN_MAX_BYTES = 64
 
 @dataclass(frozen=True)
 class IngestLimits:
-    """A tenant's ingest limits (Peak's documented ones by default)."""
+    """A tenant's ingest limits (Peak's documented ones by default).
+
+    :param where: how messages name where the limits come from; ``connection``: its type (whose
+        extras raise them); ``records_name``: what the API calls ``max_records``.
+    """
 
     max_records: int = 500
     max_bytes: int = 1_000_000
     max_in_flight: int = 30
+    where: str = "the connection"
+    connection: str = "peak"
+    records_name: str = "max_records"
 
     def __post_init__(self) -> None:
         check_count("max_records", self.max_records, minimum=1)
@@ -42,7 +49,8 @@ class IngestLimits:
     ) -> tuple[int, int, int]:
         """``(max_records, max_bytes, max_concurrency)`` for one task: what it asked for, or the
         ceiling (``DEFAULT_MAX_CONCURRENCY`` requests in flight), never above the ceiling."""
-        records = self._within("max_records", max_records, self.max_records, "max_records", 1)
+        records_name = self.records_name
+        records = self._within(records_name, max_records, self.max_records, records_name, 1)
         size = self._within("max_bytes", max_bytes, self.max_bytes, "max_bytes", MIN_MAX_BYTES)
         default = min(DEFAULT_MAX_CONCURRENCY, self.max_in_flight)
         concurrency = self._within(
@@ -50,17 +58,17 @@ class IngestLimits:
         )
         return records, size, concurrency
 
-    @staticmethod
     def _within(
-        name: str, value: int | None, ceiling: int, extra: str, minimum: int, default: int | None = None
+        self, name: str, value: int | None, ceiling: int, extra: str, minimum: int, default: int | None = None
     ) -> int:
         if value is None:
             return ceiling if default is None else default
         check_count(name, value, minimum=minimum)
         if value > ceiling:
             raise PeakConfigError(
-                f"{name}={value:,} is above the connection's {extra}={ceiling:,} (the tenant's limit): "
-                f"lower {name}, or raise the {extra} extra of the peak connection if the tenant allows more"
+                f"{name}={value:,} is above {self.where}'s {extra}={ceiling:,} (the tenant's limit): "
+                f"lower {name}, or raise the {extra} extra of the {self.connection} connection if the "
+                "tenant allows more"
             )
         return value
 

@@ -1,108 +1,118 @@
-"""Validate, pack and send any number of records to one Peak table.
+"""Validate, pack and send any number of records to one Peak table: one pipeline for every API.
 
-The pipeline behind ``PeakHook.load_records`` (which ``PeakIngestOperator``, the REST feed's
-``PeakTableDestination`` and ``@task`` code all call):
+The pipeline behind ``PeakHook.load_records`` and ``PeakV2Hook.load_rows`` (which the ingest
+operators, the REST feed's ``PeakTableDestination`` and ``@task`` code call):
 
-1. every record is validated and encoded against the table's schema (``validation``);
-2. valid records are packed in order into compliant request bodies (``batching``);
-3. batches are sent concurrently (``sender``), skipping those a previous try had acknowledged.
+1. every record is validated and encoded against the table's schema, with the API's rules
+   (``validation``);
+2. valid records are packed into compliant request bodies (``batching``), wrapped as the API
+   wants them;
+3. batches are sent concurrently (``sender``) through the API's adapter (``apis.v1``,
+   ``apis.v2``), skipping those an earlier try of the task run had acknowledged (``checkpoint``);
+4. each reply is read: records the server refused (v2 reports them row by row; v1 applies a batch
+   whole) are counted by code, noted in the checkpoint (so a retried task that skips their
+   request still reports them) and, with ``dead_letter``, written to the dead-letter file.
 
-With ``on_invalid="fail"`` step 1 runs over the whole input *before* anything is sent: packed
-batches are spooled to a temporary file, and nothing is sent if any record is invalid. With
-``"skip"`` or ``"dead_letter"`` records stream straight through and invalid ones are counted (and
-written to a JSONL file with their errors).
+``on_invalid``:
+
+* ``fail``: every record is validated before the first request (the batches are spooled to a
+  temporary file, ``spool``): nothing is sent if one is invalid (``RecordValidationError``; v2:
+  ``RowValidationError``). Records the server refuses fail the load *after* sending
+  (``PeakRowsFailedError``; the other records stay accepted).
+* ``skip``: invalid records are dropped and counted; records the server refuses are counted and
+  logged.
+* ``dead_letter``: both are written to a JSONL file (``dead_letters``), one line per record with
+  its errors.
+
+A v2 dry run sends every record JSON can carry, including records the schema check rejects: the
+server's own verdict is the preview. Nothing is written to Peak and nothing is checkpointed.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
-import struct
-import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 from airflow_provider_peak.exceptions import PeakAcknowledgementError, PeakConfigError
+from airflow_provider_peak.ingest.apis.v1 import BatchSink, V1Api
 from airflow_provider_peak.ingest.batching import Batch, EncodeAndPack
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
-from airflow_provider_peak.ingest.limits import MIN_MAX_BYTES, IngestLimits
-from airflow_provider_peak.ingest.schema import ColumnType, TableSchema
+from airflow_provider_peak.ingest.dead_letters import DeadLetterWriter, LetterShape, open_text
+from airflow_provider_peak.ingest.options import ON_INVALID, IngestOptions
+from airflow_provider_peak.ingest.outcomes import IngestOutcome, LoadTotals, failure_note, read_failure_notes
+from airflow_provider_peak.ingest.schema import TableSchema
 from airflow_provider_peak.ingest.sender import BatchSender
-from airflow_provider_peak.ingest.validation import RecordError
-from airflow_provider_peak.utils.checks import check_count, check_number
+from airflow_provider_peak.ingest.sources import shown_path
+from airflow_provider_peak.ingest.spool import Spool
+from airflow_provider_peak.ingest.summary import IngestSummary, LoadSummary, aligned_table
+from airflow_provider_peak.ingest.validation import RecordEncoder
+
+__all__ = [
+    "ERROR_LIMIT",
+    "ON_INVALID",
+    "BatchSink",
+    "IngestApi",
+    "IngestOptions",
+    "IngestSummary",
+    "aligned_table",
+    "ingest_records",
+    "load",
+    "open_text",
+]
 
 log = logging.getLogger(__name__)
 
-#: What happens to an invalid record: nothing is sent (``fail``), it is dropped and counted
-#: (``skip``), or it is written with its errors to a JSONL file (``dead_letter``).
-ON_INVALID = ("fail", "skip", "dead_letter")
+#: Errors of invalid records kept for the message and the log.
 ERROR_LIMIT = 20
-_LEN = struct.Struct("<QIQ")  # body length, record count, first record index
 
 
-class BatchSink(Protocol):
-    """Where the pipeline sends batches: a table of the Peak API (``PeakHook``'s sink)."""
+class IngestApi(Protocol):
+    """What differs between Peak's APIs once records are encoded (``apis.v1``, ``apis.v2``)."""
 
-    def send(self, batch: Batch) -> Any:
-        """Send one batch (retries included); return the acknowledged count or ``sender.NO_COUNT``."""
+    #: The API's words: what it calls a record, an invalid one, a load (for the log).
+    records: str
+    invalid: str
+    loaded: str
+    #: How its dead-letter lines name their fields.
+    letters: LetterShape
+    #: Bytes a body adds around the records' array.
+    overhead: int
+    #: Halve the requests in flight on a 429 (the tenant limits concurrency), or leave the rate
+    #: to a pacer (the tenant limits requests per second).
+    adapts_concurrency: bool
+    #: The server may refuse some records of a request and accept the others.
+    refuses_records: bool
+    #: The table's name (for errors) and how the log names it.
+    table_name: str
+    target: str
+
+    @property
+    def encoder(self) -> RecordEncoder: ...
+
+    @property
+    def lenient(self) -> RecordEncoder | None:
+        """What a dry run sends of the records the encoder refuses (``None``: no dry run)."""
+
+    def wrap(self, batch: Batch) -> Batch:
+        """The batch with its body as sent."""
+
+    def batch_name(self, batch: Batch) -> str:
+        """How errors name a batch (an id, or the request's number)."""
+
+    def send(self, batch: Batch) -> IngestOutcome:
+        """Send one request (retries, and pacing where the API has it) and read its reply."""
+
+    def records_sent(self, body: bytes) -> list[Any] | None:
+        """A body's records exactly as sent (for the dead letters of refused records)."""
 
     def counters(self) -> Mapping[str, int]:
-        """Requests, retries and 429 replies so far (the sink's transport's counts)."""
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """How records are validated, batched and sent.
-
-    The limits default to the connection's (the tenant's ``max_records``, ``max_bytes`` and
-    ``DEFAULT_MAX_CONCURRENCY`` requests in flight); asking for more than the connection allows is
-    an error (see ``ingest.limits``). ``within`` returns the options with every limit decided.
-    """
-
-    max_records: int | None = None
-    max_bytes: int | None = None
-    max_concurrency: int | None = None
-    on_invalid: str = "fail"
-    dead_letter_path: str | None = None
-    batch_id_column: str | None = None
-    progress_interval: float = 10.0
-    #: Batches kept open for best-fit packing (see ``batching.pack``); 1 keeps the input order.
-    pack_window: int = 16
-
-    def __post_init__(self) -> None:
-        if self.on_invalid not in ON_INVALID:
-            raise PeakConfigError(
-                f"on_invalid must be one of {', '.join(ON_INVALID)}; got {self.on_invalid!r}"
-            )
-        if self.on_invalid == "dead_letter" and not self.dead_letter_path:
-            raise PeakConfigError('on_invalid="dead_letter" needs dead_letter_path')
-        for name in ("max_records", "max_bytes", "max_concurrency"):
-            value = getattr(self, name)
-            if value is not None:
-                check_count(name, value, minimum=MIN_MAX_BYTES if name == "max_bytes" else 1)
-        check_number("progress_interval", self.progress_interval, positive=True)
-        check_count("pack_window", self.pack_window, minimum=1)
-
-    def within(self, limits: IngestLimits) -> IngestOptions:
-        """These options with every limit decided under ``limits`` (the connection's ceiling)."""
-        records, size, concurrency = limits.narrow(
-            max_records=self.max_records, max_bytes=self.max_bytes, max_concurrency=self.max_concurrency
-        )
-        return replace(self, max_records=records, max_bytes=size, max_concurrency=concurrency)
-
-    def check_schema(self, schema: TableSchema) -> None:
-        if self.batch_id_column is not None:
-            column = schema.column_map.get(self.batch_id_column)
-            if column is None or column.type is not ColumnType.STRING:
-                raise PeakConfigError(
-                    f"batch_id_column {self.batch_id_column!r} must be a string column "
-                    f"of table {schema.name!r}"
-                )
+        """Requests, retries and 429 replies so far (the transport's counts)."""
 
 
 class _BatchIds:
@@ -128,76 +138,165 @@ class _BatchIds:
         return batch
 
 
-@dataclass
-class IngestSummary:
-    """What a run did; returned to XCom as a dict."""
+def load(
+    api: IngestApi,
+    records: Iterable[Any],
+    options: IngestOptions,
+    summary: LoadSummary,
+    *,
+    checkpoint: Checkpoint | None = None,
+    logger: logging.Logger | None = None,
+) -> LoadSummary:
+    """Run the pipeline (see the module docstring) with decided options (``IngestOptions.within``).
 
-    table: str
-    records_sent: int = 0
-    requests: int = 0
-    bytes_sent: int = 0
-    invalid: int = 0
-    records_resumed: int = 0
-    batches_resumed: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    max_in_flight: int = 0
-    min_concurrency: int = 0
-    #: Batches Peak acknowledged with another record count than was sent (see the sender).
-    unacknowledged_batches: int = 0
-    seconds: float = 0.0
-    dead_letter_path: str | None = None
+    :param summary: the summary to fill in (the API's view: ``IngestSummary``, ``V2LoadSummary``).
+    :raises RecordValidationError: (nothing sent) with ``on_invalid="fail"`` when a record is invalid.
+    :raises PeakRowsFailedError: after sending, with ``on_invalid="fail"`` when the server refused records.
+    :raises PeakAcknowledgementError: after sending, when Peak acknowledged other record counts
+        than were sent.
+    """
+    if options.max_records is None or options.max_bytes is None or options.max_concurrency is None:
+        raise PeakConfigError("a load needs decided limits: pass options.within(the connection's limits)")
+    options.check_columns(api.table_name, api.encoder.specs)
+    logger = logger or log
+    if options.dry_run:
+        checkpoint = None  # a preview is sent whole every time, and writes nothing anywhere
+    run_key = checkpoint.run_key if checkpoint is not None else ""
+    started = time.monotonic()
+    before = dict(api.counters())
+    totals = LoadTotals(dry_run=options.dry_run)
+    lock = threading.Lock()
+    notes = read_failure_notes(checkpoint.load()) if checkpoint is not None and api.refuses_records else {}
+    resumed_failed: Counter[str] = Counter()
+    resumed_count = 0
+    stamp = _BatchIds(options.batch_id_column) if options.batch_id_column else None
+    # The path as shown (credentials of an object-storage URL masked), in the summary and the log.
+    shown = shown_path(options.dead_letter_path) if options.dead_letter_path else None
+    summary.dead_letter_path = shown
+    with ExitStack() as stack:
+        letters = None
+        if options.on_invalid == "dead_letter":
+            stream = stack.enter_context(open_text(options.dead_letter_path or ""))
+            letters = DeadLetterWriter(stream, api.letters)
+        if stamp is not None:
+            records = map(stamp.stamp, records)
+        encoded = EncodeAndPack(
+            api.encoder,
+            records,
+            max_records=options.max_records,
+            max_bytes=options.max_bytes - api.overhead,
+            on_invalid="fail" if options.on_invalid == "fail" else "skip",
+            error_limit=ERROR_LIMIT,
+            run_key=run_key,
+            on_rejected=letters.invalid if letters is not None else None,
+            window=options.pack_window,
+            lenient=api.lenient if options.dry_run else None,
+        )
 
-    def as_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        out["seconds"] = round(self.seconds, 3)
-        out["records_per_second"] = round(self.records_sent / self.seconds) if self.seconds > 0 else None
-        return out
+        def finished(source: Iterable[Batch]) -> Iterator[Batch]:
+            for batch in source:
+                yield api.wrap(stamp.apply(batch) if stamp is not None else batch)
 
-    def as_table(self) -> str:
-        return aligned_table((k.replace("_", " "), v) for k, v in self.as_dict().items() if v is not None)
+        batches: Iterable[Batch] = finished(encoded)
+        if options.on_invalid == "fail":
+            # Validate everything before the first request: spool the batches, send after.
+            spool = stack.enter_context(Spool())
+            total = spool.write(batches)
+            logger.info(
+                "Validated %s %s into %s requests; sending", f"{encoded.records:,}", api.records, f"{total:,}"
+            )
+            batches = spool.read(run_key)
 
+        def resumed(source: Iterable[Batch]) -> Iterator[Batch]:
+            nonlocal resumed_count
+            for batch in source:
+                if notes and checkpoint is not None:
+                    key = batch.key
+                    if key in checkpoint and key in notes:
+                        count, by_code = notes[key]
+                        resumed_count += count
+                        resumed_failed.update(by_code)
+                yield batch
 
-def aligned_table(rows: Iterable[tuple[str, Any]]) -> str:
-    """A summary for the task log: one ``name  value`` line per row, the values aligned."""
-    cells = [(name, _cell(value)) for name, value in rows]
-    width = max((len(name) for name, _ in cells), default=0)
-    return "\n".join(f"  {name.ljust(width)}  {value}" for name, value in cells)
+        def send_one(batch: Batch) -> Any:
+            outcome = api.send(batch)
+            with lock:
+                totals.add(outcome)
+            if outcome.failed:
+                if checkpoint is not None:
+                    checkpoint.ack(failure_note(batch.key, outcome))
+                if letters is not None:
+                    letters.failed(batch.index, outcome, api.records_sent(batch.body))
+            return outcome.acknowledged
 
-
-def _cell(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def _dead_letter_writer(stream: IO[str]) -> Callable[[int, Any, list[RecordError]], None]:
-    def write(index: int, record: Any, errors: list[RecordError]) -> None:
-        entry = {
-            "record_index": index,
-            "errors": [{"column": e.column, "reason": e.reason} for e in errors],
-            "record": record,
-        }
-        # ``repr`` for what JSON cannot hold, so the dead letter never fails on the bad value itself.
-        stream.write(json.dumps(entry, default=repr, ensure_ascii=False) + "\n")
-
-    return write
-
-
-def _spool(batches: Iterable[Batch], spool: IO[bytes]) -> int:
-    count = 0
-    for batch in batches:
-        spool.write(_LEN.pack(len(batch.body), batch.count, batch.first_record))
-        spool.write(batch.body)
-        count += 1
-    spool.seek(0)
-    return count
-
-
-def _unspool(spool: IO[bytes], total: int, run_key: str) -> Iterator[Batch]:
-    for index in range(total):
-        size, count, first = _LEN.unpack(spool.read(_LEN.size))
-        yield Batch(index, spool.read(size), count, first, run_key)
+        sender: BatchSender[Batch] = BatchSender(
+            send_one,
+            max_concurrency=options.max_concurrency,
+            checkpoint=checkpoint,
+            progress_interval=options.progress_interval,
+            rate_limited=(lambda: api.counters().get("rate_limited", 0)) if api.adapts_concurrency else None,
+            logger=logger,
+            name=api.batch_name,
+        )
+        try:
+            stats = sender.send(resumed(batches))
+        finally:
+            after = api.counters()
+            summary.retries = after.get("retries", 0) - before.get("retries", 0)
+            summary.rate_limited = after.get("rate_limited", 0) - before.get("rate_limited", 0)
+    summary.records_sent = stats.records
+    summary.requests = stats.requests
+    summary.bytes_sent = stats.bytes
+    summary.records_resumed = stats.records_skipped
+    summary.batches_resumed = stats.batches_skipped
+    summary.max_in_flight = stats.max_in_flight
+    summary.min_concurrency = stats.min_concurrency
+    summary.unacknowledged_batches = len(stats.mismatched)
+    summary.records_accepted = totals.accepted
+    summary.records_failed = totals.failed + resumed_count
+    summary.failed_by_code = dict(totals.by_code + resumed_failed)
+    summary.records_invalid = encoded.invalid
+    summary.invalid_by_code = dict(encoded.invalid_by_code)
+    summary.seconds = time.monotonic() - started
+    if stats.seconds > 0 and stats.requests > 1:
+        summary.requests_per_second = stats.requests / stats.seconds
+    if encoded.invalid and options.on_invalid != "fail":
+        verb = "Wrote" if options.on_invalid == "dead_letter" else "Skipped"
+        where = f" to {shown}" if options.on_invalid == "dead_letter" else ""
+        logger.warning(
+            "%s %d %s%s; first errors:\n%s",
+            verb,
+            encoded.invalid,
+            api.invalid,
+            where,
+            "\n".join(f"  {e}" for e in encoded.errors),
+        )
+    if resumed_count:
+        logger.warning(
+            "%d failed %s are in requests an earlier try sent (their details are in that try's log, "
+            "dead letter file, and the table's _failed_rows)",
+            resumed_count,
+            api.records,
+        )
+    if stats.mismatched:
+        logger.error("%s %s:\n%s", api.loaded, api.target, summary.as_table())
+        raise PeakAcknowledgementError(api.table_name, stats.mismatched)
+    if summary.records_failed and options.on_invalid == "fail":
+        totals.failed += resumed_count
+        totals.by_code.update(resumed_failed)
+        logger.error("%s %s:\n%s", api.loaded, api.target, summary.as_table())
+        error = totals.error()
+        assert error is not None
+        raise error
+    if totals.failed and options.on_invalid == "skip":
+        logger.warning(
+            "Peak %s %d %s; they are not loaded. First errors:\n%s",
+            "would reject" if options.dry_run else "rejected",
+            totals.failed,
+            api.records,
+            "\n".join(f"  {line}" for line in totals.examples),
+        )
+    return summary
 
 
 def ingest_records(
@@ -209,90 +308,12 @@ def ingest_records(
     checkpoint: Checkpoint | None = None,
     logger: logging.Logger | None = None,
 ) -> IngestSummary:
-    """Run the pipeline (see the module docstring) with decided options (``IngestOptions.within``).
+    """The pipeline for one v1 table (``apis.v1``), with decided options (``IngestOptions.within``).
 
     Raises ``RecordValidationError`` (nothing sent) when ``on_invalid="fail"`` and any record is
     invalid, and ``PeakAcknowledgementError`` after sending everything when Peak acknowledged other
     record counts than were sent.
     """
-    if options.max_records is None or options.max_bytes is None or options.max_concurrency is None:
-        raise PeakConfigError("ingest_records needs decided limits: pass options.within(limits)")
-    options.check_schema(schema)
-    logger = logger or log
-    run_key = checkpoint.run_key if checkpoint is not None else ""
-    started = time.monotonic()
     summary = IngestSummary(table=schema.name, dead_letter_path=options.dead_letter_path)
-    before = dict(sink.counters())
-    stamp = _BatchIds(options.batch_id_column) if options.batch_id_column else None
-    with ExitStack() as stack:
-        rejected = None
-        if options.on_invalid == "dead_letter":
-            rejected = _dead_letter_writer(stack.enter_context(open_text(options.dead_letter_path or "")))
-        if stamp is not None:
-            records = map(stamp.stamp, records)
-        encoded = EncodeAndPack(
-            schema,
-            records,
-            max_records=options.max_records,
-            max_bytes=options.max_bytes,
-            on_invalid="fail" if options.on_invalid == "fail" else "skip",
-            error_limit=ERROR_LIMIT,
-            run_key=run_key,
-            on_rejected=rejected,
-            window=options.pack_window,
-        )
-        batches: Iterable[Batch] = encoded
-        if stamp is not None:
-            batches = map(stamp.apply, batches)
-        if options.on_invalid == "fail":
-            # Validate everything before the first request: spool the batches, send after.
-            spool = stack.enter_context(tempfile.TemporaryFile(prefix="peak-spool-"))
-            total = _spool(batches, spool)
-            logger.info(
-                "Validated %s records into %s requests; sending", f"{encoded.records:,}", f"{total:,}"
-            )
-            batches = _unspool(spool, total, run_key)
-        sender = BatchSender(
-            sink.send,
-            max_concurrency=options.max_concurrency,
-            checkpoint=checkpoint,
-            progress_interval=options.progress_interval,
-            rate_limited=lambda: sink.counters().get("rate_limited", 0),
-            logger=logger,
-        )
-        try:
-            stats = sender.send(batches)
-        finally:
-            after = sink.counters()
-            summary.retries = after.get("retries", 0) - before.get("retries", 0)
-            summary.rate_limited = after.get("rate_limited", 0) - before.get("rate_limited", 0)
-        if options.on_invalid == "skip" and encoded.invalid:
-            logger.warning(
-                "Skipped %d invalid records; first errors:\n%s",
-                encoded.invalid,
-                "\n".join(str(e) for e in encoded.errors),
-            )
-    summary.records_sent = stats.records
-    summary.requests = stats.requests
-    summary.bytes_sent = stats.bytes
-    summary.invalid = encoded.invalid
-    summary.records_resumed = stats.records_skipped
-    summary.batches_resumed = stats.batches_skipped
-    summary.max_in_flight = stats.max_in_flight
-    summary.min_concurrency = stats.min_concurrency
-    summary.unacknowledged_batches = len(stats.mismatched)
-    summary.seconds = time.monotonic() - started
-    if stats.mismatched:
-        logger.error("Ingested into Peak table %s:\n%s", schema.name, summary.as_table())
-        raise PeakAcknowledgementError(schema.name, stats.mismatched)
+    load(V1Api(sink, schema), records, options, summary, checkpoint=checkpoint, logger=logger)
     return summary
-
-
-def open_text(path: str) -> IO[str]:
-    """A text file to write (a dead-letter file): local (its folder made) or object storage."""
-    if "://" in path:
-        from airflow_provider_peak.version_compat import ObjectStoragePath
-
-        return ObjectStoragePath(path).open("w")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "w", encoding="utf-8")

@@ -1,8 +1,8 @@
 """Table schema model of the Peak Ingestion API: ``Column`` and ``TableSchema``.
 
 Plain dataclasses that validate names, types, formats and numeric precision locally, and
-round-trip the wire JSON (``to_dict`` / ``from_dict``). No Airflow import: the emulator, the
-validator and the hook share this one model.
+round-trip the wire JSON (``to_dict`` / ``from_dict``). Column types are the registry's
+(``types.ColumnType``). No Airflow import: the validator and the hook share this one model.
 """
 
 from __future__ import annotations
@@ -10,38 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from airflow_provider_peak.exceptions import FormatError, SchemaError
 from airflow_provider_peak.ingest.formats import DateTimeFormat
+from airflow_provider_peak.ingest.types import ColumnSpec, ColumnType, type_of
 
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME_LENGTH = 128
 MAX_PRECISION = 38
-
-
-class ColumnType(str, Enum):
-    """Column types of the Peak Ingestion API, with their wire spelling."""
-
-    STRING = "string"
-    BOOLEAN = "boolean"
-    JSON = "JSON"
-    INTEGER = "integer"
-    NUMERIC = "numeric"
-    DATE = "date"
-    TIMESTAMP = "timestamp"
-
-    @classmethod
-    def parse(cls, value: str | ColumnType) -> ColumnType:
-        """Accept any letter case (``"json"``, ``"Integer"``); the wire spelling is canonical."""
-        if isinstance(value, ColumnType):
-            return value
-        for member in cls:
-            if isinstance(value, str) and member.value.lower() == value.lower():
-                return member
-        allowed = ", ".join(m.value for m in cls)
-        raise SchemaError(f"unknown column type {value!r}; use one of {allowed}")
 
 
 def check_name(name: object, what: str) -> str:
@@ -110,6 +87,20 @@ class Column:
             raise SchemaError(f"{where}: precision {p} is outside 1..{MAX_PRECISION}")
         if s is not None and not 0 <= s <= p:
             raise SchemaError(f"{where}: scale {s} is outside 0..precision ({p})")
+
+    @property
+    def spec(self) -> ColumnSpec:
+        """The column as the validator compiles it (``types.ColumnSpec``)."""
+        fmt = self.datetime_format
+        return ColumnSpec(
+            self.name,
+            type_of(self.type),
+            self.type.value,
+            formats=(fmt,) if fmt is not None else (),
+            format_names=(fmt.description,) if fmt is not None else (),
+            precision=self.precision,
+            scale=self.scale,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: only the keys that are set."""

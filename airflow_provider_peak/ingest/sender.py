@@ -81,6 +81,8 @@ class BatchSender(Generic[B]):
     :param checkpoint: acknowledged batches are skipped and new acknowledgements recorded.
     :param progress_interval: seconds between progress log lines.
     :param rate_limited: returns how many 429 replies were seen so far (drives the adaptive limit).
+    :param name: how an unacknowledged batch is named in the error (default: its ``batch_id``, else
+        its index).
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class BatchSender(Generic[B]):
         progress_interval: float = 10.0,
         rate_limited: Callable[[], int] | None = None,
         logger: logging.Logger | None = None,
+        name: Callable[[B], str] | None = None,
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
@@ -107,6 +110,7 @@ class BatchSender(Generic[B]):
         self._seen_429 = 0
         self._successes = 0
         self._warned_no_count = False
+        self._name: Callable[[B], str] = name or _batch_id
 
     def _adapt(self) -> None:
         """AIMD on the number of requests allowed in flight (called from the submitting thread)."""
@@ -146,7 +150,7 @@ class BatchSender(Generic[B]):
                 warn = False
                 exact = isinstance(acknowledged, int) and not isinstance(acknowledged, bool)
                 if not exact or acknowledged != batch.count:
-                    stats.mismatched.append((_batch_id(batch), batch.count, acknowledged))
+                    stats.mismatched.append((self._name(batch), batch.count, acknowledged))
         if warn:
             self.log.warning(
                 "Peak's ingest reply holds no record count; trusting that each 2xx applied its whole "

@@ -4,20 +4,32 @@ Parquet and CSV files (local or object storage), SQL.
 Each reader is a generator, so any input streams through validation and packing without being
 held in memory (a JSON *array* file is the one exception: it is parsed whole; use JSONL for big
 files). Columnar data and Parquet/CSV files are read in chunks by ``columnar``.
+
+Numbers in JSON and JSONL files are read exactly (``exact_number``): a record's value with a
+fraction or an exponent is a ``float`` when the float is the very number written, and a
+``Decimal`` otherwise (``123456789012345678.5``, ``0.12345678901234567890``), so no digit is lost on
+the way to a numeric column, and a value its column cannot hold is an error naming the record and
+the column. Numbers nested inside a value (a JSON column's) are floats, as JSON parsers read them.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import json
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.ingest import columnar
 from airflow_provider_peak.ingest.schema import Column
+from airflow_provider_peak.utils.extras import require_for_conn_type, require_for_url
+from airflow_provider_peak.utils.redaction import register_secret, sanitize_url, url_credentials
 
 Record = Mapping[str, Any]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
@@ -68,10 +80,76 @@ def iter_records(
         )
 
 
+def exact_number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or an exponent, as written: a ``float`` when that float writes
+    back as the same number (nearly always), else the exact ``Decimal``."""
+    value = float(text)
+    if repr(value) == text:
+        return value
+    exact = Decimal(text)
+    if math.isfinite(value) and Decimal(repr(value)) == exact:
+        return value
+    return exact
+
+
+class ExactJson:
+    """Decodes JSON records with exact numbers (``exact_number``) in their values; integers are
+    exact ``int``s of any size. One per file: it counts the ``Decimal``s it made."""
+
+    def __init__(self) -> None:
+        self.decimals = 0
+        self._decoder = msgspec.json.Decoder(float_hook=self._number)
+
+    def _number(self, text: str) -> float | Decimal:
+        value = exact_number(text)
+        if type(value) is Decimal:
+            self.decimals += 1
+        return value
+
+    def record(self, data: bytes) -> Any:
+        """One record (a JSONL line)."""
+        self.decimals = 0
+        return self._values_exact(self._decoder.decode(data))
+
+    def records(self, data: bytes) -> Any:
+        """A JSON array of records (a JSON file)."""
+        self.decimals = 0
+        found = self._decoder.decode(data)
+        return [self._values_exact(r) for r in found] if self.decimals and isinstance(found, list) else found
+
+    def _values_exact(self, record: Any) -> Any:
+        if not self.decimals or not isinstance(record, dict):
+            return record
+        return {k: _floats(v) if isinstance(v, (dict, list)) else v for k, v in record.items()}
+
+
+def _floats(value: Any) -> Any:
+    """``value`` with the ``Decimal``s inside it as floats (what a JSON column's encoder writes)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return value
+
+
+def shown_path(path: Any) -> str:
+    """A records file's path or URL for messages: the credentials a URL holds are registered with
+    the secrets masker and shown as ``***``."""
+    text = str(path)
+    if "://" in text:
+        for secret in url_credentials(text):
+            register_secret(secret)
+        return sanitize_url(text)
+    return text
+
+
 def _open(path: Any, conn_id: str | None) -> io.BufferedIOBase:
     if isinstance(path, str) and "://" in path:
         from airflow_provider_peak.version_compat import ObjectStoragePath
 
+        require_for_url(path, f"reading records from {urlsplit(path).scheme}:// URLs")
         path = ObjectStoragePath(path, conn_id=conn_id)
     if hasattr(path, "open"):
         return path.open("rb")  # ObjectStoragePath or pathlib.Path
@@ -89,6 +167,8 @@ def read_file(
     a CSV file (typed by ``columns``, see ``columnar``); ``.gz`` works for all but Parquet. Any
     other name is read as JSONL."""
     name = str(path).lower()
+    shown = shown_path(path)
+    decode = ExactJson()
     with _open(path, conn_id) as raw:
         if name.endswith(columnar.PARQUET_SUFFIXES):
             yield from columnar.read_parquet(raw, chunk_size=chunk_size)
@@ -96,21 +176,24 @@ def read_file(
         stream: Any = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
         if name.endswith(columnar.CSV_SUFFIXES):
             typed = {c.name: c for c in columns if isinstance(c, Column)}
-            yield from columnar.read_csv(stream, name=str(path), columns=typed, chunk_size=chunk_size)
+            yield from columnar.read_csv(stream, name=shown, columns=typed, chunk_size=chunk_size)
             return
         if name.endswith(JSON_SUFFIXES):
-            data = json.load(stream)
+            try:
+                data = decode.records(stream.read())
+            except msgspec.DecodeError as exc:
+                raise PeakConfigError(f"{shown}: not valid JSON ({exc})") from None
             if not isinstance(data, list):
-                raise PeakConfigError(f"{path}: a .json file must hold a JSON array of records")
+                raise PeakConfigError(f"{shown}: a .json file must hold a JSON array of records")
             yield from data
             return
         # readline, not iteration: Airflow 2's object-storage file wrapper does not define __iter__.
         for line_no, line in enumerate(iter(stream.readline, b""), 1):
             if line.strip():
                 try:
-                    yield json.loads(line)
-                except ValueError as exc:
-                    raise PeakConfigError(f"{path}, line {line_no}: not valid JSON ({exc})") from None
+                    yield decode.record(line)
+                except msgspec.DecodeError as exc:
+                    raise PeakConfigError(f"{shown}, line {line_no}: not valid JSON ({exc})") from None
 
 
 def read_sql(
@@ -126,7 +209,9 @@ def read_sql(
     since SQL identifiers usually are (Snowflake returns ``ID`` for ``id``)."""
     from airflow_provider_peak.version_compat import BaseHook
 
-    hook = BaseHook.get_connection(conn_id).get_hook()
+    connection = BaseHook.get_connection(conn_id)
+    require_for_conn_type(connection.conn_type, f"sql_conn_id {conn_id!r} ({connection.conn_type})")
+    hook = connection.get_hook()
     if not hasattr(hook, "get_conn"):
         raise PeakConfigError(f"connection {conn_id!r} is not a SQL connection")
     by_lower = {name.lower(): name for name in (c.name if isinstance(c, Column) else c for c in columns)}

@@ -1,12 +1,21 @@
-"""Client-side record validation and encoding, predicting the Peak server's verdict exactly.
+"""The one validator compiler: records checked and encoded for any Peak API, predicting its verdict.
 
-A ``RecordEncoder`` is compiled once from a ``TableSchema``: every column gets one specialised
-function (chosen by its type at compile time) that checks a Python value and returns the
-column's ``"name":value`` JSON text. Encoding a record is then a dictionary lookup and a call per
-key, one join and one UTF-8 encode; the result is the exact compact JSON
-(``separators=(",", ":")``, ``ensure_ascii=False``) that is sent, so the packer measures bytes
-that are final. A record that fails goes through a slower, careful path that lists every problem
-once per (record, column), with the same pairs the server reports (see ``docs/contract.md``).
+A ``RecordEncoder`` is compiled once per table: every column gets one function from its type's
+registry entry (``types.PeakType.encoder``) that checks a Python value and returns the column's
+``"name":value`` JSON text. Encoding a record is then a dictionary lookup and a call per key, one
+join and one UTF-8 encode; the result is the exact compact JSON (``separators=(",", ":")``,
+``ensure_ascii=False``) that is sent, so the packer measures bytes that are final. A record that
+fails goes through a slower, careful path that lists every problem, at most one per column or key,
+in the record's key order (then, for v2, the required columns it lacks in schema order), with the
+same pairs the server reports (see ``docs/contract.md`` and ``docs/ingestion-v2.md``).
+
+What differs between Peak's APIs is data: ``V1`` and ``V2`` (``types.Rules``) say how digits are
+counted against a precision (as written, or the value's), how a record's structural problems are
+worded (a value's are worded per type, in ``types.PROBLEMS``), whether errors carry v2's
+``DI_E_...`` codes and categories, which JSON encoder writes a JSON value. The table says the
+rest: v1 columns are nullable and optional; v2 columns may be required, refuse null, bound a
+text's length or list an enum's values; v2 keys may match ignoring case, and a v2 table whose
+schema is unknown takes any key, unchecked.
 
 Python conveniences (client only): ``datetime``/``date`` are rendered with the column's format,
 ``Decimal`` is written as its exact text (a raw JSON number), tuples are JSON arrays. NaN and
@@ -14,434 +23,227 @@ Infinity, lone surrogates (text that is not valid UTF-8) and non-JSON objects ar
 errors, never as crashes. Errors carry a truncated ``repr`` of the offending value only: a record
 may hold secrets or personal data, so whole records never go into messages.
 
-Many records at once (``encode_many``, ``encode_columns``) take a columnar path that gives the
-same results faster: each column's values are gathered into one list and checked with a few
-C-level calls (the set of their exact types, ``min``/``max``, one regular expression over the
-joined texts), dates are rendered in bulk, and msgspec writes every record in one call. The path
-only answers where it can prove the per-record result: values of exact built-in types whose
-msgspec text is the text ``encode`` writes (for JSON values the proof is literal: the standard
-library's encoder writes the whole column and the two texts must be equal). Anything else (a
-subclass, a value out of range, a date of an unusual format, an invalid record) sends its part of
-the input, halved until it is small, through ``encode`` one record at a time.
+Many records at once (``encode_many``, ``encode_columns``) take the block encoder (``encode``):
+each column's values are gathered into one list and checked with a few C-level calls, and msgspec
+writes every record in one call. It only answers where it can prove the per-record result;
+anything else (a subclass, a value out of range, an invalid record) sends its part of the input,
+halved until it is small, through ``encode`` one record at a time.
 
-No Airflow import: the hook, the operators, the emulator's tests and the benchmarks share this.
+No Airflow import: the hooks, the operators, the feed and the benchmarks share this.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import reprlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from json import JSONEncoder
+from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from airflow_provider_peak.exceptions import MESSAGE_ERROR_LIMIT, RecordValidationError
-from airflow_provider_peak.ingest.bulk import BlockEncoder
-from airflow_provider_peak.ingest.schema import Column, ColumnType, TableSchema
+from airflow_provider_peak.exceptions import MESSAGE_ERROR_LIMIT, RecordValidationError, RowValidationError
+from airflow_provider_peak.ingest.encode import BlockColumn, BlockEncoder
+from airflow_provider_peak.ingest.formats import DateTimeFormat
+from airflow_provider_peak.ingest.record_errors import VALUE_REPR_LIMIT, RecordError, RowError, short_repr
+from airflow_provider_peak.ingest.schema import TableSchema
+from airflow_provider_peak.ingest.types import (
+    AS_WRITTEN,
+    BY_VALUE,
+    INT64_MAX,
+    INT64_MIN,
+    ColumnFunction,
+    ColumnSpec,
+    Invalid,
+    Rules,
+    any_value_encoder,
+    json_text,
+    json_text_checked,
+)
+from airflow_provider_peak.ingest.v2.schema import (
+    DATE_FORMAT,
+    TIMESTAMP_FORMATS,
+    SolutionTable,
+    compile_format,
+)
 
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "MESSAGE_ERROR_LIMIT",
+    "V1",
+    "V2",
+    "VALUE_REPR_LIMIT",
     "RecordEncoder",
     "RecordError",
     "RecordValidationError",
+    "RowError",
+    "short_repr",
     "validate_records",
 ]
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 #: Below this many records a block goes one record at a time (see ``RecordEncoder.encode_many``).
 SMALLEST_BLOCK = 16
-#: Longest ``repr`` of an offending value kept in a ``RecordError``.
-VALUE_REPR_LIMIT = 60
-
-# A numeric string as the contract defines it: ``^[+-]?\d+(\.\d+)?$`` with ASCII digits only, and
-# no trailing newline (``fullmatch``, not ``$``).
-_NUMERIC_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
-# A JSON number text without fraction or exponent: what an ``integer`` column accepts.
-_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+_HINT = " (names are case-sensitive: did you mean {!r}?)"
 
 
-def _not_serialisable(value: Any) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+# ----------------------------------------------------------------------------- the APIs' rules
+#: Peak's Ingestion API (v1): reasons that start with the contract's phrases, digits as written.
+#: (A value's problems are worded per type, with both APIs' words, in ``types.PROBLEMS``.)
+V1 = Rules(
+    name="v1",
+    wording={
+        "not_an_object": "not a JSON object: got {type}",
+        "key_not_text": "unknown column: keys must be strings, got {type}",
+        "unknown_column": "unknown column in table {table!r}{hint}",
+        "duplicate_column": "unknown column: {name!r} is given twice (keys differ only in case)",
+        "missing_required": "required column is missing",
+        "unwritable": "expected {kind}: {type} cannot be written as JSON ({detail})",
+        "lone_surrogate": "expected {kind}: text with a lone surrogate is not valid UTF-8",
+    },
+    coded=False,
+    digits=AS_WRITTEN,
+    json_text=json_text,
+    json_any_decimal=False,
+    default_formats=(
+        DateTimeFormat(None, "date"),
+        DateTimeFormat(None, "timestamp"),
+        DateTimeFormat(None, "timestamp"),
+    ),
+    structure_value=True,
+    key_text_limit=None,
+    validation_error=RecordValidationError,
+)
 
-
-def _make_json_encode() -> Callable[[Any], str]:
-    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)``, faster.
-
-    The C encoder is called directly, without the circular-reference bookkeeping: a cycle ends in a
-    ``RecursionError`` instead, which the JSON column reports like any other unwritable value.
-    """
-    try:
-        from json.encoder import c_make_encoder  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - CPython always has _json
-        c_make_encoder = None
-    if c_make_encoder is None:  # pragma: no cover
-        return JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-    chunks = c_make_encoder(None, _not_serialisable, encode_basestring, None, ":", ",", False, False, False)
-
-    def encode(value: Any, chunks: Any = chunks, join: Callable[[Any], str] = "".join) -> str:
-        return join(chunks(value, 0))
-
-    return encode
-
-
-_json_encode = _make_json_encode()
-_int_repr = int.__repr__
-_float_repr = float.__repr__
-_INF = math.inf
-_NOT_NUMERIC_TEXT = "expected numeric: a number, or a string of digits with an optional sign and fraction"
-
-
-class _Invalid(Exception):
-    """Raised by a column function: ``reason`` starts with a phrase of the contract's table."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-# ----------------------------------------------------------------------------- errors
-_repr = reprlib.Repr()
-_repr.maxstring = VALUE_REPR_LIMIT
-_repr.maxother = VALUE_REPR_LIMIT
-_repr.maxlevel = 3
-_repr.maxdict = _repr.maxlist = _repr.maxtuple = _repr.maxset = 6
-
-
-def short_repr(value: Any, limit: int = VALUE_REPR_LIMIT) -> str:
-    """A ``repr`` of ``value`` cut to ``limit`` characters, cheap even for huge values."""
-    try:
-        text = _repr.repr(value)
-    except Exception:  # a broken __repr__ must not hide the real error
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-@dataclass(frozen=True)
-class RecordError:
-    """One problem with one record, as the server would report it.
-
-    :param record: 0-based index of the record in the input stream.
-    :param column: the column (or unknown key) at fault; ``None`` when the record is not an object.
-    :param value: a truncated ``repr`` of the offending value (never the whole record).
-    :param reason: starts with ``not a JSON object``, ``unknown column``, ``expected <type>``,
-        ``out of range``, ``exceeds precision``, ``exceeds scale`` or ``does not match``.
-    """
-
-    record: int
-    column: str | None
-    value: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = (
-            f"record {self.record}"
-            if self.column is None
-            else f"record {self.record}, column {self.column!r}"
-        )
-        return f"{where}: {self.reason} (value {self.value})"
-
-
-# ----------------------------------------------------------------------------- column functions
-# Each factory returns ``encode(value) -> str``: the column's ``"name":value`` text, or raises
-# ``_Invalid``. The common type is tested first with ``type(v) is T``; ``None`` is always null.
-
-ColumnFunction = Callable[[Any], str]
+#: Peak's v2 (solutions) API: ``DI_E_...`` codes (``ingest.v2.codes``), digits by value, and the
+#: newest revision's formats for dates where a column names none.
+V2 = Rules(
+    name="v2",
+    wording={
+        "not_an_object": "expected an object, got {type}",
+        "key_not_text": "keys must be strings, got {type}",
+        "unknown_column": "not a column of {table!r}{hint}",
+        "duplicate_column": "column {name!r} is given twice (keys differ only in case)",
+        "missing_required": "required column is missing",
+        "unwritable": "{type} cannot be written as JSON ({detail:.80})",
+        "lone_surrogate": "text with a lone surrogate is not valid UTF-8",
+    },
+    coded=True,
+    digits=BY_VALUE,
+    json_text=json_text_checked,
+    json_any_decimal=True,
+    default_formats=(
+        compile_format(DATE_FORMAT, "date"),
+        compile_format(TIMESTAMP_FORMATS[0], "timestamp"),
+        compile_format(TIMESTAMP_FORMATS[1], "timestamp"),
+    ),
+    structure_value=False,
+    key_text_limit=200,
+    validation_error=RowValidationError,
+)
 
 
 def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _string(prefix: str, column: Column) -> ColumnFunction:
-    null = prefix + "null"
+class _OpenColumns(dict):  # type: ignore[type-arg]
+    """The columns of a table whose schema is unknown: every text key is one, written unchecked."""
 
-    def encode(v: Any, prefix: str = prefix, esc: Callable[[str], str] = encode_basestring) -> str:
-        if type(v) is str:
-            return prefix + esc(v)
-        if v is None:
-            return null
-        if isinstance(v, str):
-            return prefix + esc(v)
-        raise _Invalid(f"expected string, got {_type_name(v)}")
+    #: Keys whose function is kept (a stream of distinct keys must not grow the memory).
+    LIMIT = 256
 
-    return encode
+    def __init__(self, rules: Rules) -> None:
+        super().__init__()
+        self.rules = rules
 
-
-def _boolean(prefix: str, column: Column) -> ColumnFunction:
-    true, false, null = prefix + "true", prefix + "false", prefix + "null"
-
-    def encode(v: Any) -> str:
-        if v is True:
-            return true
-        if v is False:
-            return false
-        if v is None:
-            return null
-        raise _Invalid(f"expected boolean, got {_type_name(v)}")
-
-    return encode
-
-
-def _integer(prefix: str, column: Column) -> ColumnFunction:
-    null = prefix + "null"
-
-    def encode(v: Any, prefix: str = prefix, lo: int = INT64_MIN, hi: int = INT64_MAX) -> str:
-        if type(v) is int:
-            if lo <= v <= hi:
-                return prefix + _int_repr(v)
-            raise _Invalid("out of range: integers must be within -2**63 .. 2**63-1")
-        if v is None:
-            return null
-        if isinstance(v, bool):
-            raise _Invalid("expected integer, got bool (booleans are not integers)")
-        if isinstance(v, int):  # IntEnum and friends: json writes int.__repr__
-            if lo <= v <= hi:
-                return prefix + _int_repr(v)
-            raise _Invalid("out of range: integers must be within -2**63 .. 2**63-1")
-        if isinstance(v, float):
-            raise _Invalid(f"expected integer, got float (it would be written {_float_repr(v)})")
-        if isinstance(v, Decimal):
-            text = _decimal_text(v, "integer")
-            if not _INTEGER_TEXT.fullmatch(text):
-                raise _Invalid("expected integer, got a Decimal with a fraction or an exponent")
-            if not lo <= int(text) <= hi:
-                raise _Invalid("out of range: integers must be within -2**63 .. 2**63-1")
-            return prefix + text
-        raise _Invalid(f"expected integer, got {_type_name(v)}")
-
-    return encode
-
-
-def _decimal_text(v: Decimal, kind: str) -> str:
-    if not v.is_finite():
-        raise _Invalid(f"expected {kind}, got Decimal {v} (NaN and Infinity are not JSON)")
-    return str(v)
-
-
-def _number_digits(d: Decimal) -> tuple[int, int]:
-    """(integer digits, fraction digits) of a finite number as written: ``1.50`` -> (1, 2),
-    ``15E-1`` -> (1, 1), ``1E+3`` -> (4, 0), ``0.5`` -> (0, 1)."""
-    exponent = d.as_tuple().exponent
-    fraction = -exponent if exponent < 0 else 0  # type: ignore[operator]
-    if d.is_zero():
-        return 0, fraction
-    adjusted = d.adjusted()
-    return (adjusted + 1 if adjusted >= 0 else 0), fraction
-
-
-def _string_digits(text: str) -> tuple[int, int]:
-    """(integer digits, fraction digits) of a numeric string already matched by ``_NUMERIC_TEXT``."""
-    if text[0] in "+-":
-        text = text[1:]
-    whole, _, fraction = text.partition(".")
-    return len(whole.lstrip("0")), len(fraction)
-
-
-def _numeric(prefix: str, column: Column) -> ColumnFunction:
-    null = prefix + "null"
-    precision = column.precision
-    if precision is None:
-
-        def encode_any(v: Any, prefix: str = prefix, esc: Callable[[str], str] = encode_basestring) -> str:
-            t = type(v)
-            if t is int:
-                return prefix + _int_repr(v)
-            if t is float:
-                if v != v or v == _INF or v == -_INF:
-                    raise _Invalid(f"expected numeric, got float {v} (NaN and Infinity are not JSON)")
-                return prefix + _float_repr(v)
-            if t is Decimal:
-                return prefix + _decimal_text(v, "numeric")
-            if v is None:
-                return null
-            if isinstance(v, str):
-                if _NUMERIC_TEXT.fullmatch(v) is None:
-                    raise _Invalid(_NOT_NUMERIC_TEXT)
-                return prefix + esc(v)
-            return prefix + _other_number(v)
-
-        return encode_any
-
-    scale = column.scale or 0
-    max_int_digits = precision - scale
-    int_limit = 10**max_int_digits
-    spec = f"NUMERIC({precision},{scale})"
-
-    def check(int_digits: int, fraction_digits: int) -> None:
-        if int_digits > max_int_digits:
-            raise _Invalid(
-                f"exceeds precision {precision}: {int_digits} integer digits, {spec} allows {max_int_digits}"
-            )
-        if fraction_digits > scale:
-            raise _Invalid(f"exceeds scale {scale}: {fraction_digits} fraction digits, {spec} allows {scale}")
-
-    def encode(v: Any, prefix: str = prefix, esc: Callable[[str], str] = encode_basestring) -> str:
-        t = type(v)
-        if t is int:
-            if -int_limit < v < int_limit:
-                return prefix + _int_repr(v)
-            check(_int_digits(v), 0)
-        if t is Decimal:
-            text = _decimal_text(v, "numeric")
-            check(*_number_digits(v))
-            return prefix + text
-        if t is float:
-            if v != v or v == _INF or v == -_INF:
-                raise _Invalid(f"expected numeric, got float {v} (NaN and Infinity are not JSON)")
-            text = _float_repr(v)
-            check(*_number_digits(Decimal(text)))
-            return prefix + text
-        if v is None:
-            return null
-        if isinstance(v, str):
-            if _NUMERIC_TEXT.fullmatch(v) is None:
-                raise _Invalid(_NOT_NUMERIC_TEXT)
-            check(*_string_digits(v))
-            return prefix + esc(v)
-        text = _other_number(v)
-        check(*_number_digits(Decimal(text)))
-        return prefix + text
-
-    return encode
-
-
-def _other_number(v: Any) -> str:
-    """Numbers of less common types: int/float subclasses (written as json writes them), Decimal
-    subclasses; booleans and everything else are not numbers."""
-    if isinstance(v, bool):
-        raise _Invalid("expected numeric, got bool (booleans are not numbers)")
-    if isinstance(v, int):
-        return _int_repr(v)
-    if isinstance(v, float):
-        if v != v or v == _INF or v == -_INF:
-            raise _Invalid(f"expected numeric, got float {v} (NaN and Infinity are not JSON)")
-        return _float_repr(v)
-    if isinstance(v, Decimal):
-        return _decimal_text(v, "numeric")
-    raise _Invalid(f"expected numeric: a number or a numeric string, got {_type_name(v)}")
-
-
-def _int_digits(v: int) -> int:
-    """Digits of ``abs(v)``; CPython will not write ints of more than 4,300 digits, so estimate those."""
-    try:
-        return len(_int_repr(abs(v)))
-    except ValueError:
-        return int(abs(v).bit_length() * 0.30103) + 1
-
-
-def _json(prefix: str, column: Column) -> ColumnFunction:
-    null = prefix + "null"
-
-    def encode(v: Any, prefix: str = prefix) -> str:
-        if v is None:
-            return null
-        t = type(v)
-        if t is Decimal:
-            return prefix + _decimal_text(v, "JSON")
-        try:
-            return prefix + _json_encode(v)
-        except (TypeError, ValueError, RecursionError) as exc:
-            detail = str(exc) or type(exc).__name__
-            if detail.startswith("Out of range float"):
-                detail = "NaN or Infinity inside the value; they are not JSON"
-            raise _Invalid(f"expected JSON: {t.__name__} value is not JSON-serialisable ({detail})") from None
-
-    return encode
-
-
-def _datetime(prefix: str, column: Column) -> ColumnFunction:
-    null = prefix + "null"
-    fmt = column.datetime_format
-    assert fmt is not None  # Column.__post_init__ compiles it for date/timestamp columns
-    kind = column.type.value
-    parse, render = fmt.parse, fmt.render
-    description = fmt.description
-    no_match = f"does not match {description!r} or is not a real calendar {kind}"
-
-    def encode(v: Any, prefix: str = prefix, esc: Callable[[str], str] = encode_basestring) -> str:
-        if type(v) is str:
-            if parse(v) is None:
-                raise _Invalid(no_match)
-            return prefix + esc(v)
-        if v is None:
-            return null
-        if isinstance(v, date):  # datetime included
-            try:
-                text = render(v)
-            except ValueError as exc:
-                raise _Invalid(
-                    f"does not match {description!r}: cannot render {_type_name(v)}: {exc}"
-                ) from None
-            return prefix + esc(text)
-        if isinstance(v, str):
-            if parse(v) is None:
-                raise _Invalid(no_match)
-            return prefix + esc(v)
-        raise _Invalid(
-            f"expected {kind}: a string in format {description!r} or a {kind}, got {_type_name(v)}"
-        )
-
-    return encode
-
-
-_FACTORIES: dict[ColumnType, Callable[[str, Column], ColumnFunction]] = {
-    ColumnType.STRING: _string,
-    ColumnType.BOOLEAN: _boolean,
-    ColumnType.JSON: _json,
-    ColumnType.INTEGER: _integer,
-    ColumnType.NUMERIC: _numeric,
-    ColumnType.DATE: _datetime,
-    ColumnType.TIMESTAMP: _datetime,
-}
+    def __missing__(self, key: Any) -> ColumnFunction:
+        if not isinstance(key, str):
+            raise KeyError(key)
+        function = any_value_encoder(encode_basestring(key) + ":", None, self.rules)
+        if len(self) < self.LIMIT:
+            self[key] = function
+        return function
 
 
 # ----------------------------------------------------------------------------- the encoder
 class RecordEncoder:
-    """Validates and encodes records for one table; compile once, reuse for every record.
+    """Validates and encodes records for one table of any Peak API; compile once, reuse.
 
     ``encode`` takes one record; ``encode_many`` and ``encode_columns`` take many and give the same
-    results through the columnar path (``ingest.bulk``), several times faster.
+    results through the block encoder, several times faster.
+
+    :param schema: a v1 ``TableSchema``, a v2 ``SolutionTable``, or ``None``: a v2 table whose
+        schema is unknown (as is one without columns), whose records are only encoded.
+    :param rules: the API's rules; by default ``V1`` for a ``TableSchema``, else ``V2``.
+    :param case_sensitive: keys must spell a column exactly (the default); ``False`` matches
+        ignoring case and sends the schema's spelling.
 
     >>> encoder = RecordEncoder(schema)
     >>> encoder.encode({"id": 1, "name": "a"}, 0)
     b'{"id":1,"name":"a"}'
     """
 
-    def __init__(self, schema: TableSchema) -> None:
+    def __init__(
+        self,
+        schema: TableSchema | SolutionTable | None,
+        *,
+        rules: Rules | None = None,
+        case_sensitive: bool = True,
+    ) -> None:
         self.schema = schema
-        self._functions: dict[str, ColumnFunction] = {}
-        self._types: dict[str, str] = {}
-        for column in schema.columns:
-            prefix = encode_basestring(column.name) + ":"
-            self._functions[column.name] = _FACTORIES[column.type](prefix, column)
-            self._types[column.name] = column.type.value
-        self._folded = {name.lower(): name for name in self._functions}
-        self._blocks = BlockEncoder(schema, _json_encode, INT64_MIN, INT64_MAX)
+        self.case_sensitive = case_sensitive
+        if isinstance(schema, TableSchema):
+            self.rules = rules or V1
+            self.table_name = schema.name
+            specs: tuple[ColumnSpec, ...] = tuple(c.spec for c in schema.columns)
+        else:
+            self.rules = rules or V2
+            self.table_name = schema.full_name if schema is not None else ""
+            specs = tuple(c.spec for c in schema.columns) if schema is not None else ()
+        self.specs = specs
+        #: No schema to check against: every text key is a column, written unchecked.
+        self.open = not specs
+        self._functions: dict[str, ColumnFunction] = _OpenColumns(self.rules) if self.open else {}
+        self._labels: dict[str, str] = {}
+        self._folded: dict[str, str] = {}
+        for spec in specs:
+            prefix = encode_basestring(spec.name) + ":"
+            self._functions[spec.name] = spec.type.encoder(prefix, spec, self.rules)
+            self._labels[spec.name] = spec.label
+            self._folded.setdefault(spec.name.lower(), spec.name)
+        required = tuple(s.name for s in specs if s.required)
+        self._required_names = required
+        self._required = frozenset(required) or None
+        self._exact_keys = case_sensitive or self.open
+        self._folded_functions = {k: self._functions[v] for k, v in self._folded.items()}
+        self._required_folded = frozenset(n.lower() for n in required)
+        self._blocks = BlockEncoder(
+            [BlockColumn(s.name, s.type.block(s, self.rules), not s.rejects_null, s.required) for s in specs],
+            enabled=not self.open and (case_sensitive or len(self._folded) == len(specs)),
+        )
 
     def encode(self, record: Any, index: int) -> bytes | list[RecordError]:
         """The record's compact UTF-8 JSON exactly as it will be sent, or its errors (a non-empty
         list, at most one per column or unknown key, in the record's key order)."""
         if type(record) is dict:
-            functions = self._functions
             try:
-                return ("{" + ",".join([functions[k](v) for k, v in record.items()]) + "}").encode()
-            except Exception:  # _Invalid, unknown key, lone surrogate...: find every problem
+                if self._exact_keys:
+                    functions = self._functions
+                    text = "{" + ",".join([functions[k](v) for k, v in record.items()]) + "}"
+                    required = self._required
+                    if required is None or record.keys() >= required:
+                        return text.encode()
+                else:
+                    folded = self._folded_functions
+                    text = "{" + ",".join([folded[k.lower()](v) for k, v in record.items()]) + "}"
+                    lowered = {k.lower() for k in record}
+                    if len(lowered) == len(record) and lowered >= self._required_folded:
+                        return text.encode()
+            except Exception:  # Invalid, an unknown key, a lone surrogate...: find every problem
                 pass
         return self._encode_carefully(record, index)
 
     def encode_many(self, records: Sequence[Any], start: int = 0) -> list[bytes | list[RecordError]]:
-        """``[encode(r, start + i) for i, r in enumerate(records)]``, faster (the columnar path).
+        """``[encode(r, start + i) for i, r in enumerate(records)]``, faster (the block encoder).
 
-        A block the columnar path cannot prove is halved and each half tried again; below
+        A block the block encoder cannot prove is halved and each half tried again; below
         ``SMALLEST_BLOCK`` records, and for every invalid record, ``encode`` does the work.
         """
         out: list[bytes | list[RecordError]] = []
@@ -452,7 +254,7 @@ class RecordEncoder:
         self, columns: Mapping[str, Sequence[Any]], start: int = 0
     ) -> list[bytes | list[RecordError]]:
         """The records ``{name: columns[name][i] for name in columns}`` (in the mapping's order),
-        encoded as ``encode_many`` would, without building them when the columnar path can prove
+        encoded as ``encode_many`` would, without building them when the block encoder can prove
         the result. Every column must have the same length."""
         names = tuple(columns)
         lists = [list(columns[name]) for name in names]
@@ -487,58 +289,76 @@ class RecordEncoder:
         return [] if isinstance(result, bytes) else result
 
     def _encode_carefully(self, record: Any, index: int) -> bytes | list[RecordError]:
+        rules = self.rules
         if not isinstance(record, Mapping):
-            return [
-                RecordError(index, None, short_repr(record), f"not a JSON object: got {_type_name(record)}")
-            ]
+            value = short_repr(record) if rules.structure_value else None
+            return [rules.error(index, None, value, "not_an_object", type=_type_name(record))]
         errors: list[RecordError] = []
         parts: list[str] = []
+        seen: set[str] = set()
         for key, value in record.items():
-            function = self._functions.get(key) if isinstance(key, str) else None
-            if function is None:
-                errors.append(self._unknown(index, key, value))
+            name = self._column_of(key, index, value, errors)
+            if name is None:
                 continue
+            if name in seen:
+                errors.append(rules.error(index, name, short_repr(value), "duplicate_column", name=name))
+                continue
+            seen.add(name)
+            kind = self._labels.get(name, "")
             try:
-                part = function(value)
-            except _Invalid as exc:
-                errors.append(RecordError(index, key, short_repr(value), exc.reason))
+                part = self._functions[name](value)
+                part.encode()
+            except Invalid as exc:
+                errors.append(rules.error(index, name, short_repr(value), exc.problem, **exc.fields))
+                continue
+            except UnicodeEncodeError:
+                errors.append(rules.error(index, name, short_repr(value), "lone_surrogate", kind=kind))
                 continue
             except Exception as exc:  # a value that cannot be written (or a broken object): never crash
-                reason = f"expected {self._types[key]}: {_type_name(value)} cannot be written as JSON ({exc})"
-                errors.append(RecordError(index, key, short_repr(value), reason))
-                continue
-            try:
-                part.encode()
-            except UnicodeEncodeError:
+                detail = str(exc)
                 errors.append(
-                    RecordError(
+                    rules.error(
                         index,
-                        key,
+                        name,
                         short_repr(value),
-                        f"expected {self._types[key]}: text with a lone surrogate is not valid UTF-8",
+                        "unwritable",
+                        kind=kind,
+                        type=_type_name(value),
+                        detail=detail,
                     )
                 )
                 continue
             parts.append(part)
+        for name in self._required_names:
+            if name not in seen:
+                errors.append(rules.error(index, name, None, "missing_required"))
         if errors:
             return errors
         return ("{" + ",".join(parts) + "}").encode()
 
-    def _unknown(self, index: int, key: Any, value: Any) -> RecordError:
+    def _column_of(self, key: Any, index: int, value: Any, errors: list[RecordError]) -> str | None:
+        """The column a key names, or ``None`` with its error appended."""
+        rules = self.rules
         if not isinstance(key, str):
-            return RecordError(
-                index,
-                str(key),
-                short_repr(value),
-                f"unknown column: keys must be strings, got {_type_name(key)}",
-            )
-        hint = ""
-        folded = self._folded.get(key.lower())
-        if folded is not None and folded != key:
-            hint = f" (names are case-sensitive: did you mean {folded!r}?)"
-        return RecordError(
-            index, key, short_repr(value), f"unknown column in table {self.schema.name!r}{hint}"
+            text = str(key) if rules.key_text_limit is None else str(key)[: rules.key_text_limit]
+            errors.append(rules.error(index, text, short_repr(value), "key_not_text", type=_type_name(key)))
+            return None
+        if self.open:
+            return key
+        if self.case_sensitive:
+            if key in self._functions:
+                return key
+            folded = self._folded.get(key.lower())
+            hint = _HINT.format(folded) if folded is not None and folded != key else ""
+        else:
+            folded = self._folded.get(key.lower())
+            if folded is not None:
+                return folded
+            hint = ""
+        errors.append(
+            rules.error(index, key, short_repr(value), "unknown_column", table=self.table_name, hint=hint)
         )
+        return None
 
 
 def validate_records(

@@ -1,7 +1,7 @@
 """Peaka batch caches in plain Python: schedules, table specs, replies and statuses.
 
-Nothing here imports Airflow or does I/O, so the hook, the trigger and the emulator share one
-definition of a valid schedule and of what a status means.
+Nothing here imports Airflow or does I/O, so the hook and the trigger share one definition of a
+valid schedule and of what a status means.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from airflow_provider_peak.exceptions import PeakaSpecError
+from airflow_provider_peak.utils.redaction import neutral
 
 #: The statuses Peaka documents, plus ``DELETED``: the provider's name for a cache whose status
 #: call answers 404 (Peaka has no DELETED status; a deleted cache is simply gone).
@@ -276,7 +277,7 @@ def match_results(tables: list[CacheTable], reply: Any) -> list[CacheItemResult]
         error = item.get("error")
         if not success and not error:
             error = "Peaka reported a failure without a message" if item else "malformed reply item"
-        results.append(CacheItemResult(table, success, None if success else str(error), cache))
+        results.append(CacheItemResult(table, success, None if success else neutral(str(error)), cache))
     return results
 
 
@@ -292,15 +293,18 @@ class Execution:
     def from_wire(cls, data: Any) -> Execution | None:
         if not isinstance(data, Mapping) or not data.get("id"):
             return None
-        return cls(str(data["id"]), str(data.get("status") or ""), _error_text(data.get("error")))
+        return cls(
+            neutral(str(data["id"])), neutral(str(data.get("status") or "")), _error_text(data.get("error"))
+        )
 
 
 def _error_text(error: Any) -> str | None:
+    """Peaka's words for a failed run, one line (they reach the task log)."""
     if not error:
         return None
     if isinstance(error, Mapping):
-        return str(error.get("message") or error.get("code") or error)
-    return str(error)
+        return neutral(str(error.get("message") or error.get("code") or error))
+    return neutral(str(error))
 
 
 @dataclass(frozen=True)
@@ -317,7 +321,7 @@ class CacheStatus:
     @classmethod
     def from_wire(cls, data: Any) -> CacheStatus:
         if isinstance(data, str):  # a bare status string
-            return cls(id="", status=data.upper())
+            return cls(id="", status=neutral(data.upper()))
         if not isinstance(data, Mapping) or not isinstance(data.get("status"), str):
             raise PeakaSpecError("the status reply has no 'status'")
         executions = {
@@ -329,8 +333,8 @@ class CacheStatus:
             if (run := Execution.from_wire(data.get(key))) is not None
         }
         return cls(
-            id=str(data.get("id") or ""),
-            status=data["status"].upper(),
+            id=neutral(str(data.get("id") or "")),
+            status=neutral(data["status"].upper()),
             catalog_id=_opt_str(data.get("catalogId")),
             schema_name=data.get("schemaName"),
             table_name=data.get("tableName"),

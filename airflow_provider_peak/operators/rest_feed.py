@@ -65,11 +65,16 @@ class PeakRestFeedOperator(BaseOperator):
     :param preview: preview the fetch instead of running the feed.
     :param op_kwargs: keyword arguments for ``fetch_callable`` (templated).
     :param requirements: pip requirements; the fetch then runs in a cached virtualenv that has them
-        and streams its records back (templated).
+        and streams its records back (templated). Each must be a PEP 508 requirement (``pandas>=2``,
+        ``pkg @ https://...``); pip options such as ``--index-url`` or ``-r`` are refused.
+    :param index_urls: the package index for ``requirements`` (the first URL) and extra indexes
+        (not templated; credentials in them are masked). Default: the ``peak_rest`` connection's
+        ``index_urls`` extra, else pip's own configuration.
     :param preview_limit: records a preview collects.
     :param chunk_size: records per chunk handed to the destinations.
     :param max_queued_chunks: chunks queued per destination before the fetch waits for it.
-    :param venv_cache_path: where ``requirements`` virtualenvs are cached (default: the temp dir).
+    :param venv_cache_path: where ``requirements`` virtualenvs are cached (default: ``venvs`` in the
+        worker user's private folder, ``[peak] work_dir``); checked like it (see ``docs/security.md``).
     :param inherit_worker_packages: the virtualenv also sees the worker's packages (``requests``).
     :param progress_interval: seconds between progress lines in the log.
     :param emit_asset: emit an event for the asset of each Peak table destination that received
@@ -94,6 +99,7 @@ class PeakRestFeedOperator(BaseOperator):
         preview: bool = False,
         op_kwargs: Mapping[str, Any] | None = None,
         requirements: Sequence[str] | None = None,
+        index_urls: Sequence[str] | None = None,
         preview_limit: int = PREVIEW_LIMIT,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_queued_chunks: int = 4,
@@ -149,6 +155,7 @@ class PeakRestFeedOperator(BaseOperator):
         self.preview = preview
         self.op_kwargs = dict(op_kwargs or {})
         self.requirements = list(requirements) if requirements is not None else None
+        self.index_urls = list(index_urls) if index_urls is not None else None
         self.preview_limit = preview_limit
         self.chunk_size = chunk_size
         self.max_queued_chunks = max_queued_chunks
@@ -192,6 +199,7 @@ class PeakRestFeedOperator(BaseOperator):
             script_dirs=self._script_dirs(),
             op_kwargs=self.op_kwargs,
             requirements=self.requirements,
+            index_urls=self.index_urls,
             venv_cache_path=self.venv_cache_path,
             inherit_worker_packages=self.inherit_worker_packages,
         )

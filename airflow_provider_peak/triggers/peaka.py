@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow_provider_peak.hooks.peaka import PeakaHook
 from airflow_provider_peak.models.peaka_cache import evaluate
-from airflow_provider_peak.utils.redaction import scrub, truncate
+from airflow_provider_peak.utils.redaction import safe_text
 from airflow_provider_peak.version_compat import BaseTrigger, TriggerEvent
 
 
@@ -93,7 +93,7 @@ class PeakaCacheStatusTrigger(BaseTrigger):
                 self.log.info("Peaka cache %s: %s", self.cache_id, reason)
                 await asyncio.sleep(min(self.poll_interval, remaining))
         except Exception as exc:  # the task decides what an unusable API means
-            message = truncate(scrub(f"{type(exc).__name__}: {exc}", hook._known_secrets()))
+            message = safe_text(f"{type(exc).__name__}: {exc}", secrets=hook._known_secrets())
             yield self._event("error", None, message)
         finally:
             await hook.aclose()

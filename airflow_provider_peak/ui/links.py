@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.utils.redaction import without_credentials
 from airflow_provider_peak.version_compat import LINKS_RESOLVED_BY_THE_TASK, BaseOperatorLink, XCom
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def table_url(template: str | None, *, base_url: str, table: str) -> str | None:
             f"extra {TEMPLATE_EXTRA!r} may use {{base_url}} and {{table}} only, not "
             f"{', '.join('{' + name + '}' for name in unknown)}: {shown}"
         )
-    url = template.format(base_url=base_url.rstrip("/"), table=quote(table, safe=""))
+    # The link is shown to everyone who can see the task: never the base URL's credentials.
+    url = template.format(base_url=without_credentials(base_url).rstrip("/"), table=quote(table, safe=""))
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise PeakConfigError(f"extra {TEMPLATE_EXTRA!r} must make an http(s) URL, got {url[:_SHOWN]!r}")

@@ -7,7 +7,8 @@ lazily: without it, ``lineage()`` returns ``None`` and Airflow reports nothing.
 Naming (OpenLineage's naming conventions where they exist):
 
 * a Peak table: namespace ``peak://<host>[:port]`` (the connection's host), name ``<table>``;
-* a file: ``s3://<bucket>`` / ``<key>`` for object storage, ``file`` / ``<absolute path>`` locally;
+* a file: ``s3://<bucket>`` / ``<key>`` for object storage (never with the URL's credentials or
+  query), ``file`` / ``<absolute path>`` locally;
 * a REST source: namespace ``<scheme>://<host>:<port>``, name the base URL's path (``/``), never
   with credentials or a query;
 * a SQL source or a warehouse table: through the SQL hook's own lineage support.
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_peak.assets.peak import SCHEME, authority
+from airflow_provider_peak.utils.redaction import without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +96,11 @@ def peak_table(
 
 
 def file_input(facets: Any, path: Any) -> Any:
-    """The dataset of a records file (local, ``s3://...`` or an ``ObjectStoragePath``), else ``None``."""
+    """The dataset of a records file (local, ``s3://...`` or an ``ObjectStoragePath``), else ``None``;
+    never with the credentials (``user:password@``) or the query of its URL."""
     text = str(path)
     if "://" in text:
-        parts = urlsplit(text)
+        parts = urlsplit(without_credentials(text))
         return facets.InputDataset(
             namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.lstrip("/") or "/"
         )

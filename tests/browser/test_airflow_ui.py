@@ -2,7 +2,7 @@
 
 One Airflow deployment serves every check: the three connection forms, connections made through
 them (saved, then tested through the connection test API: Airflow 3.3.2's own Test button posts
-``port: 0`` and fails for every connection type), and a run of ``peak_ingest_taskflow`` triggered
+``port: 0`` and fails for every connection type), and a run of a two-task load DAG triggered
 from the UI, with its log, rendered records and "Peak table" link.
 
 Screenshots go to ``$PEAK_UI_SCREENSHOTS`` (``docs/ui`` refreshes the README's) or a temp dir.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,6 @@ from tests.fixtures import (
     API_KEY,
     CLIENT_ID,
     CLIENT_SECRET,
-    EXAMPLES,
     SOURCE_CLIENT_ID,
     SOURCE_CLIENT_SECRET,
     SOURCE_PASSWORD,
@@ -47,8 +45,48 @@ pytestmark = [
     pytest.mark.skipif(bool(why_no_browser_test()), reason=why_no_browser_test() or ""),
 ]
 
-DAG_ID = "peak_ingest_taskflow"
+DAG_ID = "peak_ui_orders"
 TABLE = "demo_orders"
+#: A load whose records are a list in the DAG, so that its Rendered Templates tab shows records
+#: (the example DAGs stream theirs from callables, which render as a function's name).
+UI_DAG = f"""
+from datetime import datetime
+
+from airflow.providers.common.compat.sdk import dag
+
+from airflow_provider_peak.operators import PeakCreateTableOperator, PeakIngestOperator
+from airflow_provider_peak.operators.ingest import PEAK_POOL
+
+COLUMNS = [
+    {{"name": "order_id", "type": "integer"}},
+    {{"name": "customer", "type": "string"}},
+    {{"name": "unit_price", "type": "numeric", "precision": 10, "scale": 2}},
+    {{"name": "ordered_at", "type": "timestamp", "format": "YYYY-MM-DD HH24:MI:SS"}},
+]
+ORDERS = [
+    {{
+        "order_id": i,
+        "customer": f"customer-{{i % 300:03d}}",
+        "unit_price": f"{{i % 500}}.25",
+        "ordered_at": f"2026-01-01 {{i // 3600:02d}}:{{i // 60 % 60:02d}}:{{i % 60:02d}}",
+    }}
+    for i in range(2_000)
+]
+
+
+@dag(dag_id="{DAG_ID}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def peak_ui_orders():
+    create = PeakCreateTableOperator(
+        task_id="create_table", table_name="{TABLE}", columns=COLUMNS, if_exists="verify", pool=PEAK_POOL
+    )
+    load = PeakIngestOperator(
+        task_id="ingest_orders", table_name="{TABLE}", records=ORDERS, max_concurrency=8, pool=PEAK_POOL
+    )
+    create >> load
+
+
+peak_ui_orders()
+"""
 HOOK_NAMES = {
     "peak": "Peak",
     "peak_rest": "Peak REST API source",
@@ -68,7 +106,7 @@ BEHAVIOURS = {
     "peak_v2": forms.PEAK_V2_UI_BEHAVIOUR,
 }
 #: The emulator's v2 ingestion API answers this token, of this tenant.
-V2_TOKEN, V2_TENANT = "demo-pat", "demo"
+V2_TOKEN, V2_TENANT = "ui-test-pat-5d1e", "demo"
 DEFAULT_SECTION = "Extra Fields"  # Airflow's name for the extra fields without a section
 #: The form section each connection type's screenshot shows.
 SHOWN_SECTION = {
@@ -149,15 +187,20 @@ def driver() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def site(driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Started after the browser: a machine where Chromium cannot run skips before Airflow starts."""
-    from airflow_provider_peak.emulator import PeakEmulator
+    from peak_emulator import IngestionV2Api, PeakEmulator
     from tests.scale.airflow_cluster import postgres
 
     tmp = tmp_path_factory.mktemp("airflow-ui")
     dags, home = tmp / "dags", tmp / "home"
     dags.mkdir()
     home.mkdir()
-    shutil.copy(EXAMPLES / f"{DAG_ID}.py", dags)
-    emulator = PeakEmulator(api_keys=(API_KEY,), oauth_clients={CLIENT_ID: CLIENT_SECRET}, quiet=True)
+    (dags / f"{DAG_ID}.py").write_text(UI_DAG)
+    emulator = PeakEmulator(
+        api_keys=(API_KEY,),
+        oauth_clients={CLIENT_ID: CLIENT_SECRET},
+        quiet=True,
+        ingestion_v2=IngestionV2Api(tokens={V2_TOKEN: V2_TENANT}),
+    )
     with emulator as emu, postgres() as db_url:
         peak_default = {
             "conn_type": "peak",

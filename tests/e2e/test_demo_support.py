@@ -4,7 +4,11 @@ default, and its one-line summaries and error-line warnings come from real task 
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -127,7 +131,7 @@ def test_a_log_without_summaries_says_so(tmp_path, capsys):
 
 @pytest.mark.airflow_e2e
 def test_the_demo_s3_data_is_what_the_s3_example_reads_by_default(set_conn, run_dag, moto_server, s3):
-    from airflow_provider_peak.emulator import PeakEmulator
+    from peak_emulator import PeakEmulator
 
     # An emulator of its own: the example writes the fixed table s3_events.
     with PeakEmulator(api_keys=(API_KEY,), quiet=True) as emulator:
@@ -136,3 +140,72 @@ def test_the_demo_s3_data_is_what_the_s3_example_reads_by_default(set_conn, run_
         run = run_dag("peak_s3_jsonl_to_peak", "peak_s3_jsonl_to_peak.py")  # its default params
         assert run.state == "success"
         assert sorted(r["event_id"] for r in emulator.rows("s3_events")) == list(range(3_000))
+
+
+def test_warning_lines_are_flagged_but_the_operators_own(tmp_path, capsys):
+    log = tmp_path / "run.log"
+    log.write_text(
+        "2026-12-01T20:22:40.662846Z [warning  ] AssetModel x not found "
+        "[airflow.assets.manager.AssetManager] loc=manager.py:327\n"
+        "2026-12-01T20:22:41.662846Z [warning  ] Peak would reject 2 rows "
+        "[airflow.task.operators.airflow_provider_peak.operators.solution_ingest.PeakSolutionIngestOperator]"
+        " loc=load.py:352\n"
+    )
+    demo_support.summary(str(log))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.strip() for line in lines[1:]] == [
+        "!! a warning line in this successful run: AssetModel x not found loc=manager.py:327",
+        f"!! see {log}",
+    ]
+
+
+@pytest.mark.airflow_e2e
+def test_the_asset_example_runs_because_the_load_emitted_its_event(set_conn, run_dag, monkeypatch):
+    from airflow.models.asset import AssetActive
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_provider_peak.assets.peak import table_uri
+    from peak_emulator import PeakEmulator
+    from tests.fixtures import EXAMPLES
+
+    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    consumer = dags / "peak_table_updated.py"
+    shutil.copy(EXAMPLES / "peak_table_updated.py", consumer)
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False")
+    with PeakEmulator(api_keys=(API_KEY,), quiet=True) as emulator:
+        set_conn("peak_default", conn_type="peak", host=emulator.url, password=API_KEY, extra=FAST_RETRIES)
+        shutil.copy(EXAMPLES / "peak_ingest_taskflow.py", dags)
+        demo_support.assets(str(dags))  # the demo's registration of the tables' assets
+        uri = table_uri(emulator.url, "demo_orders")
+        with create_session() as session:
+            assert session.scalar(select(AssetActive).where(AssetActive.uri == uri)) is not None
+        # Nothing queued yet: no run can be made.
+        assert demo_support.triggered(str(consumer)) == 1
+        assert run_dag("peak_ingest_taskflow", "peak_ingest_taskflow.py").state == "success"
+        with create_session() as session:  # a DAG made paused by an earlier test of this database
+            session.get(DagModel, "peak_table_updated").is_paused = False
+        assert run_dag("peak_ingest_taskflow", "peak_ingest_taskflow.py").state == "success"
+        assert demo_support.triggered(str(consumer)) == 0
+    with create_session() as session:
+        from airflow.models.dagrun import DagRun
+        from airflow.models.xcom import XComModel
+
+        run = session.scalar(
+            select(DagRun).where(DagRun.dag_id == "peak_table_updated").order_by(DagRun.id.desc())
+        )
+        assert run.run_type == "asset_triggered" and run.state == "success"
+        report = session.scalar(
+            select(XComModel.value).where(
+                XComModel.dag_id == "peak_table_updated",
+                XComModel.run_id == run.run_id,
+                XComModel.task_id == "report",
+                XComModel.key == "return_value",
+            )
+        )
+        # Every load event the run consumed, once (the create-table events carry no rows).
+        loads = [e for e in run.consumed_asset_events if not e.extra.get("created")]
+    value = report if isinstance(report, dict) else json.loads(report)
+    assert value["loads"] == len(loads) >= 1
+    assert value["records_sent"] == sum(e.extra["records_sent"] for e in loads) == 2_000 * len(loads)

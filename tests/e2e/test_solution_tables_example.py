@@ -20,6 +20,8 @@ def test_peak_solution_tables(emu, v2, v2_conn, run_dag):
     run = run_dag("peak_solution_tables", "peak_solution_tables.py")
     assert run.state == "success"
     summaries = {ti.task_id: ti.xcom_pull(task_ids=ti.task_id) for ti in run.get_task_instances()}
+    # The tasks hand each other summaries and a path, never the rows.
+    assert max(len(json.dumps(value, default=str)) for value in summaries.values()) < 2_000
 
     preview = summaries["preview_products"]
     assert preview["dry_run"] is True

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from airflow_provider_peak.emulator import PeakEmulator
-from airflow_provider_peak.emulator.server import is_admin_path, is_loopback
+from peak_emulator import PeakEmulator
+from peak_emulator.server import is_admin_path, is_loopback
 
 ADMIN = "admin-key-2468"
 ROUTES = ["/_emulator/stats", "/_emulator/tables", "/_source/admin/stats", "/peaka/_emulator/stats"]

@@ -13,16 +13,17 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_provider_peak.emulator import PeakEmulator
-from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api, Tenant, _Window
-from airflow_provider_peak.emulator.v2_checks import DefinitionError
-from airflow_provider_peak.emulator.v2_demo import DEMO_SOLUTION
 from airflow_provider_peak.ingest.v2 import codes
 from airflow_provider_peak.ingest.v2.body import RequestBody
 from airflow_provider_peak.ingest.v2.reply import parse_ingest_reply
 from airflow_provider_peak.ingest.v2.rows import RowValidator
 from airflow_provider_peak.ingest.v2.schema import parse_solution_schema, parse_solutions
 from airflow_provider_peak.ingest.v2.wire import V2Wire
+from peak_emulator import PeakEmulator
+from peak_emulator.ingestion_v2 import IngestionV2Api, Tenant, _Window
+from peak_emulator.v2_checks import DefinitionError
+from peak_emulator.v2_demo import DEMO_SOLUTION
+from peak_emulator.v2_wire import Wire
 from tests.fixtures import V2_TENANT, V2_TENANT_ID, V2_TOKEN
 
 PRODUCTS = "DEMO_PRODUCTS_OOTB"
@@ -253,7 +254,7 @@ def strict_emulator() -> Iterator[PeakEmulator]:
     """A May 8 style tenant: tenant headers required, Bearer accepted, 500 rows per request."""
     api = IngestionV2Api(
         tokens={"pat-a": Tenant("a", "1"), "pat-b": Tenant("b", "2")},
-        wire=V2Wire(max_rows=500),
+        wire=Wire(max_rows=500),
         require_tenant_headers=True,
         accept_bearer=True,
     )
@@ -275,7 +276,7 @@ def test_a_stricter_revision(strict_emulator: PeakEmulator) -> None:
 
 
 def test_every_name_on_the_wire_is_configurable() -> None:
-    wire = V2Wire(
+    names = dict(
         ingest_path="/api/v2/ingest/object/{table}",
         solutions_path="/api/v2/solutions",
         solution_key="solution",
@@ -294,7 +295,8 @@ def test_every_name_on_the_wire_is_configurable() -> None:
         auth_header="X-Api-Key",
         auth_scheme="PAT",
     )
-    api = IngestionV2Api(tokens={"pat": "t"}, wire=wire, schema_as_string=True, wrap_solutions=True)
+    wire = V2Wire(**names)  # the client's and the emulator's wire, from the same names
+    api = IngestionV2Api(tokens={"pat": "t"}, wire=Wire(**names), schema_as_string=True, wrap_solutions=True)
     with PeakEmulator(api_keys=(), quiet=True, ingestion_v2=api) as emu:
         headers = {"X-Api-Key": "PAT pat"}
         listed = requests.get(f"{emu.url}/api/v2/solutions", headers=headers, timeout=10).json()

@@ -11,10 +11,12 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_peak.emulator import PeakEmulator
-from airflow_provider_peak.emulator.record_checks import validate_records as server_validate
+from peak_emulator import PeakEmulator
+from peak_emulator.peak_tables import read_table
+from peak_emulator.record_checks import validate_records as server_validate
 from tests.ingest.test_properties import ENCODER, PROFILE, SCHEMA, any_record
 
+SERVER_TABLE = read_table(SCHEMA.to_request())
 PHRASES = (
     "not a JSON object",
     "unknown column",
@@ -41,7 +43,8 @@ def client_pairs(records: list[Any]) -> list[tuple[int, str | None]]:
 
 def server_pairs(body: bytes) -> list[tuple[int, str | None]]:
     records = json.loads(body, parse_float=Decimal)
-    return [(d["record"], d["column"]) for d in server_validate(SCHEMA, records)]
+    # The table as the emulator reads it from the same create-table body the client sends.
+    return [(d["record"], d["column"]) for d in server_validate(SERVER_TABLE, records)]
 
 
 @PROFILE

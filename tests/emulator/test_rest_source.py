@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from airflow_provider_peak.emulator.rest_source import make_order
+from peak_emulator.rest_source import make_order
 from tests.fixtures import SOURCE_CLIENT_ID, SOURCE_CLIENT_SECRET, SOURCE_PASSWORD, SOURCE_USER
 
 

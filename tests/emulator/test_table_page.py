@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from airflow_provider_peak.emulator.table_page import MAX_CELL, ROWS_SHOWN
+from peak_emulator.table_page import MAX_CELL, ROWS_SHOWN
 from tests.fixtures import API_KEY, unique_table
 
 HOSTILE = '<img src=x onerror="alert(1)">'

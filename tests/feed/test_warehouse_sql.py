@@ -153,3 +153,18 @@ class TestRedshift:
             with pytest.raises(PeakConfigError, match=field):
                 run_feed(bad, {"id": 1})
             assert len(redshift.statements) == before
+
+    def test_braces_in_the_prefix_are_data_and_credentials_stay_in_their_clause(self, redshift, s3, caplog):
+        destination = RedshiftDestination(
+            "public.braces",
+            "redshift_fake",
+            s3_bucket=s3.bucket,
+            s3_prefix="{auth}",
+            aws_conn_id="aws_moto",
+        )
+        run_feed(destination, {"id": 1})
+        (copy,) = [s for s in redshift.statements if s.startswith("COPY")]
+        source = copy.split(" FROM ", 1)[1].split("' ", 1)[0]
+        assert source.startswith(f"'s3://{s3.bucket}/{{auth}}/odd/") and source.endswith("manifest.json")
+        assert "aws_secret_access_key" not in source and "CREDENTIALS 'aws_access_key_id=testing;" in copy
+        assert redshift.rows("select id from public.braces") == [(1,)]

@@ -86,7 +86,7 @@ class TestAuth:
             PeakHook().get_table("anything")
 
     def test_token_expiry_on_the_server_is_survived(self, set_conn):
-        from airflow_provider_peak.emulator import PeakEmulator
+        from peak_emulator import PeakEmulator
 
         with PeakEmulator(api_keys=(), oauth_clients={"c": "s3cr3t-value"}, token_ttl=1.0, quiet=True) as emu:
             set_conn(

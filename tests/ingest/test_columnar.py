@@ -660,24 +660,31 @@ def test_csv_columns_converted_by_arrow_equal_the_cell_by_cell_converters(cells,
     the cell-by-cell converters' (the reference), value and type, whatever the cells."""
     from airflow_provider_peak.ingest import columnar
     from airflow_provider_peak.ingest.schema import ColumnType
+    from airflow_provider_peak.ingest.types import type_of
 
-    column_type = ColumnType(kind)
+    conversion = type_of(ColumnType(kind)).csv
+    assert conversion is not None
     array = pa.array(cells, pa.string())
-    (fast,) = columnar._csv_columns(pa.RecordBatch.from_arrays([array], names=["c"]), [column_type])
-    convert = columnar._CSV_CONVERTERS[column_type]
+    (fast,) = columnar._csv_columns(pa.RecordBatch.from_arrays([array], names=["c"]), [conversion])
+    convert = conversion.cell
     reference = [None if cell is None else convert(cell) for cell in cells]
     assert list(map(repr, fast)) == list(map(repr, reference))  # Decimal("1.50") is not Decimal("1.5")
 
 
 def test_clean_integer_and_boolean_csv_columns_take_arrows_path():
-    from airflow_provider_peak.ingest import columnar
     from airflow_provider_peak.ingest.schema import ColumnType
+    from airflow_provider_peak.ingest.types import type_of
 
-    integers = columnar._csv_vectorised(pa.array(["1", "-20", None, "007"]), ColumnType.INTEGER)
-    booleans = columnar._csv_vectorised(pa.array(["TRUE", None, "false"]), ColumnType.BOOLEAN)
+    def _csv_vectorised(array: Any, kind: ColumnType) -> Any:  # each type's Arrow conversion
+        conversion = type_of(kind).csv
+        assert conversion is not None and conversion.arrow is not None
+        return conversion.arrow(array)
+
+    integers = _csv_vectorised(pa.array(["1", "-20", None, "007"]), ColumnType.INTEGER)
+    booleans = _csv_vectorised(pa.array(["TRUE", None, "false"]), ColumnType.BOOLEAN)
     assert integers == [1, -20, None, 7] and booleans == [True, None, False]
-    assert columnar._csv_vectorised(pa.array(["1", "x"]), ColumnType.INTEGER) is None
-    assert columnar._csv_vectorised(pa.array(["true", "yes"]), ColumnType.BOOLEAN) is None
-    numbers = columnar._csv_vectorised(pa.array(["1.50", None, "-2e3"]), ColumnType.NUMERIC)
+    assert _csv_vectorised(pa.array(["1", "x"]), ColumnType.INTEGER) is None
+    assert _csv_vectorised(pa.array(["true", "yes"]), ColumnType.BOOLEAN) is None
+    numbers = _csv_vectorised(pa.array(["1.50", None, "-2e3"]), ColumnType.NUMERIC)
     assert numbers == [Decimal("1.50"), None, Decimal("-2e3")] and str(numbers[0]) == "1.50"
-    assert columnar._csv_vectorised(pa.array(["1.5", "NaN"]), ColumnType.NUMERIC) is None
+    assert _csv_vectorised(pa.array(["1.5", "NaN"]), ColumnType.NUMERIC) is None

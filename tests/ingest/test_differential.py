@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_peak.ingest import bulk
+from airflow_provider_peak.ingest import encode, types
 from airflow_provider_peak.ingest.schema import TableSchema
 from airflow_provider_peak.ingest.validation import RecordEncoder
 from tests.ingest import reference_validation as reference
@@ -349,26 +349,29 @@ NEAR_DATES = [
 ]
 
 
+#: Values of every kind, right or wrong for any column (the v2 differential tests use them too).
+ANY_VALUE = (
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    huge_ints,
+    finite_floats,
+    odd_floats,
+    decimals,
+    odd_decimals,
+    texts,
+    numeric_texts,
+    date_texts,
+    stamps,
+    days,
+    json_values,
+    oddities,
+)
+
+
 def anything(name: str) -> st.SearchStrategy[Any]:
     """Anything at all, right or wrong for the column."""
-    return st.one_of(
-        common(name),
-        st.none(),
-        st.booleans(),
-        st.integers(),
-        huge_ints,
-        finite_floats,
-        odd_floats,
-        decimals,
-        odd_decimals,
-        texts,
-        numeric_texts,
-        date_texts,
-        stamps,
-        days,
-        json_values,
-        oddities,
-    )
+    return st.one_of(common(name), *ANY_VALUE)
 
 
 @st.composite
@@ -529,7 +532,7 @@ def test_json_values_proven_once_per_distinct_value_still_match() -> None:
 
 
 def test_the_columnar_path_is_off_without_msgspec_decimal_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulk, "_ENCODER", None)
+    monkeypatch.setattr(encode, "_ENCODER", None)
     encoder = RecordEncoder(SCHEMA)
     records = [{"s": "x"}] * 20
     assert encoder._blocks.encode_block(records) is None
@@ -547,10 +550,10 @@ def test_dates_rendered_in_bulk_as_render_does(name: str) -> None:
         try:
             want = [json.dumps(fmt.render(v)) for v in values]
         except ValueError:
-            with pytest.raises(bulk.Unproven):
-                bulk.render_many(fmt, values)
+            with pytest.raises(encode.Unproven):
+                types.render_many(fmt, values)
             return
-        got = bulk.render_many(fmt, values)
+        got = types.render_many(fmt, values)
         written = msgspec.json.encode(values if got is None else got)
         assert written == ("[" + ",".join(want) + "]").encode()
 

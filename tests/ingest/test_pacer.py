@@ -14,10 +14,10 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_peak.emulator import PeakEmulator
-from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
 from airflow_provider_peak.exceptions import PeakConfigError
-from airflow_provider_peak.ingest.pacer import RequestPacer
+from airflow_provider_peak.ingest.apis.pacing import RequestPacer
+from peak_emulator import PeakEmulator
+from peak_emulator.ingestion_v2 import IngestionV2Api
 
 
 class FakeClock:

@@ -120,3 +120,43 @@ def test_a_server_echoing_the_token_leaks_it_nowhere(scripted, set_conn, run_dag
     captured = capfd.readouterr()
     for text in (failure, logs, xcom, captured.out, captured.err):
         assert token not in text and "echo-client-secret-2718" not in text
+
+
+def test_the_basic_auth_header_value_is_masked(set_conn):
+    import base64
+
+    from airflow.providers.common.compat.sdk import redact
+
+    from airflow_provider_peak.hooks.peak_rest import PeakRestHook
+
+    login, password = "reader", "basic-pass-3c9d5e"
+    set_conn(
+        "basic_source",
+        conn_type="peak_rest",
+        host="https://api.example",
+        login=login,
+        password=password,
+        extra={"auth_type": "basic"},
+    )
+    assert PeakRestHook("basic_source").auth_headers()["Authorization"].startswith("Basic ")
+    value = base64.b64encode(f"{login}:{password}".encode()).decode()
+    # What a debug log of the request's headers, or a server echoing them, would carry.
+    assert redact(f"Authorization: Basic {value}") == "Authorization: Basic ***"
+
+
+def test_credentials_in_a_records_url_reach_no_lineage_namespace_and_no_message(scripted):
+    from airflow.providers.common.compat.sdk import redact
+
+    from airflow_provider_peak.ingest.sources import iter_records
+    from airflow_provider_peak.utils import openlineage
+    from airflow_provider_peak.version_compat import openlineage_facets
+    from tests.fixtures import Answer
+
+    files = scripted(lambda seen: Answer(404, b"no such export"))
+    url = files.url.replace("http://", "http://reader:records-pass-8e1f@") + "/exports/orders.json?sig=abc"
+    dataset = openlineage.file_input(openlineage_facets(), url)
+    assert (dataset.namespace, dataset.name) == (files.url, "exports/orders.json")
+    with pytest.raises(Exception) as caught:  # whatever the file system says, never the password
+        list(iter_records(url))
+    assert "records-pass-8e1f" not in str(caught.value)
+    assert redact("records-pass-8e1f") == "***"

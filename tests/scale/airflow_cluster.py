@@ -277,7 +277,7 @@ def run_parallel_files(
     """Run ``dags_examples/peak_parallel_files.py`` on a LocalExecutor cluster with the ``peak_api``
     pool against an emulator with a fixed per-request latency (``validate=False``: see
     ``PeakEmulator``)."""
-    from airflow_provider_peak.emulator import PeakEmulator
+    from peak_emulator import PeakEmulator
 
     emulator = PeakEmulator(api_keys=("scale-key",), latency=latency, quiet=True, validate=validate)
     with emulator as emu:

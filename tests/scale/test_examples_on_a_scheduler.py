@@ -129,8 +129,7 @@ def of_one_run(values: dict[Any, Any]) -> dict[Any, Any]:
 
 @pytest.mark.timeout(900)
 def test_the_examples_run_on_a_scheduler_with_a_triggerer(tmp_path, peaka_emu):
-    from airflow_provider_peak.emulator import PeakEmulator
-    from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api, Tenant
+    from peak_emulator import IngestionV2Api, PeakEmulator, Tenant
     from tests.e2e.test_demo_support import demo_support
 
     script(peaka_emu.peaka)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import pickle
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +12,7 @@ from airflow_provider_peak.feed.destinations.base import Destination, RunInfo, S
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
 from airflow_provider_peak.ingest.pipeline import IngestOptions
 from airflow_provider_peak.ingest.schema import Column, TableSchema, check_name
+from airflow_provider_peak.utils.workdir import spool_file
 
 
 class PeakTableDestination(Destination):
@@ -182,7 +182,7 @@ class PeakTableDestination(Destination):
 
 def _spooled(records: StagedRecords) -> Iterator[dict[str, Any]]:
     """Every record of the run, handed out only after the commit gate (read back from a local file)."""
-    with tempfile.TemporaryFile(prefix="peak-feed-spool-") as spool:
+    with spool_file("peak-feed-spool-") as spool:
         for chunk in records:
             pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
         records.wait_for_commit()

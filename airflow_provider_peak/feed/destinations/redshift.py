@@ -16,20 +16,22 @@ from airflow_provider_peak.feed.destinations.spool import (
     PartWriter,
 )
 from airflow_provider_peak.feed.destinations.warehouse import (
+    DEFAULT_MAX_NEW_COLUMNS,
     REDSHIFT,
-    REDSHIFT_TYPES,
     WarehouseColumn,
     column_identifier,
     declared_columns,
-    inferred_columns,
-    match_keys,
     move_staged,
+    plan_table,
+    quote,
     split_name,
     sql_literal,
     stage_to_parts,
 )
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
 from airflow_provider_peak.ingest.schema import Column
+from airflow_provider_peak.utils.checks import check_count
+from airflow_provider_peak.utils.extras import require
 
 #: S3 bucket names (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -41,10 +43,12 @@ class RedshiftDestination(Destination):
     """Load a feed into a Redshift table: gzipped JSON Lines on S3, a manifest, one ``COPY``.
 
     Parts are uploaded to ``s3://<s3_bucket>/<s3_prefix>/<feed>/<run>/`` as they fill. Before the
-    commit gate a temporary table ``(LIKE <table>)`` is loaded with ``COPY ... MANIFEST FORMAT AS
-    JSON 'auto ignorecase'`` (so bad data fails the run before any destination commits); after it,
-    one transaction inserts the staged rows into the table, deleting its rows first for
-    ``truncate_insert``. The staged S3 objects are deleted afterwards unless ``keep_staged_files``.
+    commit gate a temporary table ``(LIKE <table>)`` with the run's new columns is loaded with
+    ``COPY ... MANIFEST FORMAT AS JSON 'auto ignorecase'`` (so bad data fails the run before any
+    destination commits); after it, one transaction creates a missing table, adds the new columns,
+    and inserts the staged rows, deleting the table's rows first for ``truncate_insert``: an aborted
+    run changes no table. At most ``max_new_columns`` new keys per run. The staged S3 objects are
+    deleted afterwards unless ``keep_staged_files``.
 
     ``COPY`` authenticates with ``iam_role`` when given, else with the credentials of
     ``aws_conn_id`` (masked in the logs).
@@ -58,6 +62,7 @@ class RedshiftDestination(Destination):
     :param iam_role: ARN of an IAM role Redshift assumes to read the bucket.
     :param copy_options: the ``COPY`` data format options.
     :param add_new_columns: add a column for a record key the table does not have (else fail).
+    :param max_new_columns: the most columns one run may add (more new keys fail the run).
     :param keep_staged_files: keep the S3 parts and manifest after loading.
     :param part_records: records per staged file.
     :param part_bytes: uncompressed bytes per staged file.
@@ -79,10 +84,13 @@ class RedshiftDestination(Destination):
         iam_role: str | None = None,
         copy_options: str = DEFAULT_COPY_OPTIONS,
         add_new_columns: bool = True,
+        max_new_columns: int = DEFAULT_MAX_NEW_COLUMNS,
         keep_staged_files: bool = False,
         part_records: int = DEFAULT_PART_RECORDS,
         part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
+        check_count("max_new_columns", max_new_columns, minimum=0)
+        require("amazon", "RedshiftDestination")  # when the DAG is parsed
         if not s3_bucket:
             raise PeakConfigError("RedshiftDestination needs s3_bucket: Redshift loads JSON through S3")
         if "{{" not in table and len(split_name(table)) > 2:
@@ -96,6 +104,7 @@ class RedshiftDestination(Destination):
         self.iam_role = iam_role
         self.copy_options = copy_options
         self.add_new_columns = add_new_columns
+        self.max_new_columns = max_new_columns
         self.keep_staged_files = keep_staged_files
         self.part_records = part_records
         self.part_bytes = part_bytes
@@ -165,7 +174,6 @@ class RedshiftDestination(Destination):
         writer = PartWriter(upload, max_records=self.part_records, max_bytes=self.part_bytes)
         conn = None
         try:
-            count = stage_to_parts(records, writer, tracker, REDSHIFT)
             conn = self.get_sql_hook().get_conn()
             cursor = conn.cursor()
 
@@ -173,31 +181,57 @@ class RedshiftDestination(Destination):
                 run.logger.info("Redshift: %s", shown or sql)
                 return cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
 
-            self._prepare_table(cursor, run_sql, tracker, table)
-            conn.commit()
+            existing = _columns(cursor, run_sql, table)
+            conn.commit()  # a read: no transaction is held open while the records stage
+            known = existing or None
+            count = stage_to_parts(
+                records,
+                writer,
+                tracker,
+                REDSHIFT,
+                columns=existing or [c.name for c in self.columns or ()],
+                max_new_columns=self.max_new_columns,
+            )
+            plan = plan_table(table, known, self.columns, tracker, add_new_columns=self.add_new_columns)
             stage = f"peak_feed_stage_{run.run_token}".lower()
-            if count:
+            staged_columns: list[str] = []
+            if count and (known or plan.create):
                 manifest = f"{base}/manifest.json"
                 entries = [{"url": f"s3://{self.s3_bucket}/{key}", "mandatory": True} for key in uploaded]
                 s3.load_string(
                     json.dumps({"entries": entries}), key=manifest, bucket_name=self.s3_bucket, replace=True
                 )
                 uploaded.append(manifest)
-                auth, auth_shown = self._authorization(s3)
-                run_sql(f"CREATE TEMP TABLE {stage} (LIKE {table})")
-                source = sql_literal(f"s3://{self.s3_bucket}/{manifest}", "the manifest's S3 URL")
-                copy = f"COPY {stage} FROM {source} {{auth}} MANIFEST {self.copy_options}"
-                run_sql(copy.format(auth=auth), shown=copy.format(auth=auth_shown))
+                # The staging table has the columns the table will have: the table is not touched yet.
+                if plan.create is not None:
+                    run_sql(f"CREATE TEMP TABLE {stage} ({_definitions(plan.create)})")
+                    staged_columns = [column_identifier(c.name, REDSHIFT) for c in plan.create]
+                else:
+                    run_sql(f"CREATE TEMP TABLE {stage} (LIKE {table})")
+                    staged_columns = [quote(name) for name in existing]
+                for column in plan.add:
+                    run_sql(f"ALTER TABLE {stage} ADD COLUMN {_definition(column)}")
+                    staged_columns.append(column_identifier(column.name, REDSHIFT))
+                self._copy(run_sql, s3, stage, f"s3://{self.s3_bucket}/{manifest}")
                 conn.commit()
             records.wait_for_commit()
+            # After the gate, one transaction: the table's new shape and its rows (Redshift's DDL is
+            # transactional, so a failure here leaves the table as it was).
+            if plan.create is not None:
+                run_sql(f"CREATE TABLE IF NOT EXISTS {table} ({_definitions(plan.create)})")
+            for column in plan.add:
+                run_sql(f"ALTER TABLE {table} ADD COLUMN {_definition(column)}")
             result = {"records": count, "table": table, "files": len(writer.parts), "rows_deleted": 0}
             if count == 0:
+                conn.commit()
                 if run.load_type == "truncate_insert":
                     run.logger.warning(
                         "No records: %s is left as it is (truncate_insert needs records)", table
                     )
                 return {**result, "rows_inserted": 0}
-            result["rows_deleted"], inserted = move_staged(run_sql, table, stage, run.load_type)
+            result["rows_deleted"], inserted = move_staged(
+                run_sql, table, stage, run.load_type, staged_columns
+            )
             conn.commit()
             return {**result, "rows_inserted": inserted if inserted is not None else count}
         except BaseException:
@@ -211,26 +245,23 @@ class RedshiftDestination(Destination):
             if uploaded and not self.keep_staged_files:
                 s3.delete_objects(bucket=self.s3_bucket, keys=uploaded)
 
-    def _prepare_table(self, cursor: Any, run_sql: Any, tracker: SchemaTracker, table: str) -> None:
-        """Create the table if it is missing; add a column for each new key."""
-        columns = _columns(cursor, run_sql, table)
-        if not columns:
-            wanted = self.columns or inferred_columns(tracker, tracker.keys)
-            if not wanted:
-                return
-            run_sql(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_definition(c) for c in wanted)})")
-            columns = _columns(cursor, run_sql, table)
-        _, missing = match_keys(tracker.keys, columns)
-        if missing and not self.add_new_columns:
-            raise PeakConfigError(
-                f"records have keys with no column in {table}: {', '.join(missing)} (add_new_columns=False)"
-            )
-        for column in inferred_columns(tracker, missing):
-            run_sql(f"ALTER TABLE {table} ADD COLUMN {_definition(column)}")
+    def _copy(self, run_sql: Any, s3: Any, stage: str, manifest_url: str) -> None:
+        """``COPY`` the manifest's parts into ``stage``. Composed from checked parts, never with
+        ``str.format`` over them: braces in a prefix are data, and the credentials only ever go
+        into their own clause (the logged statement shows ``***`` there)."""
+        auth, auth_shown = self._authorization(s3)
+        source = sql_literal(manifest_url, "the manifest's S3 URL")
+        head = f"COPY {stage} FROM {source} "
+        tail = f" MANIFEST {self.copy_options}"
+        run_sql(head + auth + tail, shown=head + auth_shown + tail)
+
+
+def _definitions(columns: list[WarehouseColumn]) -> str:
+    return ", ".join(_definition(c) for c in columns)
 
 
 def _definition(column: WarehouseColumn) -> str:
-    sql_type = column.sql_type(REDSHIFT_TYPES, decimal="DECIMAL", tz="TIMESTAMPTZ")
+    sql_type = column.sql_type("redshift")
     return f"{column_identifier(column.name, REDSHIFT)} {sql_type}"
 
 

@@ -17,6 +17,7 @@ from airflow_provider_peak.feed.destinations.spool import (
     Part,
     PartWriter,
 )
+from airflow_provider_peak.utils.extras import require
 
 MANIFEST = "_manifest.json"
 LATEST = "_latest.json"
@@ -63,6 +64,7 @@ class S3Destination(Destination):
         part_records: int = DEFAULT_PART_RECORDS,
         part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
+        require("amazon", "S3Destination")  # when the DAG is parsed
         if not bucket:
             raise PeakConfigError("S3Destination needs a bucket")
         self.bucket = bucket

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_peak.exceptions import PeakConfigError, StagedConversionError
+from airflow_provider_peak.exceptions import StagedConversionError
 from airflow_provider_peak.feed.destinations.base import Destination, RunInfo, StagedRecords
 from airflow_provider_peak.feed.destinations.spool import (
     DEFAULT_PART_BYTES,
@@ -14,14 +14,14 @@ from airflow_provider_peak.feed.destinations.spool import (
     PartWriter,
 )
 from airflow_provider_peak.feed.destinations.warehouse import (
+    DEFAULT_MAX_NEW_COLUMNS,
     SNOWFLAKE,
-    SNOWFLAKE_TYPES,
     WarehouseColumn,
     column_identifier,
     declared_columns,
-    inferred_columns,
     match_keys,
     move_staged,
+    plan_table,
     quote,
     split_name,
     sql_literal,
@@ -30,6 +30,8 @@ from airflow_provider_peak.feed.destinations.warehouse import (
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ingest.validation import short_repr
+from airflow_provider_peak.utils.checks import check_count
+from airflow_provider_peak.utils.extras import require
 
 #: ``cursor.description`` type codes (``snowflake.connector.constants.FIELD_TYPES``) -> cast target.
 _CASTS = {
@@ -57,13 +59,15 @@ class SnowflakeDestination(Destination):
 
     Records are written as gzipped JSON Lines parts, ``PUT`` to the table stage of a temporary
     staging table (one ``VARIANT`` column), loaded with ``COPY INTO`` and converted (a cast per
-    column) into a second temporary table ``LIKE`` the target, all before the commit gate: a value
-    the table cannot hold fails the run while nothing is committed. After it, one transaction moves
-    the typed rows into the target table, deleting the table's rows first for ``truncate_insert``.
-    Readers never see a partial load. A missing table is created from ``columns`` or from the
-    records' types; keys without a column get one (``ALTER TABLE ADD COLUMN``) unless
-    ``add_new_columns=False``. Record keys match columns exactly or, failing that, ignoring case
-    (Snowflake folds unquoted names to upper case).
+    column) into a second temporary table ``LIKE`` the target (with the run's new columns), all
+    before the commit gate: a value the table cannot hold fails the run while nothing is committed.
+    After it, one transaction moves the typed rows into the target table, deleting the table's rows
+    first for ``truncate_insert``. Readers never see a partial load. A missing table is created from
+    ``columns`` or from the records' types, and keys without a column get one (``ALTER TABLE ADD
+    COLUMN``) unless ``add_new_columns=False``: both only after the commit gate (Snowflake commits
+    DDL on its own), so an aborted run changes no table. Record keys match columns exactly or,
+    failing that, ignoring case (Snowflake folds unquoted names to upper case); at most
+    ``max_new_columns`` new keys per run.
 
     :param table: the target table, optionally qualified (``DB.SCHEMA.TABLE``) (templated).
     :param snowflake_conn_id: the Snowflake connection.
@@ -74,6 +78,7 @@ class SnowflakeDestination(Destination):
     :param warehouse: overrides the connection's warehouse.
     :param role: overrides the connection's role.
     :param add_new_columns: add a column for a record key the table does not have (else fail).
+    :param max_new_columns: the most columns one run may add (more new keys fail the run).
     :param part_records: records per staged file.
     :param part_bytes: uncompressed bytes per staged file.
     """
@@ -93,11 +98,14 @@ class SnowflakeDestination(Destination):
         warehouse: str | None = None,
         role: str | None = None,
         add_new_columns: bool = True,
+        max_new_columns: int = DEFAULT_MAX_NEW_COLUMNS,
         part_records: int = DEFAULT_PART_RECORDS,
         part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
+        require("snowflake", "SnowflakeDestination")  # when the DAG is parsed
         if "{{" not in table:
             split_name(table)
+        check_count("max_new_columns", max_new_columns, minimum=0)
         self.table = table
         self.snowflake_conn_id = snowflake_conn_id
         self.columns = declared_columns(columns)
@@ -106,6 +114,7 @@ class SnowflakeDestination(Destination):
         self.warehouse = warehouse
         self.role = role
         self.add_new_columns = add_new_columns
+        self.max_new_columns = max_new_columns
         self.part_records = part_records
         self.part_bytes = part_bytes
 
@@ -155,14 +164,38 @@ class SnowflakeDestination(Destination):
         )
         try:
             run_sql(f"CREATE TEMPORARY TABLE {stage} (REC VARIANT)")
-            count = stage_to_parts(records, writer, tracker, SNOWFLAKE)
+            described = _describe(cursor, run_sql, table)
+            known = [name for name, _ in described] if described is not None else None
+            count = stage_to_parts(
+                records,
+                writer,
+                tracker,
+                SNOWFLAKE,
+                columns=known if known is not None else [c.name for c in self.columns or ()],
+                max_new_columns=self.max_new_columns,
+            )
             if writer.parts:
                 run_sql(f"COPY INTO {stage} FROM {stage_ref} FILE_FORMAT = (TYPE = JSON) PURGE = TRUE")
-            columns = self._prepare_table(cursor, run_sql, tracker, table)
-            matched, _ = match_keys(tracker.keys, [name for name, _ in columns])
-            if count:
+            plan = plan_table(table, known, self.columns, tracker, add_new_columns=self.add_new_columns)
+            matched: dict[str, str] = {}
+            if count and (known or plan.create):
+                # The typed copy has the columns the table will have: the table is not touched yet.
+                if plan.create is not None:
+                    run_sql(f"CREATE TEMPORARY TABLE {typed} ({_definitions(plan.create)})")
+                else:
+                    run_sql(f"CREATE TEMPORARY TABLE {typed} LIKE {table}")
+                for column in plan.add:
+                    run_sql(f"ALTER TABLE {typed} ADD COLUMN {_definition(column)}")
+                columns = _describe(cursor, run_sql, typed) or []
+                matched, _ = match_keys(tracker.keys, [name for name, _ in columns])
                 _convert(run_sql, table, stage, typed, matched, dict(columns))
             records.wait_for_commit()
+            # After the gate: the table's new shape (DDL, which Snowflake commits on its own), then
+            # one transaction for its rows.
+            if plan.create is not None:
+                run_sql(f"CREATE TABLE IF NOT EXISTS {table} ({_definitions(plan.create)})")
+            for column in plan.add:
+                run_sql(f"ALTER TABLE {table} ADD COLUMN {_definition(column)}")
             result = {"records": count, "table": table, "files": len(writer.parts), "rows_deleted": 0}
             if count == 0:
                 if run.load_type == "truncate_insert":
@@ -188,31 +221,13 @@ class SnowflakeDestination(Destination):
                 cursor.close()
                 conn.close()
 
-    def _prepare_table(
-        self, cursor: Any, run_sql: Any, tracker: SchemaTracker, table: str
-    ) -> list[tuple[str, str | None]]:
-        """Create the table or add missing columns; return its ``(column, cast)`` pairs."""
-        columns = _describe(cursor, run_sql, table)
-        if columns is None:
-            wanted = self.columns or inferred_columns(tracker, tracker.keys)
-            if not wanted:
-                return []
-            run_sql(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_definition(c) for c in wanted)})")
-            columns = _describe(cursor, run_sql, table) or []
-        _, missing = match_keys(tracker.keys, [name for name, _ in columns])
-        if missing and not self.add_new_columns:
-            raise PeakConfigError(
-                f"records have keys with no column in {table}: {', '.join(missing)} (add_new_columns=False)"
-            )
-        if not missing:
-            return columns
-        for column in inferred_columns(tracker, missing):
-            run_sql(f"ALTER TABLE {table} ADD COLUMN {_definition(column)}")
-        return _describe(cursor, run_sql, table) or []
+
+def _definitions(columns: list[WarehouseColumn]) -> str:
+    return ", ".join(_definition(c) for c in columns)
 
 
 def _definition(column: WarehouseColumn) -> str:
-    sql_type = column.sql_type(SNOWFLAKE_TYPES, decimal="NUMBER", tz="TIMESTAMP_TZ")
+    sql_type = column.sql_type("snowflake")
     return f"{column_identifier(column.name, SNOWFLAKE)} {sql_type}"
 
 
@@ -243,11 +258,11 @@ def _convert(
     matched: Mapping[str, str],
     casts: Mapping[str, str | None],
 ) -> None:
-    """Before the commit gate: cast the ``VARIANT`` stage into ``typed`` (``LIKE`` the table), so
-    every conversion the table needs has run; ``StagedConversionError`` names what did not fit."""
+    """Before the commit gate: cast the ``VARIANT`` stage into ``typed`` (the columns the table will
+    have), so every conversion the table needs has run; ``StagedConversionError`` names what did not
+    fit."""
     from snowflake.connector.errors import DatabaseError
 
-    run_sql(f"CREATE TEMPORARY TABLE {typed} LIKE {table}")
     targets = ", ".join(quote(column) for column in matched.values())
     values = ", ".join(_select(key, casts[column]) for key, column in matched.items())
     try:

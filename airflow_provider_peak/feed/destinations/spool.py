@@ -13,7 +13,6 @@ import datetime as dt
 import gzip
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,7 +94,8 @@ class PartWriter:
     :param on_part: called with each finished part (upload it; the file is deleted afterwards).
     :param max_records: records per part.
     :param max_bytes: uncompressed JSON bytes per part.
-    :param directory: where parts are written (a new temporary directory by default).
+    :param directory: where parts are written (by default a new folder in the private work folder,
+        ``utils.workdir``).
     """
 
     def __init__(
@@ -110,7 +110,12 @@ class PartWriter:
         self.max_records = max_records
         self.max_bytes = max_bytes
         self._own_dir = directory is None
-        self.directory = Path(directory or tempfile.mkdtemp(prefix="peak-feed-"))
+        if directory is None:
+            # Imported here: a virtualenv's fetch loads this file alone, for ``json_default``.
+            from airflow_provider_peak.utils.workdir import spool_dir
+
+            directory = spool_dir("peak-feed-")
+        self.directory = Path(directory)
         self.parts: list[Part] = []
         self.records = 0
         self._file: IO[bytes] | gzip.GzipFile | None = None

@@ -3,7 +3,15 @@
 Both stage the run's records as gzipped JSON Lines parts (``spool.PartWriter``) while tracking
 every key (``infer.SchemaTracker``), load them into a session-scoped staging table with the
 target's column types before the commit gate (so a value the table cannot hold fails the run while
-nothing is committed), and move them into the target table in one transaction after it. ``truncate_insert``
+nothing is committed), and move them into the target table in one transaction after it.
+
+Record keys come from a source, so they are checked before they can reshape a table: a key with a
+control, invisible formatting (bidi, zero-width) or surrogate character, an empty or over-long key,
+and more than ``max_new_columns`` new keys in one run each fail the run naming the record and the
+key (escaped). The table itself changes only after the commit gate: the staging table gets the new
+columns, and the target's ``CREATE TABLE`` / ``ALTER TABLE ... ADD COLUMN`` run after the gate (in
+the gated transaction on Redshift, whose DDL is transactional; just before it on Snowflake, whose
+DDL commits on its own), so an aborted run changes no table. ``truncate_insert``
 is ``DELETE`` + ``INSERT`` in that transaction: ``TRUNCATE`` (both), ``SWAP`` (Snowflake) and
 ``RENAME`` in Snowflake commit implicitly, and a rename drops grants and breaks views, so a delete
 in the same transaction is what keeps readers from ever seeing an empty or half-loaded table.
@@ -12,6 +20,7 @@ in the same transaction is what keeps readers from ever seeing an empty or half-
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,30 +29,16 @@ from airflow_provider_peak.exceptions import PeakConfigError, RecordValidationEr
 from airflow_provider_peak.feed.destinations.base import StagedRecords
 from airflow_provider_peak.feed.destinations.spool import PartWriter
 from airflow_provider_peak.feed.infer_schema import SchemaTracker
+from airflow_provider_peak.ingest.record_errors import RecordError, short_repr
 from airflow_provider_peak.ingest.schema import Column, ColumnType, SchemaError
-from airflow_provider_peak.ingest.validation import RecordError, short_repr
+from airflow_provider_peak.ingest.types import type_of
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-SNOWFLAKE_TYPES = {
-    ColumnType.STRING: "VARCHAR",
-    ColumnType.INTEGER: "NUMBER(38,0)",
-    ColumnType.NUMERIC: "FLOAT",
-    ColumnType.BOOLEAN: "BOOLEAN",
-    ColumnType.JSON: "VARIANT",
-    ColumnType.DATE: "DATE",
-    ColumnType.TIMESTAMP: "TIMESTAMP_NTZ",
-}
-REDSHIFT_TYPES = {
-    ColumnType.STRING: "VARCHAR(65535)",
-    ColumnType.INTEGER: "BIGINT",
-    ColumnType.NUMERIC: "DOUBLE PRECISION",
-    ColumnType.BOOLEAN: "BOOLEAN",
-    ColumnType.JSON: "SUPER",
-    ColumnType.DATE: "DATE",
-    ColumnType.TIMESTAMP: "TIMESTAMP",
-}
-
+#: New columns one run may add to a table (``max_new_columns``): a source cannot widen it at will.
+DEFAULT_MAX_NEW_COLUMNS = 100
+#: Unicode categories no column name may hold: controls (C0 and C1), invisible formatting (bidi
+#: overrides, zero-width characters), surrogates, line and paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 #: A part of a table name that needs no quotes (the warehouse folds its case).
 _PLAIN_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
@@ -121,8 +116,14 @@ def column_identifier(key: str, dialect: Dialect) -> str:
     """
     if not isinstance(key, str) or not key.strip():
         raise PeakConfigError(f"a record key must be a non-empty name to become a column, got {key!r}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
-        raise PeakConfigError(f"record key {key!r} holds control characters; it cannot name a column")
+    refused = sorted({ch for ch in key if unicodedata.category(ch) in _REFUSED_CATEGORIES})
+    if refused:
+        # repr() escapes exactly these characters (they are not printable), so the message shows them.
+        shown = ", ".join(repr(ch) for ch in refused)
+        raise PeakConfigError(
+            f"record key {repr(key)[:120]} holds control or invisible formatting characters ({shown}); "
+            "it cannot name a column"
+        )
     if dialect.length(key) > dialect.max_identifier:
         unit = "bytes of UTF-8" if dialect.limit_in_bytes else "characters"
         raise PeakConfigError(
@@ -157,12 +158,12 @@ class WarehouseColumn:
     def of(cls, column: Column) -> WarehouseColumn:
         return cls(column.name, column.type, column.precision, column.scale, column.format)
 
-    def sql_type(self, types: Mapping[ColumnType, str], *, decimal: str, tz: str) -> str:
-        if self.type is ColumnType.NUMERIC and self.precision is not None:
-            return f"{decimal}({self.precision},{self.scale or 0})"
-        if self.type is ColumnType.TIMESTAMP and self.format and "TZH" in self.format.upper():
-            return tz
-        return types[self.type]
+    def sql_type(self, warehouse: str) -> str:
+        """The column's SQL type in ``warehouse`` (``snowflake`` or ``redshift``): its type's
+        (``types.PeakType.sql_type``)."""
+        return type_of(self.type).sql_type(
+            warehouse, precision=self.precision, scale=self.scale, fmt=self.format
+        )
 
 
 def declared_columns(columns: Sequence[Mapping[str, Any] | Column] | None) -> list[WarehouseColumn] | None:
@@ -198,17 +199,27 @@ def match_keys(keys: Sequence[str], columns: Sequence[str]) -> tuple[dict[str, s
 
 
 def stage_to_parts(
-    records: StagedRecords, writer: PartWriter, tracker: SchemaTracker, dialect: Dialect
+    records: StagedRecords,
+    writer: PartWriter,
+    tracker: SchemaTracker,
+    dialect: Dialect,
+    *,
+    columns: Sequence[str] = (),
+    max_new_columns: int = DEFAULT_MAX_NEW_COLUMNS,
 ) -> int:
     """Write every record of the run to parts, tracking keys and types; returns the record count.
 
-    A key that cannot name a column (empty, whitespace, control characters, too long) fails the run
-    here, naming the record and the key, before anything reaches the warehouse.
+    A key that cannot name a column (empty, whitespace, control or formatting characters, too long)
+    or the key beyond ``max_new_columns`` keys matching none of ``columns`` (the table's, or those
+    it will be created with) fails the run here, naming the record and the key, before anything
+    reaches the warehouse.
     """
     observe, write = tracker.observe, writer.write
     known = 0
     index = 0
     by_case: dict[str, str] = {}  # key.lower() -> the first key spelled so
+    existing = {c.lower() for c in columns}
+    new = 0
     for chunk in records:
         for record in chunk:
             observe(record)
@@ -224,6 +235,13 @@ def stage_to_parts(
                                 f"it differs from key {first!r} only in case, and both would name one "
                                 f"{dialect.name} column"
                             )
+                        if str(key).lower() not in existing:
+                            new += 1
+                            if new > max_new_columns:
+                                raise PeakConfigError(
+                                    f"it would be new column {new:,} of this run; a run adds at most "
+                                    f"{max_new_columns:,} (max_new_columns), and nothing was changed"
+                                )
                     except PeakConfigError as exc:
                         raise RecordValidationError(
                             [
@@ -238,6 +256,44 @@ def stage_to_parts(
             index += 1
     writer.close()
     return writer.records
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """What the target table needs for this run's records, applied only after the commit gate:
+    ``create`` (its columns) when it does not exist, then ``add`` (new columns for new keys)."""
+
+    create: list[WarehouseColumn] | None
+    add: list[WarehouseColumn]
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.create) or bool(self.add)
+
+
+def plan_table(
+    table: str,
+    columns: Sequence[str] | None,
+    declared: Sequence[WarehouseColumn] | None,
+    tracker: SchemaTracker,
+    *,
+    add_new_columns: bool,
+) -> TablePlan:
+    """The plan for ``table`` whose columns are ``columns`` (``None``: it does not exist), from the
+    ``declared`` columns and the keys seen; ``PeakConfigError`` for new keys with
+    ``add_new_columns=False``."""
+    create: list[WarehouseColumn] | None = None
+    if columns is None:
+        create = list(declared or inferred_columns(tracker, tracker.keys))
+        columns = [c.name for c in create]
+    if not columns:
+        return TablePlan(None, [])
+    _, missing = match_keys(tracker.keys, columns)
+    if missing and not add_new_columns:
+        raise PeakConfigError(
+            f"records have keys with no column in {table}: {', '.join(missing)} (add_new_columns=False)"
+        )
+    return TablePlan(create, inferred_columns(tracker, missing))
 
 
 def move_staged(

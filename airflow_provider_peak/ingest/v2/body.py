@@ -2,20 +2,24 @@
 
 A body is ``{"solutionName":..,"operationType":..,"data":[rows]}`` (plus ``"dryRun":true`` for a dry
 run; ``dryRun`` is left out otherwise, as the oldest revision does not know it). The rows are
-packed by ``ingest.batching.pack``; the wrapper's bytes are taken off its byte budget, so the
-whole body, as sent, stays within ``max_bytes``.
+packed by ``ingest.batching`` (the pipeline's ``EncodeAndPack``, or ``pack_requests`` for encoded
+rows); the wrapper's bytes are taken off its byte budget, so the whole body, as sent, stays within
+``max_bytes``.
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-from airflow_provider_peak.ingest.batching import pack
-from airflow_provider_peak.ingest.checkpoint import batch_key
+import msgspec
+
+from airflow_provider_peak.ingest.batching import Batch, pack
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
+
+_DECODE = msgspec.json.Decoder(float_hook=Decimal)
 
 
 class RequestBody:
@@ -45,27 +49,29 @@ class RequestBody:
         return self.prefix + data + self.suffix
 
 
-@dataclass(frozen=True)
-class V2Request:
-    """One ingest request.
+class V2Request(Batch):
+    """One ingest request: a ``Batch`` under v2's names.
 
     :param index: 0-based number of the request in the load.
     :param body: the exact body.
     :param rows: the input index of each of its rows, in order (``failed`` indices map through it).
     """
 
-    index: int
-    body: bytes
-    rows: tuple[int, ...]
+    def __init__(self, index: int, body: bytes, rows: tuple[int, ...]) -> None:
+        super().__init__(index, body, len(rows), rows[0] if rows else 0, indices=tuple(rows))
 
     @property
-    def count(self) -> int:
-        return len(self.rows)
+    def rows(self) -> tuple[int, ...]:
+        return self.indices
 
-    @property
-    def key(self) -> str:
-        """The checkpoint key (``ingest.checkpoint.batch_key``): same position and same bytes."""
-        return batch_key(self.index, self.body)
+
+def records_sent(body: bytes, data_key: str) -> list[Any] | None:
+    """The rows of a request body exactly as sent (numbers exact), or ``None`` if unreadable."""
+    try:
+        sent = _DECODE.decode(body).get(data_key)
+    except (msgspec.DecodeError, AttributeError):
+        return None
+    return sent if isinstance(sent, list) else None
 
 
 def pack_requests(
@@ -85,14 +91,5 @@ def pack_requests(
     wire = wire or V2Wire()
     rows_limit = wire.max_rows if max_rows is None else max_rows
     bytes_limit = (wire.max_bytes if max_bytes is None else max_bytes) - body.overhead
-    pending: deque[int] = deque()
-
-    def remember() -> Iterator[tuple[int, bytes]]:
-        for index, data in encoded:
-            pending.append(index)
-            yield index, data
-
-    # pack() keeps the input order (window 1), so a batch holds the next ``count`` indices.
-    for batch in pack(remember(), max_records=rows_limit, max_bytes=bytes_limit):
-        rows = tuple(pending.popleft() for _ in range(batch.count))
-        yield V2Request(batch.index, body.wrap(batch.body), rows)
+    for batch in pack(encoded, max_records=rows_limit, max_bytes=bytes_limit):
+        yield V2Request(batch.index, body.wrap(batch.body), batch.indices)

@@ -1,4 +1,4 @@
-"""The row-level error codes this provider uses for Peak's v2 API, client side and in the emulator.
+"""The row-level error codes this provider uses for Peak's v2 API (the emulator answers with the same).
 
 Peak documents the shape of a row error (a ``DI_E_XXXXX`` code, a category and a message) but not its
 catalogue. These codes are this provider's own (**assumed**, see ``docs/ingestion-v2.md``): the

@@ -3,63 +3,26 @@
 Only ``failed`` and the code/category/message of a row error are documented; everything else is
 read through ``V2Wire``'s candidate keys and never fails: a part that cannot be read is skipped
 with a warning. Server text is cut short, and a reply never claims more failed rows than were
-sent. ``LoadTotals`` adds the outcomes of a load up and turns failures into
-``PeakRowsFailedError``.
+sent. The outcome (``IngestOutcome``) and its totals (``LoadTotals``) are the pipeline's
+(``ingest.outcomes``), shared with v1.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_peak.exceptions import PeakRowsFailedError
-from airflow_provider_peak.ingest.v2.rows import RowError
+from airflow_provider_peak.ingest.outcomes import IngestOutcome, LoadTotals, RowFailure
+from airflow_provider_peak.ingest.record_errors import RowError, short_repr
 from airflow_provider_peak.ingest.v2.wire import V2Wire
-from airflow_provider_peak.ingest.validation import short_repr
+from airflow_provider_peak.utils.redaction import neutral, neutral_value
+
+__all__ = ["IngestOutcome", "LoadTotals", "RowFailure", "parse_ingest_reply"]
 
 #: Errors kept per failed row, and characters kept of a server message, code or category.
 MAX_ERRORS_PER_ROW = 50
 MAX_MESSAGE = 300
 MAX_CODE = 40
-
-
-@dataclass(frozen=True)
-class RowFailure:
-    """One row the server refused.
-
-    :param index: its position in the request, as the server gave it (``None`` if not given).
-    :param row: its index in the load's input, when ``index`` could be mapped.
-    :param errors: its errors (``RowError.row`` is ``row``, else ``index``, else -1).
-    :param data: the row as the server echoed it, if it did (may hold personal data: never log it).
-    """
-
-    index: int | None
-    row: int | None
-    errors: tuple[RowError, ...]
-    data: Any = field(default=None, repr=False, compare=False)
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(e.code for e in self.errors))
-
-
-@dataclass(frozen=True)
-class IngestOutcome:
-    """What one ingest request did."""
-
-    sent: int
-    accepted: int
-    failed: tuple[RowFailure, ...]
-    request_id: str | None = None
-    dry_run: bool = False
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def by_code(self) -> Counter[str]:
-        """Failed rows per error code (a row with two codes counts under both)."""
-        return Counter(code for failure in self.failed for code in failure.codes)
 
 
 def _first(data: Mapping[str, Any], keys: Sequence[str]) -> Any:
@@ -85,7 +48,7 @@ def _errors(item: Mapping[str, Any], position: int, wire: V2Wire) -> list[RowErr
     errors: list[RowError] = []
     for entry in raw[:MAX_ERRORS_PER_ROW]:
         if isinstance(entry, str):
-            errors.append(RowError(position, None, "", "", _short(entry, MAX_MESSAGE)))
+            errors.append(RowError(position, None, "", "", _short(neutral(entry), MAX_MESSAGE)))
             continue
         if not isinstance(entry, Mapping):
             continue
@@ -93,10 +56,12 @@ def _errors(item: Mapping[str, Any], position: int, wire: V2Wire) -> list[RowErr
         errors.append(
             RowError(
                 position,
-                column[:200] if isinstance(column, str) else None,
+                # The server's words, one line each (they reach messages and the log); the code is
+                # kept as sent (it is counted, and made one line where it is shown).
+                neutral(column)[:200] if isinstance(column, str) else None,
                 _short(entry.get(wire.error_code_key), MAX_CODE),
-                _short(entry.get(wire.error_category_key), MAX_CODE),
-                _short(entry.get(wire.error_message_key), MAX_MESSAGE),
+                _short(neutral_value(entry.get(wire.error_category_key)), MAX_CODE),
+                _short(neutral_value(entry.get(wire.error_message_key)), MAX_MESSAGE),
             )
         )
     return errors
@@ -168,46 +133,3 @@ def parse_ingest_reply(
         dry_run=dry_run,
         warnings=tuple(notes),
     )
-
-
-@dataclass
-class LoadTotals:
-    """Outcomes of a load added up: rows sent, accepted and failed, failed rows per code."""
-
-    sent: int = 0
-    accepted: int = 0
-    failed: int = 0
-    requests: int = 0
-    dry_run: bool = False
-    by_code: Counter[str] = field(default_factory=Counter)
-    examples: list[str] = field(default_factory=list)
-
-    def add(self, outcome: IngestOutcome, *, keep_examples: int = 20) -> None:
-        self.requests += 1
-        self.sent += outcome.sent
-        self.accepted += outcome.accepted
-        self.failed += len(outcome.failed)
-        self.dry_run = self.dry_run or outcome.dry_run
-        self.by_code.update(outcome.by_code)
-        for failure in outcome.failed:
-            if len(self.examples) >= keep_examples:
-                break
-            self.examples.extend(str(e) for e in failure.errors[:1])
-
-    def error(self) -> PeakRowsFailedError | None:
-        """``PeakRowsFailedError`` when any row failed (the message says the others were accepted)."""
-        if not self.failed:
-            return None
-        return PeakRowsFailedError(
-            self.failed, self.accepted, dict(self.by_code), self.examples, dry_run=self.dry_run
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "rows_sent": self.sent,
-            "rows_accepted": self.accepted,
-            "rows_failed": self.failed,
-            "failed_by_code": dict(self.by_code),
-            "dry_run": self.dry_run,
-        }

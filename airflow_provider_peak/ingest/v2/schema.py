@@ -15,13 +15,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from airflow_provider_peak.exceptions import FormatError, SolutionTableNotFoundError
 from airflow_provider_peak.ingest.formats import DateTimeFormat
+from airflow_provider_peak.ingest.record_errors import short_repr
+from airflow_provider_peak.ingest.types import ColumnSpec, V2Type, type_of
 from airflow_provider_peak.ingest.v2.wire import V2Wire
-from airflow_provider_peak.ingest.validation import short_repr
 
 MAX_PRECISION = 38
 MAX_SCALE = 37
@@ -29,34 +29,6 @@ MAX_SCALE = 37
 DATE_FORMAT = "YYYY-MM-DD"
 TIMESTAMP_FORMATS = ("YYYY-MM-DD HH:MI:SS", "YYYY-MM-DD HH:MI:SS ±hh:mm")
 MAX_WARNINGS = 50
-
-
-class V2Type(str, Enum):
-    """Column data types of the v2 API; ``UNKNOWN`` for a type this provider cannot check."""
-
-    STRING = "string"
-    INTEGER = "integer"
-    BOOLEAN = "boolean"
-    FLOAT = "float"
-    NUMERIC = "numeric"
-    JSON = "json"
-    DATE = "date"
-    TIMESTAMP = "timestamp"
-    ENUM = "enum"
-    UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, value: Any) -> V2Type:
-        """Any letter case; ``datetime`` is ``timestamp`` (inferred, C15); anything else ``UNKNOWN``."""
-        if not isinstance(value, str):
-            return cls.UNKNOWN
-        text = value.strip().lower()
-        if text == "datetime":
-            return cls.TIMESTAMP
-        for member in cls:
-            if member.value == text and member is not cls.UNKNOWN:
-                return member
-        return cls.UNKNOWN
 
 
 # Peak's tokens (S15, S16) -> ingest.formats tokens. ``HH`` is read as a 24-hour hour: the
@@ -102,6 +74,25 @@ class SolutionColumn:
     def rejects_null(self) -> bool:
         """``nonNull`` and primary key columns refuse ``null`` (primary keys: assumed)."""
         return self.non_null or self.primary_key
+
+    @property
+    def spec(self) -> ColumnSpec:
+        """The column as the validator compiles it (``types.ColumnSpec``)."""
+        return ColumnSpec(
+            self.name,
+            type_of(self.type),
+            self.type.value,
+            formats=self.formats,
+            format_names=self.format_names,
+            precision=self.precision,
+            scale=self.scale,
+            required=self.required,
+            non_null=self.non_null,
+            primary_key=self.primary_key,
+            min_length=self.min_length,
+            max_length=self.max_length,
+            values=self.values,
+        )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ says for each field whether it is documented (``doc``), read between the lines (
 contradicted between revisions (``conflict``) or not public at all (``unknown``).
 
 Fields ending in ``_keys`` are candidate names, read in order (the first one present wins) from
-replies whose shape is not public; the emulator writes the first one.
+replies whose shape is not public. The emulator's ``peak_emulator.Wire`` has fields of the same
+names (and writes the first candidate), so a test configures both sides alike.
 """
 
 from __future__ import annotations

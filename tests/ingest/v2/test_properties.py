@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api, Tenant
 from airflow_provider_peak.ingest.v2.body import RequestBody
 from airflow_provider_peak.ingest.v2.rows import RowValidator
 from airflow_provider_peak.ingest.v2.schema import (
@@ -29,6 +28,8 @@ from airflow_provider_peak.ingest.v2.schema import (
 )
 from airflow_provider_peak.ingest.v2.wire import V2Wire
 from airflow_provider_peak.ingest.validation import INT64_MAX, INT64_MIN
+from peak_emulator.ingestion_v2 import IngestionV2Api, Tenant
+from peak_emulator.v2_wire import Wire
 
 PROFILE = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOKEN = "pat-property-tests"
@@ -36,9 +37,7 @@ HEADERS = {"Authorization": TOKEN}
 
 
 def make_api(*, case_sensitive: bool = True) -> IngestionV2Api:
-    api = IngestionV2Api(
-        tokens={TOKEN: Tenant("props", "42")}, wire=V2Wire(case_sensitive_keys=case_sensitive)
-    )
+    api = IngestionV2Api(tokens={TOKEN: Tenant("props", "42")}, wire=Wire(case_sensitive_keys=case_sensitive))
     api.set_rate_limit(None)
     return api
 
@@ -47,7 +46,7 @@ def client_tables(api: IngestionV2Api) -> dict[str, SolutionTable]:
     """The demo solution as the client reads it, from the emulator's reply as JSON on the wire."""
     reply = api.handle("GET", api.wire.schema_path, {"solutionName": ["DEMO_OOTB"]}, HEADERS, b"")
     assert reply.status == 200
-    solution = parse_solution_schema(json.loads(reply.encode()), api.wire)
+    solution = parse_solution_schema(json.loads(reply.encode()), V2Wire())
     assert solution.warnings == ()
     return {t.full_name: t for t in solution.tables}
 
@@ -62,7 +61,7 @@ VALIDATORS = {
 
 
 def server_verdict(api: IngestionV2Api, table: str, body: bytes) -> list[tuple[int, str | None, str]]:
-    reply = api.handle("POST", api.wire.ingest_path_for(table), {}, HEADERS, body)
+    reply = api.handle("POST", V2Wire().ingest_path_for(table), {}, HEADERS, body)
     assert reply.status == 200, reply.payload
     payload = json.loads(reply.encode())
     assert payload["dryRun"] is True

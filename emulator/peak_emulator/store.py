@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from airflow_provider_peak.ingest.schema import TableSchema
+from peak_emulator.peak_tables import TableDef
 
 SCHEMA_SQL = """
 create table if not exists tables (
@@ -51,17 +51,17 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def create(self, schema: TableSchema) -> dict[str, Any]:
+    def create(self, definition: TableDef) -> dict[str, Any]:
         created = datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        table = TableSchema(schema.name, schema.columns, created_at=created).to_dict()
+        table = {**definition.to_dict(), "createdAt": created}
         with self._lock:
             try:
                 self._db.execute(
                     "insert into tables (name, name_key, definition, created_at) values (?, ?, ?, ?)",
-                    (schema.name, schema.name.lower(), json.dumps(table), created),
+                    (definition.name, definition.name.lower(), json.dumps(table), created),
                 )
             except sqlite3.IntegrityError:
-                raise TableExists(schema.name) from None
+                raise TableExists(definition.name) from None
         return table
 
     def get(self, name: str) -> dict[str, Any] | None:

@@ -1,7 +1,9 @@
 """Command line: serve the emulator, or show what a running one holds.
 
-python -m airflow_provider_peak.emulator [serve] --port 8080 --db peak.sqlite --api-key demo
-python -m airflow_provider_peak.emulator show --url http://127.0.0.1:8080 [TABLE] [--limit 20] [--json]
+python -m peak_emulator [serve] --port 8080 --db peak.sqlite --api-key KEY
+python -m peak_emulator show --url http://127.0.0.1:8080 [TABLE] [--limit 20] [--json]
+
+Keys that are not given are generated at random and printed at start-up.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_peak.emulator.ingestion_v2 import IngestionV2Api
-from airflow_provider_peak.emulator.server import ADMIN_HEADER, PeakEmulator
+from peak_emulator.ingestion_v2 import IngestionV2Api, Tenant
+from peak_emulator.server import ADMIN_HEADER, PeakEmulator
 
 ADMIN_KEY_ENV = "PEAK_EMULATOR_ADMIN_KEY"
+DEMO_TENANT = "demo"
 
-PROG = "python -m airflow_provider_peak.emulator"
+PROG = "python -m peak_emulator"
 USAGE = f"""{PROG} [serve] [options]
        {PROG} show --url URL [TABLE] [--limit N] [--json]"""
 SERVE_DESCRIPTION = """\
@@ -36,9 +39,11 @@ Serve a local Peak API on a real HTTP port, for tests and demos:
   /_emulator/... tables, rows, faults and counters for tests (an admin key when set; required
                  to listen on anything but loopback)
 
+Keys: every API needs one, and none is built in. A key left out (--api-key, --peaka-api-key,
+--v2-token) is generated at random and printed at start-up, after the "listening" line.
+
 "show" prints the tables a running emulator holds, or one table's rows (see "show --help").
 Stop the server with Ctrl-C or SIGTERM."""
-DEFAULT_PEAKA_KEY = "demo-peaka-key"
 DEFAULT = " (default: %(default)s)"
 
 
@@ -59,7 +64,7 @@ def _serve_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY",
         help="a tenant API key Peak's API accepts, sent as 'Authorization: KEY'; repeatable "
-        "(default: none, so every Peak API request without an OAuth token is answered 401)",
+        "(default: one random key, printed at start-up, unless --client is given)",
     )
     add(
         "--client",
@@ -93,7 +98,7 @@ def _serve_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY",
         help="an API key Peaka's cache API accepts as 'Bearer KEY'; "
-        f"repeatable (default: {DEFAULT_PEAKA_KEY})",
+        "repeatable (default: one random key, printed at start-up)",
     )
     add(
         "--peaka-step",
@@ -111,7 +116,8 @@ def _serve_parser() -> argparse.ArgumentParser:
         "--v2-token",
         action="append",
         metavar="TOKEN[:TENANT]",
-        help="a personal access token of Peak's v2 ingestion API; repeatable (default: demo-pat)",
+        help="a personal access token of Peak's v2 ingestion API, of the tenant TENANT (default: demo); "
+        "repeatable (default: one random token of the tenant demo, printed at start-up)",
     )
     add("--v2-rate", type=float, default=50.0, help="v2 requests per second per tenant, 0 for none" + DEFAULT)
     return parser
@@ -138,14 +144,14 @@ def _show_parser() -> argparse.ArgumentParser:
 
 def serve(args: argparse.Namespace) -> None:
     clients = dict(item.split(":", 1) for item in args.client)
-    v2_tokens = {}
-    for item in args.v2_token or ["demo-pat"]:
+    v2_tokens: dict[str, str | Tenant] = {}
+    for item in args.v2_token or []:
         token, _, tenant = item.partition(":")
-        v2_tokens[token] = tenant or "demo"
-    v2 = IngestionV2Api(tokens=v2_tokens)
+        v2_tokens[token] = tenant or DEMO_TENANT
+    v2 = IngestionV2Api(tokens=v2_tokens or None)
     v2.set_rate_limit(args.v2_rate or None)
     emulator = PeakEmulator(
-        api_keys=args.api_key,
+        api_keys=args.api_key or None,
         oauth_clients=clients,
         token_ttl=args.token_ttl,
         db=args.db,
@@ -159,25 +165,37 @@ def serve(args: argparse.Namespace) -> None:
         quiet=args.quiet,
         validate=not args.no_validate,
         source_orders=args.source_orders,
-        peaka_api_keys=args.peaka_api_key or [DEFAULT_PEAKA_KEY],
+        peaka_api_keys=args.peaka_api_key or None,
         peaka_step=args.peaka_step,
         admin_key=args.admin_key,
         ingestion_v2=v2,
     )
+    if not args.v2_token:
+        emulator.generated["v2"] = next(iter(v2.tokens))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    if not args.api_key and not clients:
-        print(
-            "warning: no --api-key or --client given, so Peak's API answers 401 to every request; "
-            "start with --api-key KEY and set the connection's password to KEY",
-            file=sys.stderr,
-            flush=True,
-        )
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     with emulator:
         print(f"Peak emulator listening on {emulator.url} (Peaka API: {emulator.peaka_url})", flush=True)
+        for line in generated_keys(emulator):
+            print(line, flush=True)
         stopped.wait()
+
+
+GENERATED = {
+    "peak": ("Peak API key", "--api-key"),
+    "peaka": ("Peaka API key", "--peaka-api-key"),
+    "v2": (f"v2 personal access token (tenant {DEMO_TENANT})", "--v2-token"),
+}
+
+
+def generated_keys(emulator: PeakEmulator) -> list[str]:
+    """One line per key the emulator generated, saying how to choose one instead."""
+    return [
+        f"{GENERATED[api][0]}: {key} (generated; choose your own with {GENERATED[api][1]})"
+        for api, key in emulator.generated.items()
+    ]
 
 
 def _get(url: str, admin_key: str | None) -> Any:

@@ -1,11 +1,12 @@
 """The emulator's v2 solution definitions and row checks: the server's side of docs/ingestion-v2.md.
 
-Written independently of the client's validator (``airflow_provider_peak.ingest.v2.rows``) and of
-its lenient schema reader, so that a property test comparing the two means something: this side
-knows its own definitions exactly and applies the newest revision's save-schema rules to them
-(exactly one of required/optional, nonNull only with required, numeric precision 1-38 and scale
-0-37, no precision on float, the documented date and timestamp formats, primary key columns
-required). It shares only the vocabulary: the error codes and the date/time format engine.
+Written independently of the client's validator and of its lenient schema reader, so that a
+property test comparing the two means something: this side knows its own definitions exactly and
+applies the newest revision's save-schema rules to them (exactly one of required/optional, nonNull
+only with required, numeric precision 1-38 and scale 0-37, no precision on float, the documented
+date and timestamp formats, primary key columns required). The row error codes are this provider's
+own catalogue (Peak publishes none): the client predicts the same ones, so the two can be compared
+row by row.
 
 Rows arrive parsed with ``parse_float=Decimal``: a JSON number with a fraction or an exponent is
 a ``Decimal``, an integer literal an ``int``.
@@ -16,17 +17,61 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
-from airflow_provider_peak.ingest.formats import DateTimeFormat
-from airflow_provider_peak.ingest.v2 import codes
-from airflow_provider_peak.ingest.v2.codes import RowCode
-from airflow_provider_peak.ingest.v2.schema import DATE_FORMAT, TIMESTAMP_FORMATS, compile_format
 
 TYPES = ("string", "integer", "boolean", "float", "numeric", "json", "date", "timestamp", "datetime", "enum")
 _NUMERIC_STRING = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _INT64 = (-(2**63), 2**63 - 1)
+
+
+@dataclass(frozen=True)
+class RowCode:
+    code: str
+    category: str
+
+
+NOT_AN_OBJECT = RowCode("DI_E_10001", "STRUCTURE")
+UNKNOWN_COLUMN = RowCode("DI_E_10002", "SCHEMA")
+MISSING_REQUIRED = RowCode("DI_E_10003", "REQUIRED")
+NULL_NOT_ALLOWED = RowCode("DI_E_10004", "REQUIRED")
+DUPLICATE_COLUMN = RowCode("DI_E_10005", "SCHEMA")
+WRONG_TYPE = RowCode("DI_E_20001", "DATA_TYPE")
+OUT_OF_RANGE = RowCode("DI_E_20002", "DATA_TYPE")
+EXCEEDS_PRECISION = RowCode("DI_E_20003", "PRECISION")
+EXCEEDS_SCALE = RowCode("DI_E_20004", "PRECISION")
+BAD_FORMAT = RowCode("DI_E_20005", "FORMAT")
+BAD_LENGTH = RowCode("DI_E_20006", "CONSTRAINT")
+NOT_ALLOWED_VALUE = RowCode("DI_E_20007", "CONSTRAINT")
+
+# ----------------------------------------------------------------------------- date and time formats
+# The only formats Peak's save-schema call allows: a date, and a timestamp without or with an
+# offset (``2026-01-31 23:59:59 +05:30``). A value must also be a real date and time.
+DATE_FORMAT = "YYYY-MM-DD"
+TIMESTAMP_FORMATS = ("YYYY-MM-DD HH:MI:SS", "YYYY-MM-DD HH:MI:SS ±hh:mm")
+_DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+_TIME = r" ([0-9]{2}):([0-9]{2}):([0-9]{2})"
+_SHAPES = {
+    DATE_FORMAT: re.compile(_DATE),
+    TIMESTAMP_FORMATS[0]: re.compile(_DATE + _TIME),
+    TIMESTAMP_FORMATS[1]: re.compile(_DATE + _TIME + r" [+-]([0-9]{2}):([0-9]{2})"),
+}
+
+
+def matches_format(format_text: str, value: str) -> bool:
+    found = _SHAPES[format_text].fullmatch(value)
+    if found is None:
+        return False
+    numbers = [int(n) for n in found.groups()]
+    year, month, day, hour, minute, second = [*numbers, 0, 0, 0][:6]
+    try:
+        datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return False
+    if len(numbers) == 8:
+        return numbers[7] <= 59 and timedelta(hours=numbers[6], minutes=numbers[7]) <= timedelta(hours=18)
+    return True
 
 
 class DefinitionError(ValueError):
@@ -40,7 +85,6 @@ class Column:
     required: bool
     non_null: bool
     primary_key: bool
-    formats: tuple[DateTimeFormat, ...] = ()
     format_text: str = ""
     precision: int | None = None
     scale: int = 0
@@ -118,7 +162,6 @@ def _column(table: str, raw: Any, keys: tuple[str, ...]) -> Column:
         raise DefinitionError(f"{where}: a primary key column must be required")
     if "defaultValue" in raw and required:
         raise DefinitionError(f"{where}: only optional columns take a defaultValue")
-    formats: tuple[DateTimeFormat, ...] = ()
     text = ""
     if kind in ("date", "timestamp"):
         given = (by_type.get("timestampFormat") or {}).get("format")
@@ -126,7 +169,6 @@ def _column(table: str, raw: Any, keys: tuple[str, ...]) -> Column:
         if not isinstance(given, str) or given not in allowed:
             raise DefinitionError(f"{where}: timestampFormat must be one of {allowed}, got {given!r}")
         text = given
-        formats = (compile_format(text, kind),)
     precision, scale = raw.get("precision"), raw.get("scale")
     if kind == "numeric":
         precision = _int(precision, f"{where}: precision", 1, 38)
@@ -149,7 +191,6 @@ def _column(table: str, raw: Any, keys: tuple[str, ...]) -> Column:
         required,
         non_null,
         name in keys,
-        formats,
         text,
         precision,
         scale or 0,
@@ -186,43 +227,43 @@ def check_value(column: Column, value: Any) -> tuple[RowCode, str] | None:
     """Why ``value`` does not fit ``column``, or ``None``."""
     if value is None:
         if column.non_null or column.primary_key:
-            return codes.NULL_NOT_ALLOWED, "null is not allowed here"
+            return NULL_NOT_ALLOWED, "null is not allowed here"
         return None
     kind = column.type
     if kind == "json":
         return None
     if kind in ("string", "enum"):
         if not isinstance(value, str):
-            return codes.WRONG_TYPE, f"expected {kind}"
+            return WRONG_TYPE, f"expected {kind}"
         too_short = column.min_length is not None and len(value) < column.min_length
         if too_short or (column.max_length is not None and len(value) > column.max_length):
-            return codes.BAD_LENGTH, "length out of bounds"
+            return BAD_LENGTH, "length out of bounds"
         if column.values is not None and value not in column.values:
-            return codes.NOT_ALLOWED_VALUE, "not an allowed value"
+            return NOT_ALLOWED_VALUE, "not an allowed value"
         return None
     if kind == "boolean":
-        return None if isinstance(value, bool) else (codes.WRONG_TYPE, "expected boolean")
+        return None if isinstance(value, bool) else (WRONG_TYPE, "expected boolean")
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            return codes.WRONG_TYPE, "expected integer"
-        return None if _INT64[0] <= value <= _INT64[1] else (codes.OUT_OF_RANGE, "integer out of range")
+            return WRONG_TYPE, "expected integer"
+        return None if _INT64[0] <= value <= _INT64[1] else (OUT_OF_RANGE, "integer out of range")
     if kind in ("float", "numeric"):
         if not _is_number(value):
-            return codes.WRONG_TYPE, f"expected {kind}"
+            return WRONG_TYPE, f"expected {kind}"
         if kind == "float" or column.precision is None:
             return None
         whole, fraction = _digits(Decimal(value))
         if whole > column.precision - column.scale:
-            return codes.EXCEEDS_PRECISION, f"exceeds precision {column.precision}"
+            return EXCEEDS_PRECISION, f"exceeds precision {column.precision}"
         if fraction > column.scale:
-            return codes.EXCEEDS_SCALE, f"exceeds scale {column.scale}"
+            return EXCEEDS_SCALE, f"exceeds scale {column.scale}"
         return None
     # date and timestamp
     if not isinstance(value, str):
-        return codes.WRONG_TYPE, f"expected {kind}"
-    if any(fmt.parse(value) is not None for fmt in column.formats):
+        return WRONG_TYPE, f"expected {kind}"
+    if matches_format(column.format_text, value):
         return None
-    return codes.BAD_FORMAT, f"does not match {column.format_text}"
+    return BAD_FORMAT, f"does not match {column.format_text}"
 
 
 @dataclass(frozen=True)
@@ -236,7 +277,7 @@ def check_row(table: Table, row: Any, *, case_sensitive: bool = True) -> tuple[d
     """``(row keyed by column names, problems)``: the keys in the row's order, then the missing
     required columns in definition order."""
     if not isinstance(row, dict):
-        return {}, [Problem(None, codes.NOT_AN_OBJECT, "the row is not a JSON object")]
+        return {}, [Problem(None, NOT_AN_OBJECT, "the row is not a JSON object")]
     folded: dict[str, str] = {}
     for column_name in table.columns:  # of two names differing only in case the first wins
         folded.setdefault(column_name.lower(), column_name)
@@ -245,10 +286,10 @@ def check_row(table: Table, row: Any, *, case_sensitive: bool = True) -> tuple[d
     for key, value in row.items():
         name = key if case_sensitive else folded.get(key.lower(), "")
         if name not in table.columns:
-            problems.append(Problem(key[:200], codes.UNKNOWN_COLUMN, "no such column"))
+            problems.append(Problem(key[:200], UNKNOWN_COLUMN, "no such column"))
             continue
         if name in named:
-            problems.append(Problem(name, codes.DUPLICATE_COLUMN, "the column is given twice"))
+            problems.append(Problem(name, DUPLICATE_COLUMN, "the column is given twice"))
             continue
         named[name] = value
         found = check_value(table.columns[name], value)
@@ -256,5 +297,5 @@ def check_row(table: Table, row: Any, *, case_sensitive: bool = True) -> tuple[d
             problems.append(Problem(name, *found))
     for column_name, column in table.columns.items():
         if column.required and column_name not in named:
-            problems.append(Problem(column_name, codes.MISSING_REQUIRED, "required column is missing"))
+            problems.append(Problem(column_name, MISSING_REQUIRED, "required column is missing"))
     return named, problems

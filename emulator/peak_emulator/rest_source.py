@@ -17,14 +17,16 @@ each of the three authentication types of Peak's REST API connector.
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from peak_emulator.replies import Reply
 
 PREFIX = "/_source"
 AUTH_MODES = ("none", "basic", "custom")
@@ -45,13 +47,6 @@ def make_order(order_id: int) -> dict[str, Any]:
         "created_at": (_EPOCH + timedelta(minutes=order_id)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "items": [{"sku": f"SKU-{order_id % 17:02d}", "qty": 1 + order_id % 4}],
     }
-
-
-@dataclass
-class SourceReply:
-    status: int
-    payload: Any
-    headers: Mapping[str, str]
 
 
 class SourceApi:
@@ -118,10 +113,17 @@ class SourceApi:
             return list(self._tokens)
 
     # ------------------------------------------------------------------ requests
+    def owns(self, path: str) -> bool:
+        return path.startswith(PREFIX)
+
     def handle(
-        self, method: str, path: str, query: Mapping[str, list[str]], headers: Any, body: Any
-    ) -> SourceReply:
+        self, method: str, path: str, query: Mapping[str, list[str]], headers: Any, raw: bytes
+    ) -> Reply:
         """Answer one request for ``path`` (which starts with ``/_source``)."""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
         parts = path[len(PREFIX) :].strip("/").split("/")
         route = "/".join(parts)
         with self._lock:
@@ -137,7 +139,7 @@ class SourceApi:
             return self._orders(query)
         return _error(404, "no such source endpoint")
 
-    def _check_auth(self, mode: str, header: str | None) -> SourceReply | None:
+    def _check_auth(self, mode: str, header: str | None) -> Reply | None:
         if mode == "none":
             return None
         scheme, _, value = (header or "").partition(" ")
@@ -152,7 +154,7 @@ class SourceApi:
             return _error(401, "a valid bearer token is required")
         return None
 
-    def _token(self, body: Any) -> SourceReply:
+    def _token(self, body: Any) -> Reply:
         if not isinstance(body, Mapping):
             return _error(400, "the token request needs a JSON object body")
         if body.get("client_id") != self.client_id or body.get("client_secret") != self.client_secret:
@@ -162,9 +164,9 @@ class SourceApi:
             self._tokens[token] = time.monotonic() + self.token_ttl
             self.stats["tokens_issued"] += 1
         reply = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl}
-        return SourceReply(200, reply, {})
+        return Reply(200, reply, {})
 
-    def _orders(self, query: Mapping[str, list[str]]) -> SourceReply:
+    def _orders(self, query: Mapping[str, list[str]]) -> Reply:
         try:
             after = int((query.get("after_id") or ["0"])[0])
             limit = int((query.get("limit") or ["25"])[0])
@@ -185,22 +187,22 @@ class SourceApi:
         with self._lock:
             self.stats["records_served"] += len(data)
         reply = {"data": data, "has_more": more, "next_after_id": data[-1]["order_id"] if more else None}
-        return SourceReply(200, reply, {})
+        return Reply(200, reply, {})
 
-    def _admin(self, method: str, parts: list[str], body: Any) -> SourceReply:
+    def _admin(self, method: str, parts: list[str], body: Any) -> Reply:
         if method == "POST" and parts == ["orders"]:
             count = body.get("count") if isinstance(body, Mapping) else None
             if not isinstance(count, int) or count < 0:
                 return _error(400, 'body must be {"count": <non-negative integer>}')
-            return SourceReply(201, {"orders": self.add_orders(count)}, {})
+            return Reply(201, {"orders": self.add_orders(count)}, {})
         if method == "POST" and parts == ["revoke"]:
             self.revoke_tokens()
-            return SourceReply(200, {"ok": True}, {})
+            return Reply(200, {"ok": True}, {})
         if method == "GET" and parts == ["stats"]:
             with self._lock:
-                return SourceReply(200, {"orders": self._count, **self.stats}, {})
+                return Reply(200, {"orders": self._count, **self.stats}, {})
         return _error(404, "no such source admin endpoint")
 
 
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> SourceReply:
-    return SourceReply(status, {"error": message}, headers or {})
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Reply:
+    return Reply(status, {"error": message}, dict(headers or {}))

@@ -4,7 +4,7 @@
 describes one, ``POST /api/v2/objects/{table}`` ingests rows with ``UPSERT`` (on the primary key)
 or ``APPEND``, optionally as a dry run. Rows are checked one by one (``v2_checks``): good rows are
 written, bad rows come back in ``failed`` with ``DI_E_...`` codes and are kept in
-``<table>_failed_rows``. Every path, key, header and limit comes from a ``V2Wire`` (the newest
+``<table>_failed_rows``. Every path, key, header and limit comes from a ``Wire`` (the newest
 revision by default), so a test can play any revision.
 
 Tenants are found from the personal access token, sent raw in ``Authorization``; optional
@@ -19,23 +19,25 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
 import msgspec
 
-from airflow_provider_peak.emulator.faults import Faults
-from airflow_provider_peak.emulator.v2_checks import Table, check_row
-from airflow_provider_peak.emulator.v2_demo import DEMO_SOLUTION
-from airflow_provider_peak.emulator.v2_store import FailedRow, Solution, SolutionStore
-from airflow_provider_peak.ingest.v2.wire import V2Wire
+from peak_emulator.faults import Faults
+from peak_emulator.replies import Reply
+from peak_emulator.v2_checks import Table, check_row
+from peak_emulator.v2_demo import DEMO_SOLUTION
+from peak_emulator.v2_store import FailedRow, Solution, SolutionStore
+from peak_emulator.v2_wire import Wire
 
 ROOT = "/api/v2/"
 ADMIN = "/_emulator/v2"
@@ -66,13 +68,7 @@ _ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
 @dataclass
-class V2Reply:
-    status: int
-    payload: Any
-    headers: dict[str, str] = field(default_factory=dict)
-    #: ``"reset"`` or ``"close"``: drop the connection instead of replying (a fault).
-    drop: str | None = None
-
+class V2Reply(Reply):
     def encode(self) -> bytes:
         """The JSON body; numbers parsed as ``Decimal`` are written back exactly as numbers."""
         return _ENCODER.encode(self.payload)
@@ -113,7 +109,8 @@ def _reject_constant(name: str) -> Any:
 class IngestionV2Api:
     """The emulated v2 API (see the module docstring). Thread-safe.
 
-    :param tokens: personal access tokens and their tenants (a name, or a ``Tenant``).
+    :param tokens: personal access tokens and their tenants (a name, or a ``Tenant``); ``None``: one
+        random token of the tenant ``demo`` (id ``1001``), in ``tokens``.
     :param wire: paths, keys, headers and limits (``max_rows``, ``max_bytes``,
         ``requests_per_second``, ``case_sensitive_keys``).
     :param rate_window: seconds of the sliding window the rate limit counts in.
@@ -129,7 +126,7 @@ class IngestionV2Api:
         self,
         *,
         tokens: Mapping[str, Tenant | str] | None = None,
-        wire: V2Wire | None = None,
+        wire: Wire | None = None,
         rate_window: float = 1.0,
         retry_after: int | None = None,
         require_tenant_headers: bool = False,
@@ -139,9 +136,9 @@ class IngestionV2Api:
         demo: bool = True,
         faults: Faults | None = None,
     ) -> None:
-        chosen = {"demo-pat": Tenant("demo", "1001")} if tokens is None else tokens
+        chosen = {secrets.token_urlsafe(18): Tenant("demo", "1001")} if tokens is None else tokens
         self.tokens = {t: v if isinstance(v, Tenant) else Tenant(v, v) for t, v in chosen.items()}
-        self.wire = wire or V2Wire()
+        self.wire = wire or Wire()
         self.rate_limit: float | None = self.wire.requests_per_second
         self.rate_window = rate_window
         self.retry_after = retry_after

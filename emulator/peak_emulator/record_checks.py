@@ -1,6 +1,6 @@
 """The emulator's record validation: the server's side of docs/contract.md, written independently
-of the client's compiled validator (``airflow_provider_peak.ingest.validation``) so that a property test
-comparing the two means something. Plain and slow on purpose: one readable rule per type.
+of the client's compiled validator so that a property test comparing the two means something.
+Plain and slow on purpose: one readable rule per type.
 
 Records arrive parsed with ``parse_float=Decimal``, so a JSON number with a fraction or exponent
 is a ``Decimal`` and an integer literal is an ``int``.
@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from airflow_provider_peak.ingest.schema import Column, ColumnType, TableSchema
+from peak_emulator.peak_tables import ColumnDef, TableDef
 
 MAX_DETAILS = 1_000
 NUMERIC_STRING = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
@@ -31,20 +31,20 @@ def _digits(value: int | Decimal | str) -> tuple[int, int]:
     return (len(str(whole)) if whole else 0), fraction
 
 
-def check_value(column: Column, value: Any) -> str | None:
+def check_value(column: ColumnDef, value: Any) -> str | None:
     """The reason ``value`` is not acceptable for ``column``, or ``None`` when it is."""
     kind = column.type
-    if value is None or kind is ColumnType.JSON:
+    if value is None or kind == "JSON":
         return None
-    if kind is ColumnType.STRING:
+    if kind == "string":
         return None if isinstance(value, str) else "expected string"
-    if kind is ColumnType.BOOLEAN:
+    if kind == "boolean":
         return None if isinstance(value, bool) else "expected boolean"
-    if kind is ColumnType.INTEGER:
+    if kind == "integer":
         if not isinstance(value, int) or isinstance(value, bool):
             return "expected integer"
         return None if -(2**63) <= value <= 2**63 - 1 else "out of range for a 64-bit integer"
-    if kind is ColumnType.NUMERIC:
+    if kind == "numeric":
         if isinstance(value, str):
             if not NUMERIC_STRING.fullmatch(value):
                 return "expected numeric: a number or a numeric string"
@@ -61,16 +61,16 @@ def check_value(column: Column, value: Any) -> str | None:
         return None
     # date and timestamp
     if not isinstance(value, str):
-        return f"expected {kind.value} string"
-    assert column.datetime_format is not None
-    if column.datetime_format.parse(value) is None:
-        return f"does not match {column.datetime_format.description}"
+        return f"expected {kind} string"
+    assert column.pattern is not None
+    if not column.pattern.matches(value):
+        return f"does not match {column.pattern.description}"
     return None
 
 
-def validate_records(schema: TableSchema, records: list[Any]) -> list[dict[str, Any]]:
+def validate_records(table: TableDef, records: list[Any]) -> list[dict[str, Any]]:
     """Every problem, at most one per (record, column), as the API's error ``details``."""
-    columns = schema.column_map
+    columns = table.by_name
     details: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         if not isinstance(record, dict):

@@ -20,6 +20,7 @@ Tables named with ``missing`` fail per item, as a table absent from its catalog 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -31,20 +32,19 @@ from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from airflow_provider_peak.models.peaka_cache import SCHEDULE_TYPE, STATUSES, PeakaSpecError, parse_duration
+from peak_emulator.replies import Reply
 
 PREFIX = "/peaka"
+#: Run statuses a test may script; a cache's own status is also NOT_INITIALIZED before its first run.
+STATUSES = ("RUNNING", "CANCELLED", "FAILED", "COMPLETED", "NOT_INITIALIZED")
+SCHEDULE_TYPE = "BASIC"
+#: The schedule expressions Peaka's reference shows: ISO-8601 durations in weeks, or in days,
+#: hours, minutes and seconds (months and years have no fixed length).
+_DURATION = re.compile(r"P(?:[0-9]+W|(?:[0-9]+D)?(?:T(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+S)?)?)")
 _API = "/api/v1/data/projects/"
 _ACTIONS = {"incrementalUpdate": "incremental", "fullRefreshUpdate": "full"}
 
 Step = float | Literal["read"]
-
-
-@dataclass
-class PeakaReply:
-    status: int
-    payload: Any
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class _Error(Exception):
@@ -131,25 +131,27 @@ def _expression(value: Any, name: str) -> str | None:
         return None
     if not isinstance(value, Mapping) or value.get("type") != SCHEDULE_TYPE:
         raise _Error(400, f"{name}.type must be {SCHEDULE_TYPE}")
-    expression = value.get("expression")
-    try:
-        parse_duration(str(expression))
-    except PeakaSpecError as exc:
-        raise _Error(400, f"{name}.expression: {exc}") from None
-    return str(expression)
+    expression = str(value.get("expression"))
+    if (
+        not _DURATION.fullmatch(expression)
+        or expression.endswith(("P", "T"))
+        or not any(ch in "123456789" for ch in expression)
+    ):
+        raise _Error(
+            400, f"{name}.expression: {expression[:40]!r} is not a positive ISO-8601 duration (PT6H, P1D)"
+        )
+    return expression
 
 
 class PeakaApi:
     """A local Peaka cache API (see the module docstring). Thread-safe.
 
-    :param api_keys: API keys accepted as ``Authorization: Bearer <key>``.
+    :param api_keys: API keys accepted as ``Authorization: Bearer <key>`` (none is built in).
     :param step: seconds each status of a run lasts, or ``"read"``: one status read each.
     :param missing: table names (``table`` or ``schema.table``) absent from every catalog.
     """
 
-    def __init__(
-        self, *, api_keys: Iterable[str] = ("demo-peaka-key",), step: Step = 0.5, missing: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, *, api_keys: Iterable[str], step: Step = 0.5, missing: Iterable[str] = ()) -> None:
         self.api_keys = frozenset(api_keys)
         self.step = step
         self.missing = set(missing)
@@ -203,20 +205,23 @@ class PeakaApi:
                 self.step = step
 
     # ------------------------------------------------------------------ HTTP
+    def owns(self, path: str) -> bool:
+        return path.startswith(f"{PREFIX}/")
+
     def handle(
         self, method: str, path: str, query: Mapping[str, list[str]], headers: Any, raw: bytes
-    ) -> PeakaReply:
+    ) -> Reply:
         """Answer one request for ``path`` (which starts with ``/peaka``)."""
         path = path[len(PREFIX) :]
         if path == "/_emulator/stats" and method == "GET":
             with self._lock:
-                return PeakaReply(200, dict(self.stats))
+                return Reply(200, dict(self.stats))
         with self._lock:
             self.stats["requests"] += 1
         try:
             reply = self._route(method, path, query, headers.get("Authorization"), raw)
         except _Error as exc:
-            reply = PeakaReply(
+            reply = Reply(
                 exc.status,
                 {
                     "timestamp": _now(),
@@ -233,7 +238,7 @@ class PeakaApi:
 
     def _route(
         self, method: str, path: str, query: Mapping[str, list[str]], auth: str | None, raw: bytes
-    ) -> PeakaReply:
+    ) -> Reply:
         if not path.startswith(_API):
             raise _Error(404, "no such endpoint")
         scheme, _, key = (auth or "").partition(" ")
@@ -257,11 +262,11 @@ class PeakaApi:
             self.stats[f"{method} {route}"] += 1
             if rest == ["status"] and method == "GET":  # every cache of the project (or catalog)
                 live = [c for c in self._live(project) if catalog is None or c.catalog_id == catalog]
-                return PeakaReply(200, [self._status(c, query) for c in live])
+                return Reply(200, [self._status(c, query) for c in live])
             if catalog is not None:
                 raise _Error(404, "no such endpoint")
             if rest == ["batch"] and method == "POST":
-                return PeakaReply(200, self._create_batch(project, body))
+                return Reply(200, self._create_batch(project, body))
             cache = self._find(project, rest[0]) if rest else None
             if cache is None:
                 raise _Error(405 if not rest else 404, "no such endpoint or method")
@@ -270,12 +275,12 @@ class PeakaApi:
             if rest[1:] == ["status"] and method == "GET":
                 if cache.deleted:  # Peaka has no DELETED status: a deleted cache is not found
                     raise _Error(404, f"cache {cache.id} not found")
-                return PeakaReply(200, self._status(cache, query))
+                return Reply(200, self._status(cache, query))
             if len(rest) == 2 and rest[1] in _ACTIONS and method == "POST":
                 if cache.deleted:
                     raise _Error(404, f"cache {cache.id} not found")
                 self._start(cache, _ACTIONS[rest[1]])
-                return PeakaReply(200, {})
+                return Reply(200, {})
         raise _Error(405, f"{method} is not allowed here")
 
     def _fault(self) -> None:
@@ -343,20 +348,20 @@ class PeakaApi:
         cache.runs[mode] = _Run(str(uuid.uuid4()), mode, time.monotonic(), statuses, self.step, error)
         cache.logs.append({"timestamp": _now(), "action": "START", "cacheType": mode, "isScheduled": False})
 
-    def _cache(self, method: str, cache: _Cache, body: Any) -> PeakaReply:
+    def _cache(self, method: str, cache: _Cache, body: Any) -> Reply:
         if cache.deleted:
             raise _Error(404, f"cache {cache.id} not found")
         if method == "GET":
-            return PeakaReply(200, cache.to_wire())
+            return Reply(200, cache.to_wire())
         if method == "DELETE":
             cache.deleted = True
-            return PeakaReply(200, {})
+            return Reply(200, {})
         if method == "PUT":
             if not isinstance(body, Mapping):
                 raise _Error(400, "the body must be an object")
             cache.incremental = _expression(body.get("incrementalCacheSchedule"), "incrementalCacheSchedule")
             cache.full = _expression(body.get("fullRefreshCacheSchedule"), "fullRefreshCacheSchedule")
-            return PeakaReply(200, cache.to_wire())
+            return Reply(200, cache.to_wire())
         raise _Error(405, f"{method} is not allowed here")
 
     def _status(self, cache: _Cache, query: Mapping[str, list[str]]) -> dict[str, Any]:

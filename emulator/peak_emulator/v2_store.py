@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_peak.emulator.v2_checks import DefinitionError, Table, compile_table
+from peak_emulator.v2_checks import DefinitionError, Table, compile_table
 
 
 @dataclass

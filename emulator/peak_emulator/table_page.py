@@ -9,12 +9,14 @@ come from clients: everything is escaped, and long cells are cut.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from html import escape
 from typing import Any
 from urllib.parse import unquote
 
-from airflow_provider_peak.emulator.store import Store
+from peak_emulator.replies import Reply
+from peak_emulator.store import Store
 
 PREFIX = "/data/tables/"
 ROWS_SHOWN = 20
@@ -100,3 +102,21 @@ def table_page(store: Store, path: str) -> tuple[int, bytes]:
         f"{data}"
     )
     return 200, _page(f"{table['name']} - Peak emulator", body)
+
+
+class TablePages:
+    """The pages, as an API the server mounts (``GET`` only)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def owns(self, path: str) -> bool:
+        return path.startswith(PREFIX)
+
+    def handle(
+        self, method: str, path: str, query: Mapping[str, list[str]], headers: Any, body: bytes
+    ) -> Reply:
+        if method != "GET":  # as the API answers a path it does not have
+            return Reply(404, {"error": {"code": "NOT_FOUND", "message": "no such endpoint"}})
+        status, page = table_page(self.store, path)
+        return Reply(status, headers=dict(HEADERS), body=page)

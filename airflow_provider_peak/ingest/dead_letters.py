@@ -1,0 +1,168 @@
+"""The dead-letter file of a load: one strict JSON line per record that was not loaded.
+
+One writer for every Peak API; each API names the fields of a line its own way (``LetterShape``):
+
+* v1 (``RECORD_LETTERS``): ``record_index`` (in the input), ``errors`` (``column``, ``reason``)
+  and ``record``;
+* v2 (``ROW_LETTERS``): ``row_index``, ``stage`` (``client``: the schema check kept it back;
+  ``server``: Peak reported it in ``failed``), for a server's verdict ``request`` and
+  ``request_id``, ``errors`` (``column``, ``code``, ``category``, ``message``) and ``row`` (as
+  sent, numbers exact).
+
+Lines are strict JSON whatever the record holds: numbers exact (``Decimal`` as written), dates in
+ISO 8601, NaN and Infinity as ``null`` (a ``Decimal`` NaN as text), text that is not valid UTF-8
+escaped, anything else JSON cannot hold as its ``repr`` (as its ``str`` in a record that also
+holds text that is not valid UTF-8); a record that cannot be written at all (a cycle) is written
+as its truncated ``repr``. The writer never fails on the bad value itself,
+and it is thread-safe (the server's verdicts arrive on the sender's threads).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from airflow_provider_peak.ingest.outcomes import IngestOutcome
+from airflow_provider_peak.ingest.record_errors import RecordError, short_repr
+from airflow_provider_peak.utils.extras import require_for_url
+from airflow_provider_peak.utils.workdir import private_dir, private_file
+
+__all__ = ["RECORD_LETTERS", "ROW_LETTERS", "DeadLetterWriter", "LetterShape", "open_text"]
+
+_ENCODE = msgspec.json.Encoder(decimal_format="number", enc_hook=repr)
+_STRICT = msgspec.json.Decoder()
+#: Containers nested deeper than this make the record's line its truncated ``repr``.
+_MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class LetterShape:
+    """How one API's dead-letter lines name their fields.
+
+    :param index: the key of the record's input index; ``record``: the key of the record.
+    :param staged: lines say which stage refused the record (``client`` or ``server``).
+    :param coded: errors carry ``code`` and ``category``, and their text is ``message`` (else
+        ``reason``).
+    """
+
+    index: str
+    record: str
+    staged: bool
+    coded: bool
+
+
+RECORD_LETTERS = LetterShape("record_index", "record", staged=False, coded=False)
+ROW_LETTERS = LetterShape("row_index", "row", staged=True, coded=True)
+
+
+def open_text(path: str) -> IO[str]:
+    """A text file to write (a dead-letter file): object storage, or a local file in a folder of the
+    worker's user that no one else can write (made ``0700`` where missing, checked as
+    ``utils.workdir`` checks its own), never written through a symlink."""
+    if "://" in path:
+        from airflow_provider_peak.version_compat import ObjectStoragePath
+
+        require_for_url(path, f"dead-letter files at {urlsplit(path).scheme}:// URLs")
+        return ObjectStoragePath(path).open("w")
+    local = Path(path)
+    return private_file(private_dir(local.parent) / local.name, "w", encoding="utf-8")
+
+
+def _plain(value: Any, path: tuple[int, ...] = ()) -> Any:
+    """``value`` without what JSON cannot hold as is: NaN and Infinity (``null``; a ``Decimal``'s
+    as text), keys that are not text (their ``repr``), tuples and sets (lists); ``ValueError`` for a cycle
+    or containers nested too deep."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else str(value)
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        if id(value) in path or len(path) >= _MAX_DEPTH:
+            raise ValueError("a cycle, or containers nested too deep")
+        inner = (*path, id(value))
+        if isinstance(value, dict):
+            return {k if isinstance(k, str) else repr(k): _plain(v, inner) for k, v in value.items()}
+        return [_plain(v, inner) for v in value]
+    return value
+
+
+def _line(entry: dict[str, Any], record_key: str) -> str:
+    """One strict JSON line (see the module docstring)."""
+    try:
+        text = _ENCODE.encode(entry)
+        if b"NaN" in text or b"Infinity" in text:  # a Decimal NaN is written bare: not JSON
+            _STRICT.decode(text)
+        return text.decode()
+    except Exception:  # a Decimal NaN, a key that is not text, a cycle, a lone surrogate...
+        pass
+    try:
+        plain = _plain(entry)
+    except ValueError:
+        plain = {**entry, record_key: short_repr(entry.get(record_key), 2000)}
+    try:
+        return _ENCODE.encode(plain).decode()
+    except Exception:  # text that is not valid UTF-8: escaped by the standard library's encoder
+        pass
+    try:
+        return json.dumps(plain, ensure_ascii=True, allow_nan=False, default=str)
+    except Exception:  # a failing __str__...
+        return json.dumps({**entry, record_key: short_repr(entry.get(record_key), 2000)}, ensure_ascii=True)
+
+
+class DeadLetterWriter:
+    """Writes the records of a load that were not loaded, one line each (thread-safe)."""
+
+    def __init__(self, stream: IO[str], shape: LetterShape) -> None:
+        self.stream = stream
+        self.shape = shape
+        self.lock = threading.Lock()
+
+    def _errors(self, errors: Sequence[RecordError]) -> list[dict[str, Any]]:
+        if self.shape.coded:
+            return [
+                {"column": e.column, "code": e.code, "category": e.category, "message": e.reason}
+                for e in errors
+            ]
+        return [{"column": e.column, "reason": e.reason} for e in errors]
+
+    def invalid(self, index: int, record: Any, errors: Sequence[RecordError]) -> None:
+        """A record the client's checks kept back (``stage`` ``client``)."""
+        shape = self.shape
+        entry: dict[str, Any] = {shape.index: index}
+        if shape.staged:
+            entry["stage"] = "client"
+        entry["errors"] = self._errors(errors)
+        entry[shape.record] = record
+        line = _line(entry, shape.record)
+        with self.lock:
+            self.stream.write(line + "\n")
+
+    def failed(self, request: int, outcome: IngestOutcome, sent: Sequence[Any] | None) -> None:
+        """The records of request number ``request`` that the server refused (``stage``
+        ``server``); ``sent`` are the request's records as sent (decoded from its body), for the
+        lines to carry them exactly."""
+        shape = self.shape
+        lines = []
+        for failure in outcome.failed:
+            record = failure.data
+            if failure.index is not None and sent is not None and failure.index < len(sent):
+                record = sent[failure.index]  # the record exactly as it was sent
+            entry: dict[str, Any] = {shape.index: failure.row}
+            if shape.staged:
+                entry["stage"] = "server"
+            entry["request"] = request
+            entry["request_id"] = outcome.request_id
+            entry["errors"] = self._errors(failure.errors)
+            entry[shape.record] = record
+            lines.append(_line(entry, shape.record) + "\n")
+        with self.lock:
+            self.stream.writelines(lines)
