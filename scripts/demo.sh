@@ -31,6 +31,9 @@ export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags_examples"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__LOGGING__LOGGING_LEVEL=INFO
+# Airflow 2.11 warns on every start that its timers change unit in Airflow 3 unless this is on
+# (Airflow 3 has no such setting and ignores it).
+export AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY=True
 # Unpaused, as a scheduled deployment's DAGs are: an asset event queues a run of the DAGs scheduled
 # on its asset only when they are not paused.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
