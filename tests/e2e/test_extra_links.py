@@ -64,6 +64,9 @@ def test_each_task_stores_its_link_and_no_task_logs_a_missing_one(
         from airflow.serialization.serialized_objects import SerializedDAG
 
         parsed = dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag("peak_links")
+        # The webserver's DAG bag loads links, and tells the serializer so before each read (a
+        # scheduler's, run in this process by another test, leaves it told not to).
+        SerializedDAG._load_operator_extra_links = True
         dag = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(parsed))
         shown = sorted(
             (ti.task_id, ti.map_index, dag.get_task(ti.task_id).get_extra_links(ti, "Peak table"))
