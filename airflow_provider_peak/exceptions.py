@@ -23,14 +23,27 @@ records are also ``ValueError``s. No message ever carries a credential.
     ├── PeakHTTPError: the API answered with an error status
     │   ├── PeakRedirectError (3xx, never followed)
     │   ├── PeakValidationError (400), PeakAuthError (401/403), PeakNotFoundError (404)
+    │   │   └── PeakCredentialsError: refused credentials; fails the task without retries
     │   ├── PeakConflictError (409), PeakPayloadTooLargeError (413)
     │   └── PeakRateLimitError (429), PeakServerError (5xx)
     ├── PeakAcknowledgementError: Peak acknowledged other record counts than were sent
     ├── PeakRestAuthError: a REST source's Custom Auth token request failed
     ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
     ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
+    ├── PeakWorkflowFailedError: a Peak workflow run ended Failed or Stopped (names its failed steps)
+    ├── PeakWorkflowTimeoutError: a Peak workflow run did not end in time (it goes on in Peak)
+    ├── PeakWorkflowStartUnknownError: a run request got no answer and no new run was found
     ├── FetchProcessError: a REST feed's fetch failed in its virtualenv
     └── UnsafePathError: a folder or file on the worker that another account could change
+
+    FeedAborted (BaseException, like Airflow's AirflowTaskTimeout): the signal a REST feed's fetch
+    and destinations get when the run stops because a destination failed; not an error to catch
+
+The classes are defined once, without Airflow, in ``airflow_provider_peak.errors`` (the core
+raises those); each class here is its twin with ``AirflowException`` mixed in, and constructing a
+class of ``errors`` in a process that has Airflow returns its twin. So ``except PeakConfigError:``
+catches the error whichever module the class came from, and everything the provider raises inside
+Airflow is an ``AirflowException``.
 """
 
 from __future__ import annotations
@@ -39,432 +52,157 @@ from typing import Any
 
 from airflow.exceptions import AirflowException
 
-from airflow_provider_peak.utils.redaction import neutral
+from airflow_provider_peak import errors
+from airflow_provider_peak.errors import MESSAGE_ERROR_LIMIT, FeedAborted, error_class_for
+from airflow_provider_peak.version_compat import AirflowFailException
+
+__all__ = [
+    "MESSAGE_ERROR_LIMIT",
+    "FeedAborted",
+    "FeedNameError",
+    "FetchProcessError",
+    "FormatError",
+    "MissingExtraError",
+    "PeakAcknowledgementError",
+    "PeakAuthError",
+    "PeakConfigError",
+    "PeakConflictError",
+    "PeakConnectionError",
+    "PeakCredentialsError",
+    "PeakError",
+    "PeakHTTPError",
+    "PeakNotFoundError",
+    "PeakPayloadTooLargeError",
+    "PeakRateLimitError",
+    "PeakRedirectError",
+    "PeakRestAuthError",
+    "PeakRowsFailedError",
+    "PeakServerError",
+    "PeakValidationError",
+    "PeakWorkflowFailedError",
+    "PeakWorkflowStartUnknownError",
+    "PeakWorkflowTimeoutError",
+    "PeakaBatchCacheError",
+    "PeakaCacheFailedError",
+    "PeakaSpecError",
+    "RecordTooLargeError",
+    "RecordValidationError",
+    "RowValidationError",
+    "SchemaError",
+    "SolutionTableNotFoundError",
+    "StagedConversionError",
+    "UnsafePathError",
+    "error_class_for",
+]
 
 
-class PeakError(AirflowException):
+class PeakError(errors.PeakError, AirflowException):
     """Base class of every error raised by this provider."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Each class below is the twin of the class of ``errors`` it names last among its bases.
+        super().__init_subclass__(**kwargs)
+        core = cls.__bases__[-1]
+        if core.__module__ != errors.__name__ or core.__name__ != cls.__name__:
+            raise TypeError(f"{cls.__name__} must name errors.{cls.__name__} as its last base")
+        cls.__doc__ = core.__doc__
+        errors.register_twin(core, cls)
 
-class PeakConfigError(PeakError, ValueError):
-    """A connection or operator argument that cannot work (named in the message)."""
 
+errors.register_twin(errors.PeakError, PeakError)
 
-class SchemaError(PeakConfigError):
-    """A table or column definition that the Peak API would reject."""
 
+class PeakConfigError(PeakError, errors.PeakConfigError): ...
 
-class FormatError(SchemaError):
-    """A date/time pattern that cannot be compiled."""
 
+class SchemaError(PeakConfigError, errors.SchemaError): ...
 
-class FeedNameError(PeakConfigError):
-    """A feed name that Peak would refuse; ``rule`` is the rule that failed.
 
-    :ivar name: the refused name.
-    :ivar rule: ``empty``, ``characters``, ``start``, ``end`` or ``length``.
-    """
+class FormatError(SchemaError, errors.FormatError): ...
 
-    def __init__(self, name: object, rule: str, reason: str) -> None:
-        self.name = name
-        self.rule = rule
-        self.reason = reason
-        super().__init__(f"invalid feed_name {name!r}: {reason}")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # Keep the typed fields when the error crosses a process boundary.
-        return (type(self), (self.name, self.rule, self.reason))
+class FeedNameError(PeakConfigError, errors.FeedNameError): ...
 
 
-class PeakaSpecError(PeakConfigError):
-    """A Peaka table spec or schedule that Peaka would refuse (named in the message)."""
+class PeakaSpecError(PeakConfigError, errors.PeakaSpecError): ...
 
 
-class MissingExtraError(PeakConfigError):
-    """A feature used without the extra that installs what it needs.
+class MissingExtraError(PeakConfigError, errors.MissingExtraError): ...
 
-    :ivar extra: the extra to install, as in ``pip install 'airflow-provider-peak[<extra>]'``.
-    :ivar feature: what needed it.
-    :ivar missing: the modules that could not be found.
-    """
 
-    def __init__(self, extra: str, feature: str, missing: tuple[str, ...]) -> None:
-        self.extra, self.feature, self.missing = extra, feature, missing
-        super().__init__(
-            f"{feature} needs the {extra!r} extra: pip install 'airflow-provider-peak[{extra}]' "
-            f"(missing: {', '.join(missing)})"
-        )
+class SolutionTableNotFoundError(PeakConfigError, errors.SolutionTableNotFoundError): ...
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.extra, self.feature, self.missing))
 
+class RecordValidationError(PeakError, errors.RecordValidationError): ...
 
-class SolutionTableNotFoundError(PeakConfigError):
-    """A table that a v2 solution's schema does not list.
 
-    :ivar solution: the solution name.
-    :ivar table: the table asked for.
-    :ivar available: the full table names the schema lists.
-    """
+class RowValidationError(RecordValidationError, errors.RowValidationError): ...
 
-    def __init__(self, solution: str, table: str, available: list[str]) -> None:
-        self.solution, self.table, self.available = solution, table, list(available)
-        shown = ", ".join(repr(name[:80]) for name in self.available[:20]) or "none"
-        more = f" (+{len(self.available) - 20} more)" if len(self.available) > 20 else ""
-        super().__init__(f"solution {solution[:80]!r} has no table {table[:80]!r}; its tables: {shown}{more}")
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.solution, self.table, self.available))
-
-
-#: How many errors ``RecordValidationError`` lists in its message.
-MESSAGE_ERROR_LIMIT = 20
-
-
-class RecordValidationError(PeakError, ValueError):
-    """Records that the Peak API would reject; nothing was sent.
-
-    :ivar errors: the first errors found (``RecordError``: record index, column, value, reason), at
-        most the caller's limit (20 by default).
-    :ivar count: how many records were invalid in total.
-    """
-
-    def __init__(self, errors: list[Any], count: int) -> None:
-        self.errors = list(errors)
-        self.count = count
-        shown = self.errors[:MESSAGE_ERROR_LIMIT]
-        head = f"{count:,} invalid record{'s' if count != 1 else ''}"
-        if not shown:
-            message = head
-        else:
-            lines = "\n".join(f"  {error}" for error in shown)
-            more = ""
-            hidden = count - len({e.record for e in shown})
-            if hidden > 0:
-                more = f"\n  ... and {hidden:,} more invalid record{'s' if hidden != 1 else ''}"
-            message = f"{head}; first {len(shown)} error{'s' if len(shown) != 1 else ''}:\n{lines}{more}"
-        super().__init__(message)
+class RecordTooLargeError(PeakError, errors.RecordTooLargeError): ...
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.errors, self.count))
-
-
-class RowValidationError(RecordValidationError):
-    """v2 rows that the solution schema rejects, found before sending; nothing was sent.
-
-    :ivar errors: the first errors (``ingest.v2.rows.RowError``: row, column, code, category, message).
-    :ivar count: how many rows were invalid in total.
-    """
-
-
-class RecordTooLargeError(PeakError, ValueError):
-    """One encoded record is larger than a request body may be; no packing can send it.
-
-    :ivar record: the record's index in the input.
-    :ivar size: its encoded size in bytes.
-    :ivar max_bytes: the body limit it exceeds (with the two brackets).
-    """
-
-    def __init__(self, record: int, size: int, max_bytes: int) -> None:
-        self.record = record
-        self.size = size
-        self.max_bytes = max_bytes
-        super().__init__(
-            f"record {record} is {size:,} bytes of JSON; a request body holds at most {max_bytes:,} bytes "
-            f"including its brackets, so it can never be sent (shrink the record or raise max_bytes)"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.record, self.size, self.max_bytes))
-
-
-class PeakRowsFailedError(PeakError):
-    """Peak's v2 API reported rows in ``failed``; it accepted the other rows of the same requests.
-
-    v2 is not all-or-nothing: good rows are written (or buffered) while bad rows are refused, so
-    the rows counted in ``accepted`` stay in Peak.
-
-    :ivar failed: how many rows failed.
-    :ivar accepted: how many rows were accepted.
-    :ivar by_code: failed rows per error code (a row with two codes counts under both).
-    :ivar examples: a few failures as text (row, column, code, message; never a value).
-    :ivar dry_run: the requests were dry runs: nothing was written at all.
-    """
-
-    def __init__(
-        self,
-        failed: int,
-        accepted: int,
-        by_code: dict[str, int],
-        examples: list[str] | None = None,
-        *,
-        dry_run: bool = False,
-    ) -> None:
-        self.failed, self.accepted, self.by_code = failed, accepted, dict(by_code)
-        self.examples, self.dry_run = list(examples or []), dry_run
-        total = failed + accepted
-        codes = ", ".join(
-            f"{neutral(str(code))} x{n:,}" for code, n in sorted(by_code.items(), key=lambda i: -i[1])[:10]
-        )
-        verb = "would reject" if dry_run else "rejected"
-        text = f"Peak {verb} {failed:,} of {total:,} rows" + (f" ({codes})" if codes else "")
-        if dry_run:
-            text += "; dry run: nothing was written"
-        elif accepted:
-            text += (
-                f"; the other {accepted:,} rows were accepted (v2 ingests the good rows of a request, "
-                "so they stay in Peak)"
-            )
-        if self.examples:
-            text += ":\n" + "\n".join(f"  {line}" for line in self.examples[:MESSAGE_ERROR_LIMIT])
-        super().__init__(text)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            _rebuild_rows_failed,
-            (type(self), self.failed, self.accepted, self.by_code, self.examples, self.dry_run),
-        )
-
-
-def _rebuild_rows_failed(cls: type[PeakRowsFailedError], *args: Any) -> PeakRowsFailedError:
-    failed, accepted, by_code, examples, dry_run = args
-    return cls(failed, accepted, by_code, examples, dry_run=dry_run)
-
-
-class PeakConnectionError(PeakError):
-    """The API could not be reached (DNS, refused, reset, TLS, time-out) after all retries."""
-
-
-class PeakHTTPError(PeakError):
-    """The API answered with an error status.
-
-    :ivar status: the HTTP status code.
-    :ivar method: the request method.
-    :ivar path: the request path, query values sanitized.
-    :ivar code: the server's error code (``VALIDATION_ERROR``, ``TABLE_NOT_FOUND``...), if any.
-    :ivar message: the server's message, truncated.
-    :ivar details: the server's details (for validation errors: record, column, reason).
-    """
-
-    def __init__(
-        self,
-        status: int,
-        method: str,
-        path: str,
-        message: str = "",
-        *,
-        code: str | None = None,
-        details: list[dict[str, Any]] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.status = status
-        self.method = method
-        self.path = path
-        self.code = code
-        self.message = message
-        self.details = details or []
-        self.retry_after = retry_after
-        text = f"{status} {code or 'error'} on {method} {path}"
-        if message:
-            text += f": {message}"
-        if self.details:
-            shown = "; ".join(_detail_text(d) for d in self.details[:20])
-            more = f" (+{len(self.details) - 20} more)" if len(self.details) > 20 else ""
-            text += f" [{shown}{more}]"
-        super().__init__(text)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keep the typed fields when the error crosses a process boundary (pickling).
-        return (
-            _rebuild,
-            (
-                type(self),
-                self.status,
-                self.method,
-                self.path,
-                self.message,
-                self.code,
-                self.details,
-                self.retry_after,
-            ),
-        )
-
-
-def _rebuild(cls: type[PeakHTTPError], *args: Any) -> PeakHTTPError:
-    status, method, path, message, code, details, retry_after = args
-    return cls(status, method, path, message, code=code, details=details, retry_after=retry_after)
-
-
-def _detail_text(detail: dict[str, Any]) -> str:
-    where = [f"record {detail['record']}"] if detail.get("record") is not None else []
-    if detail.get("column") is not None:
-        where.append(f"column {detail['column']!r}")
-    reason = str(detail.get("reason", ""))
-    return f"{', '.join(where)}: {reason}" if where else reason
-
-
-class PeakRedirectError(PeakHTTPError):
-    """3xx: the API redirected; the provider never follows (credentials stay with the host)."""
-
-
-class PeakValidationError(PeakHTTPError):
-    """400: the server rejected the request or a record in it; nothing was written."""
-
-
-class PeakAuthError(PeakHTTPError):
-    """401/403: the credentials were refused (after one token refresh for OAuth)."""
-
-
-class PeakNotFoundError(PeakHTTPError):
-    """404: the table (or path) does not exist."""
-
-
-class PeakConflictError(PeakHTTPError):
-    """409: the table already exists."""
-
-
-class PeakPayloadTooLargeError(PeakHTTPError):
-    """413: over the per-request record count or byte ceiling."""
-
-
-class PeakRateLimitError(PeakHTTPError):
-    """429: too many requests in flight; ``retry_after`` holds the server's hint in seconds."""
-
-
-class PeakServerError(PeakHTTPError):
-    """5xx: a server-side failure; retried when transient (502, 503, 504)."""
-
-
-_BY_STATUS: dict[int, type[PeakHTTPError]] = {
-    400: PeakValidationError,
-    401: PeakAuthError,
-    403: PeakAuthError,
-    404: PeakNotFoundError,
-    409: PeakConflictError,
-    413: PeakPayloadTooLargeError,
-    429: PeakRateLimitError,
-}
-
-
-def error_class_for(status: int) -> type[PeakHTTPError]:
-    """The typed error for an HTTP status."""
-    if status >= 500:
-        return PeakServerError
-    if 300 <= status < 400:
-        return PeakRedirectError
-    return _BY_STATUS.get(status, PeakHTTPError)
-
-
-class PeakAcknowledgementError(PeakError):
-    """Peak answered 2xx to ingest requests but acknowledged another record count than was sent (or
-    one that cannot be read). Those batches are recorded as applied and never sent again by the
-    provider: check the table before re-sending them yourself.
-
-    :ivar table: the table.
-    :ivar batches: ``(batch id, records sent, acknowledged)`` per batch.
-    """
-
-    def __init__(self, table: str, batches: list[tuple[str, int, Any]]) -> None:
-        self.table = table
-        self.batches = list(batches)
-        shown = "; ".join(
-            f"batch {batch}: sent {sent}, acknowledged {neutral(str(acked))[:40]}"
-            for batch, sent, acked in self.batches[:20]
-        )
-        more = f" (+{len(self.batches) - 20} more)" if len(self.batches) > 20 else ""
-        super().__init__(
-            f"Peak acknowledged another record count than was sent for {len(self.batches)} batch"
-            f"{'es' if len(self.batches) != 1 else ''} of table {table!r}: {shown}{more}. They are "
-            "recorded as applied and were not sent again; check the table before re-sending them"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.table, self.batches))
-
-
-class PeakRestAuthError(PeakError):
-    """A REST source's Custom Auth token request failed, or its reply held no token."""
-
-
-class PeakaCacheFailedError(PeakError):
-    """A cache reached FAILED, CANCELLED or DELETED while it was awaited.
-
-    :ivar cache_id: the cache.
-    :ivar status: the status it reached.
-    """
-
-    def __init__(self, cache_id: str, status: str, message: str) -> None:
-        self.cache_id, self.status = cache_id, status
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.cache_id, self.status, str(self)))
-
-
-class PeakaBatchCacheError(PeakError):
-    """Some tables of a batch got no cache; ``failed`` maps each table to Peaka's error."""
-
-    def __init__(self, failed: dict[str, str], total: int) -> None:
-        self.failed, self.total = failed, total
-        lines = "\n".join(f"  {table}: {error}" for table, error in failed.items())
-        super().__init__(f"{len(failed)} of {total} Peaka caches were not created:\n{lines}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.failed, self.total))
-
-
-class FetchProcessError(PeakError):
-    """The fetch failed inside the virtualenv (the message holds its traceback), or the virtualenv
-    could not be built (the message holds the command to run by hand)."""
-
-
-class StagedConversionError(PeakError, ValueError):
-    """A warehouse refused to convert a feed run's records to the table's columns while staging;
-    nothing was committed.
-
-    :ivar warehouse: the warehouse's name (``Snowflake``).
-    :ivar column: the column whose type a value does not fit, when it was found.
-    :ivar record: a short ``repr`` of one record that does not fit, when it was found.
-    """
-
-    def __init__(
-        self,
-        warehouse: str,
-        table: str,
-        cause: object,
-        column: str | None = None,
-        record: str | None = None,
-    ) -> None:
-        self.warehouse, self.table, self.column, self.record = warehouse, table, column, record
-        self.reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        where = f"column {column}" if column else "its columns"
-        example = f"; e.g. record {record}" if record else ""
-        super().__init__(
-            f"{warehouse} could not convert the records to {where} of {table}{example} ({self.reason}). "
-            "Nothing was committed by this run: every destination and the feed state are unchanged; "
-            "fix the records or the column's type before retrying"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.warehouse, self.table, self.reason, self.column, self.record))
-
-
-class UnsafePathError(PeakError):
-    """A folder or file where the provider keeps state on a worker (virtualenvs, checkpoints,
-    locks, spools) could be changed by another local account, or is a symlink; nothing in it was
-    used (see ``utils.workdir``).
-
-    :ivar path: the folder or file.
-    :ivar reason: why it is not trusted.
-    """
-
-    def __init__(self, path: object, reason: str) -> None:
-        self.path, self.reason = str(path), reason
-        super().__init__(
-            f"{self.path!r} {reason}: the provider keeps nothing where another local account could "
-            "change it. Fix its owner and mode, or point [peak] work_dir (AIRFLOW__PEAK__WORK_DIR) "
-            "at a folder of this worker's user"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.path, self.reason))
+
+class PeakRowsFailedError(PeakError, errors.PeakRowsFailedError): ...
+
+
+class PeakConnectionError(PeakError, errors.PeakConnectionError): ...
+
+
+class PeakHTTPError(PeakError, errors.PeakHTTPError): ...
+
+
+class PeakRedirectError(PeakHTTPError, errors.PeakRedirectError): ...
+
+
+class PeakValidationError(PeakHTTPError, errors.PeakValidationError): ...
+
+
+class PeakAuthError(PeakHTTPError, errors.PeakAuthError): ...
+
+
+class PeakCredentialsError(PeakAuthError, AirflowFailException, errors.PeakCredentialsError): ...
+
+
+class PeakNotFoundError(PeakHTTPError, errors.PeakNotFoundError): ...
+
+
+class PeakConflictError(PeakHTTPError, errors.PeakConflictError): ...
+
+
+class PeakPayloadTooLargeError(PeakHTTPError, errors.PeakPayloadTooLargeError): ...
+
+
+class PeakRateLimitError(PeakHTTPError, errors.PeakRateLimitError): ...
+
+
+class PeakServerError(PeakHTTPError, errors.PeakServerError): ...
+
+
+class PeakAcknowledgementError(PeakError, errors.PeakAcknowledgementError): ...
+
+
+class PeakRestAuthError(PeakError, errors.PeakRestAuthError): ...
+
+
+class PeakaCacheFailedError(PeakError, errors.PeakaCacheFailedError): ...
+
+
+class PeakaBatchCacheError(PeakError, errors.PeakaBatchCacheError): ...
+
+
+class PeakWorkflowFailedError(PeakError, errors.PeakWorkflowFailedError): ...
+
+
+class PeakWorkflowTimeoutError(PeakError, errors.PeakWorkflowTimeoutError): ...
+
+
+class PeakWorkflowStartUnknownError(PeakError, errors.PeakWorkflowStartUnknownError): ...
+
+
+class FetchProcessError(PeakError, errors.FetchProcessError): ...
+
+
+class StagedConversionError(PeakError, errors.StagedConversionError): ...
+
+
+class UnsafePathError(PeakError, errors.UnsafePathError): ...

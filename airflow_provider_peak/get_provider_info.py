@@ -25,7 +25,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-peak",
         "name": "Peak",
         "description": "Load data into the Peak platform: table schemas, schema-checked batch ingestion, "
-        "REST feeds with incremental state, and Peaka caches.",
+        "REST feeds with incremental state, and Peaka caches; run Peak workflows and wait for them.",
         "versions": [__version__],
         "integrations": [
             {"integration-name": "Peak", "external-doc-url": "https://docs.peak.ai/", "tags": ["service"]},
@@ -38,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_peak.hooks.peak",
                     "airflow_provider_peak.hooks.peak_rest",
                     "airflow_provider_peak.hooks.peak_v2",
+                    "airflow_provider_peak.hooks.peak_workflow",
                 ],
             },
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.hooks.peaka"]},
@@ -50,17 +51,23 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_peak.operators.ingest",
                     "airflow_provider_peak.operators.rest_feed",
                     "airflow_provider_peak.operators.solution_ingest",
+                    "airflow_provider_peak.operators.peak_workflow",
                 ],
             },
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.operators.peaka"]},
         ],
         "sensors": [
+            {"integration-name": "Peak", "python-modules": ["airflow_provider_peak.sensors.peak_workflow"]},
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.sensors.peaka"]},
         ],
         "triggers": [
+            {"integration-name": "Peak", "python-modules": ["airflow_provider_peak.triggers.peak_workflow"]},
             {"integration-name": "Peaka", "python-modules": ["airflow_provider_peak.triggers.peaka"]},
         ],
-        "extra-links": ["airflow_provider_peak.ui.links.PeakTableLink"],
+        "extra-links": [
+            "airflow_provider_peak.ui.links.PeakTableLink",
+            "airflow_provider_peak.ui.links.PeakWorkflowRunLink",
+        ],
         # A Peak table as an asset: peak://<host>/<table> (see assets/peak.py).
         "asset-uris": [_PEAK_TABLE_URIS],
         "dataset-uris": [_PEAK_TABLE_URIS],

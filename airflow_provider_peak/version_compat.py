@@ -14,6 +14,8 @@ from typing import Any, cast
 
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
+    AirflowSkipException,
+    AirflowTaskTimeout,
     Asset,
     AssetAlias,
     BaseHook,
@@ -31,6 +33,21 @@ from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS, A
 
 # Triggers still live in core on Airflow 3 (the task SDK has no trigger base class).
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if AIRFLOW_V_3_0_PLUS:  # event-driven scheduling (AssetWatcher) arrived in Airflow 3.0
+    from airflow.triggers.base import BaseEventTrigger
+else:  # Airflow 2.11: an event trigger can be defined, but no AssetWatcher can use it
+    BaseEventTrigger = BaseTrigger  # type: ignore[misc, assignment]
+
+#: Whether a trigger can schedule DAGs through an ``AssetWatcher`` (Airflow 3.0+).
+HAS_EVENT_TRIGGERS = AIRFLOW_V_3_0_PLUS
+
+if AIRFLOW_V_3_3_PLUS:  # the task state store, kept by Airflow across a task run's tries
+    from airflow.sdk import ResumableJobMixin
+else:  # the same protocol over the provider's task-run record (an Airflow Variable)
+    from airflow_provider_peak.utils.task_run import (  # type: ignore[assignment]
+        RecordResumableJobMixin as ResumableJobMixin,
+    )
 
 try:
     from airflow.providers.common.compat.sdk import mask_secret
@@ -70,6 +87,16 @@ async def aget_connection(conn_id: str) -> Any:
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+def task_state_store(context: Any) -> Any:
+    """What a task run keeps across its tries (``get``, ``set``, ``delete``): Airflow's task state
+    store on 3.3+, else the provider's task-run record (an Airflow Variable per task run)."""
+    if AIRFLOW_V_3_3_PLUS:
+        return context.get("task_state_store")
+    from airflow_provider_peak.utils.task_run import TaskRun, TaskRunRecord
+
+    return TaskRunRecord(TaskRun.from_context(context))
 
 
 def openlineage_facets() -> Any:
@@ -137,11 +164,15 @@ __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "HAS_ASSET_STATE_STORE",
+    "HAS_EVENT_TRIGGERS",
     "LINKS_RESOLVED_BY_THE_TASK",
     "AirflowFailException",
     "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "AirflowTaskTimeout",
     "Asset",
     "AssetAlias",
+    "BaseEventTrigger",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
@@ -150,6 +181,7 @@ __all__ = [
     "Context",
     "ObjectStoragePath",
     "PokeReturnValue",
+    "ResumableJobMixin",
     "TriggerEvent",
     "Variable",
     "XCom",
@@ -162,4 +194,5 @@ __all__ = [
     "openlineage_facets",
     "register_asset_alias",
     "task_logger",
+    "task_state_store",
 ]

@@ -65,6 +65,7 @@ PARTS: list[tuple[str, str]] = [
     ("requests/", "requests"),
     ("tenacity/", "retrying (tenacity)"),
     ("hooks/", "hook (auth, errors, counters)"),
+    ("transport/", "hook (auth, errors, counters)"),
     ("ingest/sender.py", "sender (threads, futures)"),
     ("concurrent/", "sender (threads, futures)"),
     ("threading.py", "sender (threads, futures)"),

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 ALL_DAGS="peak_ingest_taskflow peak_table_updated peak_parallel_files peak_snowflake_to_peak peak_s3_jsonl_to_peak
-          peak_rest_feed_incremental peaka_batch_cache peak_solution_tables"
+          peak_rest_feed_incremental peaka_batch_cache peak_solution_tables peak_load_then_workflow"
 DAGS="${DEMO_DAGS:-$ALL_DAGS}"
 for dag_id in $DAGS; do
   [ -f "dags_examples/$dag_id.py" ] || { echo "!! no example DAG $dag_id; choose from:" $ALL_DAGS >&2; exit 2; }

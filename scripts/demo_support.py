@@ -317,7 +317,9 @@ def what_it_did(entries: list[tuple[str, str]]) -> str:
             table, rows, loads = match.groups()
             parts.append(f"reported {rows} new rows of {table} from {loads} load(s)")
     for _, msg in entries:
-        if match := re.match(r"Loaded into Peak solution table (\w+) \((\w+)(, dry run)?\)", msg):
+        if match := re.match(
+            r"(?:Loaded into|Checked against) Peak solution table (\w+) \((\w+)(, dry run)?", msg
+        ):
             table, operation, dry_run = match.groups()
             sent = _number(r"rows sent\s+([\d,]+)", msg)
             accepted = _number(r"rows accepted\s+([\d,]+)", msg)
@@ -353,6 +355,9 @@ def what_it_did(entries: list[tuple[str, str]]) -> str:
             f"{peaka['created']} Peaka caches created ({peaka['existing']} existed), "
             f"{peaka['synced']} first syncs COMPLETED, {peaka['refreshed']} incremental refreshes COMPLETED"
         )
+    for _, msg in entries:
+        if match := re.match(r"(Peak workflow \w+ run \S+) ended (\w+)", msg):
+            parts.append(f"{match.group(1)} ended {match.group(2)}")
     return "; ".join(parts) or "ran (no operator summary found in its log)"
 
 

@@ -187,6 +187,14 @@ def v2_conn(emu: PeakEmulator, v2: IngestionV2Api, set_conn: Callable[..., str])
     return install
 
 
+@pytest.fixture
+def workflows(emu: PeakEmulator) -> Any:
+    """The shared emulator's workflows API, reset: the demo workflows 101 (succeeds) and 102 (fails
+    at step ``score``), no runs, each step of a run lasting one read of its details."""
+    emu.workflows.reset(step="read")
+    return emu.workflows
+
+
 # ----------------------------------------------------------------------------- task context
 @dataclass
 class TaskInstanceStub:
@@ -195,6 +203,7 @@ class TaskInstanceStub:
     run_id: str = "manual__2026-01-01T00:00:00+00:00"
     map_index: int = -1
     try_number: int = 1
+    start_date: Any = None
     pushed: dict[str, Any] = field(default_factory=dict)
 
     def xcom_push(self, key: str, value: Any) -> None:

@@ -20,7 +20,7 @@ _EXPORTS = {
     "RunResult": "airflow_provider_peak.feed.fanout",
     "Metadata": "airflow_provider_peak.feed.stream",
     "OutputStream": "airflow_provider_peak.feed.stream",
-    "FeedAborted": "airflow_provider_peak.feed.stream",
+    "FeedAborted": "airflow_provider_peak.errors",
     "FeedKey": "airflow_provider_peak.feed.state",
     "StateBackend": "airflow_provider_peak.feed.state",
     "XComStateBackend": "airflow_provider_peak.feed.state",

@@ -238,7 +238,7 @@ def callable_source(fn: Callable[..., Any]) -> tuple[str, str]:
 
 def session_config(hook: Any) -> dict[str, Any]:
     """How the virtualenv builds its session: the base URL, and the connection's headers for its
-    origin (the child applies them with the parent's origin rules, ``utils/urls.py``)."""
+    origin (the child's session is the parent's, ``transport/session.py``)."""
     if hook is None:
         return {}
     s = hook.settings

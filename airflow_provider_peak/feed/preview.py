@@ -6,13 +6,12 @@ any destination and no state is saved.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from airflow_provider_peak.feed.destinations.spool import json_default
-from airflow_provider_peak.feed.stream import OutputStream, PreviewLimitReached
+from airflow_provider_peak.feed.stream import OutputStream, run_to_limit
 from airflow_provider_peak.utils.redaction import neutral
 
 PREVIEW_LIMIT = 10
@@ -25,8 +24,7 @@ def collect_preview(
     """Run ``fetch`` until it wrote ``limit`` records (or finished); return those records."""
     records: list[dict[str, Any]] = []
     stream = OutputStream(records.extend, chunk_size=limit, limit=limit)
-    with contextlib.suppress(PreviewLimitReached):
-        fetch(stream)
+    run_to_limit(fetch, stream)
     stream.close()
     return records[:limit]
 

@@ -8,22 +8,23 @@ slowest destination by more than a few chunks, whatever the number of records.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from airflow_provider_peak.errors import FeedAborted
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "FeedAborted", "Fetch", "Metadata", "OutputStream", "run_to_limit"]
+
 #: Records per chunk handed to the destinations (one queue item).
 DEFAULT_CHUNK_SIZE = 500
 
 
-class FeedAborted(BaseException):
-    """Raised inside the fetch (at its next ``write``) when the run is stopping because a destination
-    failed. A ``BaseException`` so that a script's ``except Exception:`` does not swallow it."""
-
-
-class PreviewLimitReached(BaseException):
-    """Raised inside the fetch when a preview has the records it asked for."""
+class _LimitReached(BaseException):
+    """Raised inside the fetch when a stream with a ``limit`` has that many records (a preview has
+    what it asked for); ``run_to_limit`` ends the fetch there."""
 
 
 _NOT_SAVED = object()
@@ -96,7 +97,7 @@ class OutputStream:
     :param sink: receives each chunk (a list of records); may block (back-pressure) or raise
         ``FeedAborted``.
     :param chunk_size: records per chunk.
-    :param limit: stop the fetch (``PreviewLimitReached``) once this many records were written.
+    :param limit: stop the fetch once this many records were written (see ``run_to_limit``).
     """
 
     def __init__(
@@ -132,7 +133,7 @@ class OutputStream:
             self.flush()
         if self._limit is not None and self.count >= self._limit:
             self.flush()
-            raise PreviewLimitReached
+            raise _LimitReached
 
     def write_many(self, objs: Iterable[Mapping[str, Any]]) -> None:
         """Emit every record of ``objs`` in order."""
@@ -153,3 +154,9 @@ class OutputStream:
 
 #: A fetch ready to run: called once with the run's ``OutputStream``.
 Fetch = Callable[[OutputStream], None]
+
+
+def run_to_limit(fetch: Fetch, stream: OutputStream) -> None:
+    """Run ``fetch`` with ``stream``: a fetch stopped at the stream's ``limit`` ends normally."""
+    with contextlib.suppress(_LimitReached):
+        fetch(stream)

@@ -69,9 +69,9 @@ from airflow_provider_peak.utils.workdir import (
 FOLDER = "venvs"
 CHILD = Path(__file__).with_name("venv_child.py")
 USER_CODE = Path(__file__).with_name("user_code.py")
-URLS = Path(__file__).parent.parent / "utils" / "urls.py"
-#: The deadlines and bounded reads of the child's session.
-BOUNDED = Path(__file__).parent.parent / "hooks" / "_bounded.py"
+#: The transport package: the child's session (origin rules, deadlines, bounded reads, the 401
+#: refresh) comes from its Airflow-free modules, loaded by path.
+TRANSPORT = Path(__file__).parent.parent / "transport"
 #: Where ``json_default`` lives: the child writes records in the JSON form the destinations write.
 SPOOL = Path(__file__).parent / "destinations" / "spool.py"
 READY = ".peak-feed-ready"
@@ -329,8 +329,7 @@ def run_in_venv(
         **minimal_environment(),
         "PEAK_FEED_FD": str(write_fd),
         "PEAK_FEED_USER_CODE": str(USER_CODE),
-        "PEAK_FEED_URLS": str(URLS),
-        "PEAK_FEED_BOUNDED": str(BOUNDED),
+        "PEAK_FEED_TRANSPORT": str(TRANSPORT),
         "PEAK_FEED_SPOOL": str(SPOOL),
     }
     process = subprocess.Popen(

@@ -1,9 +1,11 @@
 """The fetch side of ``PeakRestFeedOperator(requirements=[...])``, run by a virtualenv's Python.
 
 Standard library only (plus ``requests`` for the session, when importable): neither Airflow nor
-this provider is installed in the virtualenv. The parent sends one JSON line on stdin (the code,
-the saved state, the session settings); this process answers on the file descriptor named by
-``PEAK_FEED_FD`` with one line per event:
+this provider is installed in the virtualenv. The provider's modules it needs are loaded by path:
+the transport package (``PEAK_FEED_TRANSPORT``: the same session, origin rules, deadlines, bounded
+reads and 401 refresh as the worker's), the user-code runner and the JSON form of the records. The
+parent sends one JSON line on stdin (the code, the saved state, the session settings); this process
+answers on the file descriptor named by ``PEAK_FEED_FD`` with one line per event:
 
 * ``R<json>``: a record; ``M<json>``: ``metadata.save``; ``A<json>``: the API answered 401, send
   fresh auth headers (the parent replies with one JSON line on stdin);
@@ -76,76 +78,51 @@ def load_by_path(name: str, variable: str) -> Any:
     return module
 
 
+def load_transport() -> Any:
+    """The provider's transport package, by path, as ``_peak_transport`` (its modules import each
+    other relatively); its session module."""
+    folder = os.environ["PEAK_FEED_TRANSPORT"]
+    spec = importlib.util.spec_from_file_location(
+        "_peak_transport", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+    )
+    assert spec is not None and spec.loader is not None
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["_peak_transport"] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module("_peak_transport.session")
+
+
 def make_session(settings: dict[str, Any] | None, channel: Channel) -> Any:
     try:
-        import requests
-        from requests.auth import AuthBase
+        import requests  # noqa: F401 - the session needs it; without it, the fetch gets none
     except ImportError:
         return None
-    urls = load_by_path("_peak_urls", "PEAK_FEED_URLS")  # the parent's origin rules, not a copy
-    bounded = load_by_path("_peak_bounded", "PEAK_FEED_BOUNDED")  # and its deadlines and bounds
+    transport = load_transport()
     config: dict[str, Any] = settings or {}
-    timeout = config.get("timeout", 60)
-    connect_timeout = config.get("connect_timeout", 10)
     base_url = config.get("base_url")
     headers = dict(config.get("headers") or {})
-    provider_headers = [*config.get("provider_headers", ()), *headers, "Authorization"]
 
-    def own(url: Any) -> bool:
-        return bool(base_url) and urls.same_origin(str(url or ""), base_url)
-
-    class ParentAuth(AuthBase):
-        """The connection's headers for its origin only; on a 401 from it, fresh ones from the
+    class ParentAuth(transport.RefreshingAuth):  # type: ignore[name-defined, misc]
+        """The connection's headers, for its origin only; on a 401 from it, fresh ones from the
         parent, once."""
 
-        def __call__(self, request: Any) -> Any:
-            if not own(request.url):
-                return request
+        def sign(self, request: Any) -> None:
             request.headers.update(headers)
-            if config.get("refreshable"):
-                request.register_hook("response", self.on_401)
-            return request
 
-        def on_401(self, response: Any, **kwargs: Any) -> Any:
-            request = response.request
-            if (
-                response.status_code != 401
-                or getattr(request, "_peak_refreshed", False)
-                or not own(request.url)
-            ):
-                return response
+        def renew(self, refused: Any) -> None:
             channel.send("A", {}, flush=True)
             headers.update(json.loads(sys.stdin.readline()))
-            retry = request.copy()
-            retry.headers.update(headers)
-            retry._peak_refreshed = True
-            response.close()
-            second = response.connection.send(retry, **kwargs)
-            second.history.append(response)
-            return second
 
-    class Session(requests.Session):
-        def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
-            url = urls.join_url(base_url, url)
-            if len(args) < 7 and timeout is not None:
-                kwargs.setdefault("timeout", (connect_timeout, timeout))
-            return super().request(method, url, *args, **kwargs)
-
-        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
-            super().rebuild_auth(prepared_request, response)
-            if base_url and not own(prepared_request.url):
-                for name in provider_headers:
-                    prepared_request.headers.pop(name, None)
-
-    session = Session()
-    adapter = bounded.BoundedAdapter(
-        connect_timeout + (timeout or 60), config.get("max_reply_bytes", 64 * 1024 * 1024)
+    bounds = {
+        name: config[name] for name in ("timeout", "connect_timeout", "max_reply_bytes") if name in config
+    }
+    session = transport.RestSession(
+        base_url, provider_headers=(*config.get("provider_headers", ()), *headers), **bounds
     )
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["Accept-Encoding"] = bounded.ACCEPT_ENCODING
     session.verify = config.get("verify", True)
-    session.auth = ParentAuth()
+    session.auth = (
+        ParentAuth(base_url) if config.get("refreshable") else transport.HeadersAuth(base_url, headers)
+    )
     return session
 
 

@@ -1,46 +1,30 @@
 """``requests`` auth objects: a raw API-key header, and tokens (OAuth client credentials, a REST
 source's Custom Auth) that are cached, refreshed ahead of expiry and once on a 401.
 
-Every auth object is bound to one origin (scheme, host and port): it adds nothing to a request for
-any other URL, and only a 401 from its own origin triggers a refresh. A token is registered with
-the masker and the scrubber the moment it is obtained. No ``repr`` shows a secret.
+Every auth object is bound to one origin (scheme, host and port: ``transport.session.OriginAuth``):
+it adds nothing to a request for any other URL, and only a 401 from its own origin triggers the one
+refresh (``transport.session.RefreshingAuth``, which the REST feed's virtualenv uses too). A token
+is registered with the masker and the scrubber the moment it is obtained. No ``repr`` shows a
+secret.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
-from requests.auth import AuthBase
 
-from airflow_provider_peak.exceptions import PeakError
+from airflow_provider_peak.errors import PeakError
+from airflow_provider_peak.transport.session import OriginAuth, RefreshingAuth
 from airflow_provider_peak.utils.redaction import register_secret
-from airflow_provider_peak.utils.urls import same_origin
 
-log = logging.getLogger(__name__)
+__all__ = ["ApiKeyAuth", "OAuthClientCredentials", "OriginAuth", "TokenAuth", "TokenCache"]
 
 #: Fetches a token: returns ``(token, lifetime in seconds or None when unknown)``.
 TokenFetcher = Callable[[], tuple[str, float | None]]
-
-
-class OriginAuth(AuthBase):
-    """Credentials for one origin: ``apply`` is called only for requests to ``base_url``'s origin."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    def applies_to(self, url: str | None) -> bool:
-        return bool(url) and same_origin(url or "", self.base_url)
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        return self.apply(request) if self.applies_to(request.url) else request
-
-    def apply(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        raise NotImplementedError
 
 
 class ApiKeyAuth(OriginAuth):
@@ -106,7 +90,7 @@ class TokenCache:
                 self.current = None
 
 
-class TokenAuth(OriginAuth):
+class TokenAuth(RefreshingAuth):
     """A cached token sent as ``<header>: <prefix><token>`` to one origin; when that origin answers
     401, the token is refreshed once and the request sent again with the new one.
 
@@ -132,7 +116,6 @@ class TokenAuth(OriginAuth):
         self.header = header
         self.prefix = prefix
         self.tokens = TokenCache(fetch, skew=skew)
-        self.refreshes = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(header={self.header!r}, token=***)"
@@ -147,35 +130,14 @@ class TokenAuth(OriginAuth):
     def header_value(self, token: str) -> str:
         return f"{self.prefix}{token}"
 
-    def apply(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    def sign(self, request: requests.PreparedRequest) -> None:
         token = self.token()
         request.headers[self.header] = self.header_value(token)
         request._peak_token = token  # type: ignore[attr-defined]
-        request.register_hook("response", self._refresh_once)
-        return request
 
-    def _refresh_once(self, response: requests.Response, **kwargs: Any) -> requests.Response:
-        request = response.request
-        if (
-            response.status_code != 401
-            or getattr(request, "_peak_refreshed", False)
-            or not self.applies_to(request.url)
-        ):
-            return response
-        # The token was revoked or expired early: refresh it once and resend this request once.
-        self.invalidate(getattr(request, "_peak_token", None))
-        self.refreshes += 1
-        token = self.token()
-        log.info("The API answered 401; sending the request again with a new token")
-        response.close()  # not drained: the connection is dropped rather than reading an unbounded body
-        retry = request.copy()
-        retry.headers[self.header] = self.header_value(token)
-        retry._peak_refreshed = True  # type: ignore[attr-defined]
-        retry._peak_token = token  # type: ignore[attr-defined]
-        second = response.connection.send(retry, **kwargs)
-        second.history.append(response)
-        second.request = retry
-        return second
+    def renew(self, refused: requests.PreparedRequest) -> None:
+        # Revoked or expired early: drop it, unless another thread already replaced it.
+        self.invalidate(getattr(refused, "_peak_token", None))
 
 
 class OAuthClientCredentials(TokenAuth):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -29,22 +28,19 @@ from airflow_provider_peak.ingest.pipeline import IngestOptions, IngestSummary, 
 from airflow_provider_peak.ingest.schema import Column, TableSchema, check_name
 from airflow_provider_peak.ingest.sender import NO_COUNT
 from airflow_provider_peak.ingest.sources import iter_records
+from airflow_provider_peak.transport.paging import MAX_PAGE_TOKEN_CHARS, PageTokens
 from airflow_provider_peak.ui.forms import (
     PEAK_CONN_FIELDS,
     PEAK_UI_BEHAVIOUR,
     legacy_field_behaviour,
     legacy_form_widgets,
 )
-from airflow_provider_peak.utils.redaction import scrub
 
-__all__ = ["RETRYABLE_STATUS", "PeakHook", "should_retry"]
+__all__ = ["MAX_PAGE_TOKEN_CHARS", "RETRYABLE_STATUS", "PeakHook", "should_retry"]
 
 log = logging.getLogger(__name__)
 
 IF_EXISTS = ("ignore", "verify", "fail")
-#: The longest next-page token accepted: a listing keeps one (and sends it back) per page, so a
-#: server's token may not cost the client more than this.
-MAX_PAGE_TOKEN_CHARS = 4096
 
 
 class _TableSink:
@@ -79,8 +75,8 @@ class PeakHook(JsonApiHook):
 
     conn_name_attr = "peak_conn_id"
     default_conn_name = "peak_default"
-    conn_type = "peak"
-    hook_name = "Peak"
+    conn_type = PeakSettings.conn_type
+    hook_name = PeakSettings.hook_name
 
     def __init__(
         self,
@@ -207,7 +203,7 @@ class PeakHook(JsonApiHook):
         or ``max_pages`` pages were read; a token over ``MAX_PAGE_TOKEN_CHARS`` is a ``PeakError``."""
         s = self.settings
         token: str | None = None
-        seen: set[bytes] = set()  # 32-byte digests, not the tokens themselves
+        tokens = PageTokens((s.next_token_key, "NextToken", "nextToken"), "Peak's list reply")
         for _ in range(max_pages):
             params: dict[str, Any] = {}
             if limit is not None:
@@ -226,21 +222,9 @@ class PeakHook(JsonApiHook):
             if not isinstance(items, list):
                 raise PeakError(f"Peak's list reply holds no list at {s.tables_key!r} (the tables_key extra)")
             yield items
-            key = next((k for k in (s.next_token_key, "NextToken", "nextToken") if page.get(k)), None)
-            found = page.get(key) if key else None
-            token = found if isinstance(found, str) and found else None
+            token = tokens.next(page)
             if token is None:
                 return
-            if len(token) > MAX_PAGE_TOKEN_CHARS:
-                raise PeakError(
-                    f"Peak's list reply holds a next-page token of {len(token):,} characters at {key!r} "
-                    f"(the provider refuses more than {MAX_PAGE_TOKEN_CHARS:,})"
-                )
-            digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
-            if digest in seen:
-                log.warning("Peak sent the same next-page token twice; stopping the listing there")
-                return
-            seen.add(digest)
         if token is not None:
             log.warning("Stopped listing Peak tables after %d pages (the max_pages extra)", max_pages)
 
@@ -367,7 +351,7 @@ class PeakHook(JsonApiHook):
             items = next(pages, [])
             first = self._schema_from(items[0], "the list of tables").name if items else None
         except Exception as exc:
-            return self.tested(False, scrub(str(exc), self._known_secrets()))
+            return self.failed_test(exc)
         suffix = f" (newest table: {first})" if first else " (no tables yet)"
         return self.tested(True, f"Connection successfully tested{suffix}")
 

@@ -29,17 +29,17 @@ from requests.auth import AuthBase
 
 from airflow_provider_peak.exceptions import PeakError, PeakHTTPError, PeakRestAuthError
 from airflow_provider_peak.hooks._auth import OriginAuth, TokenAuth
-from airflow_provider_peak.hooks._bounded import ACCEPT_ENCODING, BoundedAdapter
 from airflow_provider_peak.hooks._connection import RestSettings, is_sensitive, read_connection
 from airflow_provider_peak.hooks._transport import UNREADABLE_JSON, USER_AGENT, JsonApiHook
+from airflow_provider_peak.transport.session import RestSession
+from airflow_provider_peak.transport.urls import same_origin
 from airflow_provider_peak.ui.forms import (
     PEAK_REST_CONN_FIELDS,
     PEAK_REST_UI_BEHAVIOUR,
     legacy_field_behaviour,
     legacy_form_widgets,
 )
-from airflow_provider_peak.utils.redaction import register_secret, safe_text, sanitize_url, scrub
-from airflow_provider_peak.utils.urls import join_url, same_origin
+from airflow_provider_peak.utils.redaction import register_secret, safe_text, sanitize_url
 
 __all__ = ["PeakRestHook", "RestSession", "dig", "is_sensitive"]
 
@@ -102,61 +102,6 @@ class ConnectionAuth(AuthBase):
         return self.credentials(request) if self.credentials is not None else request
 
 
-class RestSession(requests.Session):
-    """A ``requests.Session`` that resolves relative URLs against the base URL, always has a
-    time-out, bounds every exchange, and drops the headers the provider added when a redirect leaves
-    the base URL's origin.
-
-    Every request ends within its connect plus read time-out in total, body included (a source
-    that trickles its reply cannot hold the task: ``requests.exceptions.ReadTimeout``), and its
-    body decodes to at most ``max_reply_bytes`` (a small compressed reply cannot inflate into a huge
-    one: ``requests.exceptions.ContentDecodingError``), whether it is read at once or streamed. Only
-    ``gzip`` and ``deflate`` are asked for and read; stacked encodings are refused.
-
-    :param base_url: the connection's base URL; ``session.get("/items")`` requests ``<base_url>/items``.
-    :param timeout: the read time-out used when a call passes no ``timeout``.
-    :param provider_headers: the names of the headers the provider adds (credentials, the
-        ``headers`` extra), removed from a redirected request to another origin.
-    :param connect_timeout: the connect time-out used when a call passes no ``timeout``.
-    :param max_reply_bytes: the largest reply body read, after decompression.
-    """
-
-    def __init__(
-        self,
-        base_url: str | None = None,
-        timeout: float | None = 60.0,
-        provider_headers: tuple[str, ...] = (),
-        *,
-        connect_timeout: float = 10.0,
-        max_reply_bytes: int = 64 * 1024 * 1024,
-    ) -> None:
-        super().__init__()
-        self.base_url = base_url
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.max_reply_bytes = max_reply_bytes
-        self.provider_headers = tuple(provider_headers)
-        self.headers["User-Agent"] = USER_AGENT
-        self.headers["Accept-Encoding"] = ACCEPT_ENCODING
-        adapter = BoundedAdapter(connect_timeout + (timeout or 60.0), max_reply_bytes)
-        self.mount("https://", adapter)
-        self.mount("http://", adapter)
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        if isinstance(url, bytes):
-            url = url.decode()
-        url = join_url(self.base_url, url)
-        if len(args) < 7 and self.timeout is not None:  # ``timeout``: the 7th positional after the URL
-            kwargs.setdefault("timeout", (self.connect_timeout, self.timeout))
-        return super().request(method, url, *args, **kwargs)
-
-    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
-        super().rebuild_auth(prepared_request, response)  # drops Authorization on a host change
-        if self.base_url and not same_origin(prepared_request.url or "", self.base_url):
-            for name in (*self.provider_headers, "Authorization"):
-                prepared_request.headers.pop(name, None)
-
-
 class PeakRestHook(JsonApiHook):
     """An authenticated ``requests.Session`` for a source REST API, as Peak's REST API connector has.
 
@@ -172,8 +117,8 @@ class PeakRestHook(JsonApiHook):
 
     conn_name_attr = "rest_conn_id"
     default_conn_name = "peak_rest_default"
-    conn_type = "peak_rest"
-    hook_name = "Peak REST API source"
+    conn_type = RestSettings.conn_type
+    hook_name = RestSettings.hook_name
     service_name = "the REST source"
 
     def __init__(
@@ -227,6 +172,7 @@ class PeakRestHook(JsonApiHook):
                     self.provider_headers,
                     connect_timeout=s.connect_timeout,
                     max_reply_bytes=s.max_reply_bytes,
+                    user_agent=USER_AGENT,
                 )
                 session.verify = s.verify
                 session.auth = ConnectionAuth(self.auth, s.base_url or None, self._default_headers())
@@ -327,7 +273,7 @@ class PeakRestHook(JsonApiHook):
             shown = f"GET {sanitize_url(s.test_path)} answered {response.status_code}"
             return self.tested(True, f"Connection successfully tested ({shown})")
         except Exception as exc:
-            return self.tested(False, scrub(str(exc), self._known_secrets()))
+            return self.failed_test(exc)
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

@@ -18,18 +18,15 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-import tenacity
-
 from airflow_provider_peak.exceptions import (
     PeakConfigError,
-    PeakRateLimitError,
     RowValidationError,
     SolutionTableNotFoundError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
 from airflow_provider_peak.hooks._checkpoint import load_checkpoint, task_checkpoint
 from airflow_provider_peak.hooks._connection import PeakV2Settings, read_connection
-from airflow_provider_peak.hooks._transport import JsonApiHook, Reply
+from airflow_provider_peak.hooks._transport import JsonApiHook
 from airflow_provider_peak.ingest.apis.pacing import RequestPacer
 from airflow_provider_peak.ingest.batching import Batch
 from airflow_provider_peak.ingest.checkpoint import Checkpoint
@@ -93,8 +90,8 @@ class PeakV2Hook(JsonApiHook):
 
     conn_name_attr = "peak_v2_conn_id"
     default_conn_name = "peak_v2_default"
-    conn_type = "peak_v2"
-    hook_name = "Peak v2 ingestion (solutions)"
+    conn_type = PeakV2Settings.conn_type
+    hook_name = PeakV2Settings.hook_name
     service_name = "Peak v2"
 
     def __init__(
@@ -148,35 +145,8 @@ class PeakV2Hook(JsonApiHook):
             )
         return RequestPacer(rate or ceiling, max_retry_after=self.settings.retry_after_max)
 
-    # ------------------------------------------------------------------ paced transport
-    def _send_once(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None,
-        params: Mapping[str, Any] | None,
-        authenticated: bool,
-        headers: Mapping[str, str] | None = None,
-    ) -> Reply:
-        """One exchange, started when the pacer allows; a 429 slows the pacer, a success speeds it."""
-        pacer = self.pacer
-        started = pacer.acquire()
-        try:
-            reply = super()._send_once(
-                method, path, body=body, params=params, authenticated=authenticated, headers=headers
-            )
-        except PeakRateLimitError as exc:
-            pacer.on_rate_limited(exc.retry_after, started)
-            raise
-        pacer.on_success(started)
-        return reply
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, PeakRateLimitError):
-            return 0.0  # the pacer already holds every start back for Retry-After
-        return super()._wait(state)
+    def request_pacer(self) -> RequestPacer:
+        return self.pacer
 
     def _json(
         self, method: str, path: str, payload: Any = None, *, body: bytes | None = None, **kwargs: Any
@@ -370,7 +340,7 @@ class PeakV2Hook(JsonApiHook):
         try:
             found = self.list_solutions()
         except Exception as exc:
-            return self.tested(False, scrub(str(exc), self._known_secrets()))
+            return self.failed_test(exc)
         names = ", ".join(neutral(s.name[:60]) for s in found[:5]) + (", ..." if len(found) > 5 else "")
         count = f"{len(found)} solution{'' if len(found) == 1 else 's'}"
         return self.tested(True, f"Connection successfully tested ({count}{': ' + names if names else ''})")

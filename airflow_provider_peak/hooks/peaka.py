@@ -2,42 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-import tenacity
-
 from airflow_provider_peak.exceptions import (
     PeakaCacheFailedError,
     PeakConfigError,
-    PeakConnectionError,
     PeakError,
     PeakHTTPError,
     PeakNotFoundError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
-from airflow_provider_peak.hooks._bounded import ACCEPT_ENCODING, aread_body
 from airflow_provider_peak.hooks._connection import PeakaSettings, read_connection
-from airflow_provider_peak.hooks._transport import (
-    ERROR_BODY_LIMIT,
-    UNREADABLE_JSON,
-    USER_AGENT,
-    JsonApiHook,
-    http_error,
-)
+from airflow_provider_peak.hooks._transport import JsonApiHook
 from airflow_provider_peak.models.peaka_cache import (
+    MODES,
     CacheInfo,
     CacheItemResult,
     CacheStatus,
     CacheTable,
     PeakaSpecError,
     Schedule,
+    TableCacheInfo,
     build_tables,
     evaluate,
     match_results,
@@ -49,7 +39,7 @@ from airflow_provider_peak.ui.forms import (
     legacy_form_widgets,
 )
 from airflow_provider_peak.utils.checks import path_segment
-from airflow_provider_peak.utils.redaction import safe_text, sanitize_url, scrub
+from airflow_provider_peak.utils.redaction import safe_text
 from airflow_provider_peak.version_compat import aget_connection
 
 log = logging.getLogger(__name__)
@@ -72,8 +62,8 @@ class PeakaHook(JsonApiHook):
 
     conn_name_attr = "peaka_conn_id"
     default_conn_name = "peaka_default"
-    conn_type = "peaka"
-    hook_name = "Peaka"
+    conn_type = PeakaSettings.conn_type
+    hook_name = PeakaSettings.hook_name
     service_name = "Peaka"
 
     def __init__(
@@ -89,7 +79,6 @@ class PeakaHook(JsonApiHook):
         super().__init__(api_retry_args=api_retry_args, **kwargs)
         self.peaka_conn_id = peaka_conn_id
         self._overrides = {"project_id": project_id, "timeout": timeout, "max_retries": max_retries}
-        self._aclient: Any = None
 
     # ------------------------------------------------------------------ connection
     def _settings_from(self, conn: Any) -> PeakaSettings:
@@ -212,12 +201,64 @@ class PeakaHook(JsonApiHook):
         self.request("DELETE", self._path(project_id, cache_id))
 
     def trigger_incremental_update(self, cache_id: str, project_id: str | None = None) -> None:
-        """Start an incremental sync now (independent of the schedule)."""
+        """Start an incremental sync now (independent of the schedule). Peaka may queue it behind a
+        sync that is already RUNNING."""
         self.request("POST", self._path(project_id, cache_id, "/incrementalUpdate"))
 
     def trigger_full_refresh(self, cache_id: str, project_id: str | None = None) -> None:
         """Start a full refresh now (independent of the schedule)."""
         self.request("POST", self._path(project_id, cache_id, "/fullRefreshUpdate"))
+
+    def trigger_run(self, cache_id: str, mode: str, project_id: str | None = None) -> None:
+        """Start a run of ``mode`` (``incremental`` or ``full``)."""
+        if mode == "full":
+            self.trigger_full_refresh(cache_id, project_id)
+        else:
+            self.trigger_incremental_update(cache_id, project_id)
+
+    def _cancel_path(self, cache_id: str, mode: str, project_id: str | None) -> str:
+        if mode not in MODES:
+            raise PeakConfigError(f"mode must be one of {MODES}, got {mode!r}")
+        s = self.settings
+        return self._path(
+            project_id, cache_id, s.cancel_full_refresh_path if mode == "full" else s.cancel_incremental_path
+        )
+
+    def cancel_run(self, cache_id: str, mode: str, project_id: str | None = None) -> bool:
+        """Cancel the cache's RUNNING run of ``mode``: ``True`` when Peaka took the signal (200),
+        ``False`` when nothing of that kind was running (404). Best effort at Peaka: the run ends
+        CANCELLED and the data cached before stays."""
+        try:
+            self.request("POST", self._cancel_path(cache_id, mode, project_id))
+        except PeakNotFoundError:
+            return False
+        return True
+
+    async def acancel_run(self, cache_id: str, mode: str, project_id: str | None = None) -> bool:
+        """``cancel_run`` without blocking the event loop (the trigger's path)."""
+        await self._aload_settings()
+        try:
+            await self.client.arequest("POST", self._cancel_path(cache_id, mode, project_id))
+        except PeakNotFoundError:
+            return False
+        return True
+
+    def is_cached(
+        self, table: Mapping[str, Any] | CacheTable, project_id: str | None = None
+    ) -> TableCacheInfo:
+        """Peaka's ``isCached`` for one table spec: whether it is cached, whether it can be, and
+        which kinds of cache it supports."""
+        spec = CacheTable.build(table)
+        path = self.settings.is_cached_path.format(
+            project_id=path_segment(self.project(project_id), "project_id"),
+            catalog_id=path_segment(spec.catalog_id, "catalog_id"),
+            schema_name=path_segment(spec.schema_name, "schema_name"),
+            table_name=path_segment(spec.table_name, "table_name"),
+        )
+        try:
+            return TableCacheInfo.from_wire(self._json("GET", path))
+        except PeakaSpecError as exc:
+            raise PeakError(f"Peaka answered GET {path} unexpectedly: {exc}") from None
 
     def wait_for_cache(
         self,
@@ -248,95 +289,22 @@ class PeakaHook(JsonApiHook):
             time.sleep(min(poll_interval, remaining))
 
     # ------------------------------------------------------------------ async (triggers)
-    async def aget_cache_status(self, cache_id: str, project_id: str | None = None) -> CacheStatus:
-        """``get_cache_status`` without blocking the event loop (httpx), with the same retries,
-        deadline and bounded reads as the synchronous transport; redirects are not followed."""
-        import httpx
-
+    async def _aload_settings(self) -> None:
+        """Read the connection without blocking the event loop (once; ``settings`` then holds it)."""
         if "settings" not in self.__dict__:
             self.__dict__["settings"] = self._settings_from(await aget_connection(self.peaka_conn_id))
-        s = self.settings
-        if self._aclient is None:
-            self.warn_if_unverified()
-            self._aclient = httpx.AsyncClient(
-                verify=s.verify,
-                timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
-                # Only what the bounded reader decodes (httpx would offer brotli and zstd too).
-                headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
-                follow_redirects=False,
-            )
+
+    async def aget_cache_status(self, cache_id: str, project_id: str | None = None) -> CacheStatus:
+        """``get_cache_status`` without blocking the event loop: the transport's async path (httpx),
+        with the same retries, deadline, bounded reads and errors as the synchronous one; redirects
+        are not followed."""
+        await self._aload_settings()
         path = self._path(project_id, cache_id, "/status")
         try:
-            async for attempt in tenacity.AsyncRetrying(**self._retry_args()):
-                with attempt:
-                    reply = await self._asend("GET", path)
+            reply = await self.client.ajson("GET", path, params={"excludeLogs": "true"})
         except PeakNotFoundError:
             return CacheStatus.gone(str(cache_id))
         return self._status(reply, path)
-
-    async def _asend(self, method: str, path: str) -> Any:
-        import httpx
-
-        s = self.settings
-        shown = sanitize_url(path)
-        self._count("requests")
-        seconds = s.connect_timeout + s.timeout
-
-        async def exchange() -> tuple[Any, bytes, bool, str | None]:
-            url = s.url(path)
-            request = self._aclient.build_request(
-                method,
-                url,
-                params={"excludeLogs": "true"},
-                # The sync path's auth and its origin check: the key goes to the base URL's origin only.
-                headers=self.auth.headers_for(url),
-            )
-            response = await self._aclient.send(request, stream=True)
-            try:
-                limit = ERROR_BODY_LIMIT if response.status_code >= 300 else s.max_reply_bytes
-                try:
-                    # The sync path's bounded reader: decompressed with a capped output.
-                    content, complete = await aread_body(response, limit)
-                except ValueError as exc:  # a refused or corrupt content coding
-                    return response, b"", True, str(exc)
-                return response, content, complete, None
-            finally:
-                await response.aclose()
-
-        try:
-            # The whole exchange within the deadline: a trickling server cannot hold the triggerer.
-            response, content, complete, unreadable = await asyncio.wait_for(exchange(), seconds)
-        except asyncio.TimeoutError as exc:
-            raise PeakConnectionError(
-                f"Peaka did not reply to {method} {shown} within {seconds:g} s"
-            ) from exc
-        except httpx.HTTPError as exc:
-            reason = safe_text(f"{type(exc).__name__}: {exc}", secrets=s.secrets)
-            raise PeakConnectionError(f"could not reach Peaka for {method} {shown}: {reason}") from exc
-        status = response.status_code
-        if status == 429:
-            self._count("rate_limited")
-        if status >= 300:
-            raise http_error(
-                status,
-                response.reason_phrase,
-                content,
-                response.headers.get("Retry-After"),
-                method,
-                path,
-                s.secrets,
-            )
-        self._check_body(method, path, complete, unreadable)
-        try:
-            return json.loads(content)
-        except UNREADABLE_JSON:
-            raise PeakError(f"Peaka answered {method} {shown} with a body that is not JSON") from None
-
-    async def aclose(self) -> None:
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
-        self.close()
 
     # ------------------------------------------------------------------ Airflow UI
     def test_connection(self) -> tuple[bool, str]:
@@ -348,7 +316,7 @@ class PeakaHook(JsonApiHook):
                 with contextlib.suppress(PeakNotFoundError):
                     self.get_cache_status("connection-test", project)
         except Exception as exc:
-            return self.tested(False, scrub(str(exc), self._known_secrets()))
+            return self.failed_test(exc)
         found = "" if caches is None else f", {len(caches)} caches"
         return self.tested(True, f"Connection successfully tested (project {project}{found})")
 

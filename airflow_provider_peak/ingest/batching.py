@@ -38,7 +38,7 @@ from itertools import accumulate, islice, repeat
 from operator import add
 from typing import Any
 
-from airflow_provider_peak.exceptions import RecordTooLargeError
+from airflow_provider_peak.errors import RecordTooLargeError
 from airflow_provider_peak.ingest.checkpoint import batch_key
 from airflow_provider_peak.ingest.record_errors import RecordError
 from airflow_provider_peak.ingest.schema import TableSchema
@@ -156,7 +156,7 @@ def pack(
             body = bytes(body)
         try:
             batches = packer.add(index, body)
-        except Oversized as oversized:
+        except _Oversized as oversized:
             yield from oversized.batches
             raise oversized.error from None
         yield from batches
@@ -183,7 +183,7 @@ class _Bin:
         self.members.append(member)
 
 
-class Oversized(Exception):
+class _Oversized(Exception):
     """Raised by ``Packer`` for a record that can never fit, with the batches completed before it."""
 
     def __init__(self, batches: list[Batch], error: RecordTooLargeError) -> None:
@@ -236,7 +236,7 @@ class Packer:
         """Add one record; the batches it completed (``add_many`` for one record, faster)."""
         length = len(body)
         if length + BRACKETS > self.max_bytes:
-            return self.add_many((index,), (body,))  # raises Oversized
+            return self.add_many((index,), (body,))  # raises _Oversized
         if self.window > 1:
             self._held.append(index)
             self._held_bodies.append(body)
@@ -279,7 +279,7 @@ class Packer:
             if self.window == 1 and self._pieces:  # in order, the batch before it is complete
                 out.append(self._batch(self._pieces, self._indices))
                 self._pieces = []
-            raise Oversized(out, RecordTooLargeError(indices[at], sizes[at], self.max_bytes))
+            raise _Oversized(out, RecordTooLargeError(indices[at], sizes[at], self.max_bytes))
         if self.window == 1:
             self._in_order(indices, bodies, sizes, out)
         else:
@@ -592,7 +592,7 @@ class EncodeAndPack:
     def _add(self, packer: Packer, indices: Sequence[int], bodies: Sequence[bytes]) -> Iterator[Batch]:
         try:
             batches = packer.add_many(indices, bodies)
-        except Oversized as oversized:
+        except _Oversized as oversized:
             yield from self._counted(oversized.batches)
             raise oversized.error from None
         yield from self._counted(batches)

@@ -49,7 +49,7 @@ from functools import partial
 from itertools import accumulate
 from typing import IO, Any
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.errors import PeakConfigError
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ingest.types import CsvConversion, type_of
 from airflow_provider_peak.ingest.types import (

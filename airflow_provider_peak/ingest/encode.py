@@ -48,7 +48,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["BlockColumn", "BlockEncoder", "ColumnCheck", "Unproven"]
+__all__ = ["BlockColumn", "BlockEncoder", "ColumnCheck"]
 
 #: Integers msgspec writes with its own 64-bit routine (digit for digit what ``repr`` writes).
 WRITABLE_INT = 2**64
@@ -68,11 +68,11 @@ CONTAINERS = frozenset({dict, list, tuple})
 STAMPS = frozenset({date, datetime})
 
 
-class Unproven(Exception):
+class _Unproven(Exception):
     """The block cannot be proven equal to the per-record path; encode it another way."""
 
 
-#: ``check(values, types) -> replacements or None``: raise ``Unproven``, or return ``None`` when
+#: ``check(values, types) -> replacements or None``: raise ``_Unproven``, or return ``None`` when
 #: msgspec writes every value as it is, or a list aligned with ``values`` of what to write instead.
 ColumnCheck = Callable[[Sequence[Any], set[type]], "Sequence[Any] | None"]
 
@@ -104,11 +104,11 @@ def put_back(values: Sequence[Any], types: set[type], kind: type, new: Sequence[
 
 
 def msgspec_text(values: Sequence[Any]) -> bytes:
-    """msgspec's JSON text of ``values``; ``Unproven`` for anything it refuses."""
+    """msgspec's JSON text of ``values``; ``_Unproven`` for anything it refuses."""
     try:
         return _encode(values)  # type: ignore[misc]
     except Exception:  # a subclass, a lone surrogate, a failing tzinfo...
-        raise Unproven from None
+        raise _Unproven from None
 
 
 def all_match(pattern: re.Pattern[str], texts: Sequence[str]) -> bool:
@@ -125,16 +125,16 @@ def many(one: str) -> re.Pattern[str]:
 
 
 def int_range(values: Sequence[Any], types: set[type], low: int, high: int) -> None:
-    """Integers within ``low <= v <= high``; raise ``Unproven`` otherwise."""
+    """Integers within ``low <= v <= high``; raise ``_Unproven`` otherwise."""
     ints = of_type(values, types, int)
     if min(ints) < low or max(ints) > high:
-        raise Unproven
+        raise _Unproven
 
 
 def float_texts(floats: Sequence[float]) -> list[str]:
     """The floats as ``float.__repr__`` writes them (msgspec writes ``1e16`` for ``1e+16``)."""
     if not all(map(math.isfinite, floats)):
-        raise Unproven
+        raise _Unproven
     return list(map(float.__repr__, floats))
 
 
@@ -158,7 +158,7 @@ class BlockColumn:
 def _no_null(check: ColumnCheck) -> ColumnCheck:
     def checked(values: Sequence[Any], types: set[type]) -> Sequence[Any] | None:
         if NONE in types:
-            raise Unproven
+            raise _Unproven
         return check(values, types)
 
     return checked
@@ -216,7 +216,7 @@ class BlockEncoder:
                 present -= countOf(values, MISSING)
             try:
                 new = check(values, types)
-            except Unproven:
+            except _Unproven:
                 return None
             if new is not None:
                 replaced.append((name, values, new, missing))
@@ -249,7 +249,7 @@ class BlockEncoder:
                 return None
             try:
                 new = self._by_name[name](values, types)
-            except Unproven:
+            except _Unproven:
                 return None
             out.append(values if new is None else new)
         row = self._rows.get(names)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from airflow_provider_peak.exceptions import FormatError
+from airflow_provider_peak.errors import FormatError
 
 # Longest tokens first so "HH24" is not read as something shorter.
 # ASCII digits only: ``\d`` would also accept Arabic-Indic and other Unicode digits.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.errors import PeakConfigError
 from airflow_provider_peak.utils.checks import check_count
 
 #: Requests in flight a task asks for when it does not say (a third of the tenant's 30, so three

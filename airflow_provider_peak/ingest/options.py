@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.errors import PeakConfigError
 from airflow_provider_peak.ingest.limits import MIN_MAX_BYTES, IngestLimits
 from airflow_provider_peak.ingest.types import STRING, ColumnSpec
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire

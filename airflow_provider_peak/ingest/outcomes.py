@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_peak.exceptions import PeakRowsFailedError
+from airflow_provider_peak.errors import PeakRowsFailedError
 from airflow_provider_peak.ingest.record_errors import RowError
 
 __all__ = ["IngestOutcome", "LoadTotals", "RowFailure", "failure_note", "read_failure_notes"]

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from typing import Any, Protocol
 
-from airflow_provider_peak.exceptions import PeakAcknowledgementError, PeakConfigError
+from airflow_provider_peak.errors import PeakAcknowledgementError, PeakConfigError
 from airflow_provider_peak.ingest.apis.v1 import BatchSink, V1Api
 from airflow_provider_peak.ingest.batching import Batch, EncodeAndPack
 from airflow_provider_peak.ingest.checkpoint import Checkpoint

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_peak.exceptions import FormatError, SchemaError
+from airflow_provider_peak.errors import FormatError, SchemaError
 from airflow_provider_peak.ingest.formats import DateTimeFormat
 from airflow_provider_peak.ingest.types import ColumnSpec, ColumnType, type_of
 

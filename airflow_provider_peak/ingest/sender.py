@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from airflow_provider_peak.ingest.checkpoint import Checkpoint, batch_key
+from airflow_provider_peak.transport.retry import RATE_LIMIT_DECREASE
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class BatchSender(Generic[B]):
             self._seen_429 = seen
             self._successes = 0
             if self.limit > 1:
-                self.limit = max(1, self.limit // 2)
+                self.limit = max(1, int(self.limit * RATE_LIMIT_DECREASE))
                 self.stats.concurrency_decreases += 1
                 self.stats.min_concurrency = min(self.stats.min_concurrency, self.limit)
                 self.log.warning("Peak is rate limiting (429): concurrency lowered to %d", self.limit)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.errors import PeakConfigError
 from airflow_provider_peak.ingest import columnar
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.utils.extras import require_for_conn_type, require_for_url

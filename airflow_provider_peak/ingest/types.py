@@ -6,7 +6,7 @@ of this module holds:
 
 * its per-value check and encoding (``PeakType.encoder``): compiled once per column, a function
   that checks a Python value and returns the column's ``"name":value`` JSON text, or raises
-  ``Invalid`` naming the problem;
+  ``_Invalid`` naming the problem;
 * its problems (``PROBLEMS``): each with its kind (a v2 code) and each API's wording;
 * the same check for a whole column of a block of records (``PeakType.block``), for the block
   encoder (``encode``): it answers only where it can prove the per-value result;
@@ -41,14 +41,14 @@ from json import JSONEncoder
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_provider_peak.exceptions import SchemaError
+from airflow_provider_peak.errors import SchemaError
 from airflow_provider_peak.ingest.encode import (
     CONTAINERS,
     NO_VALUE,
     STAMPS,
     WRITABLE_INT,
     ColumnCheck,
-    Unproven,
+    _Unproven,
     all_match,
     float_texts,
     int_range,
@@ -64,7 +64,7 @@ from airflow_provider_peak.ingest.v2 import codes
 from airflow_provider_peak.ingest.v2.codes import RowCode
 
 if TYPE_CHECKING:
-    from airflow_provider_peak.exceptions import RecordValidationError
+    from airflow_provider_peak.errors import RecordValidationError
 
 __all__ = [
     "APIS",
@@ -80,7 +80,6 @@ __all__ = [
     "ColumnType",
     "CsvConversion",
     "Digits",
-    "Invalid",
     "InvalidJSONText",
     "PeakType",
     "Problem",
@@ -174,7 +173,7 @@ RECORD_PROBLEMS: dict[str, RowCode] = {
 @dataclass(frozen=True)
 class Problem:
     """One problem a value can have: the kind of failure it is, and each API's wording of it (a
-    ``str.format`` template of the fields ``Invalid`` carries)."""
+    ``str.format`` template of the fields ``_Invalid`` carries)."""
 
     code: RowCode
     wording: Mapping[str, str]
@@ -194,7 +193,7 @@ _NULL_PROBLEMS = {
 }
 
 
-class Invalid(Exception):
+class _Invalid(Exception):
     """Raised by a column function: the ``problem`` (a key of ``PROBLEMS``) and the fields that
     its wording may name."""
 
@@ -315,7 +314,7 @@ def _null_text(prefix: str, spec: ColumnSpec | None) -> str | None:
 
 
 def _refuse_null(spec: ColumnSpec) -> NoReturn:
-    raise Invalid("null_not_allowed", why="a primary key column" if spec.primary_key else "a nonNull column")
+    raise _Invalid("null_not_allowed", why="a primary key column" if spec.primary_key else "a nonNull column")
 
 
 def _render(fmt: DateTimeFormat | None, v: date, kind: str, rules: Rules) -> str:
@@ -329,7 +328,7 @@ def _render(fmt: DateTimeFormat | None, v: date, kind: str, rules: Rules) -> str
     try:
         return fmt.render(v)
     except ValueError as exc:
-        raise Invalid(
+        raise _Invalid(
             "date.render", type=_type_name(v), description=fmt.description, error=exc, shown=""
         ) from None
 
@@ -359,7 +358,7 @@ def _string_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFuncti
                 return null if null is not None else _refuse_null(spec)
             if isinstance(v, str):
                 return prefix + esc(v)
-            raise Invalid("string.type", expected=expected, type=_type_name(v))
+            raise _Invalid("string.type", expected=expected, type=_type_name(v))
 
         return encode
     allowed_set = frozenset(allowed) if allowed is not None else None
@@ -368,14 +367,14 @@ def _string_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFuncti
         if isinstance(v, str):
             if (lo is not None and len(v) < lo) or (hi is not None and len(v) > hi):
                 bounds = f"{0 if lo is None else lo}..{'any' if hi is None else hi}"
-                raise Invalid("string.length", expected=expected, length=len(v), bounds=bounds)
+                raise _Invalid("string.length", expected=expected, length=len(v), bounds=bounds)
             if allowed_set is not None and v not in allowed_set:
                 shown = ", ".join(short_repr(a, 40) for a in sorted(allowed_set)[:10])
-                raise Invalid("string.not_allowed", shown=shown)
+                raise _Invalid("string.not_allowed", shown=shown)
             return prefix + esc(v)
         if v is None:
             return null if null is not None else _refuse_null(spec)
-        raise Invalid("string.type", expected=expected, type=_type_name(v))
+        raise _Invalid("string.type", expected=expected, type=_type_name(v))
 
     return checked
 
@@ -388,14 +387,14 @@ def _string_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
     def check(values: Sequence[Any], types: set[type]) -> Sequence[Any] | None:
         if not types <= kinds:
-            raise Unproven
+            raise _Unproven
         if constrained and str in types:
             texts = of_type(values, types, str)
             lengths = list(map(len, texts))
             if (lo is not None and min(lengths) < lo) or (hi is not None and max(lengths) > hi):
-                raise Unproven
+                raise _Unproven
             if allowed is not None and not allowed.issuperset(texts):
-                raise Unproven
+                raise _Unproven
         return None
 
     return check
@@ -415,7 +414,7 @@ def _boolean_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunct
             return false
         if v is None:
             return null if null is not None else _refuse_null(spec)
-        raise Invalid("boolean.type", type=_type_name(v))
+        raise _Invalid("boolean.type", type=_type_name(v))
 
     return encode
 
@@ -425,7 +424,7 @@ def _boolean_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
     def check(values: Sequence[Any], types: set[type]) -> Sequence[Any] | None:
         if not types <= kinds:
-            raise Unproven
+            raise _Unproven
         return None
 
     return check
@@ -486,27 +485,27 @@ def _integer_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunct
         if type(v) is int:
             if lo <= v <= hi:
                 return prefix + _int_repr(v)
-            raise Invalid("integer.range")
+            raise _Invalid("integer.range")
         if v is None:
             return null if null is not None else _refuse_null(spec)
         if isinstance(v, bool):
-            raise Invalid("integer.bool", type=_type_name(v))
+            raise _Invalid("integer.bool", type=_type_name(v))
         if isinstance(v, int):  # IntEnum and friends: json writes int.__repr__
             if lo <= v <= hi:
                 return prefix + _int_repr(v)
-            raise Invalid("integer.range")
+            raise _Invalid("integer.range")
         if isinstance(v, float):
-            raise Invalid("integer.float", type=_type_name(v), text=_float_repr(v))
+            raise _Invalid("integer.float", type=_type_name(v), text=_float_repr(v))
         if isinstance(v, Decimal):
             if not v.is_finite():
-                raise Invalid("integer.decimal_not_finite", type=_type_name(v), value=v)
+                raise _Invalid("integer.decimal_not_finite", type=_type_name(v), value=v)
             text = str(v)
             if not _INTEGER_TEXT.fullmatch(text):
-                raise Invalid("integer.decimal_fraction", type=_type_name(v))
+                raise _Invalid("integer.decimal_fraction", type=_type_name(v))
             if not lo <= int(text) <= hi:
-                raise Invalid("integer.range")
+                raise _Invalid("integer.range")
             return prefix + text
-        raise Invalid("integer.type", type=_type_name(v))
+        raise _Invalid("integer.type", type=_type_name(v))
 
     return encode
 
@@ -516,7 +515,7 @@ def _integer_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
     def check(values: Sequence[Any], types: set[type]) -> Sequence[Any] | None:
         if not types <= kinds:
-            raise Unproven
+            raise _Unproven
         if int in types:
             int_range(values, types, INT64_MIN, INT64_MAX)
         return None
@@ -640,24 +639,24 @@ BY_VALUE = Digits(_value_text_digits, value_digits, _written_int_digits)
 
 
 def _number_text(v: Any, kind: str, esc: Callable[[str], str] = encode_basestring) -> str:
-    """The JSON text of a number of any type (or a numeric string); ``Invalid`` for anything else."""
+    """The JSON text of a number of any type (or a numeric string); ``_Invalid`` for anything else."""
     if isinstance(v, bool):
-        raise Invalid("number.bool", kind=kind, type=_type_name(v))
+        raise _Invalid("number.bool", kind=kind, type=_type_name(v))
     if isinstance(v, int):  # int subclasses are written as json writes them
         return _int_repr(v)
     if isinstance(v, float):
         if v != v or v == _INF or v == -_INF:
-            raise Invalid("number.float_not_finite", kind=kind, value=v)
+            raise _Invalid("number.float_not_finite", kind=kind, value=v)
         return _float_repr(v)
     if isinstance(v, Decimal):
         if not v.is_finite():
-            raise Invalid("number.decimal_not_finite", kind=kind, value=v)
+            raise _Invalid("number.decimal_not_finite", kind=kind, value=v)
         return str(v)
     if isinstance(v, str):
         if NUMERIC_TEXT.fullmatch(v) is None:
-            raise Invalid("number.text", kind=kind)
+            raise _Invalid("number.text", kind=kind)
         return esc(v)
-    raise Invalid("number.type", kind=kind, type=_type_name(v))
+    raise _Invalid("number.type", kind=kind, type=_type_name(v))
 
 
 def _any_number_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunction:
@@ -692,11 +691,11 @@ def _numeric_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunct
 
     def check(int_digits: int, fraction_digits: int) -> None:
         if int_digits > whole:
-            raise Invalid(
+            raise _Invalid(
                 "numeric.precision", precision=precision, digits=int_digits, spec=shown, allowed=whole
             )
         if fraction_digits > scale:
-            raise Invalid("numeric.scale", scale=scale, digits=fraction_digits, spec=shown)
+            raise _Invalid("numeric.scale", scale=scale, digits=fraction_digits, spec=shown)
 
     def written(d: Decimal) -> None:
         """Check a finite number; within the column as written is within it by value too."""
@@ -711,12 +710,12 @@ def _numeric_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunct
             check(of_int(v), 0)
         if t is Decimal:
             if not v.is_finite():
-                raise Invalid("number.decimal_not_finite", kind=kind, value=v)
+                raise _Invalid("number.decimal_not_finite", kind=kind, value=v)
             written(v)
             return prefix + str(v)
         if t is float:
             if v != v or v == _INF or v == -_INF:
-                raise Invalid("number.float_not_finite", kind=kind, value=v)
+                raise _Invalid("number.float_not_finite", kind=kind, value=v)
             text = _float_repr(v)
             written(Decimal(text))
             return prefix + text
@@ -724,7 +723,7 @@ def _numeric_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunct
             return null if null is not None else _refuse_null(spec)
         if isinstance(v, str):
             if NUMERIC_TEXT.fullmatch(v) is None:
-                raise Invalid("number.text", kind=kind)
+                raise _Invalid("number.text", kind=kind)
             check(*of_text(v))
             return prefix + esc(v)
         text = _number_text(v, kind)  # subclasses of int, float and Decimal; the rest is refused
@@ -762,14 +761,14 @@ class _BlockDigits:
     def check(self, numbers: Sequence[Any], text: str | bytes) -> None:
         try:
             if min(numbers) <= -self.limit or max(numbers) >= self.limit:
-                raise Unproven
+                raise _Unproven
         except ArithmeticError:  # a NaN Decimal
-            raise Unproven from None
+            raise _Unproven from None
         if isinstance(text, bytes):
             if b"E" in text or b"N" in text or b"I" in text or self.too_fine_bytes.search(text):
-                raise Unproven
+                raise _Unproven
         elif "e" in text or "n" in text or "i" in text or self.too_fine.search(text):
-            raise Unproven
+            raise _Unproven
 
 
 def _numeric_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
@@ -783,18 +782,18 @@ def _numeric_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
     def check(values: Sequence[Any], types: set[type]) -> Sequence[Any] | None:
         if not types <= kinds:
-            raise Unproven
+            raise _Unproven
         if int in types:
             int_range(values, types, low, high)
         if Decimal in types:
             found = of_type(values, types, Decimal)
             if digits is None:
                 if not all(map(Decimal.is_finite, found)):
-                    raise Unproven
+                    raise _Unproven
             else:  # msgspec writes a Decimal as str() does: read the digits in its text
                 digits.check(found, msgspec_text(found))
         if str in types and not all_match(strings, of_type(values, types, str)):
-            raise Unproven
+            raise _Unproven
         if float in types:
             floats = of_type(values, types, float)
             texts = float_texts(floats)
@@ -890,14 +889,14 @@ def _json_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunction
             if v.is_finite():
                 return prefix + str(v)
             if not any_decimal:
-                raise Invalid("json.decimal_not_finite", kind=kind, value=v)
+                raise _Invalid("json.decimal_not_finite", kind=kind, value=v)
             # else the encoder refuses it, in its own words
         try:
             return prefix + write(v)
         except (TypeError, ValueError, RecursionError) as exc:
             detail = str(exc)
             problem = "json.nan_inside" if detail.startswith("Out of range float") else "json.unwritable"
-            raise Invalid(
+            raise _Invalid(
                 problem, kind=kind, type=t.__name__, detail=detail, named_detail=detail or type(exc).__name__
             ) from None
 
@@ -914,11 +913,11 @@ def _json_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
     def check(values: Sequence[Any], types: set[type]) -> Sequence[Any] | None:
         if not types <= kinds:
-            raise Unproven
+            raise _Unproven
         if int in types:
             int_range(values, types, -WRITABLE_INT + 1, WRITABLE_INT - 1)
         if Decimal in types and not all(map(Decimal.is_finite, of_type(values, types, Decimal))):
-            raise Unproven
+            raise _Unproven
         if types <= CONTAINERS:
             nested: Sequence[Any] = values
         else:
@@ -939,9 +938,9 @@ def _json_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
             try:
                 expected = write(nested).encode()
             except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
-                raise Unproven from None
+                raise _Unproven from None
             if expected != msgspec_text(nested):
-                raise Unproven
+                raise _Unproven
         if float in types:
             texts = float_texts(of_type(values, types, float))
             return put_back(values, types, float, raw_texts(texts))
@@ -1003,12 +1002,12 @@ def _datetime_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunc
     def render(v: date) -> str:
         try:
             return _render(first, v, kind, rules)
-        except Invalid as exc:
+        except _Invalid as exc:
             exc.fields["shown"] = shown
             raise
 
     def refuse(v: Any) -> NoReturn:
-        raise Invalid("date.type", kind=kind, shown=shown, in_shown=in_shown, type=_type_name(v))
+        raise _Invalid("date.type", kind=kind, shown=shown, in_shown=in_shown, type=_type_name(v))
 
     if len(parsers) == 1:
         parse = parsers[0]
@@ -1016,7 +1015,7 @@ def _datetime_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunc
         def encode(v: Any, prefix: str = prefix, esc: Callable[[str], str] = encode_basestring) -> str:
             if type(v) is str:
                 if parse(v) is None:
-                    raise Invalid("date.no_match", shown=shown, kind=kind)
+                    raise _Invalid("date.no_match", shown=shown, kind=kind)
                 return prefix + esc(v)
             if v is None:
                 return null if null is not None else _refuse_null(spec)
@@ -1024,7 +1023,7 @@ def _datetime_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunc
                 return prefix + esc(render(v))
             if isinstance(v, str):
                 if parse(v) is None:
-                    raise Invalid("date.no_match", shown=shown, kind=kind)
+                    raise _Invalid("date.no_match", shown=shown, kind=kind)
                 return prefix + esc(v)
             refuse(v)
 
@@ -1033,7 +1032,7 @@ def _datetime_encoder(prefix: str, spec: ColumnSpec, rules: Rules) -> ColumnFunc
     def encode_any(v: Any, prefix: str = prefix, esc: Callable[[str], str] = encode_basestring) -> str:
         if isinstance(v, str):
             if parsers and not any(parse(v) is not None for parse in parsers):
-                raise Invalid("date.no_match", shown=shown, kind=kind)
+                raise _Invalid("date.no_match", shown=shown, kind=kind)
             return prefix + esc(v)
         if v is None:
             return null if null is not None else _refuse_null(spec)
@@ -1052,11 +1051,11 @@ def _datetime_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
         def check_texts(values: Sequence[Any], types: set[type]) -> Sequence[Any] | None:
             if not types <= texts_only:
-                raise Unproven
+                raise _Unproven
             if parsers and str in types:
                 for text in of_type(values, types, str):
                     if not any(parse(text) is not None for parse in parsers):
-                        raise Unproven
+                        raise _Unproven
             return None
 
         return check_texts
@@ -1065,9 +1064,9 @@ def _datetime_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
     def check(values: Sequence[Any], types: set[type]) -> Sequence[Any] | None:
         if not types <= kinds:
-            raise Unproven
+            raise _Unproven
         if str in types and not fmt.all_valid(of_type(values, types, str)):
-            raise Unproven
+            raise _Unproven
         if types <= STAMPS:
             return render_many(fmt, values)
         if not types & STAMPS:
@@ -1086,18 +1085,18 @@ def _datetime_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
 def render_many(fmt: DateTimeFormat, stamps: Sequence[Any]) -> Sequence[Any] | None:
     """What to write for exact ``date``/``datetime`` objects: ``None`` when msgspec writes each one
-    as ``fmt.render`` does, else the rendered texts. ``Unproven`` where ``render`` would refuse one."""
+    as ``fmt.render`` does, else the rendered texts. ``_Unproven`` where ``render`` would refuse one."""
     kinds = set(map(type, stamps))
     naive = True
     if datetime in kinds:
         try:
             offsets = set(map(datetime.utcoffset, of_type(stamps, kinds, datetime)))
         except Exception:  # a tzinfo that fails: let render report it
-            raise Unproven from None
+            raise _Unproven from None
         naive = offsets == {None}
         offsets.discard(None)
         if any(o.seconds % 60 or o.microseconds or abs(o) > MAX_OFFSET for o in offsets if o is not None):
-            raise Unproven  # render refuses offsets that are not whole minutes within 18 hours
+            raise _Unproven  # render refuses offsets that are not whole minutes within 18 hours
     layout = fmt.layout
     if layout == "date":
         if kinds == {date}:
@@ -1109,7 +1108,7 @@ def render_many(fmt: DateTimeFormat, stamps: Sequence[Any]) -> Sequence[Any] | N
         try:
             return list(map(fmt.render, stamps))
         except ValueError:
-            raise Unproven from None
+            raise _Unproven from None
     # msgspec's ISO 8601 texts (YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+HH:MM], or YYYY-MM-DD for a date),
     # re-arranged; the only "Z" in them is the zero offset.
     text = msgspec_text(stamps).decode()
@@ -1163,7 +1162,7 @@ def any_value_encoder(prefix: str, spec: ColumnSpec | None, rules: Rules) -> Col
         try:
             return prefix + write(v)
         except (TypeError, ValueError, RecursionError) as exc:
-            raise Invalid("any.unwritable", detail=str(exc)) from None
+            raise _Invalid("any.unwritable", detail=str(exc)) from None
 
     return encode
 
@@ -1177,7 +1176,7 @@ def _unknown_block(spec: ColumnSpec, rules: Rules) -> ColumnCheck:
 
     def check(values: Sequence[Any], types: set[type]) -> Sequence[Any] | None:
         if not types <= kinds:
-            raise Unproven
+            raise _Unproven
         return None
 
     return check
@@ -1199,7 +1198,7 @@ class PeakType:
     """One column type (see the module docstring).
 
     :param name: the type's name, lower case (each API's enum spells it its own way).
-    :param encoder: ``(prefix, spec, rules) -> function(value) -> '"name":value'`` (or ``Invalid``).
+    :param encoder: ``(prefix, spec, rules) -> function(value) -> '"name":value'`` (or ``_Invalid``).
     :param block: ``(spec, rules) -> check(values, types)`` for the block encoder.
     :param csv: how CSV cells convert; ``None``: cells stay text.
     :param warehouse: the SQL type in each warehouse (``WAREHOUSES``).

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from airflow_provider_peak.exceptions import MESSAGE_ERROR_LIMIT, RecordValidationError, RowValidationError
+from airflow_provider_peak.errors import MESSAGE_ERROR_LIMIT, RecordValidationError, RowValidationError
 from airflow_provider_peak.ingest.encode import BlockColumn, BlockEncoder
 from airflow_provider_peak.ingest.formats import DateTimeFormat
 from airflow_provider_peak.ingest.record_errors import VALUE_REPR_LIMIT, RecordError, RowError, short_repr
@@ -50,8 +50,8 @@ from airflow_provider_peak.ingest.types import (
     INT64_MIN,
     ColumnFunction,
     ColumnSpec,
-    Invalid,
     Rules,
+    _Invalid,
     any_value_encoder,
     json_text,
     json_text_checked,
@@ -236,7 +236,7 @@ class RecordEncoder:
                     lowered = {k.lower() for k in record}
                     if len(lowered) == len(record) and lowered >= self._required_folded:
                         return text.encode()
-            except Exception:  # Invalid, an unknown key, a lone surrogate...: find every problem
+            except Exception:  # _Invalid, an unknown key, a lone surrogate...: find every problem
                 pass
         return self._encode_carefully(record, index)
 
@@ -308,7 +308,7 @@ class RecordEncoder:
             try:
                 part = self._functions[name](value)
                 part.encode()
-            except Invalid as exc:
+            except _Invalid as exc:
                 errors.append(rules.error(index, name, short_repr(value), exc.problem, **exc.fields))
                 continue
             except UnicodeEncodeError:

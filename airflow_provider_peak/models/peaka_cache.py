@@ -23,6 +23,17 @@ GONE = "DELETED"
 FAILURE_STATUSES = frozenset({"FAILED", "CANCELLED", "DELETED"})
 MODES = ("incremental", "full")
 SCHEDULE_TYPE = "BASIC"
+#: Peaka's name of each kind of run in ``supportedCacheTypes``.
+CACHE_TYPES = {"incremental": "INCREMENTAL", "full": "FULL_REFRESH"}
+#: A run's ``progress`` counters (Peaka's names) and the names the provider reports them under.
+PROGRESS_COUNTERS = {
+    "numberOfCachedRecords": "cached_records",
+    "numberOfInsertedRecords": "inserted_records",
+    "numberOfUpdatedRecords": "updated_records",
+    "numberOfDeletedRecords": "deleted_records",
+}
+#: What a refresh does when a run of its kind is already RUNNING.
+ON_RUNNING = ("wait", "queue", "fail", "skip")
 
 # ISO-8601 durations with fixed-length units only: weeks, days, hours, minutes, seconds.
 _DURATION = re.compile(
@@ -283,19 +294,39 @@ def match_results(tables: list[CacheTable], reply: Any) -> list[CacheItemResult]
 
 @dataclass(frozen=True)
 class Execution:
-    """One run of a cache (an incremental sync or a full refresh)."""
+    """One run of a cache (an incremental sync or a full refresh), with its ``progress`` counters
+    (``cached_records``, ``inserted_records``, ``updated_records``, ``deleted_records``: those Peaka
+    reported, as integers)."""
 
     id: str
     status: str
     error: str | None = None
+    progress: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_wire(cls, data: Any) -> Execution | None:
         if not isinstance(data, Mapping) or not data.get("id"):
             return None
         return cls(
-            neutral(str(data["id"])), neutral(str(data.get("status") or "")), _error_text(data.get("error"))
+            neutral(str(data["id"])),
+            neutral(str(data.get("status") or "")),
+            _error_text(data.get("error")),
+            read_progress(data.get("progress")),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "error": self.error, "progress": dict(self.progress)}
+
+
+def read_progress(data: Any) -> dict[str, int]:
+    """A run's ``progress``: the counters that are integers (anything else from the server is left out)."""
+    if not isinstance(data, Mapping):
+        return {}
+    return {
+        name: value
+        for key, name in PROGRESS_COUNTERS.items()
+        if isinstance(value := data.get(key), int) and not isinstance(value, bool) and value >= 0
+    }
 
 
 def _error_text(error: Any) -> str | None:
@@ -362,10 +393,58 @@ class CacheStatus:
             "catalog_id": self.catalog_id,
             "schema_name": self.schema_name,
             "table_name": self.table_name,
-            "executions": {
-                m: {"id": e.id, "status": e.status, "error": e.error} for m, e in self.executions.items()
-            },
+            "executions": {m: e.to_dict() for m, e in self.executions.items()},
         }
+
+    def running(self, mode: str) -> Execution | None:
+        """The run of ``mode`` if it is RUNNING."""
+        run = self.executions.get(mode)
+        return run if run is not None and run.status.upper() == "RUNNING" else None
+
+
+@dataclass(frozen=True)
+class TableCacheInfo:
+    """``GET .../tables/{table}/isCached``: whether a table is cached, and whether it can be.
+
+    ``is_cacheable`` and ``supported_cache_types`` are ``None`` when Peaka could not tell.
+    """
+
+    is_cached: bool
+    is_cacheable: bool | None = None
+    supported_cache_types: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_wire(cls, data: Any) -> TableCacheInfo:
+        if not isinstance(data, Mapping) or not isinstance(data.get("isCached"), bool):
+            raise PeakaSpecError("the isCached reply has no boolean 'isCached'")
+        cacheable = data.get("isCacheable")
+        types = data.get("supportedCacheTypes")
+        return cls(
+            data["isCached"],
+            cacheable if isinstance(cacheable, bool) else None,
+            tuple(neutral(str(t)).upper() for t in types) if isinstance(types, list) else None,
+        )
+
+    def refusal(self, table: CacheTable) -> str | None:
+        """Why ``table``'s cache cannot be created as specified; ``None`` if it can (or Peaka
+        could not tell)."""
+        if self.is_cacheable is False:
+            return "Peaka reports the table is not cacheable (isCacheable: false)"
+        if self.supported_cache_types is None:
+            return None
+        wanted = [
+            CACHE_TYPES[mode]
+            for mode, schedule in (
+                ("incremental", table.incremental_schedule),
+                ("full", table.full_refresh_schedule),
+            )
+            if schedule is not None
+        ]
+        unsupported = [t for t in wanted if t not in self.supported_cache_types]
+        if unsupported:
+            supported = ", ".join(self.supported_cache_types) or "none"
+            return f"the table does not support {', '.join(unsupported)} caches (supported: {supported})"
+        return None
 
 
 def check_target(target: str) -> str:

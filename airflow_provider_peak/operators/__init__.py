@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_peak.operators.ingest import PeakIngestOperator
+    from airflow_provider_peak.operators.peak_workflow import PeakRunWorkflowOperator
     from airflow_provider_peak.operators.peaka import PeakaCacheRefreshOperator, PeakaCreateBatchCacheOperator
     from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
     from airflow_provider_peak.operators.solution_ingest import PeakSolutionIngestOperator
@@ -20,6 +21,7 @@ _EXPORTS = {
     "PeakCreateTableOperator": "tables",
     "PeakIngestOperator": "ingest",
     "PeakRestFeedOperator": "rest_feed",
+    "PeakRunWorkflowOperator": "peak_workflow",
     "PeakSolutionIngestOperator": "solution_ingest",
     "PeakaCacheRefreshOperator": "peaka",
     "PeakaCreateBatchCacheOperator": "peaka",
@@ -29,6 +31,7 @@ __all__ = [
     "PeakCreateTableOperator",
     "PeakIngestOperator",
     "PeakRestFeedOperator",
+    "PeakRunWorkflowOperator",
     "PeakSolutionIngestOperator",
     "PeakaCacheRefreshOperator",
     "PeakaCreateBatchCacheOperator",

@@ -14,9 +14,10 @@ from airflow_provider_peak.ingest.limits import DEFAULT_MAX_CONCURRENCY
 from airflow_provider_peak.ingest.pipeline import IngestOptions
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ingest.sources import record_source
+from airflow_provider_peak.ui.labels import MappedLabel, source_label
 from airflow_provider_peak.ui.links import PeakTableLink
 from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
-from airflow_provider_peak.ui.task_docs import task_doc
+from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.utils.task_run import PEAK_POOL, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
@@ -54,7 +55,7 @@ def _wrap_callable(records: Any) -> Any:
     return records
 
 
-class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
+class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
     """Validate records against a Peak table's schema and ingest them in compliant batches.
 
     Every batch holds at most ``max_records`` records and ``max_bytes`` bytes, and at most
@@ -106,6 +107,7 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
     template_ext: Sequence[str] = (".sql",)
     ui_color = "#cfe8ff"
     operator_extra_links = (PeakTableLink(),)
+    map_index_label = "{{ task.source_label }}"
 
     def __init__(
         self,
@@ -161,7 +163,7 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
         self._loaded: dict[str, Any] | None = None
         if self.doc_md is None:
             self.doc_md = task_doc(
-                f"Validates records against the schema of the Peak table `{table_name}`, then sends "
+                f"Validates records against the schema of the Peak table {named(table_name)}, then sends "
                 "them in batches of at most 500 records and 1 MB.",
                 {
                     "records": records,
@@ -188,6 +190,11 @@ class PeakIngestOperator(RenderedRecordsMixin, BaseOperator):
                 kwargs.get("peak_conn_id", PeakHook.default_conn_name),
             )
         return super().partial(**kwargs)
+
+    @property
+    def source_label(self) -> str:
+        """A mapped task's label in the grid: the file it loads, else its table."""
+        return source_label(self.records, self.table_name)
 
     def execute(self, context: Context) -> dict[str, Any]:
         if self.pool != PEAK_POOL:

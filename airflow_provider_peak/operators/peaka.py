@@ -7,13 +7,21 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from airflow_provider_peak.exceptions import PeakaBatchCacheError, PeakConfigError, PeakError
+from airflow_provider_peak.exceptions import (
+    PeakaBatchCacheError,
+    PeakaCacheFailedError,
+    PeakConfigError,
+    PeakError,
+)
 from airflow_provider_peak.hooks.peaka import PeakaHook
-from airflow_provider_peak.models.peaka_cache import MODES, CacheItemResult
+from airflow_provider_peak.models.peaka_cache import MODES, ON_RUNNING, CacheItemResult
+from airflow_provider_peak.sensors.peaka import DEFER_GRACE as _DEFER_GRACE
 from airflow_provider_peak.sensors.peaka import handle_event
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
+from airflow_provider_peak.ui.labels import MappedLabel
 from airflow_provider_peak.utils import openlineage
-from airflow_provider_peak.version_compat import BaseOperator, Context, conf
+from airflow_provider_peak.utils.task_run import wait_deadline
+from airflow_provider_peak.version_compat import AirflowSkipException, BaseOperator, Context, conf
 
 
 class PeakaCreateBatchCacheOperator(BaseOperator):
@@ -34,6 +42,10 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
     :param project_id: the project (templated); default: the connection's ``project_id`` extra.
     :param fail_on_item_error: fail the task when any table got no cache.
     :param skip_existing: look up the project's caches first and skip tables that have one.
+    :param check_cacheable: ask Peaka's ``isCached`` about each table first (one request per
+        table): a table that is already cached is reported as existing, one that is not
+        cacheable, or lacks a kind of cache its schedules ask for, fails as an item without being
+        sent.
     :param peaka_conn_id: the ``peaka`` connection.
     """
 
@@ -48,6 +60,7 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
         project_id: str | None = None,
         fail_on_item_error: bool = True,
         skip_existing: bool = True,
+        check_cacheable: bool = False,
         peaka_conn_id: str = PeakaHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -56,6 +69,7 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
         self.project_id = project_id
         self.fail_on_item_error = fail_on_item_error
         self.skip_existing = skip_existing
+        self.check_cacheable = check_cacheable
         self.peaka_conn_id = peaka_conn_id
         self._cached: tuple[str, str, list[CacheItemResult]] | None = None
 
@@ -70,6 +84,14 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
                 if (table := wanted.get(cache.key)) is not None:  # type: ignore[arg-type]
                     existing[table.key] = CacheItemResult(table, True, cache=cache, existed=True)
         todo = [t for t in tables if t.key not in existing]
+        if self.check_cacheable:
+            for table in todo:
+                info = hook.is_cached(table, project)
+                if info.is_cached:  # cached, though the listing (if any) did not show its id
+                    existing[table.key] = CacheItemResult(table, True, existed=True)
+                elif (refusal := info.refusal(table)) is not None:
+                    existing[table.key] = CacheItemResult(table, False, refusal)
+            todo = [t for t in todo if t.key not in existing]
         created = {r.table.key: r for r in hook.create_batch_cache(project, todo)} if todo else {}
         results = [existing.get(t.key) or created[t.key] for t in tables]
         self._report(results)
@@ -124,13 +146,23 @@ class PeakaCreateBatchCacheOperator(BaseOperator):
         )
 
 
-class PeakaCacheRefreshOperator(BaseOperator):
+class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
     """Start an incremental sync or a full refresh of a Peaka cache, and by default wait for it.
 
     Waiting follows the run this task started (a run newer than the one seen before the trigger),
     so the previous run's COMPLETED is not taken for this one's. The task fails at once if the run
     ends FAILED or CANCELLED, or the cache is DELETED, and after ``timeout`` seconds. Returns
-    ``{"cache_id", "mode", "status"}`` (XCom).
+    ``{"cache_id", "mode", "status"}`` (XCom); a run that completed also pushes XCom ``summary``
+    (``execution_id``, whether this task ``started`` it, and its ``progress`` counters), and its
+    counters go into the extra of every ``Asset`` in the task's outlets.
+
+    When a run of the same kind is already RUNNING, ``on_running`` decides: ``"wait"`` (default)
+    follows that run instead of queueing another behind it, ``"queue"`` starts one anyway (Peaka
+    may queue it), ``"fail"`` fails the task, ``"skip"`` skips it. A run this task started is
+    cancelled (``cancel_on_stop``) when the wait ends without it: ``timeout``, ``execution_timeout``
+    (also while deferred: the deadline travels with the trigger), a kill (SIGTERM, marking the task
+    failed or success; while deferred, on Airflow 3.3+), or a status API that stays unusable. A run
+    it only followed is left to run.
 
     :param cache_id: the cache (templated).
     :param mode: ``incremental`` or ``full``.
@@ -139,11 +171,14 @@ class PeakaCacheRefreshOperator(BaseOperator):
     :param poll_interval: seconds between status checks.
     :param timeout: seconds to wait at most.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param on_running: ``wait``, ``queue``, ``fail`` or ``skip`` when a run of ``mode`` is RUNNING.
+    :param cancel_on_stop: cancel the run this task started when the task stops before it ends.
     :param peaka_conn_id: the ``peaka`` connection.
     """
 
     template_fields: Sequence[str] = ("cache_id", "project_id")
     ui_color = "#f0eaff"
+    map_index_label = "{{ task.cache_id }}"
 
     def __init__(
         self,
@@ -155,12 +190,16 @@ class PeakaCacheRefreshOperator(BaseOperator):
         poll_interval: float = 30.0,
         timeout: float = 3600.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        on_running: Literal["wait", "queue", "fail", "skip"] = "wait",
+        cancel_on_stop: bool = True,
         peaka_conn_id: str = PeakaHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if mode not in MODES:
             raise PeakConfigError(f"mode must be one of {MODES}, got {mode!r}")
+        if on_running not in ON_RUNNING:
+            raise PeakConfigError(f"on_running must be one of {ON_RUNNING}, got {on_running!r}")
         if poll_interval <= 0 or timeout <= 0:
             raise PeakConfigError("poll_interval and timeout must be positive")
         self.cache_id = cache_id
@@ -170,45 +209,138 @@ class PeakaCacheRefreshOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.deferrable = deferrable
+        self.on_running = on_running
+        self.cancel_on_stop = cancel_on_stop
         self.peaka_conn_id = peaka_conn_id
         self._refreshed: tuple[str, str, Any] | None = None
+        #: The run this task started and has not seen end: what ``on_kill`` cancels.
+        self._started: tuple[str, str | None] | None = None
+
+    def _start(self, hook: PeakaHook) -> tuple[str, bool]:
+        """Start a run unless ``on_running`` says otherwise: (the run to look past, whether one started)."""
+        status = hook.get_cache_status(self.cache_id, self.project_id)
+        running = status.running(self.mode)
+        if running is not None and self.on_running != "queue":
+            found = f"Peaka cache {self.cache_id}: a {self.mode} run ({running.id}) is already RUNNING"
+            if self.on_running == "fail":
+                raise PeakError(f"{found} (on_running='fail')")
+            if self.on_running == "skip":
+                raise AirflowSkipException(f"{found} (on_running='skip')")
+            self.log.info("%s: following it instead of starting another (on_running='wait')", found)
+            return "", False
+        before = status.execution_id(self.mode)
+        hook.trigger_run(self.cache_id, self.mode, self.project_id)
+        if self.cancel_on_stop:
+            self._started = (self.cache_id, self.project_id)
+        self.log.info("Started the %s refresh of Peaka cache %s", self.mode, self.cache_id)
+        return before, True
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = PeakaHook(self.peaka_conn_id)
-        before = hook.get_cache_status(self.cache_id, self.project_id).execution_id(self.mode)
-        if self.mode == "full":
-            hook.trigger_full_refresh(self.cache_id, self.project_id)
-        else:
-            hook.trigger_incremental_update(self.cache_id, self.project_id)
-        self.log.info("Started the %s refresh of Peaka cache %s", self.mode, self.cache_id)
+        before, started = self._start(hook)
         if not self.wait:
-            return {"cache_id": self.cache_id, "mode": self.mode, "status": "TRIGGERED"}
+            self._started = None
+            return {
+                "cache_id": self.cache_id,
+                "mode": self.mode,
+                "status": "TRIGGERED" if started else "RUNNING",
+            }
         if self.deferrable:
+            end_time = wait_deadline(context, self.execution_timeout, self.timeout)
             self.defer(
                 trigger=PeakaCacheStatusTrigger(
                     cache_id=self.cache_id,
                     project_id=self.project_id,
                     target="COMPLETED",
-                    end_time=time.time() + self.timeout,
+                    end_time=end_time,
                     poll_interval=self.poll_interval,
                     mode=self.mode,
                     previous_execution_id=before,
                     peaka_conn_id=self.peaka_conn_id,
+                    cancel_modes=[self.mode] if self._started else [],
                 ),
                 method_name="execute_complete",
-                timeout=timedelta(seconds=self.timeout + 60),
+                kwargs={"started": started},
+                timeout=timedelta(seconds=max(end_time - time.time(), 0)) + _DEFER_GRACE,
             )
-        status = hook.wait_for_cache(
-            self.cache_id,
-            self.project_id,
-            mode=self.mode,
-            previous_execution_id=before,
-            timeout=self.timeout,
-            poll_interval=self.poll_interval,
-        )
+        try:
+            status = hook.wait_for_cache(
+                self.cache_id,
+                self.project_id,
+                mode=self.mode,
+                previous_execution_id=before,
+                timeout=self.timeout,
+                poll_interval=self.poll_interval,
+            )
+        except PeakaCacheFailedError:
+            self._started = None  # it ended on its own
+            raise
+        except BaseException as exc:  # a time-out, a kill, an unusable API: the run would go on
+            self._cancel_started(f"the wait ended ({type(exc).__name__})")
+            raise
+        self._started = None
         self.log.info("Peaka cache %s: %s run COMPLETED", self.cache_id, self.mode)
         self._refreshed = (hook.settings.base_url, hook.project(self.project_id), status)
+        run = status.executions.get(self.mode)
+        self._report(context, status.status, run.to_dict() if run else None, started)
         return {"cache_id": self.cache_id, "mode": self.mode, "status": status.status}
+
+    def on_kill(self) -> None:
+        """Cancel the run this task started (Airflow calls this on SIGTERM and ``execution_timeout``)."""
+        self._cancel_started("the task was killed")
+
+    def _cancel_started(self, why: str) -> None:
+        started, self._started = self._started, None
+        if started is None:
+            return
+        cache_id, project_id = started
+        try:  # a hook of its own: on_kill can interrupt the task's hook in the middle of a request
+            sent = PeakaHook(self.peaka_conn_id).cancel_run(cache_id, self.mode, project_id)
+        except Exception as exc:
+            self.log.error(
+                "Peaka cache %s: %s, and cancelling its %s run failed: %s", cache_id, why, self.mode, exc
+            )
+            return
+        if sent:
+            self.log.warning(
+                "Peaka cache %s: %s; cancelled the %s run this task started", cache_id, why, self.mode
+            )
+        else:
+            self.log.info("Peaka cache %s: %s; no %s run was running to cancel", cache_id, why, self.mode)
+
+    def _report(
+        self, context: Context, cache_status: str, run: Mapping[str, Any] | None, started: bool
+    ) -> None:
+        """XCom ``summary`` and the outlets' asset event extras, from the run that completed."""
+        progress = dict((run or {}).get("progress") or {})
+        summary = {
+            "cache_id": self.cache_id,
+            "mode": self.mode,
+            "status": cache_status,
+            "execution_id": (run or {}).get("id"),
+            "started": started,
+            "progress": progress,
+        }
+        self.log.info(
+            "Peaka cache %s: %s run %s: %s",
+            self.cache_id,
+            self.mode,
+            summary["execution_id"],
+            ", ".join(f"{k} {v}" for k, v in progress.items()) or "no progress counters",
+        )
+        context["ti"].xcom_push(key="summary", value=summary)
+        events = context.get("outlet_events")
+        if events is None:  # a context without Airflow's event accessors (execute() called directly)
+            return
+        extra = {
+            "cache_id": self.cache_id,
+            "mode": self.mode,
+            "execution_id": summary["execution_id"],
+            **progress,
+        }
+        for outlet in self.outlets or ():
+            if type(outlet).__name__ in ("Asset", "Dataset"):
+                events[outlet].extra.update(extra)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the cache's source table and the cache it refreshed (after a wait that ended)."""
@@ -224,6 +356,22 @@ class PeakaCacheRefreshOperator(BaseOperator):
 
         return openlineage.lineage(build)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, started: bool = True
+    ) -> dict[str, Any]:
+        event = event or {}
+        if event.get("status") == "timeout" and "cancelled" in event:
+            sent = bool(event["cancelled"].get(self.mode))
+            self.log.warning(
+                "Peaka cache %s: the wait timed out; %s",
+                self.cache_id,
+                f"cancelled the {self.mode} run this task started"
+                if sent
+                else f"no {self.mode} run was running to cancel",
+            )
+        elif event.get("status") == "error" and started and self.cancel_on_stop:
+            self._started = (self.cache_id, self.project_id)
+            self._cancel_started("the status API could not be used")
         result = handle_event(event, "COMPLETED", timeout_error=PeakError)
+        self._report(context, result["status"], event.get("execution"), started)
         return {"cache_id": result["cache_id"], "mode": self.mode, "status": result["status"]}

@@ -24,13 +24,14 @@ from airflow_provider_peak.feed.state import (
 )
 from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, Metadata
 from airflow_provider_peak.ingest.limits import DOCUMENTED
+from airflow_provider_peak.ui.labels import MappedLabel
 from airflow_provider_peak.ui.links import PeakTableLink
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.utils.task_run import TaskRun, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
 
 
-class PeakRestFeedOperator(BaseOperator):
+class PeakRestFeedOperator(MappedLabel, BaseOperator):
     """Run a Peak REST API connector feed: fetch records with Python, load them into destinations.
 
     The fetch is a Python callable or an unchanged Peak fetch script. It writes records to
@@ -83,6 +84,7 @@ class PeakRestFeedOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("op_kwargs", "destinations", "requirements")
     template_fields_renderers = {"op_kwargs": "json", "requirements": "py"}
+    map_index_label = "{{ task.feed_name }}"
     ui_color = "#d9f0e3"
     operator_extra_links: tuple[PeakTableLink, ...] = (PeakTableLink(),)
 

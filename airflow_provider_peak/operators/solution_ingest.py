@@ -13,7 +13,9 @@ from airflow_provider_peak.ingest.sources import record_source
 from airflow_provider_peak.ingest.v2.load import DEFAULT_MAX_CONCURRENCY, V2LoadOptions
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.operators.ingest import CallableRecords, _wrap_callable
-from airflow_provider_peak.ui.task_docs import task_doc
+from airflow_provider_peak.ui.labels import MappedLabel, source_label
+from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
+from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils.checks import check_number
 from airflow_provider_peak.utils.task_run import PEAK_V2_POOL, claim_pool_slots
 from airflow_provider_peak.version_compat import AirflowFailException, BaseOperator, Context, task_logger
@@ -27,7 +29,7 @@ def _rate_slots(requests_per_second: float | None) -> int:
     return math.ceil(requests_per_second or V2Wire.requests_per_second)
 
 
-class PeakSolutionIngestOperator(BaseOperator):
+class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
     """Load rows into a table of a Peak solution through Peak's v2 ingestion API: ``UPSERT`` on the
     table's primary key or ``APPEND``, or a dry run that shows the server's verdict and writes nothing.
 
@@ -85,6 +87,8 @@ class PeakSolutionIngestOperator(BaseOperator):
     template_fields_renderers = {"sql": "sql", "rows": "json"}
     template_ext: Sequence[str] = (".sql",)
     ui_color = "#d8f0dc"
+    map_index_label = "{{ task.source_label }}"
+    rendered_records_field = "rows"
 
     def __init__(
         self,
@@ -141,7 +145,7 @@ class PeakSolutionIngestOperator(BaseOperator):
         if self.doc_md is None:
             verb = "Previews (dry run) loading" if dry_run else "Loads"
             self.doc_md = task_doc(
-                f"{verb} rows into the table `{table_name}` of the Peak solution `{solution_name}` "
+                f"{verb} rows into the table {named(table_name)} of the Peak solution {named(solution_name)} "
                 f"with {Operation.parse(operation).value}: rows are checked against the solution's schema, "
                 "sent in requests of at most 2000 rows and 1 MB, paced at the tenant's request rate.",
                 {
@@ -164,6 +168,11 @@ class PeakSolutionIngestOperator(BaseOperator):
         (the scheduler reads ``pool_slots`` from the partial arguments, not from ``__init__``)."""
         claim_pool_slots(kwargs, _rate_slots(kwargs.get("requests_per_second")), pool=PEAK_V2_POOL)
         return super().partial(**kwargs)
+
+    @property
+    def source_label(self) -> str:
+        """A mapped task's label in the grid: the file it loads, else its table."""
+        return source_label(self.rows, self.table_name)
 
     def execute(self, context: Context) -> dict[str, Any]:
         if self.pool == PEAK_V2_POOL and self.pool_slots < _rate_slots(self.requests_per_second):
@@ -203,8 +212,9 @@ class PeakSolutionIngestOperator(BaseOperator):
             # The server's verdict on these rows will not change, and a retry would not re-send
             # the requests it acknowledged: fail without retries.
             raise AirflowFailException(str(exc)) from exc
-        label = f"{summary.operation}{', dry run' if summary.dry_run else ''}"
-        self.log.info(
-            "Loaded into Peak solution table %s (%s):\n%s", summary.table, label, summary.as_table()
-        )
+        if summary.dry_run:  # nothing was loaded: the server checked the rows
+            heading = "Checked against Peak solution table %s (%s, dry run: nothing written):\n%s"
+        else:
+            heading = "Loaded into Peak solution table %s (%s):\n%s"
+        self.log.info(heading, summary.table, summary.operation, summary.as_table())
         return summary.as_dict()

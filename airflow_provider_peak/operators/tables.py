@@ -9,15 +9,16 @@ from airflow_provider_peak.assets.peak import add_table_alias, emit_table_event
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.hooks.peak import IF_EXISTS, PeakHook
 from airflow_provider_peak.ingest.schema import Column
+from airflow_provider_peak.ui.labels import MappedLabel
 from airflow_provider_peak.ui.links import PeakTableLink
-from airflow_provider_peak.ui.task_docs import task_doc
+from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.version_compat import BaseOperator, Context
 
 IfExists = Literal["ignore", "verify", "fail"]
 
 
-class PeakCreateTableOperator(BaseOperator):
+class PeakCreateTableOperator(MappedLabel, BaseOperator):
     """Create a Peak table schema.
 
     Peak schemas cannot be updated or deleted, so the operator is idempotent by default: an existing
@@ -39,6 +40,7 @@ class PeakCreateTableOperator(BaseOperator):
     template_fields: Sequence[str] = ("table_name", "columns")
     template_fields_renderers = {"columns": "json"}
     ui_color = "#e8f4ff"
+    map_index_label = "{{ task.table_name }}"
     operator_extra_links = (PeakTableLink(),)
 
     def __init__(
@@ -64,7 +66,7 @@ class PeakCreateTableOperator(BaseOperator):
         self._created: tuple[str, Any] | None = None
         if self.doc_md is None:
             self.doc_md = task_doc(
-                f"Creates the Peak table `{table_name}` (if it exists: `{if_exists}`).",
+                f"Creates the Peak table {named(table_name)} (if it exists: `{if_exists}`).",
                 {"columns": columns, "if_exists": if_exists, "peak_conn_id": peak_conn_id},
             )
 

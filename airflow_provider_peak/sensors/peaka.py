@@ -9,8 +9,10 @@ from typing import Any
 
 from airflow_provider_peak.exceptions import PeakError
 from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook
-from airflow_provider_peak.models.peaka_cache import check_target, evaluate
+from airflow_provider_peak.models.peaka_cache import MODES, check_target, evaluate
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
+from airflow_provider_peak.ui.labels import MappedLabel
+from airflow_provider_peak.utils.task_run import wait_deadline
 from airflow_provider_peak.version_compat import (
     AirflowSensorTimeout,
     BaseSensorOperator,
@@ -19,9 +21,9 @@ from airflow_provider_peak.version_compat import (
     conf,
 )
 
-#: Extra time the deferral is allowed beyond the sensor's timeout, so the trigger's own
-#: timeout event (with the last status) normally arrives first.
-_DEFER_GRACE = timedelta(seconds=60)
+#: Extra time a deferral is allowed beyond its trigger's ``end_time``, so the trigger's own
+#: timeout event (with the last status, after cancelling what it must) arrives first.
+DEFER_GRACE = timedelta(seconds=60)
 
 
 def handle_event(
@@ -40,23 +42,30 @@ def handle_event(
     raise PeakError(message)
 
 
-class PeakaCacheStatusSensor(BaseSensorOperator):
+class PeakaCacheStatusSensor(MappedLabel, BaseSensorOperator):
     """Wait until a Peaka cache reaches ``target`` (COMPLETED by default).
 
     Fails at once when the cache is FAILED, CANCELLED or DELETED (unless that is the target),
     with the run's error. With ``deferrable=True`` it checks once, then waits in the triggerer
-    (``PeakaCacheStatusTrigger``, non-blocking HTTP) without holding a worker slot; otherwise it
-    pokes every ``poke_interval`` seconds. Returns ``{"cache_id", "status"}`` (XCom).
+    (``PeakaCacheStatusTrigger``, non-blocking HTTP) without holding a worker slot, until the
+    earlier of ``timeout`` and ``execution_timeout``; otherwise it pokes every ``poke_interval``
+    seconds. Returns ``{"cache_id", "status"}`` (XCom).
+
+    With ``cancel_on_stop=True`` (for a sensor that watches a refresh started with ``wait=False``)
+    the cache's running runs are cancelled when the sensor times out or is killed (SIGTERM,
+    ``execution_timeout``; while deferred, on Airflow 3.3+).
 
     :param cache_id: the cache (templated).
     :param target: the status to wait for: COMPLETED, RUNNING, NOT_INITIALIZED, ... (templated).
     :param project_id: the project (templated); default: the connection's ``project_id`` extra.
     :param peaka_conn_id: the ``peaka`` connection.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param cancel_on_stop: cancel the cache's RUNNING runs (both kinds) on timeout or kill.
     """
 
     template_fields: Sequence[str] = ("cache_id", "target", "project_id")
     ui_color = "#f0eaff"
+    map_index_label = "{{ task.cache_id }}"
 
     def __init__(
         self,
@@ -66,6 +75,7 @@ class PeakaCacheStatusSensor(BaseSensorOperator):
         project_id: str | None = None,
         peaka_conn_id: str = PeakaHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        cancel_on_stop: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -74,6 +84,8 @@ class PeakaCacheStatusSensor(BaseSensorOperator):
         self.project_id = project_id
         self.peaka_conn_id = peaka_conn_id
         self.deferrable = deferrable
+        self.cancel_on_stop = cancel_on_stop
+        self._watching = False
 
     def _target(self) -> str:
         return check_target(self.target)
@@ -93,24 +105,62 @@ class PeakaCacheStatusSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
-            return super().execute(context)
+            self._watching = self.cancel_on_stop
+            try:
+                return super().execute(context)
+            except PeakaCacheFailedError:
+                raise  # the run ended on its own
+            except BaseException as exc:  # its timeout, execution_timeout, a kill, an unusable API
+                self._cancel_running(f"the sensor stopped ({type(exc).__name__})")
+                raise
+            finally:
+                self._watching = False
         done = self.poke(context)
         if done:
             return done.xcom_value if isinstance(done, PokeReturnValue) else None
+        end_time = wait_deadline(context, self.execution_timeout, self.timeout)
         self.defer(
             trigger=PeakaCacheStatusTrigger(
                 cache_id=self.cache_id,
                 project_id=self.project_id,
                 target=self._target(),
-                end_time=time.time() + self.timeout,
+                end_time=end_time,
                 poll_interval=self.poke_interval,
                 peaka_conn_id=self.peaka_conn_id,
+                cancel_modes=list(MODES) if self.cancel_on_stop else [],
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout) + _DEFER_GRACE,
+            timeout=timedelta(seconds=max(end_time - time.time(), 0)) + DEFER_GRACE,
         )
 
+    def on_kill(self) -> None:
+        """With ``cancel_on_stop``, cancel the cache's running runs (SIGTERM, ``execution_timeout``)."""
+        self._cancel_running("the sensor was killed")
+
+    def _cancel_running(self, why: str) -> None:
+        watching, self._watching = self._watching, False
+        if not watching:
+            return
+        hook = PeakaHook(self.peaka_conn_id)  # its own: on_kill may interrupt the poke's request
+        for mode in MODES:
+            try:
+                sent = hook.cancel_run(self.cache_id, mode, self.project_id)
+            except Exception as exc:
+                self.log.error(
+                    "Peaka cache %s: %s; cancelling its %s run failed: %s", self.cache_id, why, mode, exc
+                )
+                continue
+            if sent:
+                self.log.warning("Peaka cache %s: %s; cancelled its running %s run", self.cache_id, why, mode)
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        if (event or {}).get("status") == "timeout" and (event or {}).get("cancelled"):
+            cancelled = [mode for mode, sent in event["cancelled"].items() if sent]  # type: ignore[index]
+            self.log.warning(
+                "Peaka cache %s: the sensor timed out; cancelled its running runs: %s",
+                self.cache_id,
+                ", ".join(cancelled) or "none was running",
+            )
         result = handle_event(event, self._target())
         self.log.info("Peaka cache %s is %s", result["cache_id"], result["status"])
         return result

@@ -11,6 +11,7 @@ by a line saying how many were left out.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -27,9 +28,12 @@ def max_rendered_length() -> int:
 
 
 def _shorten(value: Any) -> Any:
-    """A JSON value for display: long strings and lists cut, anything else as its text."""
-    if value is None or isinstance(value, (bool, int, float)):
+    """A JSON value for display: long strings and lists cut, anything else as its text (NaN and
+    infinities too, which JSON cannot hold: Airflow would fail the task storing the preview)."""
+    if value is None or isinstance(value, (bool, int)):
         return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, str):
         return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "…"
     if isinstance(value, Mapping):
@@ -107,13 +111,14 @@ class RenderedRecords(Sequence[Any]):
 
 
 class RenderedRecordsMixin:
-    """For an operator with a ``records`` template field: shows the rendered records as JSON.
+    """For an operator with a template field of records (``records``, or the one named by
+    ``rendered_records_field``): shows the rendered records as JSON.
 
     Hooks into ``_do_render_template_fields``, the method Airflow calls to render a task (mapped
     or not) on Airflow 2.11 and 3.
     """
 
-    records: Any
+    rendered_records_field = "records"
 
     def _do_render_template_fields(
         self, parent: Any, template_fields: Any, context: Any, jinja_env: Any, seen_oids: set[int]
@@ -121,5 +126,6 @@ class RenderedRecordsMixin:
         super()._do_render_template_fields(  # type: ignore[misc]
             parent, template_fields, context, jinja_env, seen_oids
         )
-        if parent is self and "records" in template_fields:
-            self.records = RenderedRecords.wrap(self.records)
+        name = self.rendered_records_field
+        if parent is self and name in template_fields:
+            setattr(self, name, RenderedRecords.wrap(getattr(self, name)))

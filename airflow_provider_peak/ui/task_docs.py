@@ -8,10 +8,22 @@ from typing import Any
 _MAX_CELL = 80
 
 
+def _templated(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def named(value: Any) -> str:
+    """A name in a task doc's sentence: as code, or "templated" for a Jinja template (known only
+    when the task runs: its value is on the Rendered Template tab)."""
+    return "templated (see Rendered Template)" if _templated(value) else f"`{value}`"
+
+
 def _describe(value: Any) -> str:
     upstream = getattr(getattr(value, "operator", None), "task_id", None)
     if upstream is not None:  # an XComArg
         return f"output of task `{upstream}`"
+    if _templated(value):
+        return "templated (see Rendered Template)"
     if isinstance(value, str):
         text = value if "\n" not in value else " ".join(value.split())
     elif isinstance(value, (bool, int, float)):
@@ -22,7 +34,8 @@ def _describe(value: Any) -> str:
         text = f"`{getattr(value, '__qualname__', type(value).__name__)}()`"
     else:
         text = type(value).__name__
-    text = text.replace("|", "\\|")
+    # Markdown would read a pipe as a cell border and underscores as emphasis (peak_default).
+    text = text.replace("|", "\\|").replace("_", "\\_")
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.errors import PeakConfigError
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 

@@ -8,8 +8,8 @@ missing fails where it is first used (when the DAG is parsed, or when its task s
 ``MissingExtraError`` naming the extra, instead of an ``ImportError`` deep inside a task.
 
 No Airflow import: the pipeline (``ingest/``) uses this too, and so does ``get_provider_info``,
-which Airflow may call while ``airflow.exceptions`` is still being imported (hence the error's
-import inside ``require``).
+which Airflow may call while ``airflow.exceptions`` is still being imported (the error comes from
+the Airflow-free ``errors``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from airflow_provider_peak.errors import MissingExtraError
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,6 @@ def require(extra: str, feature: str) -> None:
     """``MissingExtraError`` naming ``extra`` unless what it installs is there."""
     missing = missing_modules(extra)
     if missing:
-        from airflow_provider_peak.exceptions import MissingExtraError
-
         raise MissingExtraError(extra, feature, missing)
 
 

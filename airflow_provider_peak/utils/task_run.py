@@ -8,10 +8,16 @@ Checkpoints and feed state are keyed by the run (so a retry resumes), staging ob
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: The pool that holds Peak's tenant-wide budget of 30 requests in flight (see "Running at scale").
 PEAK_POOL = "peak_api"
@@ -66,3 +72,98 @@ class TaskRun:
         digest = hashlib.sha256(self.run_id.encode()).hexdigest()[:8]
         index = f"_m{self.map_index}" if self.map_index >= 0 else ""
         return f"{readable}_{digest}{index}_t{self.try_number}".lstrip("_")
+
+
+def wait_deadline(context: Mapping[str, Any], execution_timeout: timedelta | None, timeout: float) -> float:
+    """The UNIX time a wait must end by: ``timeout`` seconds from now, or sooner when the task's
+    ``execution_timeout``, counted from the start of this try, ends first.
+
+    A deferrable task hands it to its trigger: Airflow does not apply ``execution_timeout`` to a
+    deferred task on its own, so without it the remote work would outlive the task's time limit.
+    """
+    end = time.time() + timeout
+    started = getattr(context.get("ti"), "start_date", None)
+    if execution_timeout is not None and isinstance(started, datetime):
+        end = min(end, started.timestamp() + execution_timeout.total_seconds())
+    return end
+
+
+class TaskRunRecord:
+    """What a task run keeps across its tries, on Airflow versions without the task state store
+    (before 3.3): a JSON object in one Airflow Variable per task run, read and written with
+    ``get``/``set``/``delete`` as Airflow's ``task_state_store`` is; the Variable goes when its last
+    key does. Any worker reads it, so a retry on another worker finds it too."""
+
+    PREFIX = "peak_task_run"
+
+    def __init__(self, run: TaskRun) -> None:
+        self.variable = f"{self.PREFIX}/{hashlib.sha256(run.key().encode()).hexdigest()[:32]}"
+
+    def _load(self) -> dict[str, Any]:
+        from airflow_provider_peak.version_compat import Variable
+
+        raw = Variable.get(self.variable, None)
+        value = json.loads(raw) if raw else {}
+        return value if isinstance(value, dict) else {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._load().get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        from airflow_provider_peak.version_compat import Variable
+
+        if value is None:
+            raise ValueError("Cannot set value as None")
+        Variable.set(self.variable, json.dumps({**self._load(), key: value}))
+
+    def delete(self, key: str) -> None:
+        from airflow_provider_peak.version_compat import Variable
+
+        values = self._load()
+        if key not in values:
+            return
+        values.pop(key)
+        if values:
+            Variable.set(self.variable, json.dumps(values))
+        else:
+            Variable.delete(self.variable)
+
+
+class RecordResumableJobMixin:
+    """Airflow 3.3's ``ResumableJobMixin`` protocol for older Airflow, over the task-run record
+    (``TaskRunRecord``): a try after a crash reconnects to the remote job an earlier try started
+    and stored, returns at once when that job succeeded, and starts a new one when it failed.
+
+    Subclasses implement the mixin's methods: ``submit_job``, ``get_job_status``,
+    ``is_job_active``, ``is_job_succeeded``, ``poll_until_complete``, ``get_job_result``.
+    """
+
+    external_id_key: str = "remote_job_id"
+
+    def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.durable = durable
+
+    def execute_resumable(self, context: Any) -> Any:
+        job: Any = self
+        if not self.durable:
+            external_id = job.submit_job(context)
+            job.poll_until_complete(external_id, context)
+            return job.get_job_result(external_id, context)
+        store = TaskRunRecord(TaskRun.from_context(context))
+        external_id = store.get(self.external_id_key)
+        if external_id:
+            status = job.get_job_status(external_id, context)
+            if job.is_job_active(status):
+                log.info("Reconnecting to the job %s an earlier try started (%s)", external_id, status)
+                job.poll_until_complete(external_id, context)
+                return job.get_job_result(external_id, context)
+            if job.is_job_succeeded(status):
+                log.info("The job %s an earlier try started has succeeded", external_id)
+                return job.get_job_result(external_id, context)
+            log.warning("The job %s an earlier try started ended %s: starting a new one", external_id, status)
+        external_id = job.submit_job(context)
+        if external_id is not None:
+            store.set(self.external_id_key, external_id)
+        job.poll_until_complete(external_id, context)
+        return job.get_job_result(external_id, context)

@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from airflow_provider_peak.exceptions import UnsafePathError
+from airflow_provider_peak.errors import UnsafePathError
 
 #: The provider's section and option in Airflow's configuration.
 CONFIG_SECTION = "peak"

@@ -36,6 +36,8 @@ Serve a local Peak API on a real HTTP port, for tests and demos:
   /peaka/...     Peaka's batch cache API
   /_source/...   a paginated orders REST API to feed from (no auth, Basic or Custom Auth)
   /api/v2/...    Peak's v2 ingestion API (solutions, schema, UPSERT/APPEND) with a demo solution
+  /workflows/api/v1/...  Peak's workflows API (run, runs, logs) with demo workflows 101 (succeeds)
+                 and 102 (fails at step score), with the Peak API key
   /_emulator/... tables, rows, faults and counters for tests (an admin key when set; required
                  to listen on anything but loopback)
 
@@ -119,6 +121,11 @@ def _serve_parser() -> argparse.ArgumentParser:
         help="a personal access token of Peak's v2 ingestion API, of the tenant TENANT (default: demo); "
         "repeatable (default: one random token of the tenant demo, printed at start-up)",
     )
+    add(
+        "--workflow-step",
+        default="0.5",
+        help="seconds each step of a workflow run lasts, or 'read' (one read of the run each)" + DEFAULT,
+    )
     add("--v2-rate", type=float, default=50.0, help="v2 requests per second per tenant, 0 for none" + DEFAULT)
     return parser
 
@@ -169,6 +176,7 @@ def serve(args: argparse.Namespace) -> None:
         peaka_step=args.peaka_step,
         admin_key=args.admin_key,
         ingestion_v2=v2,
+        workflow_step=args.workflow_step,
     )
     if not args.v2_token:
         emulator.generated["v2"] = next(iter(v2.tokens))

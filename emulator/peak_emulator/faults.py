@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ACTIONS = ("status", "reset", "drop_after_apply", "latency")
-ROUTES = ("ingest", "create", "get", "list", "token", "v2_solutions", "v2_schema", "v2_ingest", "any")
+ROUTES = (
+    *("ingest", "create", "get", "list", "token", "v2_solutions", "v2_schema", "v2_ingest"),
+    *("workflow_execute", "workflow_get", "workflow_list", "workflow_logs", "any"),
+)
 
 
 @dataclass
@@ -17,8 +20,9 @@ class Fault:
     fraction of them with a seeded generator.
 
     :param action: ``status`` (reply ``status``; nothing applied), ``reset`` (close the socket with
-        no reply; nothing applied), ``drop_after_apply`` (apply an ingest, then close with no
-        reply: the "reply lost" case), ``latency`` (sleep ``seconds``, then serve normally).
+        no reply; nothing applied), ``drop_after_apply`` (apply an ingest or start a workflow
+        run, then close with no reply: the "reply lost" case), ``latency`` (sleep ``seconds``,
+        then serve normally).
     """
 
     action: str

@@ -262,6 +262,11 @@ class PeakApi:
                 self._stats["records_ingested"] += records
 
     # ------------------------------------------------------------------ behaviour
+    def authenticate(self, header: str | None) -> None:
+        """Let in a tenant API key or a live token; ``ApiError`` (401) otherwise. Peak's other
+        APIs (workflows) accept the same credentials."""
+        self._authenticate(header)
+
     def _authenticate(self, header: str | None) -> None:
         if not header:
             raise ApiError(401, "UNAUTHORIZED", "missing credentials")

@@ -5,15 +5,22 @@ The routes of Peaka's published reference, under ``/peaka/api/v1/data/projects/{
 ``/cache/status`` (``GET``) is every cache's status (also ``/catalog/{catalogId}/cache/status``);
 ``/cache/{cacheId}`` (``GET``/``PUT``/``DELETE``); ``/cache/{cacheId}/status`` (404 once the cache is
 deleted: Peaka has no DELETED status); ``/cache/{cacheId}/incrementalUpdate`` and
-``/fullRefreshUpdate`` (``POST``). No plain listing (``GET /cache``), as Peaka documents none.
+``/fullRefreshUpdate`` (``POST``); ``/cache/{cacheId}/cancelIncrementalUpdate`` and
+``/cancelFullRefreshUpdate`` (``POST``: 200 when a run of that kind was RUNNING, which is then
+CANCELLED, 404 when none is); ``/catalogs/{catalogId}/schemas/{schemaName}/tables/{tableName}/isCached``
+(``GET``: ``isCached``, ``isCacheable``, ``supportedCacheTypes``). No plain listing (``GET /cache``),
+as Peaka documents none.
 Requests need ``Authorization: Bearer <api key>``; errors are
 shaped like Peaka's gateway (``{"status", "error", "message", "path"}``).
 
 Every run of a cache walks through a list of statuses, each lasting ``step`` seconds (the last one
-sticks): ``RUNNING`` then ``COMPLETED`` unless a test scripted another path with ``script``. With
+sticks): ``RUNNING`` then ``COMPLETED`` unless a test scripted another path with ``script``
+(``script(key, "RUNNING")`` makes the next run stay RUNNING until it is cancelled). With
 ``step="read"`` each status lasts one status read instead, so a test of a poller does not depend on
-how fast the machine is.
-Tables named with ``missing`` fail per item, as a table absent from its catalog does.
+how fast the machine is. A run's ``progress`` holds Peaka's four counters: the final figures
+(``script(..., progress={...})``, else 100 cached records) once COMPLETED, half of them before.
+Tables named with ``missing`` fail per item, as a table absent from its catalog does; tables in
+``uncacheable`` are not cacheable, and ``cache_types`` limits what a table supports (``isCached``).
 ``GET /peaka/_emulator/stats`` (no auth) returns request counters.
 """
 
@@ -43,6 +50,16 @@ SCHEDULE_TYPE = "BASIC"
 _DURATION = re.compile(r"P(?:[0-9]+W|(?:[0-9]+D)?(?:T(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+S)?)?)")
 _API = "/api/v1/data/projects/"
 _ACTIONS = {"incrementalUpdate": "incremental", "fullRefreshUpdate": "full"}
+_CANCELS = {"cancelIncrementalUpdate": "incremental", "cancelFullRefreshUpdate": "full"}
+#: Peaka's names of the two kinds of run (``supportedCacheTypes``).
+CACHE_TYPES = ("FULL_REFRESH", "INCREMENTAL")
+#: The counters of a run's ``progress``.
+COUNTERS = (
+    "numberOfCachedRecords",
+    "numberOfInsertedRecords",
+    "numberOfUpdatedRecords",
+    "numberOfDeletedRecords",
+)
 
 Step = float | Literal["read"]
 
@@ -65,10 +82,14 @@ class _Run:
     statuses: tuple[str, ...]
     step: Step
     error: str | None
+    progress: dict[str, int] = field(default_factory=dict)
     created_at: str = field(default_factory=_now)
     reads: int = 0
+    cancelled: bool = False
 
     def status(self, now: float) -> str:
+        if self.cancelled:
+            return "CANCELLED"
         if self.step == "read":
             index = self.reads
         elif self.step > 0:
@@ -84,7 +105,10 @@ class _Run:
             "id": self.id,
             "status": status,
             "error": {"message": self.error} if status == "FAILED" and self.error else None,
-            "progress": {"numberOfCachedRecords": 100 if status == "COMPLETED" else 0},
+            "progress": {
+                **{k: v if status == "COMPLETED" else v // 2 for k, v in self.progress.items()},
+                "lastOffset": str(self.progress.get("numberOfCachedRecords", 0)),
+            },
             "createdAt": self.created_at,
             "updatedAt": _now(),
             "finishedAt": _now() if done else None,
@@ -103,6 +127,10 @@ class _Cache:
     runs: dict[str, _Run] = field(default_factory=dict)
     deleted: bool = False
     logs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.catalog_id, self.schema_name, self.table_name)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -155,20 +183,37 @@ class PeakaApi:
         self.api_keys = frozenset(api_keys)
         self.step = step
         self.missing = set(missing)
+        #: Tables (``table`` or ``schema.table``) Peaka cannot cache (``isCacheable: false``).
+        self.uncacheable: set[str] = set()
+        #: The cache types a table supports, where not both (``supportedCacheTypes``).
+        self.cache_types: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self._caches: dict[str, _Cache] = {}
-        self._scripts: dict[str, list[tuple[tuple[str, ...], str | None]]] = {}
+        self._scripts: dict[str, list[tuple[tuple[str, ...], str | None, dict[str, int]]]] = {}
         self._faults: list[list[Any]] = []
         self.stats: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ test controls
-    def script(self, key: str, *statuses: str, error: str | None = "the source query failed") -> None:
-        """The next run of the cache ``key`` (a cache id or table name) walks ``statuses``."""
+    def script(
+        self,
+        key: str,
+        *statuses: str,
+        error: str | None = "the source query failed",
+        progress: Mapping[str, int] | None = None,
+    ) -> None:
+        """The next run of the cache ``key`` (a cache id or table name) walks ``statuses`` (the
+        last one sticks, so ``"RUNNING"`` alone runs until cancelled), with ``progress``: final
+        counters by their Peaka names (``numberOfInsertedRecords``, ...; the others are 0)."""
         unknown = [s for s in statuses if s not in STATUSES]
         if not statuses or unknown:
             raise ValueError(f"statuses must be some of {STATUSES}, got {statuses}")
+        counters = dict(progress or {"numberOfCachedRecords": 100})
+        if set(counters) - set(COUNTERS):
+            raise ValueError(f"progress counters must be some of {COUNTERS}, got {sorted(counters)}")
         with self._lock:
-            self._scripts.setdefault(key, []).append((tuple(statuses), error))
+            self._scripts.setdefault(key, []).append(
+                (tuple(statuses), error, {k: int(counters.get(k, 0)) for k in COUNTERS})
+            )
 
     def fail_next(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
         """Answer the next ``count`` API requests with ``status`` (after authentication)."""
@@ -200,6 +245,8 @@ class PeakaApi:
             self._scripts.clear()
             self._faults.clear()
             self.missing.clear()
+            self.uncacheable.clear()
+            self.cache_types.clear()
             self.stats.clear()
             if step is not None:
                 self.step = step
@@ -249,6 +296,16 @@ class PeakaApi:
         catalog = None
         if len(parts) >= 4 and parts[1] == "catalog" and parts[3] == "cache":  # .../catalog/{id}/cache/status
             catalog, parts = parts[2], [parts[0], *parts[3:]]
+        if (  # .../catalogs/{catalogId}/schemas/{schemaName}/tables/{tableName}/isCached
+            len(parts) == 8
+            and parts[0]
+            and (parts[1], parts[3], parts[5], parts[7]) == ("catalogs", "schemas", "tables", "isCached")
+        ):
+            if method != "GET":
+                raise _Error(405, f"{method} is not allowed here")
+            with self._lock:
+                self.stats["GET isCached"] += 1
+                return Reply(200, self._is_cached(parts[0], parts[2], parts[4], parts[6]))
         if len(parts) < 2 or parts[1] != "cache" or not parts[0]:
             raise _Error(404, "no such endpoint")
         project, rest = parts[0], parts[2:]
@@ -281,6 +338,13 @@ class PeakaApi:
                     raise _Error(404, f"cache {cache.id} not found")
                 self._start(cache, _ACTIONS[rest[1]])
                 return Reply(200, {})
+            if len(rest) == 2 and rest[1] in _CANCELS and method == "POST":
+                run = None if cache.deleted else cache.runs.get(_CANCELS[rest[1]])
+                if run is None or run.status(time.monotonic()) != "RUNNING":
+                    raise _Error(404, f"no running {_CANCELS[rest[1]]} run of cache {cache.id}")
+                run.cancelled = True  # best effort at Peaka; always at once here
+                cache.logs.append({"timestamp": _now(), "action": "CANCEL", "cacheType": run.mode})
+                return Reply(200, body=b"")  # Peaka documents no body
         raise _Error(405, f"{method} is not allowed here")
 
     def _fault(self) -> None:
@@ -344,9 +408,22 @@ class PeakaApi:
 
     def _start(self, cache: _Cache, mode: str) -> None:
         scripted = self._scripts.get(cache.id) or self._scripts.get(cache.table_name)
-        statuses, error = scripted.pop(0) if scripted else (("RUNNING", "COMPLETED"), None)
-        cache.runs[mode] = _Run(str(uuid.uuid4()), mode, time.monotonic(), statuses, self.step, error)
+        statuses, error, progress = (
+            scripted.pop(0)
+            if scripted
+            else (("RUNNING", "COMPLETED"), None, {k: 100 if k == COUNTERS[0] else 0 for k in COUNTERS})
+        )
+        cache.runs[mode] = _Run(
+            str(uuid.uuid4()), mode, time.monotonic(), statuses, self.step, error, progress
+        )
         cache.logs.append({"timestamp": _now(), "action": "START", "cacheType": mode, "isScheduled": False})
+
+    def _is_cached(self, project: str, catalog: str, schema: str, table: str) -> dict[str, Any]:
+        cached = any(c.key == (catalog, schema, table) for c in self._live(project))
+        if table in self.uncacheable or f"{schema}.{table}" in self.uncacheable:
+            return {"isCached": cached, "isCacheable": False, "supportedCacheTypes": []}
+        types = self.cache_types.get(f"{schema}.{table}", self.cache_types.get(table, CACHE_TYPES))
+        return {"isCached": cached, "isCacheable": True, "supportedCacheTypes": list(types)}
 
     def _cache(self, method: str, cache: _Cache, body: Any) -> Reply:
         if cache.deleted:

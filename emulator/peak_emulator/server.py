@@ -4,6 +4,7 @@
   path no other API claims;
 * ``ingestion_v2``: Peak's v2 ingestion API of docs/ingestion-v2.md (``/api/v2``);
 * ``peaka_api``: Peaka's batch cache API (``/peaka``);
+* ``workflows_api``: Peak's workflows API (``/workflows/api/v1``), with the same credentials as v1;
 * ``rest_source``: a paginated orders API to feed from (``/_source``);
 * ``table_page``: an HTML page per v1 table (``/data/tables/<name>``).
 
@@ -41,6 +42,7 @@ from peak_emulator.replies import Api, Reply
 from peak_emulator.rest_source import PREFIX as SOURCE
 from peak_emulator.rest_source import SourceApi
 from peak_emulator.table_page import TablePages
+from peak_emulator.workflows_api import WorkflowsApi
 
 log = logging.getLogger("peak_emulator")
 
@@ -89,6 +91,8 @@ class PeakEmulator:
         admin key is refused.
     :param ingestion_v2: Peak's v2 ingestion API (see ``ingestion_v2``); by default one with the
         demo solution and a random token. It shares this emulator's faults and latency.
+    :param workflow_step: seconds each step of a Peak workflow run lasts, ``"read"`` (one read of
+        the run each) or 0 (see ``workflows_api``).
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class PeakEmulator:
         peaka_step: float = 0.5,
         admin_key: str | None = None,
         ingestion_v2: IngestionV2Api | None = None,
+        workflow_step: float | str = 0.5,
     ) -> None:
         if not admin_key and not is_loopback(host):
             raise ValueError(
@@ -148,10 +153,15 @@ class PeakEmulator:
         self.v2 = ingestion_v2
         self.v2.faults = self.faults
         self.pages = TablePages(self.peak.store)
+        self.workflows = WorkflowsApi(
+            authenticate=self.peak.authenticate,
+            step="read" if workflow_step == "read" else float(workflow_step),
+            faults=self.faults,
+        )
         #: Claimed in this order; Peak's v1 API, the last, answers every other path.
-        self.apis: list[Api] = [self.pages, self.source, self.peaka, self.v2, self.peak]
+        self.apis: list[Api] = [self.pages, self.source, self.peaka, self.v2, self.workflows, self.peak]
         #: ``/_emulator/<name>/...`` goes to that API's ``admin``.
-        self.admin_apis: dict[str, Any] = {"v2": self.v2}
+        self.admin_apis: dict[str, Any] = {"v2": self.v2, "workflows": self.workflows}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 

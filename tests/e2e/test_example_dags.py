@@ -103,3 +103,19 @@ def test_peak_table_updated_reports_the_table(emu, peak_conn, run_dag):
     assert run.state == "success"
     (ti,) = run.get_task_instances()
     assert ti.xcom_pull(task_ids="report")["columns"][0] == "order_id"
+
+
+def test_peak_load_then_workflow(emu, peak_conn, workflows, run_dag):
+    peak_conn()
+    workflows.reset(step=0)
+    run = run_dag("peak_load_then_workflow", "peak_load_then_workflow.py")
+    assert run.state == "success"
+    (started,) = workflows.executions(101)
+    retrain = next(ti for ti in run.get_task_instances() if ti.task_id == "retrain_model")
+    assert retrain.xcom_pull(task_ids="retrain_model") == started["executionId"]
+    assert started["status"] == "Success"
+    assert started["request"]["params"] == {
+        "global": {"table": "demo_demand", "day": run.logical_date.strftime("%Y-%m-%d")},
+        "stepWise": {"train": {"horizon_days": 28}},
+    }
+    assert len(emu.rows("demo_demand")) >= 50

@@ -122,3 +122,67 @@ def test_only_documented_routes_are_served(api, peaka_emu):
     assert requests.delete(f"{api}/{first}", headers=AUTH, timeout=5).status_code == 200
     assert requests.get(f"{api}/{first}/status", headers=AUTH, timeout=5).status_code == 404
     assert [s["id"] for s in requests.get(f"{api}/status", headers=AUTH, timeout=5).json()] == [second]
+
+
+def test_a_running_run_is_cancelled_and_nothing_running_is_a_404(api, peaka):
+    peaka.reset(step="read")
+    peaka.script("orders", "RUNNING")  # the last status sticks: it runs until cancelled
+    (created,) = requests.post(f"{api}/batch", json=[item("orders")], headers=AUTH, timeout=5).json()
+    cache = f"{api}/{created['cache']['id']}"
+    status = requests.get(f"{cache}/status", headers=AUTH, timeout=5).json()
+    assert status["lastFullRefreshCacheExecution"]["status"] == "RUNNING"
+    # No incremental run: nothing to cancel.
+    assert requests.post(f"{cache}/cancelIncrementalUpdate", headers=AUTH, timeout=5).status_code == 404
+    reply = requests.post(f"{cache}/cancelFullRefreshUpdate", headers=AUTH, timeout=5)
+    assert (reply.status_code, reply.content) == (200, b"")
+    status = requests.get(f"{cache}/status", headers=AUTH, timeout=5).json()
+    assert status["status"] == status["lastFullRefreshCacheExecution"]["status"] == "CANCELLED"
+    # Cancelled once: a second cancel finds nothing running.
+    assert requests.post(f"{cache}/cancelFullRefreshUpdate", headers=AUTH, timeout=5).status_code == 404
+    assert peaka.stats["POST cache/{id}/cancelFullRefreshUpdate"] == 2
+
+
+def test_progress_counters_are_half_way_while_running_and_final_once_completed(api, peaka):
+    peaka.reset(step="read")
+    final = {"numberOfCachedRecords": 40, "numberOfInsertedRecords": 30, "numberOfUpdatedRecords": 8}
+    peaka.script("orders", "RUNNING", "COMPLETED", progress=final)
+    (created,) = requests.post(f"{api}/batch", json=[item("orders")], headers=AUTH, timeout=5).json()
+    url = f"{api}/{created['cache']['id']}/status"
+    running, completed = (
+        requests.get(url, headers=AUTH, timeout=5).json()["lastFullRefreshCacheExecution"]["progress"]
+        for _ in range(2)
+    )
+    assert running == {
+        "numberOfCachedRecords": 20,
+        "numberOfInsertedRecords": 15,
+        "numberOfUpdatedRecords": 4,
+        "numberOfDeletedRecords": 0,
+        "lastOffset": "40",
+    }
+    assert completed == {**final, "numberOfDeletedRecords": 0, "lastOffset": "40"}
+    with pytest.raises(ValueError, match="progress counters must be some of"):
+        peaka.script("orders", "COMPLETED", progress={"rows": 1})
+
+
+def test_is_cached_says_whether_a_table_is_cached_and_can_be(api, peaka):
+    peaka.uncacheable.add("view_only")
+    peaka.cache_types["payment.events"] = ("FULL_REFRESH",)
+    requests.post(f"{api}/batch", json=[item("orders")], headers=AUTH, timeout=5)
+    tables = api.replace("/cache", f"/catalogs/{CATALOG}/schemas/payment/tables")
+
+    def ask(table):
+        reply = requests.get(f"{tables}/{table}/isCached", headers=AUTH, timeout=5)
+        assert reply.status_code == 200
+        return reply.json()
+
+    assert ask("orders") == {
+        "isCached": True,
+        "isCacheable": True,
+        "supportedCacheTypes": ["FULL_REFRESH", "INCREMENTAL"],
+    }
+    assert ask("refunds")["isCached"] is False
+    assert ask("view_only") == {"isCached": False, "isCacheable": False, "supportedCacheTypes": []}
+    assert ask("events")["supportedCacheTypes"] == ["FULL_REFRESH"]
+    assert requests.post(f"{tables}/orders/isCached", headers=AUTH, timeout=5).status_code == 405
+    assert requests.get(f"{tables}/orders/isCached", timeout=5).status_code == 401
+    assert peaka.stats["GET isCached"] == 4

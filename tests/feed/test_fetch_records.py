@@ -89,14 +89,15 @@ def test_the_virtualenv_child_loads_its_modules_with_the_standard_library_alone(
 
     code = (
         "import importlib.util, sys\n"
-        "for name, path in zip(('a', 'b', 'c'), sys.argv[1:]):\n"
+        "for name, path in zip(('a', 'b', 'c', 'd'), sys.argv[1:]):\n"
         "    spec = importlib.util.spec_from_file_location(name, path)\n"
         "    module = importlib.util.module_from_spec(spec)\n"
         "    sys.modules[name] = module\n"
         "    spec.loader.exec_module(module)\n"
         "print(sys.modules['a'].encode_line({'x': 1}).decode(), end='')\n"
     )
-    paths = [str(venv.SPOOL), str(venv.URLS), str(venv.USER_CODE)]
+    paths = [str(venv.SPOOL), str(venv.TRANSPORT / "__init__.py"), str(venv.TRANSPORT / "urls.py")]
+    paths.append(str(venv.USER_CODE))
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code, *paths], capture_output=True, text=True, check=False
     )

@@ -88,10 +88,10 @@ def test_repr_hides_secrets():
 
 def test_what_a_form_stores_for_an_untouched_field_means_the_default(caplog):
     """Airflow's form saves an empty field as null, and masks defaults of fields named like secrets
-    (a stored "***"): both mean "the default", said once in the log."""
+    (a stored "***"): both mean "the default", said once in the log at DEBUG."""
     import logging
 
-    with caplog.at_level(logging.INFO, logger="airflow_provider_peak"):
+    with caplog.at_level(logging.DEBUG, logger="airflow_provider_peak"):
         settings = build(
             extra={
                 "api_key_header": "***",
@@ -107,6 +107,8 @@ def test_what_a_form_stores_for_an_untouched_field_means_the_default(caplog):
     assert settings.timeout == 60.0 and settings.max_records == 500
     assert caplog.text.count("using the default") == 1
     assert "api_key_header, api_key_prefix, max_records, next_token_key, timeout, token_url" in caplog.text
+    # A form-saved connection's normal state: at DEBUG, never in a task log at INFO.
+    assert [r.levelname for r in caplog.records if "using the default" in r.getMessage()] == ["DEBUG"]
 
 
 def test_hook_arguments_are_strict_too():

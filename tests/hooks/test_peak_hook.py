@@ -12,6 +12,7 @@ from airflow_provider_peak.exceptions import (
     PeakAuthError,
     PeakConflictError,
     PeakConnectionError,
+    PeakCredentialsError,
     PeakNotFoundError,
     PeakPayloadTooLargeError,
     PeakRateLimitError,
@@ -84,6 +85,30 @@ class TestAuth:
         set_conn(conn_type="peak", host=emu.url, login="airflow-client", password="nope-nope")
         with pytest.raises(PeakAuthError, match="OAuth client credentials were refused"):
             PeakHook().get_table("anything")
+
+    def test_refused_credentials_name_the_connection_the_field_and_the_host(self, emu, set_conn):
+        from airflow_provider_peak.version_compat import AirflowFailException
+
+        set_conn("peak_prod", conn_type="peak", host=emu.url, password="wrong-key-123")
+        with pytest.raises(PeakCredentialsError) as info:
+            list(PeakHook("peak_prod").list_tables())
+        error = info.value
+        assert isinstance(error, PeakAuthError) and isinstance(error, AirflowFailException)
+        assert (error.status, error.method, error.path) == (401, "GET", "/api/v1/tables")
+        assert str(error) == (
+            "401 UNAUTHORIZED on GET /api/v1/tables: missing or invalid credentials. 127.0.0.1 refused "
+            "the credentials of the peak connection 'peak_prod': check its password (\"API key or "
+            'secret"). The task fails without retries: they would send the same credentials'
+        )
+        assert "wrong-key-123" not in repr(error.__reduce__())
+        assert emu.stats()["by_route"]["list"] == 1  # a 401 is never retried
+
+    def test_refused_oauth_clients_name_login_and_password(self, emu, set_conn):
+        set_conn("peak_oauth", conn_type="peak", host=emu.url, login="airflow-client", password="nope-nope")
+        with pytest.raises(PeakCredentialsError, match="OAuth client credentials were refused") as info:
+            PeakHook("peak_oauth").get_table("anything")
+        assert "'peak_oauth': check its login (\"OAuth client ID\") and password" in str(info.value)
+        assert str(info.value).count("refused the credentials") == 1
 
     def test_token_expiry_on_the_server_is_survived(self, set_conn):
         from peak_emulator import PeakEmulator

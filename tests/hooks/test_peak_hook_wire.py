@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import tenacity
 
-from airflow_provider_peak.exceptions import PeakRateLimitError
+from airflow_provider_peak.exceptions import PeakNotFoundError, PeakRateLimitError
 from airflow_provider_peak.hooks.peak import PeakHook
 
 BASE = "https://peak.example"
@@ -114,7 +114,7 @@ def test_retry_after_is_floored_and_capped(api_key_conn):
 
 def test_non_json_error_body_is_kept_short(requests_mock, api_key_conn):
     requests_mock.get(f"{BASE}/api/v1/tables/t", status_code=404, text="<html>" + "x" * 5_000)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(PeakNotFoundError) as info:
         PeakHook().get_table("t")
     assert "more characters" in str(info.value)
     assert len(str(info.value)) < 700

@@ -248,7 +248,10 @@ class TestOrigin:
         with pytest.raises(PeakRestAuthError, match="down"):
             PeakRestHook(conn).fetch_token()
         assert len(home.seen) == 3
-        assert "client-secret-2468" not in str(home.seen) or True  # the body carries it, to the auth URL only
+        # Each try went to the auth URL, the one place the secret goes (in the body, as configured).
+        assert [s.path for s in home.seen] == ["/token"] * 3
+        assert all(b"client-secret-2468" in s.body for s in home.seen)
+        assert not any("client-secret-2468" in str(s.headers) for s in home.seen)
 
     def test_a_token_reply_nested_too_deeply_is_not_json(self, scripted, set_conn):
         home = scripted(lambda seen: Answer(200, b"[" * 60_000, {"Content-Type": "application/json"}))

@@ -65,7 +65,7 @@ def test_tenant_headers_and_share():
 def test_what_a_form_stores_for_an_untouched_field_means_the_default(caplog):
     """Airflow's form stores an empty field as null or "", and masks a field named like a secret
     (``auth_header``) as "***": each means "the default", said once in the log."""
-    with caplog.at_level(logging.INFO, logger="airflow_provider_peak"):
+    with caplog.at_level(logging.DEBUG, logger="airflow_provider_peak"):
         settings = build(
             extra={
                 "auth_header": "***",

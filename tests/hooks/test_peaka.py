@@ -315,3 +315,84 @@ def test_existing_caches_are_found_through_the_documented_status_call(peaka, pea
     assert peaka.stats["GET cache/status"] == 1 and "GET cache" not in peaka.stats
     hook.delete_cache(created.cache_id)
     assert hook.get_cache_status(created.cache_id).status == "DELETED"  # a 404: the cache is gone
+
+
+class TestCancelAndIsCached:
+    """Peaka's OpenAPI routes: cancel a running run (200 sent, 404 nothing running) and isCached."""
+
+    def test_cancel_stops_the_running_run_of_its_kind_only(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.reset(step="read")
+        peaka.script("orders", "RUNNING")  # runs until cancelled
+        (result,) = PeakaHook().create_batch_cache(None, [cache_table("orders")])
+        hook = PeakaHook()
+        assert hook.cancel_run(result.cache_id, "incremental") is False  # 404: none running
+        assert hook.cancel_run(result.cache_id, "full") is True
+        status = hook.get_cache_status(result.cache_id)
+        assert status.executions["full"].status == "CANCELLED"
+        assert hook.cancel_run(result.cache_id, "full") is False  # nothing left to cancel
+        assert peaka.stats["POST cache/{id}/cancelIncrementalUpdate"] == 1
+        assert peaka.stats["POST cache/{id}/cancelFullRefreshUpdate"] == 2
+        with pytest.raises(PeakConfigError, match="mode must be one of"):
+            hook.cancel_run(result.cache_id, "partial")
+
+    def test_async_cancel_and_other_errors_than_404_are_raised(self, peaka, peaka_conn):
+        peaka_conn(max_retries=0)
+        peaka.script("orders", "RUNNING")
+        (result,) = PeakaHook().create_batch_cache(None, [cache_table("orders")])
+
+        async def cancel() -> bool:
+            hook = PeakaHook()
+            try:
+                return await hook.acancel_run(result.cache_id, "full")
+            finally:
+                await hook.aclose()
+
+        peaka.fail_next(503)
+        with pytest.raises(PeakServerError):
+            asyncio.run(cancel())
+        assert asyncio.run(cancel()) is True
+        assert asyncio.run(cancel()) is False
+
+    def test_cancel_paths_are_connection_extras(self, peaka, peaka_conn):
+        peaka_conn(cancel_full_refresh_path="/cancelIncrementalUpdate")
+        peaka.script("orders", "RUNNING")
+        (result,) = PeakaHook().create_batch_cache(None, [cache_table("orders")])
+        assert PeakaHook().cancel_run(result.cache_id, "full") is False  # sent to the other route
+        assert peaka.stats["POST cache/{id}/cancelIncrementalUpdate"] == 1
+        assert PeakaSettings.default("cancel_full_refresh_path") == "/cancelFullRefreshUpdate"
+
+    def test_is_cached_reads_cacheable_and_the_supported_types(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.uncacheable.add("view_only")
+        peaka.cache_types["events"] = ("FULL_REFRESH",)
+        hook = PeakaHook()
+        hook.create_batch_cache(None, [cache_table("orders")])
+        cached = hook.is_cached(cache_table("orders"))
+        assert (cached.is_cached, cached.is_cacheable) == (True, True)
+        assert cached.supported_cache_types == ("FULL_REFRESH", "INCREMENTAL")
+        refused = hook.is_cached(cache_table("view_only"))
+        assert refused.refusal(build_table("view_only")) == (
+            "Peaka reports the table is not cacheable (isCacheable: false)"
+        )
+        events = hook.is_cached(cache_table("events"))
+        assert events.refusal(build_table("events", full_refresh_schedule="P1D")) is None
+        assert events.refusal(build_table("events", incremental_schedule="PT6H")) == (
+            "the table does not support INCREMENTAL caches (supported: FULL_REFRESH)"
+        )
+
+    def test_is_cached_path_is_an_extra_and_its_names_are_path_segments(self, peaka, peaka_conn):
+        peaka_conn(is_cached_path="/api/v1/nowhere/{table_name}")
+        with pytest.raises(PeakNotFoundError):
+            PeakaHook().is_cached(cache_table("orders"))
+        peaka_conn()
+        before = peaka.requests
+        with pytest.raises(PeakConfigError, match=r"table_name '\.\./x' holds characters"):
+            PeakaHook().is_cached(cache_table("../x"))
+        assert peaka.requests == before
+
+
+def build_table(name: str, **schedules: Any) -> Any:
+    from airflow_provider_peak.models.peaka_cache import CacheTable
+
+    return CacheTable.build(cache_table(name, **schedules))

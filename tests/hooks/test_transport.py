@@ -29,8 +29,9 @@ from airflow_provider_peak.exceptions import (
     PeakRedirectError,
     PeakServerError,
 )
-from airflow_provider_peak.hooks._transport import error_fields, parse_retry_after
 from airflow_provider_peak.hooks.peak import PeakHook
+from airflow_provider_peak.transport.replies import error_fields
+from airflow_provider_peak.transport.retry import parse_retry_after
 from tests.fixtures import FAST_RETRIES, Answer
 
 API_KEY = "tenant-key-7f3a9c1e55"

@@ -550,7 +550,7 @@ def test_dates_rendered_in_bulk_as_render_does(name: str) -> None:
         try:
             want = [json.dumps(fmt.render(v)) for v in values]
         except ValueError:
-            with pytest.raises(encode.Unproven):
+            with pytest.raises(encode._Unproven):
                 types.render_many(fmt, values)
             return
         got = types.render_many(fmt, values)

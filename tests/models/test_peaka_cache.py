@@ -10,6 +10,7 @@ from airflow_provider_peak.models.peaka_cache import (
     CacheStatus,
     PeakaSpecError,
     Schedule,
+    TableCacheInfo,
     build_tables,
     evaluate,
     format_duration,
@@ -154,3 +155,45 @@ def test_after_a_refresh_only_a_newer_run_counts():
 def test_an_unknown_target_is_refused():
     with pytest.raises(PeakaSpecError, match="target must be one of"):
         evaluate(_status("COMPLETED"), "DONE")
+
+
+class TestProgressAndIsCached:
+    def test_progress_counters_are_read_under_the_providers_names(self):
+        status = CacheStatus.from_wire(
+            {
+                "status": "RUNNING",
+                "lastIncrementalCacheExecution": {
+                    "id": "r1",
+                    "status": "RUNNING",
+                    "progress": {
+                        "numberOfCachedRecords": 10,
+                        "numberOfInsertedRecords": 4,
+                        "numberOfUpdatedRecords": True,  # not a count
+                        "numberOfDeletedRecords": -1,  # not a count either
+                        "lastOffset": "10",
+                    },
+                },
+                "lastFullRefreshCacheExecution": {"id": "r0", "status": "COMPLETED", "progress": "n/a"},
+            }
+        )
+        assert status.executions["incremental"].progress == {"cached_records": 10, "inserted_records": 4}
+        assert status.executions["full"].progress == {}
+        assert status.running("incremental").id == "r1"
+        assert status.running("full") is None
+        assert status.to_dict()["executions"]["incremental"]["progress"] == {
+            "cached_records": 10,
+            "inserted_records": 4,
+        }
+
+    def test_is_cached_replies(self):
+        info = TableCacheInfo.from_wire({"isCached": False})  # Peaka could not tell the rest
+        assert (info.is_cacheable, info.supported_cache_types) == (None, None)
+        assert info.refusal(build_tables([cache_table("t", incremental_schedule="PT1H")])[0]) is None
+        nothing = TableCacheInfo.from_wire(
+            {"isCached": False, "isCacheable": True, "supportedCacheTypes": []}
+        )
+        assert nothing.refusal(build_tables([cache_table("t", full_refresh_schedule="P1D")])[0]) == (
+            "the table does not support FULL_REFRESH caches (supported: none)"
+        )
+        with pytest.raises(PeakaSpecError, match="no boolean 'isCached'"):
+            TableCacheInfo.from_wire({"isCached": "yes"})

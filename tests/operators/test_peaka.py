@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from airflow.providers.common.compat.sdk import TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowSkipException, TaskDeferred
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.exceptions import PeakConfigError, PeakError
 from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook
 from airflow_provider_peak.operators.peaka import (
     PeakaBatchCacheError,
@@ -116,7 +116,7 @@ def make_cache(name: str = "orders") -> str:
 
 def refresh(cache_id: str, **kwargs):
     return PeakaCacheRefreshOperator(
-        task_id="refresh", cache_id=cache_id, poll_interval=0.02, timeout=5, **kwargs
+        task_id="refresh", cache_id=cache_id, poll_interval=0.02, **{"timeout": 5, **kwargs}
     )
 
 
@@ -170,3 +170,152 @@ class TestCacheRefresh:
     def test_an_unknown_mode_is_refused_at_parse_time(self):
         with pytest.raises(PeakConfigError, match="mode must be one of"):
             PeakaCacheRefreshOperator(task_id="r", cache_id="c", mode="partial")
+
+
+def running_cache(peaka, *statuses: str) -> tuple[str, str]:
+    """A cache whose incremental run is RUNNING (then walks ``statuses``), started outside the task."""
+    cache_id = make_cache()
+    peaka.script(cache_id, "RUNNING", *statuses)
+    PeakaHook().trigger_incremental_update(cache_id)
+    return cache_id, PeakaHook().get_cache_status(cache_id).execution_id("incremental")
+
+
+class TestRefreshStandards:
+    """A run of the same kind already RUNNING, cancelling what the task started, progress counters."""
+
+    def test_a_running_run_is_followed_not_queued_behind(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.reset(step="read")
+        cache_id, running = running_cache(peaka, "RUNNING", "COMPLETED")
+        peaka.reset_stats()
+        context = make_context()
+        assert refresh(cache_id).execute(context)["status"] == "COMPLETED"
+        assert "POST cache/{id}/incrementalUpdate" not in peaka.stats
+        summary = context["ti"].pushed["summary"]
+        assert (summary["execution_id"], summary["started"]) == (running, False)
+
+    def test_queue_starts_another_anyway(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.reset(step="read")
+        cache_id, running = running_cache(peaka, "RUNNING", "COMPLETED")
+        peaka.reset_stats()
+        context = make_context()
+        refresh(cache_id, on_running="queue").execute(context)
+        assert peaka.stats["POST cache/{id}/incrementalUpdate"] == 1
+        assert context["ti"].pushed["summary"]["execution_id"] != running
+        assert context["ti"].pushed["summary"]["started"] is True
+
+    def test_fail_or_skip_when_a_run_is_running(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id, running = running_cache(peaka)
+        peaka.reset_stats()
+        with pytest.raises(
+            PeakError, match=rf"incremental run \({running}\) is already RUNNING \(on_running='fail'\)"
+        ):
+            refresh(cache_id, on_running="fail").execute(make_context())
+        with pytest.raises(AirflowSkipException, match="on_running='skip'"):
+            refresh(cache_id, on_running="skip").execute(make_context())
+        assert "POST cache/{id}/incrementalUpdate" not in peaka.stats
+        with pytest.raises(PeakConfigError, match="on_running must be one of"):
+            refresh(cache_id, on_running="ignore")
+
+    def test_a_timeout_cancels_the_run_it_started(self, peaka, peaka_conn, capfd):
+        peaka_conn()
+        cache_id = make_cache()
+        peaka.script(cache_id, "RUNNING")  # runs until cancelled
+        with pytest.raises(PeakError, match="did not reach COMPLETED"):
+            refresh(cache_id, timeout=0.3).execute(make_context())
+        assert peaka.stats["POST cache/{id}/cancelIncrementalUpdate"] == 1
+        assert PeakaHook().get_cache_status(cache_id).executions["incremental"].status == "CANCELLED"
+        assert "cancelled the incremental run this task started" in "".join(capfd.readouterr())
+
+    def test_a_run_it_only_followed_or_cancel_on_stop_false_is_left_running(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id, _ = running_cache(peaka)  # runs until cancelled
+        with pytest.raises(PeakError, match="did not reach COMPLETED"):
+            refresh(cache_id, timeout=0.2).execute(make_context())
+        peaka.script(cache_id, "RUNNING")
+        with pytest.raises(PeakError, match="did not reach COMPLETED"):
+            refresh(cache_id, timeout=0.2, on_running="queue", cancel_on_stop=False).execute(make_context())
+        assert "POST cache/{id}/cancelIncrementalUpdate" not in peaka.stats
+        assert PeakaHook().get_cache_status(cache_id).executions["incremental"].status == "RUNNING"
+
+    def test_progress_counters_go_into_the_summary(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = make_cache()
+        peaka.script(
+            cache_id,
+            "RUNNING",
+            "COMPLETED",
+            progress={
+                "numberOfCachedRecords": 120,
+                "numberOfInsertedRecords": 20,
+                "numberOfDeletedRecords": 3,
+            },
+        )
+        context = make_context()
+        assert refresh(cache_id).execute(context)["status"] == "COMPLETED"
+        summary = context["ti"].pushed["summary"]
+        assert summary["progress"] == {
+            "cached_records": 120,
+            "inserted_records": 20,
+            "updated_records": 0,
+            "deleted_records": 3,
+        }
+        assert summary["started"] is True
+        assert summary["execution_id"] == PeakaHook().get_cache_status(cache_id).execution_id("incremental")
+
+    def test_the_deadline_and_the_cancel_travel_with_the_trigger(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = make_cache()
+        started = datetime.now(timezone.utc) - timedelta(seconds=50)
+        task = refresh(cache_id, deferrable=True, timeout=3600, execution_timeout=timedelta(seconds=60))
+        with pytest.raises(TaskDeferred) as info:
+            task.execute(make_context(start_date=started))
+        trigger = info.value.trigger
+        assert trigger.cancel_modes == ["incremental"]
+        assert abs(trigger.end_time - (started.timestamp() + 60)) < 1  # execution_timeout, not timeout
+        assert info.value.kwargs == {"started": True}
+        assert 60 <= info.value.timeout.total_seconds() <= 71  # the trigger's own event comes first
+
+
+class TestCheckCacheable:
+    def test_uncacheable_and_cached_tables_are_not_sent(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.uncacheable.add("customers")
+        peaka.cache_types["invoices"] = ("FULL_REFRESH",)  # invoices asks for an incremental schedule
+        PeakaHook().create_batch_cache(None, [cache_table("charges")])
+        peaka.reset_stats()
+        context = make_context()
+        returned = create(check_cacheable=True, skip_existing=False, fail_on_item_error=False).execute(
+            context
+        )
+        assert returned == []  # charges exists, but without the listing its id is unknown
+        summary = context["ti"].pushed["summary"]
+        assert [i["outcome"] for i in summary["items"]] == ["failed", "exists", "failed"]
+        assert summary["failed"] == [
+            {
+                "table": f"{CATALOG}/payment.customers",
+                "error": "Peaka reports the table is not cacheable (isCacheable: false)",
+            },
+            {
+                "table": f"{CATALOG}/payment.invoices",
+                "error": "the table does not support INCREMENTAL caches (supported: FULL_REFRESH)",
+            },
+        ]
+        assert peaka.stats["GET isCached"] == 3
+        assert "POST cache/batch" not in peaka.stats
+        assert len(peaka.caches(PROJECT)) == 1
+
+    def test_only_tables_the_listing_did_not_find_are_asked_about(self, peaka, peaka_conn):
+        peaka_conn()
+        create(tables=TABLES[:1]).execute(make_context())
+        peaka.reset_stats()
+        context = make_context()
+        create(check_cacheable=True).execute(context)
+        assert peaka.stats["GET isCached"] == 2
+        assert [i["outcome"] for i in context["ti"].pushed["summary"]["items"]] == [
+            "exists",
+            "created",
+            "created",
+        ]

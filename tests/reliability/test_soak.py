@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-pytestmark = pytest.mark.airflow_e2e
+pytestmark = [pytest.mark.airflow_e2e, pytest.mark.slow]
 
 SECONDS = float(os.environ.get("PEAK_SOAK_SECONDS", "60"))
 RECORDS_PER_RUN = 3_000

@@ -11,6 +11,7 @@ from tests.scale.airflow_cluster import postgres_bin, run_parallel_files
 
 pytestmark = [
     pytest.mark.airflow_e2e,
+    pytest.mark.slow,
     pytest.mark.skipif(
         postgres_bin() is None,
         reason="PostgreSQL server programs are not installed (.ci/run installs them with apt-get)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
@@ -101,3 +102,42 @@ class TestSensor:
         with pytest.raises(PeakError, match="target must be one of"):
             sensor("c1", target="READY").execute(make_context())
         assert peaka.requests == 0
+
+
+class TestCancelOnStop:
+    def test_a_timeout_cancels_the_running_runs_and_a_404_is_tolerated(self, peaka, peaka_conn, capfd):
+        peaka_conn()
+        cache_id = new_cache(peaka, "RUNNING")  # its full run runs until cancelled
+        with pytest.raises(AirflowSensorTimeout):
+            sensor(cache_id, timeout=0.2, poke_interval=0.05, cancel_on_stop=True).execute(make_context())
+        # Both kinds are asked: the full run is cancelled, no incremental run was running (404).
+        assert peaka.stats["POST cache/{id}/cancelFullRefreshUpdate"] == 1
+        assert peaka.stats["POST cache/{id}/cancelIncrementalUpdate"] == 1
+        assert peaka.stats["404"] == 1
+        assert PeakaHook().get_cache_status(cache_id).status == "CANCELLED"
+        assert "cancelled its running full run" in "".join(capfd.readouterr())
+
+    def test_by_default_a_sensor_cancels_nothing(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = new_cache(peaka, "RUNNING")
+        with pytest.raises(AirflowSensorTimeout):
+            sensor(cache_id, timeout=0.2, poke_interval=0.05).execute(make_context())
+        assert not [k for k in peaka.stats if "cancel" in k]
+        assert PeakaHook().get_cache_status(cache_id).status == "RUNNING"
+
+    def test_deferred_the_deadline_is_the_earlier_of_timeout_and_execution_timeout(self, peaka, peaka_conn):
+        peaka_conn()
+        running = new_cache(peaka, "RUNNING")
+        started = datetime.now(timezone.utc)
+        task = sensor(
+            running,
+            deferrable=True,
+            timeout=3600,
+            execution_timeout=timedelta(seconds=30),
+            cancel_on_stop=True,
+        )
+        with pytest.raises(TaskDeferred) as info:
+            task.execute(make_context(start_date=started))
+        trigger = info.value.trigger
+        assert abs(trigger.end_time - (started.timestamp() + 30)) < 1
+        assert trigger.cancel_modes == ["incremental", "full"]

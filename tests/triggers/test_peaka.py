@@ -95,3 +95,45 @@ class TestTrigger:
         )
         assert "rejected-key-13579" not in event.payload["message"] + caplog.text
         assert PEAKA_KEY not in caplog.text
+
+
+class TestCancel:
+    def test_serialization_round_trips_with_cancel_modes(self):
+        trigger = trigger_for("c1", mode="full", cancel_modes=["full"])
+        classpath, kwargs = trigger.serialize()
+        assert kwargs["cancel_modes"] == ["full"]
+        assert PeakaCacheStatusTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+    def test_a_timeout_cancels_before_the_event(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = new_cache(peaka, "RUNNING")  # the full run runs until cancelled
+        trigger = trigger_for(
+            cache_id, end_time=time.time() + 0.2, poll_interval=0.05, cancel_modes=["incremental", "full"]
+        )
+        (event,) = run_trigger(trigger)
+        assert event.payload["status"] == "timeout"
+        assert event.payload["cancelled"] == {"incremental": False, "full": True}  # 404 tolerated
+        assert PeakaHook().get_cache_status(cache_id).status == "CANCELLED"
+
+    def test_on_kill_cancels_the_run(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = new_cache(peaka, "RUNNING")
+        asyncio.run(trigger_for(cache_id, cancel_modes=["full"]).on_kill())
+        assert peaka.stats["POST cache/{id}/cancelFullRefreshUpdate"] == 1
+        assert PeakaHook().get_cache_status(cache_id).status == "CANCELLED"
+        asyncio.run(trigger_for(cache_id).on_kill())  # nothing to cancel: no request
+        assert peaka.stats["POST cache/{id}/cancelFullRefreshUpdate"] == 1
+
+    def test_a_completed_run_comes_with_its_progress(self, peaka, peaka_conn):
+        peaka_conn()
+        peaka.reset(step="read")
+        cache_id = new_cache(peaka, "RUNNING", "COMPLETED")
+        (event,) = run_trigger(trigger_for(cache_id, mode="full"))
+        assert event.payload["status"] == "success"
+        assert event.payload["execution"]["progress"] == {
+            "cached_records": 100,
+            "inserted_records": 0,
+            "updated_records": 0,
+            "deleted_records": 0,
+        }
+        assert "cancelled" not in event.payload

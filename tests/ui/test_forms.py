@@ -65,10 +65,11 @@ def test_hook_meta_serves_every_field_without_a_masked_value(conn_type):
     assert set(extra) == set(FORMS[conn_type])
     for name, spec in extra.items():
         assert spec["value"] != "***", name
-        # Only a choice list carries a value (its default), and it is one of the choices.
-        if spec["value"] is not None:
-            assert spec["value"] in spec["schema"]["enum"], name
-            assert spec["value"] in spec["schema"]["values_display"], name
+        # No field carries a value: a pre-selected choice would be saved as a short string, which
+        # Airflow's secrets masker warns about whenever a task reads the connection.
+        assert spec["value"] is None, name
+        if "enum" in spec["schema"]:  # a choice list offers "none selected"
+            assert spec["schema"]["enum"][-1] is None, name
 
 
 @pytest.mark.parametrize("conn_type", FORMS)
@@ -181,7 +182,7 @@ def test_legacy_widgets_draw_the_same_form_on_airflow_3_1(conn_type):
 
 @pytest.mark.parametrize("conn_type", FORMS)
 def test_legacy_widgets_with_flask_appbuilder(conn_type):
-    """Airflow 2.11's form: real WTForms fields with the same labels and no default but on choices."""
+    """Airflow 2.11's form: real WTForms fields with the same labels and no default."""
     pytest.importorskip("flask_appbuilder")
     widgets = forms.legacy_form_widgets(CONN_FIELDS[conn_type])
     assert list(widgets) == list(FORMS[conn_type])
@@ -189,4 +190,84 @@ def test_legacy_widgets_with_flask_appbuilder(conn_type):
         spec = FORMS[conn_type][name]
         assert str(widget.args[0]) == spec.label
         assert widget.kwargs["description"] == CONN_FIELDS[conn_type][name]["description"]
-        assert widget.kwargs["default"] == (spec.default if spec.choices is not None else None)
+        assert widget.kwargs.get("default") is None
+
+
+def test_a_setting_is_read_and_drawn_from_its_one_declaration():
+    """One ``setting(...)`` gives the reader its default, kind and bounds and the form its label,
+    help, section and default: a new connection type needs nothing else."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from airflow_provider_peak.exceptions import PeakConfigError
+    from airflow_provider_peak.hooks._settings import ConnectionForm, ConnectionSettings, setting
+
+    @dataclass(frozen=True, repr=False)
+    class ToySettings(ConnectionSettings):
+        conn_type: ClassVar[str] = "toy"
+        hook_name: ClassVar[str] = "Toy"
+        hook_class: ClassVar[str] = "toy.ToyHook"
+        form: ClassVar[ConnectionForm] = ConnectionForm(
+            extras=("mode", "timeout", "page_size"),
+            hidden=("port",),
+            relabeling={"host": "Toy URL"},
+            placeholders={"host": "https://toy.example"},
+            labels={"timeout": "Wait (s)"},
+        )
+
+        page_size: int = setting(
+            100, kind="count", minimum=1, label="Page size", help="Rows per page.", section="Paging"
+        )
+        mode: str = setting(
+            "fast", kind="choice", choices={"fast": "Fast", "safe": "Safe"}, label="Mode", help="How."
+        )
+
+    drawn = forms.connection_type(ToySettings)
+    assert (drawn["connection-type"], drawn["hook-name"], drawn["hook-class-name"]) == (
+        "toy",
+        "Toy",
+        "toy.ToyHook",
+    )
+    assert list(drawn["conn-fields"]) == ["mode", "timeout", "page_size"]
+    assert drawn["conn-fields"]["page_size"] == {
+        "label": "Page size",
+        "description": "Rows per page. Default: 100.",
+        "schema": {"type": ["integer", "null"], "section": "Paging"},
+    }
+    assert "default" not in drawn["conn-fields"]["mode"]["schema"]  # nothing pre-selected
+    assert drawn["conn-fields"]["mode"]["description"] == "How. Default: Fast."
+    assert drawn["conn-fields"]["timeout"]["label"] == "Wait (s)"
+    assert drawn["conn-fields"]["timeout"]["description"] == "Seconds to wait for a reply. Default: 60."
+    assert drawn["ui-field-behaviour"] == {
+        "hidden-fields": ["port"],
+        "relabeling": {"host": "Toy URL"},
+        "placeholders": {"host": "https://toy.example", "timeout": "60", "page_size": "100"},
+    }
+    read = ToySettings.from_connection(host="https://toy.example", extra={"page_size": None, "mode": "SAFE"})
+    assert (read.page_size, read.mode, read.timeout) == (100, "safe", 60.0)
+    with pytest.raises(PeakConfigError, match="page_size must be positive"):
+        ToySettings.from_connection(host="https://toy.example", extra={"page_size": "0"})
+    with pytest.raises(PeakConfigError, match="mode must be one of fast, safe"):
+        ToySettings.from_connection(host="https://toy.example", extra={"mode": "slow"})
+
+
+def test_a_short_extra_value_makes_airflow_warn_as_a_task_reads_the_connection_and_forms_store_none(
+    set_conn, monkeypatch, caplog, capfd
+):
+    """Airflow hands every string of a connection's extras to its secrets masker as it reads the
+    connection, and the masker warns (once per process) of one shorter than it can mask, such as
+    the region ``"us"`` a pre-selected choice would store. An untouched form stores none."""
+    masker = pytest.importorskip("airflow.sdk._shared.secrets_masker.secrets_masker").SecretsMasker
+    from airflow_provider_peak.hooks.peaka import PeakaHook
+
+    warning = "Skipping masking for a secret as it's too short"
+    untouched = {name: spec["schema"].get("default") for name, spec in forms.PEAKA_CONN_FIELDS.items()}
+    for conn_id, extra, warned in (
+        ("peaka_untouched", untouched, False),
+        ("peaka_us", {"region": "us"}, True),
+    ):
+        monkeypatch.setattr(masker, "_has_warned_short_secret", False)
+        caplog.clear()
+        set_conn(conn_id, conn_type="peaka", password="peaka-key-12345", extra=extra)
+        assert PeakaHook(conn_id).settings.base_url == "https://partner.peaka.studio"
+        assert (warning in caplog.text + "".join(capfd.readouterr())) is warned, conn_id

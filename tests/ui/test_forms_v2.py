@@ -57,10 +57,10 @@ def test_a_masked_name_keeps_its_default_in_the_text_only():
 
 @pytest.mark.parametrize("saved", [None, "***"])
 def test_a_form_saved_untouched_reads_back_as_the_newest_revision(saved):
-    """What Airflow stores when a user saves the form without editing it: a choice list's default
-    choice, null for every empty input, "***" where the masked field was shown with a value."""
+    """What Airflow stores when a user saves the form without editing it: null for every empty
+    input and unselected choice, "***" where the masked field was shown with a value."""
     stored = {name: spec["schema"].get("default") for name, spec in PEAK_V2_CONN_FIELDS.items()}
-    assert stored["case_sensitive_keys"] == "true"
+    assert stored["case_sensitive_keys"] is None
     stored["auth_header"] = saved
     settings = PeakV2Settings.from_connection(
         host="https://ingestion.peak.ai", password="pat-x", extra=stored

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +136,75 @@ rendered_records()
     assert records[0] == {"id": 0, "name": "n" * 40}
     assert records[-1].startswith(f"… {1_500 - len(records) + 1:,} more records, 1,500 in all")
     assert len(emu.rows("rendered_records")) == 1_500
+
+
+def test_values_json_cannot_hold_are_shown_as_text():
+    class Opaque:
+        def __str__(self) -> str:
+            return "<opaque>"
+
+    shown = records_preview([{"a": float("nan"), "b": float("inf"), "c": -float("inf"), "d": Opaque()}], 4096)
+    assert shown == [{"a": "nan", "b": "inf", "c": "-inf", "d": "<opaque>"}]
+    json.dumps(shown, allow_nan=False)  # what Airflow's API needs
+
+
+@pytest.mark.airflow_e2e
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="reads the Airflow 3 metadata database")
+def test_a_nan_in_the_records_fails_in_the_providers_validation_naming_record_and_column(
+    run_dag, peak_conn, v2_conn, emu, capfd
+):
+    """Airflow stores a task's rendered fields before ``execute``: a NaN it cannot write as JSON
+    would fail the task there, with Airflow's words. v1 records and v2 rows alike."""
+    peak_conn()
+    v2_conn()
+    run = run_dag(
+        "rendered_nan",
+        """
+from datetime import datetime
+from airflow.providers.common.compat.sdk import dag
+from airflow_provider_peak.operators import PeakIngestOperator, PeakSolutionIngestOperator
+
+@dag(dag_id="rendered_nan", start_date=datetime(2026, 1, 1), schedule=None)
+def rendered_nan():
+    PeakIngestOperator(
+        task_id="ingest",
+        table_name="rendered_nan",
+        records=[{"id": 1, "price": 2.5}, {"id": 2, "price": float("nan")}],
+        create_table_columns=[
+            {"name": "id", "type": "integer"},
+            {"name": "price", "type": "numeric", "precision": 10, "scale": 2},
+        ],
+    )
+    PeakSolutionIngestOperator(
+        task_id="solution_ingest",
+        solution_name="DEMO_OOTB",
+        table_name="CUSTOMERS",
+        rows=[{"CUSTOMER_ID": "c1", "CUSTOMER_NAME": float("inf"), "SOURCE": "customer",
+               "CREATED_AT": "2024-01-15 10:30:00 +00:00"}],
+    )
+
+rendered_nan()
+""",
+    )
+    assert run.state == "failed"
+    logs = Path(os.environ["AIRFLOW_HOME"], "logs", "dag_id=rendered_nan")
+    printed = "".join(capfd.readouterr()) + "".join(
+        p.read_text(errors="replace") for p in logs.rglob("*") if p.is_file()
+    )
+    assert "Out of range float values are not JSON compliant" not in printed
+    assert "RecordValidationError" in printed and "RowValidationError" in printed
+    assert "'price'" in printed and "CUSTOMER_NAME" in printed
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rendered = dict(
+            session.execute(
+                select(RenderedTaskInstanceFields.task_id, RenderedTaskInstanceFields.rendered_fields).where(
+                    RenderedTaskInstanceFields.dag_id == "rendered_nan"
+                )
+            ).all()
+        )
+    assert rendered["ingest"]["records"][1] == {"id": 2, "price": "nan"}
+    assert rendered["solution_ingest"]["rows"][0]["CUSTOMER_NAME"] == "inf"

@@ -36,3 +36,26 @@ def test_ingest_and_create_table_docs_name_the_table_and_the_sources():
     assert "| `sql` | select id from orders \\| x |" in docs["query"]
     assert "| `sql_conn_id` | sf |" in docs["query"]
     assert docs["given"] == "mine"
+
+
+def test_templated_names_are_said_to_be_templated_and_underscores_stay_underscores():
+    from airflow_provider_peak.operators import PeakSolutionIngestOperator
+
+    docs = {}
+
+    @dag(dag_id="docs_templated", start_date=datetime(2026, 1, 1), schedule=None, params={"solution": "S"})
+    def docs_dag():
+        load = PeakSolutionIngestOperator(
+            task_id="load",
+            solution_name="{{ params.solution }}",
+            table_name="CUSTOMER_ORDERS",
+            rows=[],
+            peak_v2_conn_id="peak_v2_prod",
+        )
+        docs["load"] = load.doc_md
+
+    docs_dag()
+    assert "of the Peak solution templated (see Rendered Template)" in docs["load"]
+    assert "{{" not in docs["load"]
+    assert "the table `CUSTOMER_ORDERS`" in docs["load"]
+    assert "| `peak_v2_conn_id` | peak\\_v2\\_prod |" in docs["load"]

@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.errors import PeakConfigError
+from airflow_provider_peak.transport.retry import RATE_LIMIT_DECREASE
 
 
 @dataclass
@@ -73,7 +74,7 @@ class RequestPacer:
         *,
         burst: int = 1,
         min_rate: float | None = None,
-        decrease: float = 0.5,
+        decrease: float = RATE_LIMIT_DECREASE,
         recovery_step: float = 0.1,
         recovery_interval: float = 1.0,
         max_retry_after: float = 60.0,

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_peak.exceptions import FormatError, SolutionTableNotFoundError
+from airflow_provider_peak.errors import FormatError, SolutionTableNotFoundError
 from airflow_provider_peak.ingest.formats import DateTimeFormat
 from airflow_provider_peak.ingest.record_errors import short_repr
 from airflow_provider_peak.ingest.types import ColumnSpec, V2Type, type_of

@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.errors import PeakConfigError
 
 _HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 

@@ -1,7 +1,7 @@
 """URLs: one joiner and one notion of "the same origin", for every HTTP client of the provider.
 
 Standard library only, no project imports: the REST feed's virtualenv child process loads this
-file by path, so that its session applies exactly the parent's rules.
+package by path, so that its session applies exactly the parent's rules.
 
 Credentials and the headers the provider adds travel only to the origin (scheme, host and port)
 of the connection they belong to: ``same_origin`` is the one check every client makes, for

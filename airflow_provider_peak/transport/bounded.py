@@ -1,9 +1,9 @@
 """Bounded exchanges: a deadline for the whole of a request, and replies decoded into a capped size.
 
-One home for both, used by the provider's transport (``_transport``: the sync hooks, and the
-async Peaka calls of the triggerer), by the ``session`` handed to fetch code, and by the session of
-a fetch in a ``requirements=`` virtualenv, which loads this file by path: so it imports only the
-standard library, ``requests`` and ``urllib3``, and nothing of the provider.
+One home for both, used by the JSON client (``client``: the sync hooks, and the async Peaka calls
+of the triggerer) and by the ``session`` handed to fetch code, in the worker and in a
+``requirements=`` virtualenv, which loads this package by path: so it imports only the standard
+library, ``requests`` and ``urllib3``, and nothing of the provider.
 
 * **Deadlines.** A per-read time-out does not bound a server that trickles a byte at a time. A
   ``_Deadline`` shuts the socket of its exchange down when it passes (one watchdog thread serves

@@ -1,0 +1,82 @@
+"""A worker killed while it waits on a Peak workflow run: the retry (a new process, the same
+``run_id``, ``try_number + 1``) waits on the same run and starts no other."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.airflow_e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+DAG = """
+from datetime import datetime, timedelta
+from airflow.providers.common.compat.sdk import dag
+from airflow_provider_peak.operators import PeakRunWorkflowOperator
+
+
+@dag(dag_id="wf_crash", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def wf_crash():
+    PeakRunWorkflowOperator(
+        task_id="run", workflow_id=41, poll_interval=0.05, retries=1,
+        retry_delay=timedelta(seconds=0),
+    )
+
+
+wf_crash()
+"""
+
+
+def child(dag_file: Path, mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.crash_workflow", str(dag_file), "wf_crash", mode],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_a_killed_worker_s_retry_waits_on_the_same_run(workflows, peak_conn, airflow_db):
+    peak_conn()
+    workflows.define(41, [f"s{i}" for i in range(60)])  # 60 reads of the run's details to end
+    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "wf_crash.py"
+    dag_file.write_text(DAG)
+
+    first = child(dag_file, "first")
+    deadline = time.monotonic() + 120
+    while workflows.stats["workflow_get 200"] < 5 and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    (run,) = workflows.executions(41)
+    assert run["status"] == "Running", "the first try ended before it was killed"
+
+    second = child(dag_file, "retry")
+    try:
+        out, _ = second.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        second.kill()
+        out, _ = second.communicate()
+        raise AssertionError(out[-6000:]) from None
+    assert second.returncode == 0, out[-3000:]
+    assert out.rstrip().endswith("RESULT manual__2026-03-01T00:00:00+00:00 2 success"), out[-3000:]
+    assert "Reconnecting to existing job" in out  # Airflow's mixin, from the task state store
+
+    (run,) = workflows.executions(41)  # still one run: the retry started none
+    assert run["status"] == "Success"
+    assert workflows.stats["workflow_execute 200"] == 1
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        (ti,) = session.query(TaskInstance).filter(TaskInstance.dag_id == "wf_crash").all()
+        assert (ti.state, ti.try_number, ti.run_id) == ("success", 2, "manual__2026-03-01T00:00:00+00:00")
+        assert ti.xcom_pull(task_ids="run") == run["executionId"]
