@@ -3,7 +3,8 @@ triggerer (and on Airflow 3 its API server and DAG processor), with the emulator
 loopback. Unpaused, each scheduled example gets its run from the scheduler; ``peak_solution_tables``
 (no schedule) is triggered; ``peak_table_updated`` runs because ``peak_ingest_taskflow``'s loads
 emitted their table's events through the alias, and reports each load once; the deferred Peaka
-sensors of ``peaka_modes`` wait in the triggerer. (``peak_parallel_files`` runs on the same
+sensors of ``peaka_modes`` and the Peak workflow run of ``peak_load_then_workflow`` wait in the
+triggerer. (``peak_parallel_files`` runs on the same
 deployment in the scale test; ``peak_snowflake_to_peak`` needs Snowflake.)"""
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tests.scale.airflow_cluster import AirflowCluster, _json, postgres_bin, run
 
 pytestmark = [
     pytest.mark.airflow_e2e,
+    pytest.mark.slow,
     pytest.mark.skipif(
         postgres_bin() is None,
         reason="PostgreSQL server programs are not installed (.ci/run installs them with apt-get)",
@@ -47,6 +49,7 @@ SCHEDULED = [
     "peak_s3_jsonl_to_peak",
     "peak_rest_feed_incremental",
     "peaka_batch_cache",
+    "peak_load_then_workflow",
 ]
 TRIGGERED = ["peak_solution_tables", "peaka_modes"]
 ON_THE_ALIAS = "peak_table_updated"
@@ -219,6 +222,9 @@ def test_the_examples_run_on_a_scheduler_with_a_triggerer(tmp_path, peaka_emu):
             peak_runs = {dag_id: first_run(cluster, dag_id) for dag_id in SCHEDULED}
 
         assert len(emu.rows("demo_orders")) == 2 * 2_000  # the two loads
+        assert len(emu.rows("demo_demand")) == 50
+        (workflow_run,) = emu.workflows.executions(101)
+        assert workflow_run["status"] == "Success"
         assert sorted(r["event_id"] for r in emu.rows("s3_events")) == list(range(3_000))
         assert sorted(r["order_id"] for r in emu.rows("rest_orders")) == list(range(1, 121))
         assert len(emu.peaka.caches(PROJECT)) == 3
