@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import Any, cast
 
 from airflow.providers.common.compat.sdk import (
@@ -206,6 +207,35 @@ def openlineage_facets() -> Any:
     return facet
 
 
+def register_asset_alias(name: str) -> None:
+    """Make sure the metadata database knows the asset alias ``name`` before a task emits through it.
+
+    Airflow writes a DAG's outlet aliases to its database when it parses the DAG for the
+    scheduler. Airflow 2.11's ``dag.test()`` and ``airflow dags test`` run a DAG without writing it
+    there, and then fail the task that emitted through an alias (``FlushError: Can't flush None
+    value found in collection DatasetModel.aliases``: Airflow links the event's dataset to an alias
+    row that does not exist). On 2.11 a task's process can write to the metadata database, so the
+    alias row is created here, as the DAG processor would have (a task that runs after the scheduler
+    parsed its DAG finds it there already). Airflow 3 writes the DAG before ``dag.test()`` runs it,
+    and its tasks have no database access: nothing to do.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        return
+    from airflow.models.dataset import DatasetAliasModel  # type: ignore[attr-defined]
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with create_session() as session:
+            if session.scalar(select(DatasetAliasModel.id).where(DatasetAliasModel.name == name)) is None:
+                session.add(DatasetAliasModel(name=name))
+    except IntegrityError:  # another task (a mapped one, say) registered it at the same moment
+        pass
+    except Exception as exc:  # no database access (2.11's internal API mode): the scheduler's parse did it
+        logging.getLogger(__name__).warning("Could not register the asset alias %r: %s", name, exc)
+
+
 def dag_bag(dag_folder: str) -> Any:
     """A ``DagBag`` of ``dag_folder`` (it moved to ``airflow.dag_processing`` in Airflow 3)."""
     if AIRFLOW_V_3_0_PLUS:
@@ -213,6 +243,21 @@ def dag_bag(dag_folder: str) -> Any:
     else:
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     return DagBag(dag_folder=dag_folder)
+
+
+def dag_test(dag: Any, **kwargs: Any) -> Any:
+    """``dag.test(**kwargs)`` with Airflow 3's argument names on every version: Airflow 2.11 calls
+    the logical date ``execution_date`` and has no ``run_after`` (a run starts when it is created)."""
+    if not AIRFLOW_V_3_0_PLUS:
+        if "logical_date" in kwargs:
+            kwargs["execution_date"] = kwargs.pop("logical_date")
+        kwargs.pop("run_after", None)
+        # Running a date again clears its earlier run, which loads the run's notes, whose user
+        # column refers to the FAB auth manager's user table: its model must be loaded (the
+        # ``airflow`` CLI loads it; a Python process calling ``dag.test()`` does not).
+        with suppress(ImportError):
+            import airflow.providers.fab.auth_manager.models  # noqa: F401
+    return dag.test(**kwargs)
 
 
 __all__ = [
@@ -247,8 +292,10 @@ __all__ = [
     "aget_connection",
     "conf",
     "dag_bag",
+    "dag_test",
     "mask_secret",
     "openlineage_facets",
+    "register_asset_alias",
     "task_logger",
     "task_run_store",
     "task_state_cleared_on_success",

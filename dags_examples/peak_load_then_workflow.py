@@ -10,7 +10,8 @@ that retrains the demand model on them (`PeakRunWorkflowOperator`) and waits for
   task's `execution_timeout` (the deadline travels with the trigger). Peak has no call to stop a
   run: at the deadline the task fails and says that the run goes on, and names it.
 * A retry never starts a second run of the same task run: the run's id is kept with the task run
-  (Airflow 3.3's task state store), so a retry after a worker crash waits on the same run.
+  (Airflow 3.3's task state store; an Airflow Variable on older Airflow), so a retry after a
+  worker crash waits on the same run.
 * A run that fails fails the task, naming the status and the failed steps, with their last log
   lines; every step's logs go to the task log (`fetch_logs=True`).
 * `on_conflict="wait"`: if a run of the workflow is already going on (and the workflow allows

@@ -33,12 +33,13 @@ DEMO_ORDERS = peak_table_alias("demo_orders")
 )
 def peak_table_updated() -> None:
     @task
-    def report(triggering_asset_events: Any = None) -> dict[str, Any]:
-        """What the load that triggered this run said, and the table as Peak describes it now."""
-        # Airflow lists each event under its asset and under the alias it came through: once each.
+    def report(triggering_asset_events: Any = None, triggering_dataset_events: Any = None) -> dict[str, Any]:
+        """What the loads that triggered this run said, and the table as Peak describes it now."""
+        # Airflow 3 lists each event under its asset and under the alias it came through; Airflow
+        # 2.11 passes the events as triggering_dataset_events, by dataset URI. Each event once.
         unique = {
             (event.source_run_id, event.source_task_id, event.source_map_index, event.timestamp): event
-            for events in (triggering_asset_events or {}).values()
+            for events in (triggering_asset_events or triggering_dataset_events or {}).values()
             for event in events
         }
         # The task that creates the table emits an event too: {"created": true, "records_sent": 0}.

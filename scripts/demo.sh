@@ -3,7 +3,9 @@
 # and an orders REST source) and a local S3 (moto), run every example DAG end-to-end, say in one
 # line what each did, show what landed, stop everything. No Docker, no Peak account, no cloud.
 # DEMO_DAGS="peak_ingest_taskflow peaka_batch_cache" runs a subset (peak_table_updated runs only
-# after a load of demo_orders: peak_ingest_taskflow before it).
+# after a load of demo_orders: peak_ingest_taskflow before it). DEMO_VENV runs it with a venv
+# installed already, as it is (DEMO_VENV=.venv-af2.11-py3.10: on Airflow 2.11); its Airflow home,
+# data and logs go to .demo in the repository, or in DEMO_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -14,16 +16,24 @@ for dag_id in $DAGS; do
   [ -f "dags_examples/$dag_id.py" ] || { echo "!! no example DAG $dag_id; choose from:" $ALL_DAGS >&2; exit 2; }
 done
 started_at=$SECONDS
-./scripts/bootstrap.sh
-PY="$ROOT/.venv/bin/python"
-AIRFLOW="$ROOT/.venv/bin/airflow"
-DEMO="$ROOT/.demo"
+if [ -n "${DEMO_VENV:-}" ]; then
+  VENV="$(cd "$DEMO_VENV" && pwd)"
+else
+  ./scripts/bootstrap.sh
+  VENV="$ROOT/.venv"
+fi
+PY="$VENV/bin/python"
+AIRFLOW="$VENV/bin/airflow"
+DEMO="${DEMO_DIR:-$ROOT}/.demo"
 rm -rf "$DEMO" && mkdir -p "$DEMO"
 
 export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags_examples"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__LOGGING__LOGGING_LEVEL=INFO
+# Airflow 2.11 warns on every start that its timers change unit in Airflow 3 unless this is on
+# (Airflow 3 has no such setting and ignores it).
+export AIRFLOW__METRICS__TIMER_UNIT_CONSISTENCY=True
 # Unpaused, as a scheduled deployment's DAGs are: an asset event queues a run of the DAGs scheduled
 # on its asset only when they are not paused.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
@@ -36,8 +46,8 @@ def task_policy(task):
 PYTHON
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() {  # wait_for <log file> <text>
-  for _ in $(seq 100); do
+wait_for() {  # wait_for <log file> <text>: up to 30 s
+  for _ in $(seq 300); do
     grep -q "$2" "$1" 2>/dev/null && return 0
     sleep 0.1
   done
@@ -56,7 +66,7 @@ URL="http://127.0.0.1:$PORT"
 PIDS="$!"
 S3_PORT="$(free_port)"
 S3_URL="http://127.0.0.1:$S3_PORT"
-"$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$DEMO/s3.log" 2>&1 &
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$DEMO/s3.log" 2>&1 &
 PIDS="$PIDS $!"
 trap 'kill $PIDS 2>/dev/null || true' EXIT
 wait_for "$DEMO/emulator.log" "listening"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -49,16 +50,25 @@ def emulator() -> Iterator[PeakEmulator]:
         yield emu
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A moto S3 server on loopback (real HTTP, like AWS)."""
+@contextmanager
+def moto_s3() -> Iterator[str]:
+    """A moto S3 server on loopback (real HTTP, like AWS); yields its URL."""
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """The session's moto S3 server."""
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.fixture
@@ -290,18 +300,50 @@ def run_dag(airflow_db: Path) -> Callable[..., Any]:
     dags_folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 
     def run(dag_id: str, source: str, **test_kwargs: Any) -> Any:
-        from airflow.dag_processing.dagbag import DagBag
+        from airflow_provider_peak.version_compat import dag_bag, dag_test
 
         target = dags_folder / f"{dag_id}.py"
         if source.endswith(".py") and "\n" not in source:
             shutil.copy(EXAMPLES / source, target)
         else:
             target.write_text(source)
-        bag = DagBag(str(target))
+        bag = dag_bag(str(target))
         assert not bag.import_errors, bag.import_errors
-        return bag.get_dag(dag_id).test(**test_kwargs)
+        return dag_test(bag.get_dag(dag_id), **test_kwargs)
 
     return run
+
+
+def xcom_values(run: Any, key: str = "return_value") -> dict[tuple[str, int], Any]:
+    """Every XCom ``key`` of ``run``, by (task id, map index), as the next task would get it back."""
+    from sqlalchemy import select
+
+    from airflow_provider_peak.version_compat import AIRFLOW_V_3_0_PLUS
+
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.models.xcom import XComModel as XComRow
+    else:
+        from airflow.models.xcom import XCom as XComRow  # the configured backend's model
+    from airflow.utils.session import create_session
+
+    # The stored value itself: Airflow 2.11's model decodes it as it loads a whole row.
+    columns = select(XComRow.task_id, XComRow.map_index, XComRow.value)
+    with create_session() as session:
+        rows = session.execute(
+            columns.where(XComRow.dag_id == run.dag_id, XComRow.run_id == run.run_id, XComRow.key == key)
+        ).all()
+        return {(row.task_id, row.map_index): XComRow.deserialize_value(row) for row in rows}
+
+
+def asset_tables() -> dict[str, str]:
+    """The metadata database's names of the asset tables and key (datasets on Airflow 2.11), by
+    their Airflow 3 names."""
+    from airflow_provider_peak.version_compat import AIRFLOW_V_3_0_PLUS
+
+    names = ["asset", "asset_event", "asset_alias", "asset_alias_asset", "asset_id"]
+    if AIRFLOW_V_3_0_PLUS:
+        return {name: name for name in names}
+    return {name: name.replace("asset", "dataset") for name in names}
 
 
 # ----------------------------------------------------------------------------- Peaka

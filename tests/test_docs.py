@@ -24,7 +24,7 @@ DOCS = ROOT / "docs"
 INLINE_LINK = re.compile(r"\]\(([^)\s]+)\)")
 #: Commands of the README the suite does not run, and why.
 NOT_RUN = {
-    "./scripts/demo.sh": "the demo itself (its parts are tested in tests/e2e/test_demo_support.py)",
+    "./scripts/demo.sh": "the demo: run by tests/e2e/test_demo.py (its parts: test_demo_support.py)",
     "./scripts/test.sh": "this suite itself",
 }
 #: Commands of the README this module runs (see the tests below).

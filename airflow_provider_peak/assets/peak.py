@@ -83,6 +83,9 @@ def emit_table_event(
             "AssetAlias",
             "DatasetAlias",
         ):
+            from airflow_provider_peak.version_compat import register_asset_alias
+
+            register_asset_alias(wanted)
             events[outlet].add(table_asset(base_url, table), extra=extra)
             return True
     return False

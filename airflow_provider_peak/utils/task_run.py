@@ -85,11 +85,15 @@ def wait_deadline(context: Mapping[str, Any], execution_timeout: timedelta | Non
 
     A deferrable task hands it to its trigger: Airflow does not apply ``execution_timeout`` to a
     deferred task on its own, so without it the remote work would outlive the task's time limit.
+    A try without a start date (Airflow 2.11's ``dag.test()`` runs tasks without one) counts it
+    from now.
     """
-    end = time.time() + timeout
-    started = getattr(context.get("ti"), "start_date", None)
-    if execution_timeout is not None and isinstance(started, datetime):
-        end = min(end, started.timestamp() + execution_timeout.total_seconds())
+    now = time.time()
+    end = now + timeout
+    if execution_timeout is not None:
+        started = getattr(context.get("ti"), "start_date", None)
+        start = started.timestamp() if isinstance(started, datetime) else now
+        end = min(end, start + execution_timeout.total_seconds())
     return end
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -63,7 +62,7 @@ class UiCluster(AirflowCluster):
     with the connection test API on and no scheduled runs (only the runs a test triggers)."""
 
     def __init__(self, home: Path, db_url: str, dags: Path, env: dict[str, str]) -> None:
-        super().__init__(home, db_url, dags, env)
+        super().__init__(home, db_url, dags, env, triggerer=True)
         from cryptography.fernet import Fernet
 
         self.env.update(
@@ -76,13 +75,6 @@ class UiCluster(AirflowCluster):
             }
         )
         self.url = f"http://127.0.0.1:{self.api_port}"
-
-    def start(self) -> None:
-        super().start()
-        log = open(self.home / "triggerer.log", "wb")  # noqa: SIM115 - lives as long as the process
-        self.processes.append(
-            subprocess.Popen([self.airflow, "triggerer"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        )
 
 
 def start_chromium() -> Any:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_peak.assets.peak import peak_table_alias, sanitize_uri, table_uri
+from airflow_provider_peak.version_compat import AIRFLOW_V_3_0_PLUS
+from tests.fixtures import asset_tables
 
 pytestmark = pytest.mark.airflow_e2e
 
@@ -45,15 +47,16 @@ def test_a_load_emits_its_tables_asset_through_the_alias(emu, peak_conn, run_dag
     uri = table_uri(emu.url, "asset_orders")
     assert uri == f"peak://127.0.0.1:{emu.url.rsplit(':', 1)[1]}/asset_orders"
     home = Path(os.environ["AIRFLOW_HOME"])
+    names = asset_tables()
     with sqlite3.connect(home / "airflow.db") as db:
         events = db.execute(
-            "select e.source_task_id, e.extra from asset_event e "
-            "join asset a on a.id = e.asset_id where a.uri = ?",
+            "select e.source_task_id, e.extra from {asset_event} e "
+            "join {asset} a on a.id = e.{asset_id} where a.uri = ?".format(**names),
             (uri,),
         ).fetchall()
         aliased = db.execute(
-            "select al.name from asset_alias al join asset_alias_asset aa on aa.alias_id = al.id "
-            "join asset a on a.id = aa.asset_id where a.uri = ?",
+            "select al.name from {asset_alias} al join {asset_alias_asset} aa on aa.alias_id = al.id "
+            "join {asset} a on a.id = aa.{asset_id} where a.uri = ?".format(**names),
             (uri,),
         ).fetchall()
     by_task = sorted((task, json.loads(extra)["records_sent"]) for task, extra in events)
@@ -71,7 +74,9 @@ def test_the_example_dag_is_scheduled_on_the_alias_loads_emit_through(airflow_db
     bag = dag_bag(str(EXAMPLES / "peak_table_updated.py"))
     assert not bag.import_errors
     dag = bag.get_dag("peak_table_updated")
-    names = {getattr(asset, "name", None) for asset in dag.timetable.asset_condition.objects}
+    timetable = dag.timetable
+    condition = timetable.asset_condition if AIRFLOW_V_3_0_PLUS else timetable.dataset_condition
+    names = {getattr(asset, "name", None) for asset in condition.objects}
     assert peak_table_alias("demo_orders").name in names
 
 

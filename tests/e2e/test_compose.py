@@ -118,7 +118,8 @@ def test_every_service_has_a_health_check(compose):
     assert scheduler["environment"]["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "true"
 
 
-def test_every_connection_the_examples_use_is_defined(compose):
+def test_every_connection_the_examples_use_is_defined(compose, airflow_db):
+    # (airflow_db: Airflow 2.11 reads an alias a DAG is scheduled on from its database as it parses the DAG.)
     defined = {
         key.removeprefix("AIRFLOW_CONN_").lower()
         for key in compose["services"]["airflow-scheduler"]["environment"]

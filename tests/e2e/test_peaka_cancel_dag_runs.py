@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_peak.hooks.peaka import PeakaHook
-from tests.fixtures import ROOT, cache_table
+from airflow_provider_peak.version_compat import AIRFLOW_V_3_0_PLUS
+from tests.fixtures import ROOT, asset_tables, cache_table
 
 pytestmark = pytest.mark.airflow_e2e
 
@@ -60,8 +61,21 @@ def test_a_refresh_that_times_out_cancels_its_run(peaka, peaka_conn, run_dag, da
     peaka_conn()
     cache_id = make_cache(peaka, "RUNNING")  # runs until cancelled
     started = time.monotonic()
-    run = run_dag(dag_id, DAG.format(dag_id=dag_id, cache_id=cache_id, args=args))
-    assert run.state == "failed"
+    if AIRFLOW_V_3_0_PLUS or "deferrable" in args:
+        run = run_dag(dag_id, DAG.format(dag_id=dag_id, cache_id=cache_id, args=args))
+        assert run.state == "failed"
+    else:
+        # Airflow 2.11's AirflowTaskTimeout is a BaseException, which its dag.test() lets through
+        # after failing the task (a worker's task runner catches it).
+        from airflow.exceptions import AirflowTaskTimeout
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+
+        with pytest.raises(AirflowTaskTimeout):
+            run_dag(dag_id, DAG.format(dag_id=dag_id, cache_id=cache_id, args=args))
+        with create_session() as session:
+            (ti,) = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id).all()
+            assert ti.state == "failed"
     assert time.monotonic() - started < 30  # the deadline ended the wait, deferred too
     assert peaka.stats["POST cache/{id}/cancelIncrementalUpdate"] == 1
     assert incremental_status(cache_id) == "CANCELLED"
@@ -80,16 +94,27 @@ def test_progress_counters_reach_the_summary_and_the_asset_event(peaka, peaka_co
         numberOfUpdatedRecords=2,
     )
     dag_id = f"peaka_progress_{'deferred' if deferrable else 'sync'}"
+    if not AIRFLOW_V_3_0_PLUS:
+        # Airflow 2.11's DAG processor writes the datasets a DAG names when it parses the DAG; its
+        # dag.test() does not, and drops the event of a dataset it does not know: written here.
+        from airflow.models.dataset import DatasetModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            if session.query(DatasetModel).filter(DatasetModel.uri == "peaka_orders_cache").first() is None:
+                session.add(DatasetModel(uri="peaka_orders_cache"))
     run = run_dag(dag_id, DAG.format(dag_id=dag_id, cache_id=cache_id, args=f"deferrable={deferrable}"))
     assert run.state == "success"
     counters = {"cached_records": 500, "inserted_records": 40, "updated_records": 2, "deleted_records": 0}
+    table = asset_tables()  # datasets on Airflow 2.11, whose key is the URI
+    name = "name" if AIRFLOW_V_3_0_PLUS else "uri"
     with sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db") as db:
         (summary,) = db.execute(
             "select value from xcom where dag_id = ? and key = 'summary'", (dag_id,)
         ).fetchone()
         (extra,) = db.execute(
-            "select e.extra from asset_event e join asset a on a.id = e.asset_id "
-            "where a.name = 'peaka_orders_cache' and e.source_dag_id = ?",
+            f"select e.extra from {table['asset_event']} e join {table['asset']} a "
+            f"on a.id = e.{table['asset_id']} where a.{name} = 'peaka_orders_cache' and e.source_dag_id = ?",
             (dag_id,),
         ).fetchone()
     summary = json.loads(summary)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,18 @@ import pytest
 
 from airflow_provider_peak.assets.peak import table_uri
 from airflow_provider_peak.ui import forms
+from airflow_provider_peak.version_compat import AIRFLOW_V_3_0_PLUS, dag_bag
 from tests.fixtures import API_KEY, PEAKA_KEY, PROJECT, SOURCE_PASSWORD, SOURCE_USER, V2_TOKEN
 
 pytestmark = pytest.mark.airflow_e2e
+
+#: Airflow 2.11's own warnings that say nothing about the run: whenever it reads a ``peak_rest`` or
+#: ``peak_v2`` connection (docs/airflow-2.11.md), and the first time a process stores a Variable
+#: (an ingest checkpoint) under an Airflow home without a Fernet key, as this suite's is.
+AIRFLOW_2_WARNINGS = re.compile(
+    r"Connection schemes \(type: peak_(rest|v2)\) shall not contain '_'"
+    r"|empty cryptography key - values will not be stored encrypted"
+)
 
 DAG = """
 from datetime import datetime
@@ -104,6 +114,12 @@ def test_a_healthy_run_logs_no_warning_and_no_defaults_notice_at_info(
     # The tables' assets named in the DAG: an asset that only an alias names makes Airflow warn as
     # the alias first emits it (see docs/assets-and-lineage.md).
     assets = {name: table_uri(emu.url, f"quiet_{name}") for name in ("orders", "feed")}
+    if not AIRFLOW_V_3_0_PLUS:
+        # Airflow 3's dag.test() writes the DAG to the database first, as its DAG processor does;
+        # 2.11's does not, and warns about each dataset the DAG names: the parse is done here.
+        dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "quiet_logs.py"
+        dag_file.write_text(DAG % assets)
+        dag_bag(str(dag_file)).sync_to_db()
     with caplog.at_level(logging.INFO):
         run = run_dag("quiet_logs", DAG % assets)
     assert run.state == "success"
@@ -117,5 +133,7 @@ def test_a_healthy_run_logs_no_warning_and_no_defaults_notice_at_info(
     assert "Ingested into Peak table quiet_orders" in printed  # the logs were read
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     warnings += [line for line in lines if "[warning" in line or '"level":"warning"' in line]
+    if not AIRFLOW_V_3_0_PLUS:
+        warnings = [w for w in warnings if not AIRFLOW_2_WARNINGS.search(w)]
     assert warnings == [], "\n".join(warnings)
     assert [line for line in lines if "using the default" in line] == []

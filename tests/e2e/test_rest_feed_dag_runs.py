@@ -9,15 +9,21 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import SOURCE_CLIENT_SECRET, SOURCE_PASSWORD
+from airflow_provider_peak.version_compat import HAS_ASSET_STATE_STORE
+from tests.fixtures import SOURCE_CLIENT_SECRET, SOURCE_PASSWORD, xcom_values
 
 pytestmark = pytest.mark.airflow_e2e
+
+#: The state backends this Airflow has (the asset state store came with Airflow 3.3).
+BACKENDS = ["xcom", "variable", *(["state_store"] if HAS_ASSET_STATE_STORE else [])]
 
 STATE_DAG = """
 from datetime import datetime, timedelta
 from airflow.providers.common.compat.sdk import dag
 from airflow_provider_peak.feed import PeakTableDestination
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
+
+BACKENDS = {{backends}}
 
 
 def fetch(output_stream, metadata, session):
@@ -37,33 +43,18 @@ def fetch(output_stream, metadata, session):
      default_args={"retries": 1, "retry_delay": timedelta(seconds=0)})
 def peak_feed_state():
     common = dict(fetch_callable=fetch, rest_conn_id="orders_api")
-    PeakRestFeedOperator(task_id="by_xcom", feed_name="orders",
-                         destinations=[PeakTableDestination("feed_xcom")], **common)
-    PeakRestFeedOperator(task_id="by_variable", feed_name="orders", state_backend="variable",
-                         destinations=[PeakTableDestination("feed_variable")], **common)
-    PeakRestFeedOperator(task_id="by_state_store", feed_name="orders", state_backend="state_store",
-                         destinations=[PeakTableDestination("feed_state_store")], **common)
+    for backend in BACKENDS:
+        PeakRestFeedOperator(task_id=f"by_{backend}", feed_name="orders", state_backend=backend,
+                             destinations=[PeakTableDestination(f"feed_{backend}")], **common)
 
 
 peak_feed_state()
-"""
+""".replace("{{backends}}", repr(BACKENDS))
 
 
 def summaries(run: Any) -> dict[str, Any]:
     """The XCom summary each task of ``run`` returned."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == run.dag_id,
-                XComModel.run_id == run.run_id,
-                XComModel.key == "return_value",
-            )
-        ).all()
-        return {row.task_id: XComModel.deserialize_value(row) for row in rows}
+    return {task_id: value for (task_id, _), value in xcom_values(run).items()}
 
 
 def ids(emu: Any, table: str) -> list[int]:
@@ -89,18 +80,9 @@ def test_runs_fetch_only_new_records_and_clears_and_retries_keep_state(
     third_date = datetime.now(timezone.utc)
     third = run_dag("peak_feed_state", STATE_DAG, logical_date=third_date, run_after=third_date)
     done = summaries(third)
-    assert {task: s["records"] for task, s in done.items()} == {
-        "by_xcom": 15,
-        "by_variable": 15,
-        "by_state_store": 15,
-    }
-    assert (
-        ids(emu, "feed_xcom")
-        == ids(emu, "feed_variable")
-        == ids(emu, "feed_state_store")
-        == list(range(1, 101))
-    )
-    assert source.stats["records_served"] == 3 * 100  # each order was fetched once per feed
+    assert {task: s["records"] for task, s in done.items()} == {f"by_{b}": 15 for b in BACKENDS}
+    assert [ids(emu, f"feed_{b}") for b in BACKENDS] == [list(range(1, 101))] * len(BACKENDS)
+    assert source.stats["records_served"] == len(BACKENDS) * 100  # each order was fetched once per feed
 
     # Clear the third run and run it again. XCom state: the run starts again from the state it
     # started from (its own XComs are cleared). Variable state: a global cursor, untouched by clears.
@@ -108,7 +90,7 @@ def test_runs_fetch_only_new_records_and_clears_and_retries_keep_state(
     assert again.run_id == third.run_id
     done = summaries(again)
     assert done["by_xcom"]["state_before"] == {"after_id": 85} and done["by_xcom"]["records"] == 15
-    for task in ("by_variable", "by_state_store"):
+    for task in [f"by_{b}" for b in BACKENDS if b != "xcom"]:
         assert done[task]["state_before"] == {"after_id": 100} and done[task]["records"] == 0
 
     # A failing first try saves nothing; the retry starts from the same state and delivers once.
@@ -120,8 +102,10 @@ def test_runs_fetch_only_new_records_and_clears_and_retries_keep_state(
     assert done["by_xcom"]["state_before"] == {"after_id": 100}
     assert done["by_xcom"]["state_after"] == {"after_id": 120}
     tries = {ti.task_id: ti.try_number for ti in fourth.get_task_instances()}
-    assert sorted(tries.values()) == [1, 1, 2]  # one feed met the failure and was retried
-    assert ids(emu, "feed_variable") == ids(emu, "feed_state_store") == list(range(1, 121))
+    # One feed met the failure and was retried.
+    assert sorted(tries.values()) == [1] * (len(BACKENDS) - 1) + [2]
+    for backend in BACKENDS[1:]:
+        assert ids(emu, f"feed_{backend}") == list(range(1, 121))
     xcom_ids = ids(emu, "feed_xcom")
     assert sorted(set(xcom_ids)) == list(range(1, 121))
     assert len(xcom_ids) == 120 + 15  # only the cleared run's 15 orders were delivered twice

@@ -152,3 +152,20 @@ def test_feed_runs_one_at_a_time_and_claims_its_peak_requests_in_the_pool():
         task_id="preview", feed_name="orders", fetch_callable=lambda output_stream: None, preview=True
     )
     assert preview.max_active_tis_per_dag is None
+
+
+def test_the_asset_state_store_is_accepted_from_airflow_3_3_and_refused_at_parse_time_before():
+    from airflow.providers.common.compat.sdk import DAG
+
+    from airflow_provider_peak.version_compat import HAS_ASSET_STATE_STORE
+
+    with DAG("feeds", schedule=None):
+        arguments = {"feed_name": "orders", "fetch_callable": noop, "destinations": [S3Destination("b")]}
+        if HAS_ASSET_STATE_STORE:
+            feed = PeakRestFeedOperator(task_id="t", state_backend="state_store", **arguments)
+            assert [o.name for o in feed.outlets] == ["peak_rest_feed.feeds.t.orders"]
+        else:  # Airflow 2.11
+            with pytest.raises(
+                PeakConfigError, match=r"needs Airflow 3\.3 or later; use 'xcom' or 'variable'"
+            ):
+                PeakRestFeedOperator(task_id="t", state_backend="state_store", **arguments)

@@ -36,7 +36,10 @@ def test_preview_names_a_missing_or_wrong_task(tmp_path, capsys):
     other.write_text(
         "from datetime import datetime\n"
         "from airflow.providers.common.compat.sdk import DAG\n"
-        "from airflow.providers.standard.operators.empty import EmptyOperator\n"
+        "try:\n"
+        "    from airflow.providers.standard.operators.empty import EmptyOperator\n"
+        "except ImportError:  # Airflow 2.11\n"
+        "    from airflow.operators.empty import EmptyOperator\n"
         "with DAG('other', schedule=None, start_date=datetime(2026, 1, 1)):\n"
         "    EmptyOperator(task_id='noop')\n"
     )

@@ -1,5 +1,7 @@
 """A real, local Airflow deployment for scale tests: PostgreSQL, api-server, scheduler (LocalExecutor)
-and dag-processor as separate processes, all on loopback, torn down at the end."""
+and dag-processor as separate processes, all on loopback, torn down at the end. On Airflow 2.11 the
+scheduler alone (it parses the DAGs itself, and its LocalExecutor's tasks use the database
+directly: no API server)."""
 
 from __future__ import annotations
 
@@ -112,9 +114,12 @@ def _wait(check: Any, timeout: float, message: str) -> None:
 
 
 class AirflowCluster:
-    """api-server + scheduler + dag-processor against one metadata DB and dags folder."""
+    """api-server + scheduler + dag-processor (Airflow 2.11: the scheduler), and a triggerer when
+    asked, against one metadata DB and dags folder."""
 
-    def __init__(self, home: Path, db_url: str, dags: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, home: Path, db_url: str, dags: Path, env: dict[str, str], *, triggerer: bool = False
+    ) -> None:
         self.home = home
         self.db_url = db_url
         self.api_port = free_port()
@@ -135,10 +140,14 @@ class AirflowCluster:
             "AIRFLOW__API_AUTH__JWT_SECRET": "scale-test-" + "0" * 60,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+            # Airflow 2.11's names: list the folder and parse each file again every 2 seconds.
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "2",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "2",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("PEAK_SCALE_LOG_LEVEL", "WARNING"),
         }
         self.env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+        self.triggerer = triggerer
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def cli(self, *args: str) -> str:
@@ -150,16 +159,24 @@ class AirflowCluster:
         return result.stdout
 
     def start(self) -> None:
-        for name, args in (
-            ("api-server", ["api-server", "--port", str(self.api_port)]),
-            ("scheduler", ["scheduler"]),
-            ("dag-processor", ["dag-processor"]),
-        ):
+        from airflow_provider_peak.version_compat import AIRFLOW_V_3_0_PLUS
+
+        components = [("scheduler", ["scheduler"])]
+        if AIRFLOW_V_3_0_PLUS:
+            components = [
+                ("api-server", ["api-server", "--port", str(self.api_port)]),
+                *components,
+                ("dag-processor", ["dag-processor"]),
+            ]
+        if self.triggerer:
+            components.append(("triggerer", ["triggerer"]))
+        for name, args in components:
             log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
             self.processes.append(
                 subprocess.Popen([self.airflow, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
             )
-        _wait(lambda: _can_connect(self.api_port), 90, f"the api-server did not start (see {self.home})")
+        if AIRFLOW_V_3_0_PLUS:
+            _wait(lambda: _can_connect(self.api_port), 180, f"the api-server did not start (see {self.home})")
 
     def stop(self) -> None:
         for process in self.processes:
@@ -207,8 +224,37 @@ class AirflowCluster:
         found = self.query("select state from dag_run where dag_id = %s and run_id = %s", dag_id, run_id)
         return found[0][0] if found else "missing"
 
-    def task_states(self, run_id: str) -> list[tuple[str, str]]:
-        return self.query("select task_id, state from task_instance where run_id = %s", run_id)  # type: ignore[return-value]
+    def task_states(self, run_id: str, dag_id: str | None = None) -> list[tuple[str, str]]:
+        """(task id, state) of the run's tasks (of ``dag_id``'s run only: scheduled runs of DAGs on
+        one schedule share their run id)."""
+        if dag_id is None:
+            return self.query("select task_id, state from task_instance where run_id = %s", run_id)  # type: ignore[return-value]
+        return self.query(  # type: ignore[return-value]
+            "select task_id, state from task_instance where run_id = %s and dag_id = %s", run_id, dag_id
+        )
+
+
+@contextmanager
+def running_cluster(
+    tmp: Path, dag_files: list[Path], env: dict[str, str], *, triggerer: bool = False
+) -> Iterator[AirflowCluster]:
+    """A started ``AirflowCluster`` on a new PostgreSQL database, running ``dag_files``, with the
+    ``peak_api`` pool; stopped at the end."""
+    dags = tmp / "dags"
+    dags.mkdir()
+    for path in dag_files:
+        shutil.copy(path, dags)
+    home = tmp / "home"
+    home.mkdir()
+    with postgres() as db_url:
+        cluster = AirflowCluster(home, db_url, dags, env, triggerer=triggerer)
+        cluster.cli("db", "migrate")
+        cluster.cli("pools", "set", "peak_api", "30", "Peak API: 30 requests in flight")
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 @dataclass
@@ -233,19 +279,11 @@ def run_parallel_files(
     ``PeakEmulator``)."""
     from peak_emulator import PeakEmulator
 
-    dags = tmp / "dags"
-    dags.mkdir()
-    shutil.copy(ROOT / "dags_examples" / "peak_parallel_files.py", dags)
-    home = tmp / "home"
-    home.mkdir()
     emulator = PeakEmulator(api_keys=("scale-key",), latency=latency, quiet=True, validate=validate)
-    with emulator as emu, postgres() as db_url:
+    with emulator as emu:
         conn = {"conn_type": "peak", "host": emu.url, "password": "scale-key"}
-        cluster = AirflowCluster(home, db_url, dags, {"AIRFLOW_CONN_PEAK_DEFAULT": json.dumps(conn)})
-        cluster.cli("db", "migrate")
-        cluster.cli("pools", "set", "peak_api", "30", "Peak API: 30 requests in flight")
-        cluster.start()
-        try:
+        env = {"AIRFLOW_CONN_PEAK_DEFAULT": json.dumps(conn)}
+        with running_cluster(tmp, [ROOT / "dags_examples" / "peak_parallel_files.py"], env) as cluster:
             started = time.monotonic()
             cluster.wait_for_dag("peak_parallel_files", timeout=120)
             cluster.cli("dags", "unpause", "peak_parallel_files")
@@ -270,12 +308,13 @@ def run_parallel_files(
                 " where t.run_id = %s and t.task_id = 'ingest_file'",
                 "scale_run",
             )
-        finally:
-            cluster.stop()
         spans = [(start, end, float(_json(value)["seconds"])) for start, end, value in tasks]
         return MappedRun(state, task_states, emu.stats(), emu.rows("demo_events"), seconds, spans)
 
 
 def _json(value: Any) -> Any:
-    """An XCom value as psycopg2 returns its JSON column (parsed already, or text)."""
+    """An XCom value as psycopg2 returns its column: JSON parsed already or as text (Airflow 3),
+    JSON bytes (Airflow 2.11's ``bytea``)."""
+    if isinstance(value, memoryview):
+        value = value.tobytes()
     return json.loads(value) if isinstance(value, (str, bytes)) else value

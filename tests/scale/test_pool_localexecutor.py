@@ -22,6 +22,7 @@ FILES = 12
 RECORDS_PER_FILE = 20_000
 
 
+@pytest.mark.timeout(900)  # a deployment's start and 12 mapped tasks, on a machine shared with other suites
 def test_mapped_tasks_stay_within_30_requests_in_flight(tmp_path):
     run = run_parallel_files(tmp_path, files=FILES, records_per_file=RECORDS_PER_FILE, latency=0.05)
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
+
+import pytest
 
 from airflow_provider_peak.hooks.peak_workflow import PeakWorkflowHook
 from airflow_provider_peak.triggers.peak_workflow import PeakWorkflowExecutionTrigger, PeakWorkflowRunTrigger
+from airflow_provider_peak.version_compat import AIRFLOW_V_3_0_PLUS, dag_bag
 
 
 def events_of(trigger) -> list:
@@ -74,6 +78,9 @@ class TestRunTrigger:
         assert f"run {execution_id} goes on in Peak" in event["message"]
 
 
+@pytest.mark.skipif(
+    not AIRFLOW_V_3_0_PLUS, reason="an event trigger of Airflow 3's asset watchers (Airflow 2.11 refuses it)"
+)
 class TestExecutionTrigger:
     def test_serialization_is_stable(self):
         trigger = PeakWorkflowExecutionTrigger(
@@ -121,3 +128,22 @@ class TestExecutionTrigger:
         assert [event["execution_id"] for event in before] == first  # oldest first
         assert {event["status"] for event in before} == {"Success"}
         assert [event["execution_id"] for event in after] == later
+
+
+@pytest.mark.skipif(
+    AIRFLOW_V_3_0_PLUS, reason="Airflow 2.11 only: Airflow 3 schedules DAGs on event triggers"
+)
+def test_airflow_2_refuses_the_event_trigger_when_the_dag_is_parsed(tmp_path: Path):
+    dag_file = tmp_path / "on_workflow_runs.py"
+    dag_file.write_text(
+        "from datetime import datetime\n"
+        "from airflow.providers.common.compat.sdk import dag\n"
+        "from airflow_provider_peak.triggers.peak_workflow import PeakWorkflowExecutionTrigger\n"
+        "trigger = PeakWorkflowExecutionTrigger(workflow_id=101)\n"
+        "@dag(schedule=None, start_date=datetime(2026, 1, 1))\n"
+        "def on_workflow_runs():\n"
+        "    pass\n"
+        "on_workflow_runs()\n"
+    )
+    (error,) = dag_bag(str(dag_file)).import_errors.values()
+    assert "needs Airflow 3.0 or later; on Airflow 2 use PeakWorkflowRunSensor" in error
