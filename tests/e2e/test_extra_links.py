@@ -103,7 +103,7 @@ def _link(run_id: str, key: str) -> list[tuple[str, str]]:
         rows = db.execute(
             "select task_id, value from xcom where run_id = ? and key = ?", (run_id, key)
         ).fetchall()
-    return [(task, json.loads(value) if isinstance(value, str) else value) for task, value in rows]
+    return [(task, json.loads(value) if isinstance(value, (str, bytes)) else value) for task, value in rows]
 
 
 @pytest.mark.parametrize("templates", [False, True])
