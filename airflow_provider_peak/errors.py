@@ -29,6 +29,9 @@ The tree (see ``exceptions`` for what each class means)::
     │   ├── PeakConflictError, PeakPayloadTooLargeError, PeakRateLimitError, PeakServerError
     │   └── PeakAuthError > PeakCredentialsError
     ├── PeakAcknowledgementError
+    ├── PeakCheckpointError
+    ├── PeakChangedInputError
+    ├── PeakCancelledError
     ├── PeakRestAuthError
     ├── PeakaCacheFailedError
     ├── PeakaBatchCacheError
@@ -426,6 +429,51 @@ class PeakAcknowledgementError(PeakError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.table, self.batches))
+
+
+class PeakCheckpointError(PeakError):
+    """The record of the batches Peak acknowledged in this task run (its checkpoint, kept in
+    Airflow) cannot be read or written. The load stops rather than send batches that Peak may
+    already hold: the message names the record and how to clear it.
+
+    :ivar where: the record (a task state store key or an Airflow Variable).
+    :ivar reason: what is wrong with it.
+    :ivar remedy: what was done, and how to clear the record.
+    """
+
+    def __init__(self, where: str, reason: str, remedy: str) -> None:
+        self.where, self.reason, self.remedy = where, reason, remedy
+        super().__init__(f"the checkpoint of this load ({where}) {reason}. {remedy}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.where, self.reason, self.remedy))
+
+
+class PeakChangedInputError(PeakError):
+    """A retry of a task run built other batches than an earlier try had sent and Peak had
+    acknowledged (``on_changed_input="fail"``); nothing was sent by this try.
+
+    :ivar table: the table.
+    :ivar batch: the number of the first batch that differs.
+    :ivar detail: how it differs.
+    """
+
+    def __init__(self, table: str, batch: int, detail: str) -> None:
+        self.table, self.batch, self.detail = table, batch, detail
+        super().__init__(
+            f"the input of table {table!r} changed between tries of this task run: {detail}. "
+            "Nothing was sent by this try (on_changed_input='fail'). Make the input the same on "
+            "every try (a fixed order, a snapshot), or pass on_changed_input='warn' to send the "
+            "batches that differ under new batch ids"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.table, self.batch, self.detail))
+
+
+class PeakCancelledError(PeakError):
+    """A request that was not started, or was abandoned in flight, because the task is ending
+    (its ``execution_timeout`` passed or it was killed): the hook sends nothing more."""
 
 
 class PeakRestAuthError(PeakError):

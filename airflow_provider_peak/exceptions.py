@@ -27,6 +27,9 @@ records are also ``ValueError``s. No message ever carries a credential.
     │   ├── PeakConflictError (409), PeakPayloadTooLargeError (413)
     │   └── PeakRateLimitError (429), PeakServerError (5xx)
     ├── PeakAcknowledgementError: Peak acknowledged other record counts than were sent
+    ├── PeakCheckpointError: a task run's record of acknowledged batches cannot be read or written
+    ├── PeakChangedInputError: a retry rebuilt other batches than an earlier try acknowledged
+    ├── PeakCancelledError: a request not started, or abandoned, because the task is ending
     ├── PeakRestAuthError: a REST source's Custom Auth token request failed
     ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
     ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
@@ -65,6 +68,9 @@ __all__ = [
     "MissingExtraError",
     "PeakAcknowledgementError",
     "PeakAuthError",
+    "PeakCancelledError",
+    "PeakChangedInputError",
+    "PeakCheckpointError",
     "PeakConfigError",
     "PeakConflictError",
     "PeakConnectionError",
@@ -179,6 +185,15 @@ class PeakServerError(PeakHTTPError, errors.PeakServerError): ...
 
 
 class PeakAcknowledgementError(PeakError, errors.PeakAcknowledgementError): ...
+
+
+class PeakCheckpointError(PeakError, errors.PeakCheckpointError): ...
+
+
+class PeakChangedInputError(PeakError, errors.PeakChangedInputError): ...
+
+
+class PeakCancelledError(PeakError, errors.PeakCancelledError): ...
 
 
 class PeakRestAuthError(PeakError, errors.PeakRestAuthError): ...

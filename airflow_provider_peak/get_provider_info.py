@@ -67,7 +67,11 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "airflow_provider_peak.ui.links.PeakTableLink",
             "airflow_provider_peak.ui.links.PeakWorkflowRunLink",
+            "airflow_provider_peak.ui.links.PeakSolutionTableLink",
+            "airflow_provider_peak.ui.links.PeakaCacheLink",
         ],
+        # The Peak page of Airflow's UI (Airflow 3.1+; see ui/plugin.py).
+        "plugins": [{"name": "peak", "plugin-class": "airflow_provider_peak.ui.plugin.PeakPlugin"}],
         # A Peak table as an asset: peak://<host>/<table> (see assets/peak.py).
         "asset-uris": [_PEAK_TABLE_URIS],
         "dataset-uris": [_PEAK_TABLE_URIS],

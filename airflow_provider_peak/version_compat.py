@@ -9,6 +9,8 @@ directly: it is the same class on every supported version, and the errors module
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import Any, cast
 
@@ -29,7 +31,11 @@ from airflow.providers.common.compat.sdk import (
     XComArg,
     conf,
 )
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
+from airflow.providers.common.compat.version_compat import (
+    AIRFLOW_V_3_0_PLUS,
+    AIRFLOW_V_3_1_PLUS,
+    AIRFLOW_V_3_3_PLUS,
+)
 
 # Triggers still live in core on Airflow 3 (the task SDK has no trigger base class).
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -67,6 +73,15 @@ except ImportError:  # Airflow 2.11
 
 #: Airflow 3.3 added the asset state store (a run-independent key-value store per asset).
 HAS_ASSET_STATE_STORE = AIRFLOW_V_3_3_PLUS
+#: Airflow 3.3 added the task state store (``context["task_state_store"]``): keys of one task
+#: instance (its DAG, run, task and map index, shared by every try), kept by Airflow's API server.
+HAS_TASK_STATE_STORE = AIRFLOW_V_3_3_PLUS
+
+log = logging.getLogger(__name__)
+
+#: Airflow 3.1 shows plugins' pages (``external_views``) in its UI, served by their ``fastapi_apps``;
+#: on older Airflow the Peak page is absent.
+HAS_PLUGIN_PAGES = AIRFLOW_V_3_1_PLUS
 
 #: Airflow 3 calls an extra link's ``get_link`` once, in the task's own process as the task ends,
 #: and stores what it returns under the link's ``xcom_key`` for the UI; Airflow 2.11's webserver
@@ -89,11 +104,96 @@ async def aget_connection(conn_id: str) -> Any:
     return await sync_to_async(BaseHook.get_connection)(conn_id)
 
 
-def task_state_store(context: Any) -> Any:
+def task_state_store(context: Mapping[str, Any]) -> Any:
+    """The running task instance's task state store (Airflow 3.3+), or ``None``: Airflow 2.11 to
+    3.2 have none, and a task run's records then go to Airflow Variables."""
+    return context.get("task_state_store")
+
+
+def task_state_cleared_on_success() -> bool:
+    """Whether Airflow's API server clears a task instance's task state store in the same
+    transaction that records its success (``[state_store] clear_on_success``, Airflow 3.3+)."""
+    return HAS_TASK_STATE_STORE and conf.getboolean("state_store", "clear_on_success", fallback=False)
+
+
+class _SuccessListener:
+    """Runs callbacks once Airflow has recorded a task instance's success: an Airflow listener's
+    ``on_task_instance_success``, which the task's own process calls after the state is stored
+    (Airflow 3: after the supervisor's ``succeed`` call to the API server returned; 2.11: after the
+    task instance was committed as SUCCESS). A task's ``on_success_callback`` runs *before* that
+    commit on 2.11, so it cannot be used: a process killed between the two would lose what the
+    callback removed while the task is retried."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str, str, int], dict[str, Callable[[], None]]] = {}
+        self._registered = False
+
+    def add(self, key: tuple[str, str, str, int], name: str, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._pending.setdefault(key, {})[name] = callback
+            if self._registered:
+                return
+            self._registered = True
+        _listener_manager().add_listener(self)
+
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        map_index = getattr(task_instance, "map_index", -1)
+        key = (
+            task_instance.dag_id,
+            task_instance.task_id,
+            task_instance.run_id,
+            -1 if map_index is None else int(map_index),
+        )
+        with self._lock:
+            callbacks = self._pending.pop(key, {})
+        for name, callback in callbacks.items():
+            try:
+                callback()
+            except Exception:
+                log.warning(
+                    "After the success of %s: %s failed", ".".join(map(str, key)), name, exc_info=True
+                )
+
+
+def _listener_manager() -> Any:
+    try:
+        from airflow.providers.common.compat.sdk import get_listener_manager
+    except ImportError:  # common-compat releases before it was added
+        if AIRFLOW_V_3_0_PLUS:
+            from airflow.sdk.listener import get_listener_manager  # type: ignore[no-redef]
+        else:
+            from airflow.listeners.listener import get_listener_manager  # type: ignore[no-redef, assignment]
+    return get_listener_manager()
+
+
+def _hookimpl() -> Any:
+    try:
+        from airflow.providers.common.compat.sdk import hookimpl
+    except ImportError:  # common-compat releases before it was added
+        if AIRFLOW_V_3_0_PLUS:
+            from airflow.sdk._shared.listeners import hookimpl  # type: ignore[no-redef]
+        else:
+            from airflow.listeners import hookimpl  # type: ignore[no-redef]
+    return hookimpl
+
+
+_SuccessListener.on_task_instance_success = _hookimpl()(_SuccessListener.on_task_instance_success)  # type: ignore[method-assign]
+_SUCCESS = _SuccessListener()
+
+
+def after_success(key: tuple[str, str, str, int], name: str, callback: Callable[[], None]) -> None:
+    """Run ``callback`` in this process once Airflow has recorded the success of the task instance
+    ``key`` (``(dag_id, task_id, run_id, map_index)``); never if the try fails or the process dies
+    first. A later ``callback`` under the same ``name`` replaces an earlier one."""
+    _SUCCESS.add(key, name, callback)
+
+
+def task_run_store(context: Any) -> Any:
     """What a task run keeps across its tries (``get``, ``set``, ``delete``): Airflow's task state
     store on 3.3+, else the provider's task-run record (an Airflow Variable per task run)."""
     if AIRFLOW_V_3_3_PLUS:
-        return context.get("task_state_store")
+        return task_state_store(context)
     from airflow_provider_peak.utils.task_run import TaskRun, TaskRunRecord
 
     return TaskRunRecord(TaskRun.from_context(context))
@@ -165,6 +265,8 @@ __all__ = [
     "AIRFLOW_V_3_3_PLUS",
     "HAS_ASSET_STATE_STORE",
     "HAS_EVENT_TRIGGERS",
+    "HAS_PLUGIN_PAGES",
+    "HAS_TASK_STATE_STORE",
     "LINKS_RESOLVED_BY_THE_TASK",
     "AirflowFailException",
     "AirflowSensorTimeout",
@@ -186,6 +288,7 @@ __all__ = [
     "Variable",
     "XCom",
     "XComArg",
+    "after_success",
     "aget_connection",
     "conf",
     "dag_bag",
@@ -194,5 +297,7 @@ __all__ = [
     "openlineage_facets",
     "register_asset_alias",
     "task_logger",
+    "task_run_store",
+    "task_state_cleared_on_success",
     "task_state_store",
 ]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
@@ -196,6 +196,37 @@ def workflows(emu: PeakEmulator) -> Any:
 
 
 # ----------------------------------------------------------------------------- task context
+class TaskStateStoreStub:
+    """Airflow 3.3's task state store as a task sees it (``get``, ``set``, ``delete``, ``clear``),
+    for a context made outside Airflow: values kept as JSON per task instance (DAG, run, task, map
+    index), shared by every context of that task instance in this process, as Airflow shares them
+    between tries. ``reset`` (between tests) forgets everything."""
+
+    _stores: ClassVar[dict[tuple[str, str, str, int], dict[str, str]]] = {}
+
+    def __init__(self, scope: tuple[str, str, str, int]) -> None:
+        self.values = self._stores.setdefault(scope, {})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self.values.get(key)
+        return default if raw is None else json.loads(raw)
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        if value is None:
+            raise ValueError("Cannot set value as None")
+        self.values[key] = json.dumps(value)
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+    def clear(self) -> None:
+        self.values.clear()
+
+    @classmethod
+    def reset(cls) -> None:
+        cls._stores.clear()
+
+
 @dataclass
 class TaskInstanceStub:
     dag_id: str = "test_dag"
@@ -211,11 +242,43 @@ class TaskInstanceStub:
 
 
 def make_context(**ti: Any) -> dict[str, Any]:
+    """A task context for code called outside Airflow: the task instance and its task state store."""
     stub = TaskInstanceStub(**ti)
-    return {"ti": stub, "task_instance": stub, "run_id": stub.run_id}
+    store = TaskStateStoreStub((stub.dag_id, stub.run_id, stub.task_id, stub.map_index))
+    return {"ti": stub, "task_instance": stub, "run_id": stub.run_id, "task_state_store": store}
 
 
 # ----------------------------------------------------------------------------- real DAG runs
+def provider_records(dag_id: str, run_id: str | None = None) -> list[str]:
+    """What the provider keeps in Airflow for the task runs of ``dag_id`` (optionally one run):
+    task state store keys ``peak.*`` (Airflow 3.3+), else the Variables of ``hooks._checkpoint``
+    (``peak_run__<task instance>__*``) of its task instances, as ``"<task_id>:<key>"``."""
+    from airflow.models import TaskInstance, Variable
+    from airflow.utils.session import create_session
+
+    from airflow_provider_peak.hooks._checkpoint import VariableStore
+    from airflow_provider_peak.utils.task_run import TaskRun
+
+    with create_session() as session:
+        try:
+            from airflow.models.task_state_store import TaskStateStoreModel
+        except ImportError:  # before Airflow 3.3: Variables
+            query = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id)
+            if run_id is not None:
+                query = query.filter(TaskInstance.run_id == run_id)
+            found = []
+            for ti in query:
+                run = TaskRun(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+                prefix = VariableStore(run).prefix
+                keys = session.query(Variable.key).filter(Variable.key.startswith(prefix))
+                found += [f"{ti.task_id}:{key}" for (key,) in keys]
+            return sorted(found)
+        rows = session.query(TaskStateStoreModel).filter(TaskStateStoreModel.dag_id == dag_id)
+        if run_id is not None:
+            rows = rows.filter(TaskStateStoreModel.run_id == run_id)
+        return sorted(f"{row.task_id}:{row.key}" for row in rows if row.key.startswith("peak."))
+
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "dags_examples"
 

@@ -8,6 +8,10 @@ destination receives the same chunks, in the same order.
 When the fetch returns, the run waits until every destination has staged its records, then grants
 the commit to each in ``commit_order`` and waits for it before the next, stopping at the first
 failure. The caller commits the feed's state only after ``run`` returned.
+
+When the task is ending (its ``execution_timeout`` passed, or it was killed: ``cancel``, or an
+exception that is not an ``Exception`` reaching ``run``), every destination is told to stop at
+once (``Destination.cancel``) before the run waits for their threads.
 """
 
 from __future__ import annotations
@@ -123,7 +127,11 @@ class FeedRuntime:
         except FeedAborted:
             self._stop(lanes)
             raise self._first_error(lanes) from None
-        except BaseException:
+        except Exception:
+            self._stop(lanes)
+            raise
+        except BaseException:  # a deadline or a kill: the destinations stop sending at once
+            self.cancel()
             self._stop(lanes)
             raise
         return RunResult(
@@ -131,6 +139,15 @@ class FeedRuntime:
             destinations={lane.destination.name: dict(lane.result or {}) for lane in lanes},
             seconds=time.monotonic() - started,
         )
+
+    def cancel(self) -> None:
+        """The task is ending: abort the run and tell every destination to stop at once."""
+        self._abort.set()
+        for destination in self.destinations:
+            try:
+                destination.cancel()
+            except Exception:
+                self.log.exception("Stopping %s failed", destination.name)
 
     def _work(self, lane: _Lane) -> None:
         try:

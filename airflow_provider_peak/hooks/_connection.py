@@ -298,7 +298,10 @@ class PeakaSettings(ConnectionSettings):
     connection_fields: ClassVar[frozenset[str]] = frozenset({"base_url", "api_key"})
     keep_empty: ClassVar[frozenset[str]] = frozenset({"list_caches_path"})
     form: ClassVar[ConnectionForm] = ConnectionForm(
-        extras=("project_id", "region", "timeout", "max_retries", "verify", "cache_path", "list_caches_path"),
+        extras=(
+            *("project_id", "region", "timeout", "max_retries", "verify", "cache_url_template"),
+            *("cache_path", "list_caches_path"),
+        ),
         hidden=("schema", "port", "login"),
         relabeling={"host": "API base URL", "password": "API key"},
         placeholders={
@@ -354,6 +357,15 @@ class PeakaSettings(ConnectionSettings):
         "and {table_name} are filled in.",
     )
     max_in_flight: int = setting(4, kind="count", minimum=1)
+    #: The "Peaka cache" operator link: ``{base_url}``, ``{project_id}`` and ``{cache_id}`` are
+    #: filled in; empty: no link.
+    cache_url_template: str = setting(
+        "",
+        label="Cache link",
+        help='URL of the "Peaka cache" link of refresh and status tasks: {cache_id} and {project_id} are '
+        "replaced by the cache's ids, {base_url} by the API base URL (e.g. https://<your Peaka app>/"
+        "projects/{project_id}/caches/{cache_id}). Empty: the tasks show no link.",
+    )
 
     def __repr__(self) -> str:
         return f"PeakaSettings(base_url={self.base_url!r}, project_id={self.project_id!r}, api_key=***)"
@@ -615,6 +627,7 @@ class PeakV2Settings(ConnectionSettings):
     form: ClassVar[ConnectionForm] = ConnectionForm(
         extras=(
             *("tenant", "tenant_id", "requests_per_second_share", "timeout", "max_retries", "verify"),
+            "table_url_template",
             *_V2_WIRE_SPECS,
         ),
         hidden=("schema", "port", "login"),
@@ -647,6 +660,15 @@ class PeakV2Settings(ConnectionSettings):
         label="Request rate share",
         help="Loads pace at requests_per_second x this share (0 < share <= 1); 0.9 leaves room for "
         "network jitter. Lower it when several tasks or clients share the tenant.",
+    )
+    #: The "Peak solution table" operator link; empty: no link.
+    table_url_template: str = setting(
+        "",
+        label="Solution table link",
+        help='URL of the "Peak solution table" link of v2 load tasks: {solution} and {table} (the '
+        "table's full name) are replaced by the names, {tenant} by the Tenant, {base_url} by the v2 "
+        "host (e.g. https://<your Peak app>/solutions/{solution}/tables/{table}). Empty: the tasks "
+        "show no link.",
     )
 
     @classmethod

@@ -4,7 +4,8 @@ token requests of a REST source).
 The exchange itself (session, deadline, bounded reads, no redirects, typed errors, the retry
 policy, sync and async) is the transport's (``airflow_provider_peak.transport``); a hook reads its
 connection once (``settings``), supplies its credentials (``auth``) and the headers of its origin,
-and gets one ``JsonClient`` built from them on first use.
+and gets one ``JsonClient`` built from them on first use. ``cancel()`` (a task's deadline or
+kill) ends the hook's exchanges in flight and every later one (``transport.client.Cancellation``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ import requests
 import tenacity
 
 from airflow_provider_peak.exceptions import PeakAuthError, PeakCredentialsError
-from airflow_provider_peak.transport.client import USER_AGENT, Counters, JsonClient, Pacer, TransportSettings
+from airflow_provider_peak.transport.client import (
+    USER_AGENT,
+    Cancellation,
+    Counters,
+    JsonClient,
+    Pacer,
+    TransportSettings,
+)
 from airflow_provider_peak.transport.replies import UNREADABLE_JSON, Reply
 from airflow_provider_peak.transport.retry import RETRYABLE_STATUS, should_retry
 from airflow_provider_peak.utils.redaction import scrub
@@ -79,6 +87,7 @@ class JsonApiHook(BaseHook):
         self._api_retry_args = dict(api_retry_args or {})
         self._counters = Counters()
         self._client: JsonClient | None = None
+        self._cancellation = Cancellation()
         self._client_lock = threading.RLock()  # building the client reads the connection, once
 
     @property
@@ -97,8 +106,20 @@ class JsonApiHook(BaseHook):
                     pacer=self.request_pacer(),
                     counters=self._counters,
                     on_open=self.warn_if_unverified,
+                    cancellation=self._cancellation,
                 )
             return self._client
+
+    # ------------------------------------------------------------------ cancellation
+    def cancel(self) -> None:
+        """Abandon this hook's requests in flight (their connections are shut down) and start no
+        other: every later request, retry, back-off or pacer wait ends with ``PeakCancelledError``.
+        For a task that is ending (its ``execution_timeout`` passed, or it was killed)."""
+        self._cancellation.cancel()
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep for a back-off or a pacer's turn; ``cancel`` ends it at once."""
+        self._cancellation.pause(seconds)
 
     # ------------------------------------------------------------------ TLS
     #: What the log and ``test_connection`` say of a connection with ``verify=false``.

@@ -19,11 +19,11 @@ from airflow_provider_peak.exceptions import (
     SchemaError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth, OAuthClientCredentials
-from airflow_provider_peak.hooks._checkpoint import load_checkpoint, task_checkpoint
+from airflow_provider_peak.hooks._checkpoint import load_checkpoint, warn_checkpoint_dir
 from airflow_provider_peak.hooks._connection import PeakSettings, read_connection
 from airflow_provider_peak.hooks._transport import RETRYABLE_STATUS, JsonApiHook, should_retry
 from airflow_provider_peak.ingest.batching import Batch
-from airflow_provider_peak.ingest.checkpoint import Checkpoint
+from airflow_provider_peak.ingest.checkpoint import Checkpoint, local_checkpoint
 from airflow_provider_peak.ingest.pipeline import IngestOptions, IngestSummary, ingest_records
 from airflow_provider_peak.ingest.schema import Column, TableSchema, check_name
 from airflow_provider_peak.ingest.sender import NO_COUNT
@@ -55,6 +55,9 @@ class _TableSink:
 
     def counters(self) -> Mapping[str, int]:
         return self.hook.stats
+
+    def cancel(self) -> None:
+        self.hook.cancel()
 
 
 class PeakHook(JsonApiHook):
@@ -285,11 +288,11 @@ class PeakHook(JsonApiHook):
             raise PeakAcknowledgementError(table, [("(one request)", count or 0, acknowledged)])
         return acknowledged
 
-    def checkpoint(
-        self, run_key: str, *, in_task: bool = True, directory: str | None = None, **meta: Any
-    ) -> Checkpoint:
-        """The checkpoint of one task run's load (with its Variable mirror inside a task), loaded."""
-        return task_checkpoint(run_key, in_task=in_task, directory=directory, **meta)
+    def checkpoint(self, run_key: str, *, directory: str | None = None, **meta: Any) -> Checkpoint:
+        """A checkpoint in local files for a load outside Airflow (pass it as ``checkpoint=``;
+        ``remove()`` it once the load is complete), loaded. Inside a task, ``load_records(...,
+        context=...)`` keeps the task run's checkpoint in Airflow instead."""
+        return local_checkpoint(run_key, directory=directory, **meta)
 
     def load_records(
         self,
@@ -309,21 +312,24 @@ class PeakHook(JsonApiHook):
         table (``PeakIngestOperator``, the REST feed's ``PeakTableDestination`` and ``@task`` code).
 
         The connection's limits are the ceiling of ``options`` (or of the ``IngestOptions`` keyword
-        arguments). With the task ``context``, acknowledged batches are checkpointed for this task
-        run (locally and in an Airflow Variable), so a retry resumes after them, and the
-        checkpoint is removed once the load succeeded; a ``checkpoint`` passed in is the caller's
-        to close.
+        arguments). With the task ``context``, each batch Peak acknowledges is recorded for this
+        task run in Airflow (the task state store, or Variables before Airflow 3.3) before its
+        request counts as done, so a retry on any worker resumes after them; the record is removed
+        once Airflow has recorded the task's success (see ``docs/reliability.md``). A
+        ``checkpoint`` passed in is the caller's.
 
         :param table: the table's name, or its schema (read once by the caller).
         :param records: a list, any iterable or generator, a callable returning one, a DataFrame or
             Arrow data, or a path (JSON, JSONL, Parquet, CSV; local or object storage, read with
             ``source_conn_id``; CSV cells are typed by the table's columns).
         :param columns: create the table with these columns when it does not exist.
+        :param checkpoint_dir: no longer used (the checkpoint of a task run lives in Airflow).
         :returns: the summary. ``RecordValidationError`` without sending anything when a record is
             invalid (``on_invalid="fail"``).
         """
         if options is not None and option_kwargs:
             raise PeakConfigError("pass either options or IngestOptions keyword arguments, not both")
+        warn_checkpoint_dir(checkpoint_dir)
         decided = (options or IngestOptions(**option_kwargs)).within(self.settings.limits)
         if isinstance(table, TableSchema):
             schema = table
@@ -331,17 +337,14 @@ class PeakHook(JsonApiHook):
             schema, _ = self.ensure_table(table, columns, "ignore")
         else:
             schema = self.get_table(table)
-        with load_checkpoint(
-            checkpoint, context, (schema.name,), directory=checkpoint_dir, table=schema.name
-        ) as used:
-            return ingest_records(
-                _TableSink(self, schema.name),
-                schema,
-                iter_records(records, conn_id=source_conn_id, columns=schema.columns),
-                decided,
-                checkpoint=used,
-                logger=logger,
-            )
+        return ingest_records(
+            _TableSink(self, schema.name),
+            schema,
+            iter_records(records, conn_id=source_conn_id, columns=schema.columns),
+            decided,
+            checkpoint=load_checkpoint(checkpoint, context, (schema.name,), table=schema.name),
+            logger=logger,
+        )
 
     # ------------------------------------------------------------------ Airflow UI
     def test_connection(self) -> tuple[bool, str]:

@@ -24,12 +24,12 @@ from airflow_provider_peak.exceptions import (
     SolutionTableNotFoundError,
 )
 from airflow_provider_peak.hooks._auth import ApiKeyAuth
-from airflow_provider_peak.hooks._checkpoint import load_checkpoint, task_checkpoint
+from airflow_provider_peak.hooks._checkpoint import load_checkpoint, warn_checkpoint_dir
 from airflow_provider_peak.hooks._connection import PeakV2Settings, read_connection
 from airflow_provider_peak.hooks._transport import JsonApiHook
 from airflow_provider_peak.ingest.apis.pacing import RequestPacer
 from airflow_provider_peak.ingest.batching import Batch
-from airflow_provider_peak.ingest.checkpoint import Checkpoint
+from airflow_provider_peak.ingest.checkpoint import Checkpoint, local_checkpoint
 from airflow_provider_peak.ingest.pipeline import ERROR_LIMIT
 from airflow_provider_peak.ingest.record_errors import RecordError
 from airflow_provider_peak.ingest.sources import iter_records
@@ -70,6 +70,9 @@ class _SolutionSink:
 
     def counters(self) -> Mapping[str, int]:
         return self.hook.stats
+
+    def cancel(self) -> None:
+        self.hook.cancel()
 
 
 class PeakV2Hook(JsonApiHook):
@@ -143,7 +146,8 @@ class PeakV2Hook(JsonApiHook):
                 f"requests_per_second={rate:g} is above the peak_v2 connection's {ceiling:g} "
                 "(requests_per_second x requests_per_second_share): lower it, or raise the share"
             )
-        return RequestPacer(rate or ceiling, max_retry_after=self.settings.retry_after_max)
+        # A cancelled hook ends its pacer's waits at once (it then starts nothing).
+        return RequestPacer(rate or ceiling, max_retry_after=self.settings.retry_after_max, sleep=self._pause)
 
     def request_pacer(self) -> RequestPacer:
         return self.pacer
@@ -274,11 +278,11 @@ class PeakV2Hook(JsonApiHook):
             )
         return self._post_rows(table, body, range(len(parts)), dry_run=dry_run)
 
-    def checkpoint(
-        self, run_key: str, *, in_task: bool = True, directory: str | None = None, **meta: Any
-    ) -> Checkpoint:
-        """The checkpoint of one task run's load (with its Variable mirror inside a task), loaded."""
-        return task_checkpoint(run_key, in_task=in_task, directory=directory, **meta)
+    def checkpoint(self, run_key: str, *, directory: str | None = None, **meta: Any) -> Checkpoint:
+        """A checkpoint in local files for a load outside Airflow (pass it as ``checkpoint=``;
+        ``remove()`` it once the load is complete), loaded. Inside a task, ``load_rows(...,
+        context=...)`` keeps the task run's checkpoint in Airflow instead."""
+        return local_checkpoint(run_key, directory=directory, **meta)
 
     def load_rows(
         self,
@@ -298,41 +302,40 @@ class PeakV2Hook(JsonApiHook):
         a v2 table (``PeakSolutionIngestOperator`` and ``@task`` code call it).
 
         The connection's ``max_rows`` / ``max_bytes`` are the ceiling of ``options`` (or of the
-        ``V2LoadOptions`` keyword arguments). With the task ``context``, acknowledged requests are
-        checkpointed for this task run, so a retry never sends them again (APPEND stays free of
-        duplicates, but for a request whose reply was lost); a dry run is never checkpointed. A
-        ``checkpoint`` passed in is the caller's to close.
+        ``V2LoadOptions`` keyword arguments). With the task ``context``, each request Peak
+        acknowledges is recorded for this task run in Airflow before it counts as done, so a retry
+        on any worker never sends it again (APPEND stays free of duplicates, but for the requests in
+        flight when a try died or whose reply was lost: see ``docs/reliability.md``); a dry run is
+        never checkpointed. A ``checkpoint`` passed in is the caller's.
 
         :param solution: the solution's name, or the ``Solution`` (read once by the caller).
         :param table: the table's full or object name, or its ``SolutionTable``.
         :param rows: a list, any iterable or generator, a callable returning one, or a path (JSON,
             JSONL; local or object storage, read with ``source_conn_id``).
+        :param checkpoint_dir: no longer used (the checkpoint of a task run lives in Airflow).
         :returns: the summary. See ``ingest.v2.load`` for what each ``on_invalid`` raises.
         """
         if options is not None and option_kwargs:
             raise PeakConfigError("pass either options or V2LoadOptions keyword arguments, not both")
+        warn_checkpoint_dir(checkpoint_dir)
         decided = (options or V2LoadOptions(**option_kwargs)).within(self.settings.wire)
         found = solution if isinstance(solution, Solution) else self.get_solution(solution)
         target, schema = self.solution_table(found, table)
         # A dry run writes nothing, so it has nothing to resume.
-        with load_checkpoint(
-            checkpoint,
-            None if decided.dry_run else context,
-            ("v2", found.name, target),
-            directory=checkpoint_dir,
-            table=target,
-        ) as used:
-            return load_rows(
-                _SolutionSink(self, target, decided.dry_run),
-                found.name,
-                target,
-                schema,
-                iter_records(rows, conn_id=source_conn_id),
-                decided,
-                wire=self.settings.wire,
-                checkpoint=used,
-                logger=logger,
-            )
+        used = load_checkpoint(
+            checkpoint, None if decided.dry_run else context, ("v2", found.name, target), table=target
+        )
+        return load_rows(
+            _SolutionSink(self, target, decided.dry_run),
+            found.name,
+            target,
+            schema,
+            iter_records(rows, conn_id=source_conn_id),
+            decided,
+            wire=self.settings.wire,
+            checkpoint=used,
+            logger=logger,
+        )
 
     # ------------------------------------------------------------------ Airflow UI
     def test_connection(self) -> tuple[bool, str]:

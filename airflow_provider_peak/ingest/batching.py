@@ -10,7 +10,7 @@ A larger window packs the records it holds by size (first-fit decreasing, larges
 input index) and sends the batches that later records could not improve; that comes within about
 1% of packing the whole input at once when records are large, where order costs 40%. It is a
 function of the input alone, so a retried task rebuilds the same batches (the checkpoint skips
-acknowledged ones by index and body hash). Records inside a batch always keep their input order;
+acknowledged ones by position and fingerprint). Records inside a batch always keep their input order;
 batches are sent concurrently anyway, so their order was never guaranteed.
 
 Validating everything before sending anything: a single pass cannot promise "all or nothing",
@@ -39,7 +39,7 @@ from operator import add
 from typing import Any
 
 from airflow_provider_peak.errors import RecordTooLargeError
-from airflow_provider_peak.ingest.checkpoint import batch_key
+from airflow_provider_peak.ingest.checkpoint import fingerprint
 from airflow_provider_peak.ingest.record_errors import RecordError
 from airflow_provider_peak.ingest.schema import TableSchema
 from airflow_provider_peak.ingest.validation import RecordEncoder
@@ -75,6 +75,8 @@ class Batch:
         are not reused, so a batch's records are not always ``first_record .. first_record+count-1``).
     :param run_key: optional caller key (e.g. a DAG run id) for ``batch_id``.
     :param indices: the input index of each of its records, in order (``Packer`` fills them in).
+    :param content: its fingerprint, when it is not the body's own (the pipeline takes a batch's
+        fingerprint before it writes the batch's id into the body); ``None``: the body's.
     """
 
     index: int
@@ -83,26 +85,43 @@ class Batch:
     first_record: int
     run_key: str | None = field(default=None, repr=False, compare=False)
     indices: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    content: str | None = field(default=None, repr=False, compare=False)
     _id_cache: tuple[bytes, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _fp_cache: tuple[bytes, str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """What the batch holds (``checkpoint.fingerprint``): the same records give the same
+        fingerprint on every try. Computed on first access (and again if ``body`` is replaced)."""
+        if self.content is not None:
+            return self.content
+        cached = self._fp_cache
+        if cached is not None and cached[0] is self.body:
+            return cached[1]
+        value = fingerprint(self.body)
+        self._fp_cache = (self.body, value)
+        return value
 
     @property
     def key(self) -> str:
-        """The checkpoint key (``checkpoint.batch_key``): same position and same bytes."""
-        return batch_key(self.index, self.body)
+        """``"<index>:<fingerprint>"`` (``checkpoint.batch_key`` of its body when ``content`` is
+        not set): the same position and the same records."""
+        return f"{self.index}:{self.fingerprint}"
 
     @property
     def batch_id(self) -> str:
-        """A deterministic id, the same for the same input on every try.
+        """A deterministic id: the same for the same records on every try, another for other records.
 
-        With a ``run_key``: ``<first 12 hex of sha256(run_key)>-<index, 9 digits>``. Without: the first
-        32 hex digits of ``sha256(index + body)``. Computed on first access (and again if ``body`` is
-        replaced).
+        With a ``run_key``: ``<first 12 hex of sha256(run_key)>-<index, 9 digits>-<first 12 hex of
+        the fingerprint>``. Without: the first 32 hex digits of ``sha256(index + body)``. Computed
+        on first access (and again if ``body`` is replaced).
         """
         cached = self._id_cache
         if cached is not None and cached[0] is self.body:
             return cached[1]
         if self.run_key is not None:
-            value = f"{hashlib.sha256(self.run_key.encode()).hexdigest()[:12]}-{self.index:09d}"
+            run = hashlib.sha256(self.run_key.encode()).hexdigest()[:12]
+            value = f"{run}-{self.index:09d}-{self.fingerprint[:12]}"
         else:
             digest = hashlib.sha256(b"%d:" % self.index)
             digest.update(self.body)

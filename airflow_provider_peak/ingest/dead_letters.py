@@ -9,12 +9,15 @@ One writer for every Peak API; each API names the fields of a line its own way (
   ``request_id``, ``errors`` (``column``, ``code``, ``category``, ``message``) and ``row`` (as
   sent, numbers exact).
 
-Lines are strict JSON whatever the record holds: numbers exact (``Decimal`` as written), dates in
-ISO 8601, NaN and Infinity as ``null`` (a ``Decimal`` NaN as text), text that is not valid UTF-8
-escaped, anything else JSON cannot hold as its ``repr`` (as its ``str`` in a record that also
-holds text that is not valid UTF-8); a record that cannot be written at all (a cycle) is written
-as its truncated ``repr``. The writer never fails on the bad value itself,
-and it is thread-safe (the server's verdicts arrive on the sender's threads).
+Lines are strict JSON whatever the record holds (any strict parser reads them): numbers exact
+(``Decimal`` as written), dates in ISO 8601, NaN and Infinity (``float`` or ``Decimal``) as the
+strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (a bare ``NaN`` is not JSON), text that is not
+valid UTF-8 escaped, anything else JSON cannot hold as its ``repr`` (as its ``str`` in a record that
+also holds text that is not valid UTF-8); a record that cannot be written at all (a cycle) is
+written as its truncated ``repr``. The record is the one given (the pipeline removes the batch id
+it stamps on records before they get here); the errors are beside it. The writer never fails on
+the bad value itself, and it is thread-safe (the server's verdicts arrive on the sender's
+threads).
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ from airflow_provider_peak.utils.workdir import private_dir, private_file
 __all__ = ["RECORD_LETTERS", "ROW_LETTERS", "DeadLetterWriter", "LetterShape", "open_text"]
 
 _ENCODE = msgspec.json.Encoder(decimal_format="number", enc_hook=repr)
-_STRICT = msgspec.json.Decoder()
 #: Containers nested deeper than this make the record's line its truncated ``repr``.
 _MAX_DEPTH = 64
 
@@ -78,11 +80,13 @@ def open_text(path: str) -> IO[str]:
 
 
 def _plain(value: Any, path: tuple[int, ...] = ()) -> Any:
-    """``value`` without what JSON cannot hold as is: NaN and Infinity (``null``; a ``Decimal``'s
-    as text), keys that are not text (their ``repr``), tuples and sets (lists); ``ValueError`` for a cycle
-    or containers nested too deep."""
+    """``value`` without what JSON cannot hold as is: NaN and Infinity (as text: ``"NaN"``,
+    ``"Infinity"``, ``"-Infinity"``), keys that are not text (their ``repr``), tuples and sets
+    (lists); ``ValueError`` for a cycle or containers nested too deep."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, Decimal):
         return value if value.is_finite() else str(value)
     if isinstance(value, (dict, list, tuple, set, frozenset)):
@@ -98,15 +102,8 @@ def _plain(value: Any, path: tuple[int, ...] = ()) -> Any:
 def _line(entry: dict[str, Any], record_key: str) -> str:
     """One strict JSON line (see the module docstring)."""
     try:
-        text = _ENCODE.encode(entry)
-        if b"NaN" in text or b"Infinity" in text:  # a Decimal NaN is written bare: not JSON
-            _STRICT.decode(text)
-        return text.decode()
-    except Exception:  # a Decimal NaN, a key that is not text, a cycle, a lone surrogate...
-        pass
-    try:
         plain = _plain(entry)
-    except ValueError:
+    except ValueError:  # a cycle, or containers nested too deep
         plain = {**entry, record_key: short_repr(entry.get(record_key), 2000)}
     try:
         return _ENCODE.encode(plain).decode()

@@ -20,6 +20,7 @@ from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.utils.checks import check_count, check_number
 
 __all__ = [
+    "ON_CHANGED_INPUT",
     "ON_INVALID",
     "V2_DEFAULT_MAX_CONCURRENCY",
     "V2_MAX_CONCURRENCY",
@@ -30,6 +31,12 @@ __all__ = [
 #: What happens to an invalid record: nothing is sent (``fail``), it is dropped and counted
 #: (``skip``), or it is written with its errors to a JSONL file (``dead_letter``).
 ON_INVALID = ("fail", "skip", "dead_letter")
+#: What a retry does when it builds other batches than an earlier try of the task run sent: send
+#: the batches that differ, under new batch ids, with a warning (``warn``), or send nothing and
+#: fail (``fail``).
+ON_CHANGED_INPUT = ("warn", "fail")
+#: The length of a batch id (``batching.Batch.batch_id``) a ``batch_id_column`` must hold.
+BATCH_ID_LENGTH = 35
 #: Requests in flight a v2 load asks for when it does not say; the pacer, not this, keeps the rate.
 V2_DEFAULT_MAX_CONCURRENCY = 16
 V2_MAX_CONCURRENCY = 100
@@ -49,6 +56,8 @@ class IngestOptions:
     :param on_invalid: ``fail``, ``skip`` or ``dead_letter`` (see ``ingest.pipeline``).
     :param dead_letter_path: the JSONL file (local or object storage) of ``dead_letter``.
     :param batch_id_column: a string column stamped with a deterministic batch id.
+    :param on_changed_input: what a retry does when it builds other batches than an earlier try of
+        the task run sent: ``warn`` (send those under new batch ids) or ``fail`` (send nothing).
     :param progress_interval: seconds between progress lines.
     :param pack_window: batches kept open for best-fit packing (see ``batching.pack``); 1 keeps the
         input order.
@@ -62,6 +71,7 @@ class IngestOptions:
     on_invalid: str = "fail"
     dead_letter_path: str | None = None
     batch_id_column: str | None = None
+    on_changed_input: str = "warn"
     progress_interval: float = 10.0
     pack_window: int = 16
     operation: Operation | str | None = None
@@ -80,6 +90,11 @@ class IngestOptions:
         if self.on_invalid not in ON_INVALID:
             raise PeakConfigError(
                 f"on_invalid must be one of {', '.join(ON_INVALID)}; got {self.on_invalid!r}"
+            )
+        if self.on_changed_input not in ON_CHANGED_INPUT:
+            raise PeakConfigError(
+                f"on_changed_input must be one of {', '.join(ON_CHANGED_INPUT)}; "
+                f"got {self.on_changed_input!r}"
             )
         if self.on_invalid == "dead_letter" and not self.dead_letter_path:
             raise PeakConfigError('on_invalid="dead_letter" needs dead_letter_path')
@@ -100,12 +115,18 @@ class IngestOptions:
         return replace(self, max_records=records, max_bytes=size, max_concurrency=concurrency)
 
     def check_columns(self, table: str, columns: Sequence[ColumnSpec]) -> None:
-        """What the options ask of the table: ``batch_id_column`` is one of its string columns."""
+        """What the options ask of the table: ``batch_id_column`` is one of its string columns, long
+        enough for a batch id."""
         if self.batch_id_column is not None:
             column = next((c for c in columns if c.name == self.batch_id_column), None)
             if column is None or column.type is not STRING:
                 raise PeakConfigError(
                     f"batch_id_column {self.batch_id_column!r} must be a string column of table {table!r}"
+                )
+            if column.max_length is not None and column.max_length < BATCH_ID_LENGTH:
+                raise PeakConfigError(
+                    f"batch_id_column {self.batch_id_column!r} of table {table!r} holds at most "
+                    f"{column.max_length} characters; a batch id has {BATCH_ID_LENGTH}"
                 )
 
 
@@ -122,6 +143,9 @@ class V2LoadOptions(IngestOptions):
     :param max_bytes: bytes per request body (default and ceiling: the connection's ``max_bytes``).
     :param max_concurrency: requests in flight at most (1..100); the request *rate* is paced.
     :param progress_interval: seconds between progress lines.
+    :param batch_id_column: a string column of the table stamped with a deterministic batch id (a
+        request's id), so that rows of a request sent twice can be found.
+    :param on_changed_input: ``warn`` or ``fail`` (see ``IngestOptions``).
     """
 
     RECORDS_NAME: ClassVar[str] = "max_rows"
@@ -140,6 +164,7 @@ class V2LoadOptions(IngestOptions):
         progress_interval: float = 10.0,
         max_records: int | None = None,
         batch_id_column: str | None = None,
+        on_changed_input: str = "warn",
         pack_window: int = 1,
     ) -> None:
         super().__init__(
@@ -149,6 +174,7 @@ class V2LoadOptions(IngestOptions):
             on_invalid=on_invalid,
             dead_letter_path=dead_letter_path,
             batch_id_column=batch_id_column,
+            on_changed_input=on_changed_input,
             progress_interval=progress_interval,
             pack_window=pack_window,
             operation=Operation.UPSERT if operation is None else operation,

@@ -3,23 +3,21 @@
 An ``IngestOutcome`` is one request's reply read: records accepted, records the server refused
 (``failed``: v2 reports them row by row; v1 accepts or refuses a batch as a whole, so it has
 none), the count it acknowledged. ``LoadTotals`` adds a load's outcomes up and turns refused
-records into ``PeakRowsFailedError``. A checkpoint note records how many records of an
-acknowledged request failed, by code, so that a retried task that skips the request still reports
-them.
+records into ``PeakRowsFailedError``. (The checkpoint keeps how many records of an acknowledged
+request failed, by code, so that a retried task that skips the request still reports them:
+``checkpoint.Ack``.)
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_peak.errors import PeakRowsFailedError
 from airflow_provider_peak.ingest.record_errors import RowError
 
-__all__ = ["IngestOutcome", "LoadTotals", "RowFailure", "failure_note", "read_failure_notes"]
+__all__ = ["IngestOutcome", "LoadTotals", "RowFailure"]
 
 
 class _Counts:
@@ -30,9 +28,6 @@ class _Counts:
 
 
 _COUNTS: Any = _Counts()
-#: A checkpoint note of a request's failed rows: ``<key>!failed=<n>!<code>=<n>,...`` (ASCII).
-_NOTE = "!failed="
-_CODE_TEXT = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 @dataclass(frozen=True)
@@ -122,30 +117,3 @@ class LoadTotals:
             "failed_by_code": dict(self.by_code),
             "dry_run": self.dry_run,
         }
-
-
-# ----------------------------------------------------------------------------- checkpoint notes
-def failure_note(key: str, outcome: IngestOutcome) -> str:
-    """The checkpoint entry recording a request's failed rows (ASCII, one line)."""
-    codes = ",".join(
-        f"{_CODE_TEXT.sub('', code)[:40] or '-'}={count}" for code, count in sorted(outcome.by_code.items())
-    )
-    return f"{key}{_NOTE}{len(outcome.failed)}!{codes}"
-
-
-def read_failure_notes(entries: Iterable[str]) -> dict[str, tuple[int, Counter[str]]]:
-    """``{request key: (failed rows, failed rows by code)}`` from a checkpoint's entries."""
-    notes: dict[str, tuple[int, Counter[str]]] = {}
-    for entry in entries:
-        key, found, rest = entry.partition(_NOTE)
-        if not found:
-            continue
-        count, _, codes = rest.partition("!")
-        by_code: Counter[str] = Counter()
-        for part in filter(None, codes.split(",")):
-            code, _, number = part.rpartition("=")
-            if number.isdigit():
-                by_code[code] = int(number)
-        if count.isdigit():
-            notes[key] = (int(count), by_code)
-    return notes

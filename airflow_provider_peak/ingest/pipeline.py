@@ -7,11 +7,20 @@ operators, the REST feed's ``PeakTableDestination`` and ``@task`` code call):
    (``validation``);
 2. valid records are packed into compliant request bodies (``batching``), wrapped as the API
    wants them;
-3. batches are sent concurrently (``sender``) through the API's adapter (``apis.v1``,
-   ``apis.v2``), skipping those an earlier try of the task run had acknowledged (``checkpoint``);
-4. each reply is read: records the server refused (v2 reports them row by row; v1 applies a batch
+3. batches an earlier try of the task run sent and Peak acknowledged are skipped (``checkpoint``:
+   the same position, the same fingerprint); a batch built differently is the input changing
+   between tries (``on_changed_input``: ``warn`` sends it under its own batch id, ``fail`` stops
+   before anything is sent);
+4. the other batches are sent concurrently (``sender``) through the API's adapter (``apis.v1``,
+   ``apis.v2``), and each acknowledgement is in the checkpoint before its request counts as done;
+5. each reply is read: records the server refused (v2 reports them row by row; v1 applies a batch
    whole) are counted by code, noted in the checkpoint (so a retried task that skips their
    request still reports them) and, with ``dead_letter``, written to the dead-letter file.
+
+``batch_id_column`` stamps each record with its batch's id (``Batch.batch_id``: the run, the
+batch's position and its fingerprint), so a batch sent twice shows as one id holding the same
+records twice, and an id never holds two different sets of records. The stamp is the pipeline's:
+a dead letter holds the record as it was given, never the stamp.
 
 ``on_invalid``:
 
@@ -30,8 +39,8 @@ server's own verdict is the preview. Nothing is written to Peak and nothing is c
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import secrets
 import threading
 import time
 from collections import Counter
@@ -39,13 +48,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from typing import Any, Protocol
 
-from airflow_provider_peak.errors import PeakAcknowledgementError, PeakConfigError
+from airflow_provider_peak.errors import PeakAcknowledgementError, PeakChangedInputError, PeakConfigError
 from airflow_provider_peak.ingest.apis.v1 import BatchSink, V1Api
 from airflow_provider_peak.ingest.batching import Batch, EncodeAndPack
-from airflow_provider_peak.ingest.checkpoint import Checkpoint
+from airflow_provider_peak.ingest.checkpoint import Checkpoint, fingerprint
 from airflow_provider_peak.ingest.dead_letters import DeadLetterWriter, LetterShape, open_text
-from airflow_provider_peak.ingest.options import ON_INVALID, IngestOptions
-from airflow_provider_peak.ingest.outcomes import IngestOutcome, LoadTotals, failure_note, read_failure_notes
+from airflow_provider_peak.ingest.options import ON_CHANGED_INPUT, ON_INVALID, IngestOptions
+from airflow_provider_peak.ingest.outcomes import IngestOutcome, LoadTotals
 from airflow_provider_peak.ingest.schema import TableSchema
 from airflow_provider_peak.ingest.sender import BatchSender
 from airflow_provider_peak.ingest.sources import shown_path
@@ -55,6 +64,7 @@ from airflow_provider_peak.ingest.validation import RecordEncoder
 
 __all__ = [
     "ERROR_LIMIT",
+    "ON_CHANGED_INPUT",
     "ON_INVALID",
     "BatchSink",
     "IngestApi",
@@ -114,28 +124,128 @@ class IngestApi(Protocol):
     def counters(self) -> Mapping[str, int]:
         """Requests, retries and 429 replies so far (the transport's counts)."""
 
+    def cancel(self) -> None:
+        """Abandon the requests in flight and start no other (the task is ending)."""
+
 
 class _BatchIds:
-    """Stamps every record with its batch's ``batch_id`` (the same on every try of the run).
+    """Stamps every record with its batch's ``batch_id`` (the same for the same records on every try
+    of the run, another for other records).
 
-    Records are encoded with a random placeholder of the id's exact length, so packing sees each
-    record's final size; the placeholder is replaced in the packed body.
+    Records are encoded with a placeholder of the id's exact length, so packing sees each record's
+    final size. The placeholder depends on the run alone, so a batch's body with placeholders is the
+    same on every try: its fingerprint (part of the id, and what the checkpoint keeps) is taken
+    there, then the placeholder is replaced by the id.
     """
 
     ID_LENGTH = len(Batch(0, b"", 0, 0, run_key="").batch_id)
 
-    def __init__(self, column: str) -> None:
+    def __init__(self, column: str, run_key: str) -> None:
         self.column = column
-        self.placeholder = secrets.token_hex(self.ID_LENGTH)[: self.ID_LENGTH]
+        seed = hashlib.sha256(b"peak batch id placeholder\0" + run_key.encode("utf-8", "surrogatepass"))
+        self.placeholder = seed.hexdigest()[: self.ID_LENGTH]
+        self._encoded = self.placeholder.encode()
 
     def stamp(self, record: Any) -> Any:
         if isinstance(record, dict) and self.column not in record:
             return {**record, self.column: self.placeholder}
         return record
 
+    def original(self, record: Any, stamped: str | None = None) -> Any:
+        """``record`` as it was given: without the id the pipeline stamped on it (the placeholder,
+        or ``stamped``, the id of its batch)."""
+        if isinstance(record, dict) and record.get(self.column) in (self.placeholder, stamped):
+            return {k: v for k, v in record.items() if k != self.column}
+        return record
+
     def apply(self, batch: Batch) -> Batch:
-        batch.body = batch.body.replace(self.placeholder.encode(), batch.batch_id.encode())
+        batch.content = fingerprint(batch.body)
+        batch.body = batch.body.replace(self._encoded, batch.batch_id.encode())
         return batch
+
+
+class _Resume:
+    """What earlier tries of the task run sent: batches Peak acknowledged are skipped (counted, and
+    their failed records kept), batches built differently are reported once (``on_changed_input``).
+
+    :param hold: with ``fail``, hold every batch up to the last acknowledged position (in
+        ``spool``) until all of them were compared, so that nothing is sent when one differs.
+    """
+
+    def __init__(
+        self, checkpoint: Checkpoint, options: IngestOptions, api: IngestApi, logger: logging.Logger
+    ):
+        self.checkpoint = checkpoint
+        self.fail = options.on_changed_input == "fail"
+        self.api = api
+        self.log = logger
+        self.batches = 0
+        self.records = 0
+        self.failed = 0
+        self.failed_by_code: Counter[str] = Counter()
+        self.changed = 0
+        self.last = checkpoint.last_index
+
+    def __call__(self, batches: Iterable[Batch]) -> Iterator[Batch]:
+        seen = -1
+        for batch in batches:
+            seen = batch.index
+            ack = self.checkpoint.acked(batch.index)
+            if ack is None:
+                yield batch
+                continue
+            if ack.fingerprint == batch.fingerprint:
+                self.batches += 1
+                self.records += batch.count
+                self.failed += ack.failed
+                self.failed_by_code.update(ack.by_code)
+                continue
+            self.changed += 1
+            if self.changed == 1:
+                self._report(
+                    batch.index,
+                    f"{self._name(batch)} holds other records than the batch an earlier try sent at "
+                    f"that position and Peak acknowledged (fingerprint {batch.fingerprint}, "
+                    f"not {ack.fingerprint})",
+                )
+            yield batch
+        if seen < self.last:
+            self._report(
+                seen + 1,
+                f"this try built {seen + 1:,} batches; an earlier try had sent batch {self.last:,} and "
+                "Peak acknowledged it",
+            )
+
+    def _name(self, batch: Batch) -> str:
+        shown = self.api.batch_name(batch)
+        first = f"records {batch.indices[0]:,}-{batch.indices[-1]:,}" if batch.indices else "no records"
+        name = f"batch {shown}" if shown == str(batch.index) else f"batch {batch.index} (id {shown})"
+        return f"{name}, {first} of this try's input,"
+
+    def _report(self, index: int, detail: str) -> None:
+        if self.fail:
+            raise PeakChangedInputError(self.api.table_name, index, detail)
+        self.log.warning(
+            "The input of %s changed between tries of this task run: %s. The batches that differ are "
+            "sent under their own batch ids; what the earlier try sent stays in Peak, so records may "
+            "be there twice (on_changed_input='fail' stops such a retry before it sends anything)",
+            self.api.target,
+            detail,
+        )
+
+    def held(self, batches: Iterable[Batch], spool: Spool, run_key: str) -> Iterator[Batch]:
+        """``batches``, the first ones (up to the last acknowledged position) only once every one
+        of them was compared (read back from ``spool``)."""
+        source = iter(batches)
+        after: list[Batch] = []
+        for batch in source:
+            if batch.index > self.last:
+                after.append(batch)
+                break
+            spool.write([batch])
+        yield from spool.read(run_key)
+        yield from after
+        yield from source
 
 
 def load(
@@ -166,18 +276,24 @@ def load(
     before = dict(api.counters())
     totals = LoadTotals(dry_run=options.dry_run)
     lock = threading.Lock()
-    notes = read_failure_notes(checkpoint.load()) if checkpoint is not None and api.refuses_records else {}
-    resumed_failed: Counter[str] = Counter()
-    resumed_count = 0
-    stamp = _BatchIds(options.batch_id_column) if options.batch_id_column else None
+    stamp = _BatchIds(options.batch_id_column, run_key) if options.batch_id_column else None
+    resume = _Resume(checkpoint, options, api, logger) if checkpoint is not None and len(checkpoint) else None
     # The path as shown (credentials of an object-storage URL masked), in the summary and the log.
     shown = shown_path(options.dead_letter_path) if options.dead_letter_path else None
     summary.dead_letter_path = shown
     with ExitStack() as stack:
         letters = None
+        rejected = None
         if options.on_invalid == "dead_letter":
             stream = stack.enter_context(open_text(options.dead_letter_path or ""))
             letters = DeadLetterWriter(stream, api.letters)
+            rejected = letters.invalid
+            if stamp is not None:
+                writer = letters
+
+                def rejected(index: int, record: Any, errors: Any) -> None:
+                    writer.invalid(index, stamp.original(record), errors)
+
         if stamp is not None:
             records = map(stamp.stamp, records)
         encoded = EncodeAndPack(
@@ -188,16 +304,19 @@ def load(
             on_invalid="fail" if options.on_invalid == "fail" else "skip",
             error_limit=ERROR_LIMIT,
             run_key=run_key,
-            on_rejected=letters.invalid if letters is not None else None,
+            on_rejected=rejected,
             window=options.pack_window,
             lenient=api.lenient if options.dry_run else None,
         )
 
         def finished(source: Iterable[Batch]) -> Iterator[Batch]:
             for batch in source:
-                yield api.wrap(stamp.apply(batch) if stamp is not None else batch)
+                wrapped = api.wrap(batch)
+                yield stamp.apply(wrapped) if stamp is not None else wrapped
 
         batches: Iterable[Batch] = finished(encoded)
+        if resume is not None:
+            batches = resume(batches)
         if options.on_invalid == "fail":
             # Validate everything before the first request: spool the batches, send after.
             spool = stack.enter_context(Spool())
@@ -206,49 +325,52 @@ def load(
                 "Validated %s %s into %s requests; sending", f"{encoded.records:,}", api.records, f"{total:,}"
             )
             batches = spool.read(run_key)
-
-        def resumed(source: Iterable[Batch]) -> Iterator[Batch]:
-            nonlocal resumed_count
-            for batch in source:
-                if notes and checkpoint is not None:
-                    key = batch.key
-                    if key in checkpoint and key in notes:
-                        count, by_code = notes[key]
-                        resumed_count += count
-                        resumed_failed.update(by_code)
-                yield batch
+        elif resume is not None and resume.fail:
+            # Compare every batch an earlier try sent before sending any.
+            batches = resume.held(batches, stack.enter_context(Spool()), run_key)
 
         def send_one(batch: Batch) -> Any:
             outcome = api.send(batch)
+            if checkpoint is not None:
+                # Stored before the request counts as done: a kill now leaves it known, not in doubt.
+                checkpoint.ack(
+                    batch.index, batch.fingerprint, failed=len(outcome.failed), by_code=outcome.by_code
+                )
             with lock:
                 totals.add(outcome)
-            if outcome.failed:
-                if checkpoint is not None:
-                    checkpoint.ack(failure_note(batch.key, outcome))
-                if letters is not None:
-                    letters.failed(batch.index, outcome, api.records_sent(batch.body))
+            if outcome.failed and letters is not None:
+                sent = api.records_sent(batch.body)
+                if sent is not None and stamp is not None:
+                    sent = [stamp.original(record, batch.batch_id) for record in sent]
+                letters.failed(batch.index, outcome, sent)
             return outcome.acknowledged
 
         sender: BatchSender[Batch] = BatchSender(
             send_one,
             max_concurrency=options.max_concurrency,
-            checkpoint=checkpoint,
+            cancel=api.cancel,
             progress_interval=options.progress_interval,
             rate_limited=(lambda: api.counters().get("rate_limited", 0)) if api.adapts_concurrency else None,
             logger=logger,
             name=api.batch_name,
         )
         try:
-            stats = sender.send(resumed(batches))
+            stats = sender.send(batches)
         finally:
             after = api.counters()
             summary.retries = after.get("retries", 0) - before.get("retries", 0)
             summary.rate_limited = after.get("rate_limited", 0) - before.get("rate_limited", 0)
+            if checkpoint is not None:
+                summary.checkpoint_writes = checkpoint.writes
+                summary.checkpoint_seconds = checkpoint.write_seconds
+    resumed_count = resume.failed if resume is not None else 0
+    resumed_failed: Counter[str] = resume.failed_by_code if resume is not None else Counter()
     summary.records_sent = stats.records
     summary.requests = stats.requests
     summary.bytes_sent = stats.bytes
-    summary.records_resumed = stats.records_skipped
-    summary.batches_resumed = stats.batches_skipped
+    summary.records_resumed = resume.records if resume is not None else 0
+    summary.batches_resumed = resume.batches if resume is not None else 0
+    summary.batches_changed = resume.changed if resume is not None else 0
     summary.max_in_flight = stats.max_in_flight
     summary.min_concurrency = stats.min_concurrency
     summary.unacknowledged_batches = len(stats.mismatched)

@@ -2,7 +2,14 @@
 
 Batches are pulled from an iterator only as fast as they are sent, so memory stays bounded
 whatever the input size. The first failure stops new sends; requests already in flight finish
-and their acknowledgements are kept in the checkpoint.
+(``send_one`` records their acknowledgements). A request is in flight until ``send_one`` returns,
+so a caller that stores each acknowledgement inside ``send_one`` bounds what a killed process
+leaves in doubt to ``max_concurrency`` requests.
+
+A deadline or a kill of the task (an exception that is not an ``Exception``: Airflow's
+``AirflowTaskTimeout`` and ``AirflowTaskTerminated``, ``KeyboardInterrupt``, ``SystemExit``) calls
+``cancel`` first: the transport abandons the requests in flight and starts no other, so the task
+ends at once instead of when they would have finished their retries.
 
 Concurrency adapts to the server (additive increase, multiplicative decrease): when Peak answers
 429 (other clients share the tenant's 30 requests), the limit halves; each window of successful
@@ -24,7 +31,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from airflow_provider_peak.ingest.checkpoint import Checkpoint, batch_key
 from airflow_provider_peak.transport.retry import RATE_LIMIT_DECREASE
 
 log = logging.getLogger(__name__)
@@ -55,8 +61,6 @@ class SendStats:
     records: int = 0
     requests: int = 0
     bytes: int = 0
-    batches_skipped: int = 0
-    records_skipped: int = 0
     max_in_flight: int = 0
     min_concurrency: int = 0
     concurrency_decreases: int = 0
@@ -74,12 +78,13 @@ class SendStats:
 
 
 class BatchSender(Generic[B]):
-    """Concurrent, checkpointed sending of batches through ``send_one(batch) -> acknowledged count``.
+    """Concurrent sending of batches through ``send_one(batch) -> acknowledged count``.
 
     :param send_one: sends one batch and returns the count the server acknowledged (``NO_COUNT``
-        when the reply has none); retries are its job.
+        when the reply has none); retries, and recording the acknowledgement, are its job.
     :param max_concurrency: requests in flight at most (the caller decides the ceiling).
-    :param checkpoint: acknowledged batches are skipped and new acknowledgements recorded.
+    :param cancel: abandons the requests in flight and refuses new ones (the transport's); called
+        when the task is ending (see the module docstring).
     :param progress_interval: seconds between progress log lines.
     :param rate_limited: returns how many 429 replies were seen so far (drives the adaptive limit).
     :param name: how an unacknowledged batch is named in the error (default: its ``batch_id``, else
@@ -91,7 +96,7 @@ class BatchSender(Generic[B]):
         send_one: Callable[[B], Any],
         *,
         max_concurrency: int = 8,
-        checkpoint: Checkpoint | None = None,
+        cancel: Callable[[], None] | None = None,
         progress_interval: float = 10.0,
         rate_limited: Callable[[], int] | None = None,
         logger: logging.Logger | None = None,
@@ -101,11 +106,13 @@ class BatchSender(Generic[B]):
             raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
         self.send_one = send_one
         self.max_concurrency = max_concurrency
-        self.checkpoint = checkpoint
+        self.cancel = cancel
         self.progress_interval = progress_interval
         self.log = logger or log
         self.stats = SendStats(min_concurrency=max_concurrency)
         self._in_flight = 0
+        # Set by the request that fails, before its future is done: the loop starts nothing more.
+        self._failed = threading.Event()
         self._rate_limited = rate_limited or (lambda: 0)
         self.limit = max_concurrency
         self._seen_429 = 0
@@ -128,19 +135,20 @@ class BatchSender(Generic[B]):
             self._successes = 0
             self.limit += 1
 
-    def _run(self, batch: B, key: str) -> None:
+    def _run(self, batch: B) -> None:
         stats = self.stats
         with stats._lock:
             self._in_flight += 1
             stats.max_in_flight = max(stats.max_in_flight, self._in_flight)
         try:
             acknowledged = self.send_one(batch)
+        except BaseException:
+            self._failed.set()
+            self.log.debug("The request of batch %s failed: no new request starts", self._name(batch))
+            raise
         finally:
             with stats._lock:
                 self._in_flight -= 1
-        # Applied as far as the server said: recorded, so that no retry sends it again.
-        if self.checkpoint is not None:
-            self.checkpoint.ack(key)
         with stats._lock:
             stats.records += batch.count
             stats.requests += 1
@@ -166,11 +174,6 @@ class BatchSender(Generic[B]):
         with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="peak-send") as pool:
             try:
                 for batch in batches:
-                    key = batch_key(batch.index, batch.body)
-                    if self.checkpoint is not None and key in self.checkpoint:
-                        self.stats.batches_skipped += 1
-                        self.stats.records_skipped += batch.count
-                        continue
                     # Requests that already ended, then (when the pool is full) the next to end: a
                     # failure stops new sends at once, not only when the pool next fills.
                     done = {future for future in pending if future.done()}
@@ -183,14 +186,22 @@ class BatchSender(Generic[B]):
                         if error is not None or len(pending) < self.limit:
                             break
                         done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    if error is not None:
-                        break
-                    pending.add(pool.submit(self._run, batch, key))
+                    if error is not None or self._failed.is_set():
+                        break  # a failed request's error is raised below, once it is done
+                    pending.add(pool.submit(self._run, batch))
                     if time.monotonic() >= next_report:
                         self._report(started)
                         next_report = time.monotonic() + self.progress_interval
+            except Exception:
+                raise
+            except BaseException:
+                # The task is ending (a deadline, a kill): abandon what is in flight, start nothing.
+                if self.cancel is not None:
+                    self.cancel()
+                raise
             finally:
-                # Let requests already in flight finish, so their acknowledgements are recorded.
+                # Let requests already in flight finish, so their acknowledgements are recorded
+                # (once cancelled, they end at once).
                 done, _ = wait(pending)
                 error = error or _first_error(done)
         self.stats.seconds = time.monotonic() - started

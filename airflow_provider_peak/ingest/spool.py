@@ -1,8 +1,9 @@
 """The spool of a validate-first load: its packed batches on a temporary file until the whole
 input has validated, then read back, in order, to be sent.
 
-A batch is written as a header (body length, record count, first record index, number of record
-indices), its records' input indices (64-bit) and its body, exactly as it will be sent.
+A batch is written as a header (its number in the load, body length, record count, first record
+index, number of record indices, fingerprint), its records' input indices (64-bit) and its body,
+exactly as it will be sent.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from airflow_provider_peak.utils.workdir import spool_file
 
 __all__ = ["Spool"]
 
-_HEAD = struct.Struct("<QIQI")  # body length, record count, first record index, indices
+#: Batch number, body length, record count, first record index, record indices, fingerprint.
+_HEAD = struct.Struct("<QQIQI16s")
 _INDEX = array("q").itemsize
 
 
@@ -41,18 +43,21 @@ class Spool:
         """Write every batch; the number written."""
         file = self._file
         for batch in batches:
-            file.write(_HEAD.pack(len(batch.body), batch.count, batch.first_record, len(batch.indices)))
+            head = (batch.index, len(batch.body), batch.count, batch.first_record, len(batch.indices))
+            file.write(_HEAD.pack(*head, batch.fingerprint.encode("ascii")))
             file.write(array("q", batch.indices).tobytes())
             file.write(batch.body)
             self.count += 1
         return self.count
 
     def read(self, run_key: str | None = None) -> Iterator[Batch]:
-        """The batches written, in order (``run_key`` as they had it)."""
+        """The batches written, in order, with their numbers and fingerprints (``run_key`` as they
+        had it)."""
         file = self._file
         file.seek(0)
-        for index in range(self.count):
-            size, count, first, length = _HEAD.unpack(file.read(_HEAD.size))
+        for _ in range(self.count):
+            index, size, count, first, length, content = _HEAD.unpack(file.read(_HEAD.size))
             indices = array("q")
             indices.frombytes(file.read(length * _INDEX))
-            yield Batch(index, file.read(size), count, first, run_key, tuple(indices))
+            body = file.read(size)
+            yield Batch(index, body, count, first, run_key, tuple(indices), content.decode("ascii"))

@@ -35,7 +35,10 @@ class LoadSummary:
     record (v2; in a dry run: what it *would* do); ``records_invalid`` are records the client's
     checks kept back. Batches acknowledged by an earlier try are not sent again: their records are
     ``records_resumed`` (and their failed records, from the checkpoint's notes, are in
-    ``records_failed`` and the codes).
+    ``records_failed`` and the codes); batches built differently from what an earlier try sent are
+    ``batches_changed``. ``checkpoint_writes`` and ``checkpoint_seconds`` are the writes of the
+    task run's checkpoint (one per acknowledgement at most; concurrent ones share a write) and the
+    time they took.
     """
 
     table: str
@@ -52,6 +55,9 @@ class LoadSummary:
     bytes_sent: int = 0
     records_resumed: int = 0
     batches_resumed: int = 0
+    batches_changed: int = 0
+    checkpoint_writes: int = 0
+    checkpoint_seconds: float = 0.0
     retries: int = 0
     rate_limited: int = 0
     max_in_flight: int = 0
@@ -81,6 +87,9 @@ class LoadSummary:
             "bytes_sent",
             "records_resumed",
             "batches_resumed",
+            "batches_changed",
+            "checkpoint_writes",
+            "checkpoint_seconds",
             "retries",
             "rate_limited",
             "max_in_flight",
@@ -98,7 +107,7 @@ class LoadSummary:
         out: dict[str, Any] = {}
         for name, attribute in self.NAMES:
             value = getattr(self, attribute)
-            if attribute == "seconds":
+            if attribute in ("seconds", "checkpoint_seconds"):
                 value = round(value, 3)
             elif attribute == "requests_per_second" and value is not None:
                 value = round(value, 2)
@@ -134,6 +143,9 @@ class IngestSummary(LoadSummary):
         ("invalid", "records_invalid"),
         ("records_resumed", "records_resumed"),
         ("batches_resumed", "batches_resumed"),
+        ("batches_changed", "batches_changed"),
+        ("checkpoint_writes", "checkpoint_writes"),
+        ("checkpoint_seconds", "checkpoint_seconds"),
         ("retries", "retries"),
         ("rate_limited", "rate_limited"),
         ("max_in_flight", "max_in_flight"),
@@ -155,7 +167,8 @@ class V2LoadSummary(LoadSummary):
     ``rows_accepted`` / ``rows_failed`` are the server's verdicts (in a dry run: what it *would*
     do); ``rows_invalid`` are rows the client's schema check kept back (or JSON cannot carry).
     Requests acknowledged by an earlier try are not sent again: their rows are ``rows_resumed``,
-    and their failed rows (from the checkpoint's notes) are in ``rows_failed`` and the codes.
+    and their failed rows (from the checkpoint's notes) are in ``rows_failed`` and the codes;
+    requests built differently from what an earlier try sent are ``requests_changed``.
     """
 
     NAMES: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -173,6 +186,9 @@ class V2LoadSummary(LoadSummary):
         ("bytes_sent", "bytes_sent"),
         ("requests_resumed", "batches_resumed"),
         ("rows_resumed", "records_resumed"),
+        ("requests_changed", "batches_changed"),
+        ("checkpoint_writes", "checkpoint_writes"),
+        ("checkpoint_seconds", "checkpoint_seconds"),
         ("retries", "retries"),
         ("rate_limited", "rate_limited"),
         ("max_in_flight", "max_in_flight"),

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from airflow_provider_peak.assets.peak import add_table_alias, emit_table_event
 from airflow_provider_peak.feed.user_code import select_kwargs
+from airflow_provider_peak.hooks._checkpoint import warn_checkpoint_dir
 from airflow_provider_peak.hooks.peak import PeakHook
 from airflow_provider_peak.ingest.limits import DEFAULT_MAX_CONCURRENCY
 from airflow_provider_peak.ingest.pipeline import IngestOptions
@@ -61,9 +62,12 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
     Every batch holds at most ``max_records`` records and ``max_bytes`` bytes, and at most
     ``max_concurrency`` requests are in flight; the ``peak`` connection's limits are the ceiling.
     With ``on_invalid="fail"`` the whole input is validated first and nothing is sent if any
-    record is invalid (the error lists the first 20, naming record, column and reason). Batches
-    acknowledged by Peak are checkpointed, so a retry of the task resumes after them for the same
-    input. Returns a summary dict (XCom).
+    record is invalid (the error lists the first 20, naming record, column and reason). Each batch
+    Peak acknowledges is recorded for the task run in Airflow before its request counts as done, so
+    a retry on any worker resumes after it: after a killed try, at most the ``max_concurrency``
+    batches in flight may be in Peak twice, each whole (see ``docs/reliability.md``). A deadline
+    (``execution_timeout``) or a kill abandons the requests in flight and starts no other. Returns a
+    summary dict (XCom).
 
     :param table_name: the Peak table (templated).
     :param records: a list of dicts, an iterable or generator, a callable returning one (called with
@@ -84,8 +88,11 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
     :param dead_letter_path: local path or object-storage URL (templated).
     :param create_table_columns: create the table with these columns if it does not exist (templated).
     :param batch_id_column: a string column stamped with a deterministic batch id, so a batch
-        replayed after a lost reply can be found and removed downstream.
-    :param checkpoint_dir: where acknowledged batches are logged locally (default: the temp dir).
+        sent twice (in flight when a try died, or its reply lost) can be found and removed downstream.
+    :param on_changed_input: what a retry does when it builds other batches than an earlier try of
+        the task run sent (the input changed: a generator in another order, a source that moved):
+        ``warn`` (send the batches that differ, under their own batch ids) or ``fail`` (send nothing).
+    :param checkpoint_dir: no longer used: the task run's checkpoint is kept in Airflow.
     :param emit_asset: emit an event for the table's asset (``peak://<host>/<table>``) through the
         alias ``peak_table_alias(table_name, peak_conn_id)``, which the task adds to its outlets
         (not for a templated ``table_name``).
@@ -127,11 +134,13 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         dead_letter_path: str | None = None,
         create_table_columns: Sequence[Mapping[str, Any] | Column] | None = None,
         batch_id_column: str | None = None,
+        on_changed_input: Literal["warn", "fail"] = "warn",
         checkpoint_dir: str | None = None,
         progress_interval: float = 10.0,
         emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
+        warn_checkpoint_dir(checkpoint_dir)
         if emit_asset:
             kwargs["outlets"] = add_table_alias(kwargs.get("outlets"), table_name, peak_conn_id)
         # Checked before the pool slots are claimed from it.
@@ -142,6 +151,7 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
             on_invalid=on_invalid,
             dead_letter_path=dead_letter_path,
             batch_id_column=batch_id_column,
+            on_changed_input=on_changed_input,
             progress_interval=progress_interval,
         )
         claim_pool_slots(kwargs, max_concurrency)
@@ -161,6 +171,7 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         self.checkpoint_dir = checkpoint_dir
         self.emit_asset = emit_asset
         self._loaded: dict[str, Any] | None = None
+        self._hook: PeakHook | None = None
         if self.doc_md is None:
             self.doc_md = task_doc(
                 f"Validates records against the schema of the Peak table {named(table_name)}, then sends "
@@ -215,7 +226,7 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         records = self.records
         if isinstance(records, CallableRecords):  # Airflow 2.11 leaves it to the task
             records = records.resolve(context)
-        hook = PeakHook(self.peak_conn_id)
+        hook = self._hook = PeakHook(self.peak_conn_id)
         schema = (
             hook.ensure_table(self.table_name, self.create_table_columns, "ignore")[0]
             if self.create_table_columns
@@ -236,7 +247,6 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
             source,
             replace(self.options, dead_letter_path=self.dead_letter_path),
             context=context,
-            checkpoint_dir=self.checkpoint_dir,
             logger=task_logger(self),
         )
         self.log.info("Ingested into Peak table %s:\n%s", schema.name, summary.as_table())
@@ -244,11 +254,17 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         base_url = hook.settings.base_url
         self._loaded = {"base_url": base_url, "schema": schema, "summary": result, "records": records}
         if self.emit_asset and summary.records_sent:  # an event says the table got new rows
-            extra: dict[str, Any] = {
-                k: result[k] for k in ("records_sent", "requests", "invalid") if k in result
-            }
+            # The figures of the Peak page's load rows (see ui/peak_page.py).
+            figures = ("records_sent", "requests", "invalid", "unacknowledged_batches", "seconds")
+            extra: dict[str, Any] = {k: result[k] for k in figures if k in result}
             emit_table_event(context, self.outlets, self.peak_conn_id, base_url, schema.name, extra)
         return result
+
+    def on_kill(self) -> None:
+        """The task is ending (killed, or past its ``execution_timeout``): the requests in flight
+        are abandoned and no other starts."""
+        if self._hook is not None:
+            self._hook.cancel()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the records' source (a query's tables, or a file) and the Peak table, with

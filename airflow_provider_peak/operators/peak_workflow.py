@@ -34,7 +34,7 @@ from airflow_provider_peak.version_compat import (
     Context,
     ResumableJobMixin,
     conf,
-    task_state_store,
+    task_run_store,
 )
 
 ON_CONFLICT = ("fail", "wait", "skip")
@@ -142,7 +142,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
     def execute(self, context: Context) -> Any:
         execute_body(self.workflow_params, self.step_params, self.steps)  # refuse bad input before any call
         self._end = _end_time(context, self.execution_timeout, self.timeout)
-        store = task_state_store(context) if getattr(self, "durable", True) else None
+        store = task_run_store(context) if getattr(self, "durable", True) else None
         try:
             result = self.execute_resumable(context)
         except AirflowTaskTimeout:
@@ -168,7 +168,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         """Start the run, never twice: the request is kept with the task run before it is sent, so
         a try that finds one without its run id (an earlier try died between the two) adopts the
         run that request started, if Peak lists one."""
-        store = task_state_store(context) if getattr(self, "durable", True) else None
+        store = task_run_store(context) if getattr(self, "durable", True) else None
         pending = store.get(REQUEST_KEY) if store is not None else None
         if isinstance(pending, Mapping) and not pending.get("execution_id"):
             found = self.hook.adopt(RunRequest.from_json(pending), delays=(0.0,))
@@ -299,7 +299,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         execution_id = str(event.get("execution_id") or "")
         self._execution_id = execution_id or None
         status = event.get("status")
-        store = task_state_store(context) if getattr(self, "durable", True) else None
+        store = task_run_store(context) if getattr(self, "durable", True) else None
         if status in ("success", "failed"):
             self._finish(self.hook.get_execution(self._workflow, execution_id))
             if store is not None:

@@ -19,6 +19,7 @@ from airflow_provider_peak.sensors.peaka import DEFER_GRACE as _DEFER_GRACE
 from airflow_provider_peak.sensors.peaka import handle_event
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
 from airflow_provider_peak.ui.labels import MappedLabel
+from airflow_provider_peak.ui.links import PeakaCacheLink
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.utils.task_run import wait_deadline
 from airflow_provider_peak.version_compat import AirflowSkipException, BaseOperator, Context, conf
@@ -179,6 +180,7 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
     template_fields: Sequence[str] = ("cache_id", "project_id")
     ui_color = "#f0eaff"
     map_index_label = "{{ task.cache_id }}"
+    operator_extra_links = (PeakaCacheLink(),)
 
     def __init__(
         self,
@@ -237,6 +239,7 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = PeakaHook(self.peaka_conn_id)
+        PeakaCacheLink.persist(context, hook, self.project_id, self.cache_id)
         before, started = self._start(hook)
         if not self.wait:
             self._started = None
@@ -360,6 +363,8 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
         self, context: Context, event: dict[str, Any] | None = None, started: bool = True
     ) -> dict[str, Any]:
         event = event or {}
+        # A new operator after the deferral: its link is made again, for Airflow stores it as it ends.
+        PeakaCacheLink.persist(context, PeakaHook(self.peaka_conn_id), self.project_id, self.cache_id)
         if event.get("status") == "timeout" and "cancelled" in event:
             sent = bool(event["cancelled"].get(self.mode))
             self.log.warning(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from airflow_provider_peak.assets.peak import add_table_alias, emit_table_event
-from airflow_provider_peak.exceptions import PeakConfigError
+from airflow_provider_peak.exceptions import PeakCheckpointError, PeakConfigError
 from airflow_provider_peak.feed.destinations.base import LOAD_TYPES, Destination, RunInfo, count_details
 from airflow_provider_peak.feed.destinations.peak_table import PeakTableDestination
 from airflow_provider_peak.feed.fanout import FeedRuntime, RunResult
@@ -23,6 +23,8 @@ from airflow_provider_peak.feed.state import (
     resolve_backend,
 )
 from airflow_provider_peak.feed.stream import DEFAULT_CHUNK_SIZE, Metadata
+from airflow_provider_peak.hooks._checkpoint import task_records
+from airflow_provider_peak.ingest.checkpoint import RunRecords
 from airflow_provider_peak.ingest.limits import DOCUMENTED
 from airflow_provider_peak.ui.labels import MappedLabel
 from airflow_provider_peak.ui.links import PeakTableLink
@@ -42,7 +44,10 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
 
     Destinations stage what they receive and make it visible only when every destination has
     staged every record; the feed's state is saved only after every destination has committed. A
-    failed run leaves the state as it was, so the next run fetches again from there.
+    failed run leaves the state as it was, so the next run fetches again from there. Once every
+    destination has committed, the task run records it in Airflow (with the state to save): a retry
+    of a try that died after that point saves that state and completes without fetching or
+    delivering again. A deadline or a kill stops the destinations' requests at once.
 
     Returns a summary (records per destination, state before and after) to XCom. With
     ``preview=True`` it runs the fetch until it has ``preview_limit`` records, logs them as JSON and
@@ -167,6 +172,7 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
         self.emit_asset = emit_asset
         self._delivered: RunResult | None = None
         self._source_url: str | None = None
+        self._runtime: FeedRuntime | None = None
         self._fetch_spec().check()
         backend = resolve_backend(state_backend)
         if isinstance(backend, AssetStateStoreBackend):
@@ -250,38 +256,25 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
 
                 PeakTableLink.persist(context, PeakHook(destination.peak_conn_id), destination.table_name)
                 break
+        run_records = task_records(context)
         metadata = Metadata(state_before)
         hook, session = self._session()
         success = False
         try:
-            fetch = self._fetch_spec().build(metadata, session, context, task_logger(self), hook=hook)
-            runtime = FeedRuntime(
-                self.destinations,
-                self._run_info(run),
-                chunk_size=self.chunk_size,
-                max_chunks=self.max_queued_chunks,
-                progress_interval=self.progress_interval,
-            )
-            try:
-                result = runtime.run(fetch)
-            except BaseException:
-                if runtime.committed:
-                    self.log.error(
-                        "Feed %s failed after %s committed (the later destinations were rolled back); "
-                        "its state stays %s",
-                        self.feed_name,
-                        ", ".join(runtime.committed),
-                        _show(metadata.initial),
-                    )
-                else:
-                    self.log.error(
-                        "Feed %s failed; nothing was committed by this run and its state stays %s",
-                        self.feed_name,
-                        _show(metadata.initial),
-                    )
-                raise
-            if metadata.saved:
-                backend.save(key, envelope(key, metadata.value, run), context)
+            done = self._delivered_by_earlier_try(run_records, run)
+            if done is not None:
+                result, saved = done
+                if saved is not None:
+                    metadata.save(saved["state"])
+                    backend.save(key, saved, context)
+            else:
+                result = self._run(run_records, run, metadata, session, context, hook)
+                saved = envelope(key, metadata.value, run) if metadata.saved else None
+                # Every destination committed: recorded before the state is saved, so that a retry
+                # of a try that dies from here on completes without delivering the records again.
+                run_records.put(self._record_name(), _delivered_record(result, saved))
+                if saved is not None:
+                    backend.save(key, saved, context)
             success = True
         finally:
             session.close()
@@ -297,6 +290,71 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
         if self.emit_asset:
             self._emit_assets(context, result)
         return summary
+
+    def _record_name(self) -> str:
+        return f"feed/{self.feed_name}/delivered"
+
+    def _delivered_by_earlier_try(
+        self, records: RunRecords, run: TaskRun
+    ) -> tuple[RunResult, dict[str, Any] | None] | None:
+        """What an earlier try of this task run delivered, when it died after every destination
+        had committed (``None``: no earlier try got that far). The destinations take back what
+        they need to finish (``Destination.restore``)."""
+        stored = records.get(self._record_name())
+        if stored is None:
+            return None
+        result, saved = _read_delivered_record(stored, records.store.describe(self._record_name()))
+        info = self._run_info(run, records)
+        for destination in self.destinations:
+            destination.restore(dict(result.destinations.get(destination.name, {})), info)
+        committed = saved.get("committed_at") if saved else None
+        self.log.info(
+            "Feed %s: an earlier try of this task run delivered %s records to every destination%s; "
+            "this try saves its state and completes without fetching or delivering them again",
+            self.feed_name,
+            f"{result.records:,}",
+            f" (state committed at {committed})" if committed else "",
+        )
+        return result, saved
+
+    def _run(
+        self, records: RunRecords, run: TaskRun, metadata: Metadata, session: Any, context: Context, hook: Any
+    ) -> RunResult:
+        fetch = self._fetch_spec().build(metadata, session, context, task_logger(self), hook=hook)
+        runtime = self._runtime = FeedRuntime(
+            self.destinations,
+            self._run_info(run, records),
+            chunk_size=self.chunk_size,
+            max_chunks=self.max_queued_chunks,
+            progress_interval=self.progress_interval,
+        )
+        try:
+            return runtime.run(fetch)
+        except BaseException:
+            if runtime.committed:
+                self.log.error(
+                    "Feed %s failed after %s committed (the later destinations were rolled back); "
+                    "its state stays %s",
+                    self.feed_name,
+                    ", ".join(runtime.committed),
+                    _show(metadata.initial),
+                )
+            else:
+                self.log.error(
+                    "Feed %s failed; nothing was committed by this run and its state stays %s",
+                    self.feed_name,
+                    _show(metadata.initial),
+                )
+            raise
+        finally:
+            self._runtime = None
+
+    def on_kill(self) -> None:
+        """The task is ending (killed, or past its ``execution_timeout``): the destinations stop
+        their requests at once."""
+        runtime = self._runtime
+        if runtime is not None:
+            runtime.cancel()
 
     def _emit_assets(self, context: Context, result: RunResult) -> None:
         from airflow_provider_peak.hooks.peak import PeakHook
@@ -329,14 +387,16 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
 
         return openlineage.lineage(build)
 
-    def _run_info(self, run: TaskRun) -> RunInfo:
+    def _run_info(self, run: TaskRun, records: RunRecords) -> RunInfo:
         return RunInfo(
             feed_name=self.feed_name,
             load_type=self.load_type,
             run_key=run.key(self.feed_name),
             run_token=run.try_token,
+            earlier_tokens=run.earlier_try_tokens,
             logger=task_logger(self),
             in_task=True,
+            records=records,
         )
 
     def _summary(self, result: RunResult, metadata: Metadata, location: str) -> dict[str, Any]:
@@ -354,6 +414,45 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
             "state_location": location,
             "seconds": round(result.seconds, 3),
         }
+
+
+def _delivered_record(result: RunResult, saved: dict[str, Any] | None) -> dict[str, Any]:
+    """What a task run records once every destination committed (``_read_delivered_record``)."""
+    return {
+        "format": 1,
+        "records": result.records,
+        "seconds": round(result.seconds, 3),
+        "destinations": {
+            name: {k: v for k, v in counts.items() if _is_scalar(v)}
+            for name, counts in result.destinations.items()
+        },
+        "state": saved,
+    }
+
+
+def _read_delivered_record(stored: Any, where: str) -> tuple[RunResult, dict[str, Any] | None]:
+    """A delivered run's record, read strictly: one that is not what ``_delivered_record`` writes
+    fails the task (``PeakCheckpointError``) rather than fetch and deliver the run again."""
+    destinations = stored.get("destinations") if isinstance(stored, dict) else None
+    state = stored.get("state") if isinstance(stored, dict) else None
+    if (
+        not isinstance(stored, dict)
+        or stored.get("format") != 1
+        or not isinstance(stored.get("records"), int)
+        or not isinstance(stored.get("seconds"), (int, float))
+        or not isinstance(destinations, dict)
+        or not all(isinstance(name, str) and isinstance(c, dict) for name, c in destinations.items())
+        or not (state is None or (isinstance(state, dict) and "state" in state))
+    ):
+        raise PeakCheckpointError(
+            where,
+            "is not the record of a delivered run the provider writes",
+            "Nothing was fetched or sent. If every destination holds this run, delete the record "
+            "and save the feed's state yourself; to deliver the run again, delete the record, "
+            "then clear the task",
+        )
+    result = RunResult(records=stored["records"], destinations=destinations, seconds=float(stored["seconds"]))
+    return result, state
 
 
 def summary_table(summary: Mapping[str, Any]) -> str:

@@ -8,12 +8,14 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from airflow_provider_peak.exceptions import PeakRowsFailedError
+from airflow_provider_peak.hooks._checkpoint import warn_checkpoint_dir
 from airflow_provider_peak.hooks.peak_v2 import PeakV2Hook
 from airflow_provider_peak.ingest.sources import record_source
 from airflow_provider_peak.ingest.v2.load import DEFAULT_MAX_CONCURRENCY, V2LoadOptions
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.operators.ingest import CallableRecords, _wrap_callable
 from airflow_provider_peak.ui.labels import MappedLabel, source_label
+from airflow_provider_peak.ui.links import PeakSolutionTableLink
 from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
 from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils.checks import check_number
@@ -38,9 +40,13 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
     requests of at most ``max_rows`` rows and ``max_bytes`` bytes, and sent with every request start
     paced at the tenant's request rate (it slows down on 429). Each reply says which rows failed:
     v2 writes a request's good rows even when others fail (no all-or-nothing), and the summary
-    counts rows accepted and failed, by error code. Requests acknowledged by Peak are checkpointed
-    for the task run, so a retry never sends one again (APPEND stays free of duplicates, except for
-    a request whose reply was lost after Peak applied it). Returns the summary (XCom).
+    counts rows accepted and failed, by error code. Each request Peak acknowledges is recorded for
+    the task run in Airflow before it counts as done, so a retry on any worker never sends it
+    again: after a killed try, at most the ``max_concurrency`` requests in flight may be applied
+    twice by APPEND, each whole (a request whose reply was lost, too); v2 rows carry no batch id,
+    but ``batch_id_column`` stamps one into a string column of the table (see
+    ``docs/reliability.md``). A deadline (``execution_timeout``) or a kill abandons the requests in
+    flight and starts no other. Returns the summary (XCom).
 
     :param solution_name: the solution, e.g. ``QP_OOTB`` (templated).
     :param table_name: the table, by full name (``{prefix}PRODUCTS{suffix}``) or object name
@@ -68,7 +74,12 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
     :param max_concurrency: requests in flight at most (default 16): enough to reach the rate.
     :param requests_per_second: pace at this rate (default and ceiling: the connection's
         ``requests_per_second`` x ``requests_per_second_share``, 45).
-    :param checkpoint_dir: where acknowledged requests are logged locally (default: the temp dir).
+    :param batch_id_column: a string column of the table (optional, at least 35 characters long)
+        stamped with the id of the request that carried the row: the same id for the same rows on
+        every try, so rows APPEND stored twice can be found and removed.
+    :param on_changed_input: what a retry does when it builds other requests than an earlier try
+        of the task run sent: ``warn`` (send those, with a warning) or ``fail`` (send nothing).
+    :param checkpoint_dir: no longer used: the task run's checkpoint is kept in Airflow.
     :param progress_interval: seconds between progress lines.
 
     In the ``peak_v2_api`` pool (one slot per request per second: create it with the tenant's 50
@@ -89,6 +100,7 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
     ui_color = "#d8f0dc"
     map_index_label = "{{ task.source_label }}"
     rendered_records_field = "rows"
+    operator_extra_links = (PeakSolutionTableLink(),)
 
     def __init__(
         self,
@@ -110,10 +122,13 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
         max_bytes: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         requests_per_second: float | None = None,
+        batch_id_column: str | None = None,
+        on_changed_input: Literal["warn", "fail"] = "warn",
         checkpoint_dir: str | None = None,
         progress_interval: float = 10.0,
         **kwargs: Any,
     ) -> None:
+        warn_checkpoint_dir(checkpoint_dir)
         # Checked when the DAG is parsed, before pool slots are claimed from them.
         self.options = V2LoadOptions(
             operation=operation,
@@ -124,6 +139,8 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
             max_bytes=max_bytes,
             max_concurrency=max_concurrency,
             progress_interval=progress_interval,
+            batch_id_column=batch_id_column,
+            on_changed_input=on_changed_input,
         )
         if requests_per_second is not None:
             check_number("requests_per_second", requests_per_second, positive=True)
@@ -142,6 +159,7 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
         self.dead_letter_path = dead_letter_path
         self.requests_per_second = requests_per_second
         self.checkpoint_dir = checkpoint_dir
+        self._hook: PeakV2Hook | None = None
         if self.doc_md is None:
             verb = "Previews (dry run) loading" if dry_run else "Loads"
             self.doc_md = task_doc(
@@ -185,7 +203,7 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
         rows = self.rows
         if isinstance(rows, CallableRecords):  # Airflow 2.11 leaves it to the task
             rows = rows.resolve(context)
-        hook = PeakV2Hook(self.peak_v2_conn_id, requests_per_second=self.requests_per_second)
+        hook = self._hook = PeakV2Hook(self.peak_v2_conn_id, requests_per_second=self.requests_per_second)
         solution = hook.get_solution(self.solution_name)
         known = solution.find_table(self.table_name)
         source = record_source(
@@ -205,16 +223,22 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
                 source,
                 options,
                 context=context,
-                checkpoint_dir=self.checkpoint_dir,
                 logger=task_logger(self),
             )
         except PeakRowsFailedError as exc:
             # The server's verdict on these rows will not change, and a retry would not re-send
             # the requests it acknowledged: fail without retries.
             raise AirflowFailException(str(exc)) from exc
+        PeakSolutionTableLink.persist(context, hook, solution.name, summary.table)
         if summary.dry_run:  # nothing was loaded: the server checked the rows
             heading = "Checked against Peak solution table %s (%s, dry run: nothing written):\n%s"
         else:
             heading = "Loaded into Peak solution table %s (%s):\n%s"
         self.log.info(heading, summary.table, summary.operation, summary.as_table())
         return summary.as_dict()
+
+    def on_kill(self) -> None:
+        """The task is ending (killed, or past its ``execution_timeout``): the requests in flight
+        are abandoned and no other starts."""
+        if self._hook is not None:
+            self._hook.cancel()

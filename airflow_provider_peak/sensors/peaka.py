@@ -12,6 +12,7 @@ from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook
 from airflow_provider_peak.models.peaka_cache import MODES, check_target, evaluate
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
 from airflow_provider_peak.ui.labels import MappedLabel
+from airflow_provider_peak.ui.links import PeakaCacheLink
 from airflow_provider_peak.utils.task_run import wait_deadline
 from airflow_provider_peak.version_compat import (
     AirflowSensorTimeout,
@@ -66,6 +67,7 @@ class PeakaCacheStatusSensor(MappedLabel, BaseSensorOperator):
     template_fields: Sequence[str] = ("cache_id", "target", "project_id")
     ui_color = "#f0eaff"
     map_index_label = "{{ task.cache_id }}"
+    operator_extra_links = (PeakaCacheLink(),)
 
     def __init__(
         self,
@@ -104,6 +106,7 @@ class PeakaCacheStatusSensor(MappedLabel, BaseSensorOperator):
         return False
 
     def execute(self, context: Context) -> Any:
+        PeakaCacheLink.persist(context, PeakaHook(self.peaka_conn_id), self.project_id, self.cache_id)
         if not self.deferrable:
             self._watching = self.cancel_on_stop
             try:
@@ -154,6 +157,8 @@ class PeakaCacheStatusSensor(MappedLabel, BaseSensorOperator):
                 self.log.warning("Peaka cache %s: %s; cancelled its running %s run", self.cache_id, why, mode)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        # A new operator after the deferral: its link is made again, for Airflow stores it as it ends.
+        PeakaCacheLink.persist(context, PeakaHook(self.peaka_conn_id), self.project_id, self.cache_id)
         if (event or {}).get("status") == "timeout" and (event or {}).get("cancelled"):
             cancelled = [mode for mode, sent in event["cancelled"].items() if sent]  # type: ignore[index]
             self.log.warning(

@@ -10,6 +10,9 @@
 * **One retry policy** (``retry``), and, when a request pacer is given (Peak v2), every attempt
   starts when the pacer allows; a 429 slows the pacer, a success speeds it up.
 * Replies map to the typed errors of ``errors`` (``replies``), scrubbed of every secret.
+* **Cancellation** (``Cancellation``, for a task that is ending: its ``execution_timeout`` passed,
+  or it was killed): the connections of the exchanges in flight are shut down, and every later
+  attempt, retry, back-off or pacer wait ends at once with ``PeakCancelledError``.
 
 The sync and async paths share all of it but the I/O. No Airflow import: the hooks
 (``hooks._transport.JsonApiHook``) hold a client and add the connection.
@@ -22,6 +25,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -29,7 +33,7 @@ import requests
 import tenacity
 
 from airflow_provider_peak import __version__
-from airflow_provider_peak.errors import PeakRateLimitError
+from airflow_provider_peak.errors import PeakCancelledError, PeakRateLimitError
 from airflow_provider_peak.transport.bounded import (
     ACCEPT_ENCODING,
     DeadlineAdapter,
@@ -107,6 +111,55 @@ class Counters:
             return dict(self._values)
 
 
+class Cancellation:
+    """The end of a task, for the exchanges of one client (and the waits of its pacer): once
+    ``cancel`` is called, the exchanges in flight are abandoned (their deadlines expire at once,
+    which shuts their connections down) and none starts again. Thread-safe; ``cancel`` may come
+    from another thread (Airflow's ``on_kill``) or the thread that the deadline interrupted."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._guards: set[Any] = set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        self._event.set()
+        with self._lock:
+            guards = list(self._guards)
+        for guard in guards:
+            guard.expire()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep (a back-off, a pacer's turn) at least ``seconds``, as ``time.sleep`` does; a
+        ``cancel`` ends it at once."""
+        end = time.monotonic() + seconds
+        while not self._event.wait(max(0.0, end - time.monotonic())) and time.monotonic() < end:
+            pass  # a lock's timed wait may wake a little early: a pacer's slot must not
+
+    def refuse(self, service: str, method: str, path: str) -> None:
+        """``PeakCancelledError`` once cancelled: nothing more is sent."""
+        if self._event.is_set():
+            raise PeakCancelledError(
+                f"{service} request {method} {sanitize_url(path)} not sent: the task is ending (its "
+                "execution_timeout passed, or it was killed)"
+            )
+
+    def track(self, guard: Any) -> None:
+        """An exchange in flight under ``guard`` (a ``bounded.deadline``): expired by ``cancel``."""
+        with self._lock:
+            self._guards.add(guard)
+        if self._event.is_set():  # cancelled between the caller's check and this registration
+            guard.expire()
+
+    def untrack(self, guard: Any) -> None:
+        with self._lock:
+            self._guards.discard(guard)
+
+
 def new_session(settings: TransportSettings, pool_size: int = 10) -> requests.Session:
     """A session with the deadline adapter, the provider's User-Agent and the connection's TLS.
 
@@ -142,6 +195,8 @@ class JsonClient:
     :param pacer: paces every attempt's start (and makes a 429's retry wait for it alone).
     :param counters: where the counts go (the hook's, so they outlive a client).
     :param on_open: called when a session or async client is opened (the hook's TLS warning).
+    :param cancellation: ends the client's exchanges when the task is ending (the hook's, so that
+        its pacer shares it).
     """
 
     def __init__(
@@ -156,8 +211,10 @@ class JsonClient:
         pacer: Pacer | None = None,
         counters: Counters | None = None,
         on_open: Callable[[], None] | None = None,
+        cancellation: Cancellation | None = None,
     ) -> None:
         self.settings = settings
+        self.cancellation = cancellation or Cancellation()
         self.auth = auth
         self.default_headers = dict(default_headers or {})
         self.service = service
@@ -285,7 +342,10 @@ class JsonClient:
         url = s.url(path)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s", self.service, method, sanitize_url(url))
+        cancellation = self.cancellation
+        cancellation.refuse(self.service, method, path)
         with deadline(s.connect_timeout + s.timeout) as guard:
+            cancellation.track(guard)
             try:
                 session = self.session()
                 # Prepared here, not by Session.request: its merging of session settings, cookies and
@@ -316,10 +376,14 @@ class JsonClient:
                     except ValueError as exc:  # a refused or corrupt content coding
                         content, complete, unreadable = b"", True, str(exc)
             except requests.exceptions.RequestException as exc:
+                cancellation.refuse(self.service, method, path)
                 if guard.expired:
                     raise too_slow(self.service, method, path, guard.seconds) from exc
                 raise unreachable(self.service, method, path, exc, s.secrets) from exc
+            finally:
+                cancellation.untrack(guard)
         if guard.expired:  # the shut-down socket may read as a short, "complete" body
+            cancellation.refuse(self.service, method, path)
             raise too_slow(self.service, method, path, guard.seconds)
         return self._checked(
             method, path, status, response.reason or "", response.headers, content, complete, unreadable
@@ -333,7 +397,10 @@ class JsonClient:
         surely did not act on it, see ``retry``); the reply, or a typed error."""
         if not retry:
             return self.send_once(method, path, **options)
-        for attempt in tenacity.Retrying(**self.retry_args(idempotent=idempotent)):
+        # Back-offs end at once on ``cancel`` (a caller's own ``sleep`` wins); the error then ends it.
+        for attempt in tenacity.Retrying(
+            **{"sleep": self.cancellation.pause, **self.retry_args(idempotent=idempotent)}
+        ):
             with attempt:
                 return self.send_once(method, path, **options)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

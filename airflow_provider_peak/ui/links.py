@@ -1,37 +1,41 @@
-"""Operator extra links: a "Peak table" button on the task that opens the table it wrote, and a
-"Peak workflow run" button on the task that ran a Peak workflow.
+"""Operator extra links: buttons on a task that open what it wrote, started or awaited.
 
-The URL of the first comes from the ``peak`` connection's extra ``table_url_template``: ``{table}``
-is replaced by the table name (percent-encoded) and ``{base_url}`` by the connection's base URL.
-Without a template the task shows no link: Peak's API host has no page for a table, and the
-address of a table in Peak's web app depends on the tenant. The emulator serves such a page at
-``{base_url}/data/tables/{table}``. The second comes from ``workflow_url_template`` the same way,
-with ``{workflow_id}`` and ``{execution_id}``.
+* "Peak table" (ingest, create-table and feed tasks): the ``peak`` connection's extra
+  ``table_url_template``, with ``{base_url}`` and ``{table}``;
+* "Peak workflow run" (workflow tasks): the ``peak`` connection's extra ``workflow_url_template``,
+  with ``{base_url}``, ``{workflow_id}`` and ``{execution_id}``;
+* "Peak solution table" (v2 loads): the ``peak_v2`` connection's extra ``table_url_template``, with
+  ``{base_url}``, ``{tenant}``, ``{solution}`` and ``{table}`` (the table's full name);
+* "Peaka cache" (Peaka refresh and status tasks): the ``peaka`` connection's extra
+  ``cache_url_template``, with ``{base_url}``, ``{project_id}`` and ``{cache_id}``.
+
+Each value but ``{base_url}`` is percent-encoded. Without a template the task shows no link: the
+API hosts have no page for a table, a run or a cache, and the address of one in Peak's or Peaka's
+web app depends on the tenant. The emulator serves a table's page at
+``{base_url}/data/tables/{table}``.
 """
 
 from __future__ import annotations
 
 import logging
 import string
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.utils.redaction import without_credentials
 from airflow_provider_peak.version_compat import LINKS_RESOLVED_BY_THE_TASK, BaseOperatorLink, XCom
 
-if TYPE_CHECKING:
-    from airflow_provider_peak.hooks.peak import PeakHook
-
 log = logging.getLogger(__name__)
 
-#: The ``peak`` connection extra holding the link's URL template.
+#: The ``peak`` (and ``peak_v2``) connection extra holding the table link's URL template.
 TEMPLATE_EXTRA = "table_url_template"
 #: The ``peak`` connection extra holding the workflow run link's URL template.
 WORKFLOW_TEMPLATE_EXTRA = "workflow_url_template"
+#: The ``peaka`` connection extra holding the cache link's URL template.
+CACHE_TEMPLATE_EXTRA = "cache_url_template"
 _SHOWN = 120  # characters of a bad template quoted in an error
-_ATTRIBUTE = "_peak_table_url"  # the URL ``persist`` made, on the task's operator
-_WORKFLOW_ATTRIBUTE = "_peak_workflow_run_url"
 
 
 def table_url(template: str | None, *, base_url: str, table: str) -> str | None:
@@ -53,10 +57,12 @@ def workflow_run_url(
     return template_url(template, WORKFLOW_TEMPLATE_EXTRA, base_url=base_url, values=values)
 
 
-def template_url(template: str | None, extra: str, *, base_url: str, values: dict[str, str]) -> str | None:
-    """``template`` (the connection extra ``extra``) filled with ``{base_url}`` and ``values``
-    (percent-encoded); ``None`` without a template; ``PeakConfigError`` for another field or a URL
-    that is not http(s)."""
+def template_url(
+    template: str | None, extra: str, *, base_url: str, values: Mapping[str, str | None]
+) -> str | None:
+    """``template`` (the connection extra ``extra``) filled with ``{base_url}`` (without
+    credentials or a trailing ``/``) and ``values`` (percent-encoded; ``None`` is empty); ``None``
+    without a template; ``PeakConfigError`` for another field or a URL that is not http(s)."""
     if not template:
         return None
     shown = repr(template[:_SHOWN])
@@ -75,7 +81,7 @@ def template_url(template: str | None, extra: str, *, base_url: str, values: dic
     # The link is shown to everyone who can see the task: never the base URL's credentials.
     url = template.format(
         base_url=without_credentials(base_url).rstrip("/"),
-        **{name: quote(value, safe="") for name, value in values.items()},
+        **{name: quote(value or "", safe="") for name, value in values.items()},
     )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -83,82 +89,126 @@ def template_url(template: str | None, extra: str, *, base_url: str, values: dic
     return url
 
 
-def _link(operator: Any, attribute: str, key: str, ti_key: Any) -> str:
-    """A link's URL: in the task's own process, as it ends, what ``persist`` made (or no link:
-    reading the XCom back instead would log a "not found" error for every task without a link);
-    on Airflow 2.11's webserver, the XCom."""
-    url = getattr(operator, attribute, None)
-    if url is not None or LINKS_RESOLVED_BY_THE_TASK:
-        return url or ""
-    return XCom.get_value(key=key, ti_key=ti_key) or ""
+class PeakLink(BaseOperatorLink):
+    """A link whose URL the task makes from its connection (``store``) and keeps for the UI."""
 
-
-def _store(context: Any, key: str, attribute: str, url: str | None) -> None:
-    """Keep a link's URL for the UI: in XCom, and on the task for ``_link``."""
-    if url is not None:
-        context["ti"].xcom_push(key=key, value=url)
-        if (task := context.get("task")) is not None:
-            setattr(task, attribute, url)
-
-
-class PeakTableLink(BaseOperatorLink):
-    """Links a task to the Peak table it wrote (URL from the connection's ``table_url_template``)."""
-
-    name = "Peak table"
-    key = "peak_table_url"
+    name: ClassVar[str]
+    key: ClassVar[str]
 
     @property
     def xcom_key(self) -> str:
         return self.key
 
+    @classmethod
+    def _attribute(cls) -> str:  # the URL ``store`` made, on the task's operator
+        return f"_{cls.key}"
+
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return _link(operator, _ATTRIBUTE, self.key, ti_key)
+        url = getattr(operator, self._attribute(), None)
+        if url is not None or LINKS_RESOLVED_BY_THE_TASK:
+            # The task's own process, as it ends: what ``store`` made, or no link. Reading the
+            # XCom back instead would log a "not found" error for every task without a link.
+            return url or ""
+        return XCom.get_value(key=self.key, ti_key=ti_key) or ""  # Airflow 2.11's webserver
 
     @classmethod
-    def persist(cls, context: Any, hook: PeakHook, table: str) -> str | None:
-        """Store the table's URL for the UI; returns it, or ``None`` when the task has no link.
+    def store(cls, context: Any, make: Callable[[], str | None]) -> str | None:
+        """Keep the URL ``make()`` returns for the UI (in XCom, and on the task for ``get_link``);
+        returns it, or ``None`` when the task has no link.
 
-        A template that cannot make a URL is logged and leaves the task without a link: the link
-        is not worth failing a load for.
+        A template that cannot make a URL, or a connection that cannot be read (the task's own
+        calls report that), is logged and leaves the task without a link: the link is not worth
+        failing a task for.
         """
-        settings = hook.settings
         try:
-            url = table_url(settings.table_url_template, base_url=settings.base_url, table=table)
-        except PeakConfigError as exc:
+            url = make()
+        except Exception as exc:
             log.warning("The task has no %r link: %s", cls.name, exc)
             return None
-        _store(context, cls.key, _ATTRIBUTE, url)
+        if url is not None:
+            context["ti"].xcom_push(key=cls.key, value=url)
+            if (task := context.get("task")) is not None:
+                setattr(task, cls._attribute(), url)
         return url
 
 
-class PeakWorkflowRunLink(BaseOperatorLink):
+class PeakTableLink(PeakLink):
+    """Links a task to the Peak table it wrote (URL from the connection's ``table_url_template``)."""
+
+    name = "Peak table"
+    key = "peak_table_url"
+
+    @classmethod
+    def persist(cls, context: Any, hook: Any, table: str) -> str | None:
+        """Store the URL of ``table`` (from ``hook``'s ``peak`` connection) for the UI."""
+
+        def make() -> str | None:
+            s = hook.settings
+            return table_url(s.table_url_template, base_url=s.base_url, table=table)
+
+        return cls.store(context, make)
+
+
+class PeakWorkflowRunLink(PeakLink):
     """Links a task to the Peak workflow run it started or awaited (URL from the connection's
     ``workflow_url_template``)."""
 
     name = "Peak workflow run"
     key = "peak_workflow_run_url"
 
-    @property
-    def xcom_key(self) -> str:
-        return self.key
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return _link(operator, _WORKFLOW_ATTRIBUTE, self.key, ti_key)
-
     @classmethod
-    def persist(cls, context: Any, hook: PeakHook, workflow_id: str, execution_id: str) -> str | None:
-        """Store the run's URL for the UI; returns it, or ``None`` when the task has no link (a
-        template that cannot make a URL is logged, as for ``PeakTableLink``)."""
-        settings = hook.settings
-        try:
-            url = workflow_run_url(
-                settings.workflow_url_template,
-                base_url=settings.base_url,
+    def persist(cls, context: Any, hook: Any, workflow_id: str, execution_id: str) -> str | None:
+        """Store the run's URL for the UI (from ``hook``'s ``peak`` connection)."""
+
+        def make() -> str | None:
+            s = hook.settings
+            return workflow_run_url(
+                s.workflow_url_template,
+                base_url=s.base_url,
                 workflow_id=workflow_id,
                 execution_id=execution_id,
             )
-        except PeakConfigError as exc:
-            log.warning("The task has no %r link: %s", cls.name, exc)
-            return None
-        _store(context, cls.key, _WORKFLOW_ATTRIBUTE, url)
-        return url
+
+        return cls.store(context, make)
+
+
+class PeakSolutionTableLink(PeakLink):
+    """Links a v2 load to the solution table it wrote (URL from the ``peak_v2`` connection's
+    ``table_url_template``)."""
+
+    name = "Peak solution table"
+    key = "peak_solution_table_url"
+
+    @classmethod
+    def persist(cls, context: Any, hook: Any, solution: str, table: str) -> str | None:
+        """Store the URL of ``solution``'s ``table`` (its full name) for the UI."""
+
+        def make() -> str | None:
+            s = hook.settings
+            values = {"tenant": s.tenant, "solution": solution, "table": table}
+            return template_url(s.table_url_template, TEMPLATE_EXTRA, base_url=s.base_url, values=values)
+
+        return cls.store(context, make)
+
+
+class PeakaCacheLink(PeakLink):
+    """Links a task to the Peaka cache it refreshed or watched (URL from the ``peaka`` connection's
+    ``cache_url_template``)."""
+
+    name = "Peaka cache"
+    key = "peaka_cache_url"
+
+    @classmethod
+    def persist(cls, context: Any, hook: Any, project_id: str | None, cache_id: str) -> str | None:
+        """Store the URL of ``cache_id`` of the project (default: the connection's) for the UI."""
+
+        def make() -> str | None:
+            s = hook.settings
+            if not s.cache_url_template:
+                return None
+            values = {"project_id": hook.project(project_id), "cache_id": cache_id}
+            return template_url(
+                s.cache_url_template, CACHE_TEMPLATE_EXTRA, base_url=s.base_url, values=values
+            )
+
+        return cls.store(context, make)

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,6 +72,11 @@ class TaskRun:
         digest = hashlib.sha256(self.run_id.encode()).hexdigest()[:8]
         index = f"_m{self.map_index}" if self.map_index >= 0 else ""
         return f"{readable}_{digest}{index}_t{self.try_number}".lstrip("_")
+
+    @property
+    def earlier_try_tokens(self) -> tuple[str, ...]:
+        """The ``try_token`` of every earlier try of this task run (what they may have left)."""
+        return tuple(replace(self, try_number=number).try_token for number in range(1, self.try_number))
 
 
 def wait_deadline(context: Mapping[str, Any], execution_timeout: timedelta | None, timeout: float) -> float:

@@ -408,3 +408,36 @@ def test_a_triggered_ingest_run_shows_its_summary_records_and_a_working_table_li
     finally:
         browser.driver.close()
         browser.driver.switch_to.window(home)
+
+
+def test_the_peak_page_lists_the_load_a_run_made(browser: Browser, site: Site) -> None:
+    runs = site.api("GET", f"/dags/{DAG_ID}/dagRuns", params={"state": "success"})["dag_runs"]
+    if not runs:  # run alone: a run of the DAG first
+        site.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
+        run = site.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})
+        assert site.cluster.wait_for_run(DAG_ID, run["dag_run_id"], timeout=240) == "success"
+        runs = [run]
+    run_id = runs[-1]["dag_run_id"]
+    # The plugin is listed as Airflow lists plugins, with its page under Browse.
+    plugins = {p["name"]: p for p in site.api("GET", "/plugins")["plugins"]}
+    assert [view["href"] for view in plugins["peak"]["external_views"]] == ["/peak/"]
+
+    browser.open("/", "//*[normalize-space(text())='Dags']")
+    browser.click(browser.button("Browse"), "the Browse menu")
+    browser.click(browser.visible("//*[@role='menuitem'][normalize-space(.)='Peak']", what="Peak"), "Peak")
+    frame = browser.visible("//iframe", what="the Peak page's frame")
+    # Airflow's route of the view, followed by the framed page's own path.
+    assert "/plugin/peak" in browser.driver.current_url
+    browser.driver.switch_to.frame(frame)
+    try:
+        browser.visible("//h1[normalize-space(.)='Peak']", what="the Peak page")
+        loads = browser.driver.find_elements("xpath", "//h2[.='Recent loads']/following::table[1]/tbody/tr")
+        cells = [[td.text for td in tr.find_elements("tag name", "td")] for tr in loads]
+        assert [TABLE, DAG_ID, run_id, "ingest_orders", "success", "2,000", "0", "0"] in [
+            c[:8] for c in cells
+        ]
+        link = browser.visible(f"//a[normalize-space(.)={xpath_text(run_id)}]", what="the run's link")
+        assert link.get_attribute("target") == "_top"
+    finally:
+        browser.driver.switch_to.default_content()
+    browser.screenshot("peak-page")

@@ -48,16 +48,14 @@ class TestAcknowledgements:
         context = make_context()
         options = IngestOptions(max_records=10, max_concurrency=1)
         with pytest.raises(PeakAcknowledgementError) as caught:
-            hook.load_records("acks", ROWS, options, context=context, checkpoint_dir=str(tmp_path))
+            hook.load_records("acks", ROWS, options, context=context)
         error = caught.value
         assert [(sent, acked) for _, sent, acked in error.batches] == [(10, 0), (5, "lots")]
         assert "sent 10, acknowledged 0" in str(error) and "acknowledged lots" in str(error)
         ingests = [s for s in server.seen if s.method == "POST"]
         assert len(ingests) == 3  # every batch went out once
         # A retry of the task sends nothing again: those batches are recorded as applied.
-        summary = hook_for(set_conn, server.url).load_records(
-            "acks", ROWS, options, context=context, checkpoint_dir=str(tmp_path)
-        )
+        summary = hook_for(set_conn, server.url).load_records("acks", ROWS, options, context=context)
         assert summary.batches_resumed == 3 and summary.records_sent == 0
         assert len([s for s in server.seen if s.method == "POST"]) == 3
 

@@ -147,6 +147,7 @@ class TestDryRun:
     def test_a_dry_run_sends_everything_and_writes_nothing(self, v2, v2_conn, tmp_path):
         v2_conn()
         rows = products(40, bad={2, 30})  # the client would keep these back; the server judges them
+        context = make_context()
         summary = PeakV2Hook().load_rows(
             SOLUTION,
             PRODUCTS,
@@ -154,8 +155,7 @@ class TestDryRun:
             dry_run=True,
             on_invalid="skip",
             max_rows=10,
-            context=make_context(),
-            checkpoint_dir=str(tmp_path / "checkpoints"),
+            context=context,
         )
         assert summary.dry_run and (summary.rows_sent, summary.rows_accepted, summary.rows_failed) == (
             40,
@@ -165,7 +165,7 @@ class TestDryRun:
         assert summary.rows_invalid == 0 and summary.failed_by_code == {"DI_E_20004": 2}
         assert v2.rows(PRODUCTS) == [] and v2.failed_rows(PRODUCTS) == []
         assert v2.stats()["dry_runs"] == 4
-        assert not (tmp_path / "checkpoints").exists()  # nothing checkpointed either
+        assert context["task_state_store"].values == {}  # nothing checkpointed either
 
     def test_with_fail_a_dry_run_that_finds_failures_fails(self, v2, v2_conn):
         v2_conn()
@@ -205,7 +205,7 @@ def failing_after(rows, count):
 class TestRetries:
     def test_an_append_retry_sends_no_acknowledged_request_again(self, v2, v2_conn, tmp_path):
         v2_conn()
-        context, where = make_context(run_id="append-retry"), str(tmp_path)
+        context = make_context(run_id="append-retry")
         rows = quote_lines(1_000)
         options = V2LoadOptions(operation="append", on_invalid="skip", max_rows=50, max_concurrency=2)
         with pytest.raises(OSError, match="went away"):
@@ -215,37 +215,56 @@ class TestRetries:
                 failing_after(rows, 420),
                 options,
                 context=context,
-                checkpoint_dir=where,
             )
         first = v2.stats()["rows_accepted"]
         assert first == 400  # requests 0..7 went out; the 9th was being packed when the source broke
-        retry = PeakV2Hook().load_rows(
-            SOLUTION, QUOTE_LINES, rows, options, context=context, checkpoint_dir=where
-        )
+        retry = PeakV2Hook().load_rows(SOLUTION, QUOTE_LINES, rows, options, context=context)
         assert retry.requests_resumed * 50 == retry.rows_resumed == first
         assert retry.rows_sent == 1_000 - first
         counts = quote_counts(v2)
         assert len(counts) == 1_000 and set(counts.values()) == {1}
-        assert list(tmp_path.iterdir()) == []  # the checkpoint is removed once the load succeeded
+        # The load never removes its checkpoint: only Airflow's record of the task's success does.
+        assert context["task_state_store"].values
 
     def test_a_retry_still_reports_the_rows_an_earlier_try_had_sent(self, emu, v2, v2_conn, tmp_path):
         """``fail``: requests acknowledged by a failed try are not sent again, and their rejected
         rows (noted in the checkpoint) still fail the retry."""
         v2_conn(**TYPES_UNREAD)
-        context, where = make_context(run_id="noted-failures"), str(tmp_path)
+        context = make_context(run_id="noted-failures")
         rows = products(200, bad={5, 150})
         options = V2LoadOptions(max_rows=20, max_concurrency=1)
         emu.set_latency(0.03)
         watcher = threading.Thread(target=_fail_ingest_after, args=(emu, v2, 4), daemon=True)
         watcher.start()
         with pytest.raises(PeakServerError, match="500"):
-            PeakV2Hook().load_rows(SOLUTION, PRODUCTS, rows, options, context=context, checkpoint_dir=where)
+            PeakV2Hook().load_rows(SOLUTION, PRODUCTS, rows, options, context=context)
         watcher.join()
         emu.set_latency(0.0)
         with pytest.raises(PeakRowsFailedError) as caught:
-            PeakV2Hook().load_rows(SOLUTION, PRODUCTS, rows, options, context=context, checkpoint_dir=where)
+            PeakV2Hook().load_rows(SOLUTION, PRODUCTS, rows, options, context=context)
         assert caught.value.failed == 2 and caught.value.by_code == {"DI_E_20004": 2}
         assert len(v2.rows(PRODUCTS)) == 198 and len(v2.failed_rows(PRODUCTS)) == 2  # each sent once
+
+    def test_a_batch_id_column_marks_the_rows_of_an_append_request_sent_twice(self, emu, v2, v2_conn):
+        """v2 rows carry no batch id; a string column of the table can hold the request's id."""
+        v2_conn()
+        emu.inject("drop_after_apply", route="v2_ingest")  # the first request's reply is lost
+        PeakV2Hook().load_rows(
+            SOLUTION,
+            PRODUCTS,
+            products(100),
+            operation="append",
+            max_rows=25,
+            max_concurrency=1,
+            batch_id_column="PRODUCT_SUBCATEGORY",
+        )
+        rows = v2.rows(PRODUCTS)
+        by_marker: dict[str, list[str]] = {}
+        for row in rows:
+            by_marker.setdefault(row["PRODUCT_SUBCATEGORY"], []).append(row["PRODUCT_ID"])
+        assert len(rows) == 125 and len(by_marker) == 4
+        twice = [ids for ids in by_marker.values() if len(ids) == 50]
+        assert len(twice) == 1 and sorted(set(twice[0])) == [f"P{i:05d}" for i in range(25)]
 
     def test_the_reply_lost_window_duplicates_one_append_request_and_no_upsert(self, emu, v2, v2_conn):
         v2_conn()
@@ -345,11 +364,11 @@ class TestAcknowledgements:
         server = scripted(answer)
         extra = {**FAST_RETRIES}
         set_conn("peak_v2_default", conn_type="peak_v2", host=server.url, password=V2_TOKEN, extra=extra)
-        context, where = make_context(run_id="acks"), str(tmp_path)
+        context = make_context(run_id="acks")
         rows = [{"A": i} for i in range(30)]
         with pytest.raises(PeakAcknowledgementError, match="batch 1: sent 10, acknowledged 9"):
-            PeakV2Hook().load_rows("S", "T", rows, max_rows=10, context=context, checkpoint_dir=where)
+            PeakV2Hook().load_rows("S", "T", rows, max_rows=10, context=context)
         assert len([s for s in server.seen if s.method == "POST"]) == 3
-        retry = PeakV2Hook().load_rows("S", "T", rows, max_rows=10, context=context, checkpoint_dir=where)
+        retry = PeakV2Hook().load_rows("S", "T", rows, max_rows=10, context=context)
         assert retry.requests_resumed == 3 and retry.rows_sent == 0
         assert len([s for s in server.seen if s.method == "POST"]) == 3

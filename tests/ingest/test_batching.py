@@ -274,7 +274,16 @@ def test_batch_ids_are_deterministic() -> None:
     assert keyed == [b.batch_id for b in pack(rows(1_200), run_key="dag/run/1")]
     assert keyed != [b.batch_id for b in pack(rows(1_200), run_key="dag/run/2")]
     prefix = hashlib.sha256(b"dag/run/1").hexdigest()[:12]
-    assert keyed == [f"{prefix}-000000000", f"{prefix}-000000001", f"{prefix}-000000002"]
+    bodies = [b.body for b in pack(rows(1_200), run_key="dag/run/1")]
+    # The run, the position and what the batch holds: another set of records gets another id.
+    assert keyed == [
+        f"{prefix}-{i:09d}-{hashlib.sha256(body).hexdigest()[:12]}" for i, body in enumerate(bodies)
+    ]
+    other = (
+        Batch(0, b'[{"id":1}]', 1, 0, run_key="dag/run/1"),
+        Batch(0, b'[{"id":2}]', 1, 0, run_key="dag/run/1"),
+    )
+    assert other[0].batch_id != other[1].batch_id
     same_body = Batch(0, b"[{}]", 1, 0), Batch(1, b"[{}]", 1, 1)
     assert same_body[0].batch_id != same_body[1].batch_id  # the index is part of the id
     batch = Batch(0, b"[1]", 1, 0)

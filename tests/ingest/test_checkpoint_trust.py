@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from airflow_provider_peak.hooks.peak import PeakHook
-from airflow_provider_peak.ingest.checkpoint import Checkpoint
+from airflow_provider_peak.ingest.checkpoint import local_checkpoint
 from airflow_provider_peak.utils.task_run import TaskRun
 from tests.fixtures import ROOT, make_context, unique_table
 
@@ -34,21 +34,22 @@ def test_a_planted_checkpoint_skips_nothing(emu, peak_conn, other_user, shared_t
     for name in (reference, table):
         hook.create_table(name, columns)
     # The attacker learns the acknowledgements of this very load (the same records) from a load of
-    # their own, and plants them where the worker used to look for the checkpoint of ``table``.
-    acked = Checkpoint("reference", directory=tmp_path / "reference")
-    hook.load_records(reference, ROWS, checkpoint=acked)
-    acked.close(success=False)
-    planted_lines = acked.path.read_text()
-    assert planted_lines.strip()
+    # their own, and plants them where a worker once looked for the checkpoint of ``table`` (a
+    # checkpoint of a task run now lives in Airflow; local files are only for loads outside it).
     run_key = TaskRun.from_context(make_context()).key(table)
+    acked = local_checkpoint(run_key, directory=tmp_path / "reference")
+    hook.load_records(reference, ROWS, checkpoint=acked)
+    planted_files = {path.name: path.read_text() for path in acked.store.folder.iterdir()}
+    assert planted_files
     folder = shared_tmp / "airflow-provider-peak" / "checkpoints"
-    planted = folder / f"{hashlib.sha256(run_key.encode()).hexdigest()[:24]}.log"
+    planted = folder / hashlib.sha256(run_key.encode()).hexdigest()[:24]
 
     def plant():
-        folder.mkdir(parents=True)
-        for level in (folder.parent, folder):
+        planted.mkdir(parents=True)
+        for level in (folder.parent, folder, planted):
             level.chmod(0o777)
-        planted.write_text(planted_lines)
+        for name, text in planted_files.items():
+            (planted / name).write_text(text)
 
     other_user.run(plant)
     script = tmp_path / "worker.py"
@@ -66,4 +67,5 @@ def test_a_planted_checkpoint_skips_nothing(emu, peak_conn, other_user, shared_t
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"sent": 3, "resumed": 0}
     assert sorted(row["id"] for row in emu.rows(table)) == [1, 2, 3]
-    assert planted.read_text() == planted_lines  # and the worker wrote nothing into it
+    # And the worker wrote nothing into it.
+    assert {path.name: path.read_text() for path in planted.iterdir()} == planted_files

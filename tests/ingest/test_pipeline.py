@@ -11,6 +11,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_peak.exceptions import (
     PeakAcknowledgementError,
+    PeakChangedInputError,
     PeakConfigError,
     PeakRowsFailedError,
     RecordValidationError,
@@ -27,7 +29,7 @@ from airflow_provider_peak.exceptions import (
 from airflow_provider_peak.ingest.apis.v1 import V1Api
 from airflow_provider_peak.ingest.apis.v2 import V2Api
 from airflow_provider_peak.ingest.batching import Batch
-from airflow_provider_peak.ingest.checkpoint import Checkpoint
+from airflow_provider_peak.ingest.checkpoint import local_checkpoint
 from airflow_provider_peak.ingest.dead_letters import RECORD_LETTERS, ROW_LETTERS, DeadLetterWriter
 from airflow_provider_peak.ingest.limits import IngestLimits
 from airflow_provider_peak.ingest.options import IngestOptions, V2LoadOptions
@@ -126,20 +128,18 @@ def test_refused_records_are_counted_noted_and_written_for_any_api(tmp_path) -> 
     options = IngestOptions(
         max_records=10, max_concurrency=2, on_invalid="dead_letter", dead_letter_path=str(path)
     ).within(IngestLimits())
-    checkpoint = Checkpoint("run/one", directory=tmp_path)
+    checkpoint = local_checkpoint("run/one", directory=tmp_path)
     sink = v2_refusing(3, 47)
     summary = load(
         V2Api(sink, "S", "S_ORDERS", TABLE), RECORDS, options, V2LoadSummary(table="T"), checkpoint=checkpoint
     )
-    checkpoint.close(success=False)
     assert (summary.rows_failed, summary.failed_by_code, summary.rows_accepted) == (2, {"E1": 2}, 93)
     letters = [strict(line) for line in path.read_text().splitlines()]
     assert sorted((letter["row_index"], letter["stage"], letter["row"]["id"]) for letter in letters) == [
         (3, "server", 3),
         (47, "server", 47),
     ]
-    retry = Checkpoint("run/one", directory=tmp_path)
-    retry.load()
+    retry = local_checkpoint("run/one", directory=tmp_path)
     again = load(
         V2Api(sink, "S", "S_ORDERS", TABLE),
         RECORDS,
@@ -153,7 +153,7 @@ def test_refused_records_are_counted_noted_and_written_for_any_api(tmp_path) -> 
 def test_a_v2_dry_run_sends_what_the_schema_refuses_and_checkpoints_nothing(tmp_path) -> None:
     records = [{"id": 1}, {"id": "not a number"}, {"note": "no id"}, {"id": math.nan}]
     options = V2LoadOptions(dry_run=True, on_invalid="skip", max_concurrency=1).within(V2Wire())
-    checkpoint = Checkpoint("run/dry", directory=tmp_path)
+    checkpoint = local_checkpoint("run/dry", directory=tmp_path)
     sink = v2_refusing()
     summary = load(
         V2Api(sink, "S", "S_ORDERS", TABLE, dry_run=True),
@@ -164,7 +164,7 @@ def test_a_v2_dry_run_sends_what_the_schema_refuses_and_checkpoints_nothing(tmp_
     )
     assert summary.rows_sent == 3 and summary.rows_invalid == 1  # NaN: JSON cannot carry it
     assert json.loads(sink.bodies[0])["dryRun"] is True
-    assert not (tmp_path / "checkpoints").exists() and checkpoint.load() == set()
+    assert list(checkpoint.store.folder.iterdir()) == [] and len(checkpoint.load()) == 0
 
 
 def test_server_refusals_fail_a_load_after_sending() -> None:
@@ -180,6 +180,140 @@ def test_a_v1_reply_without_a_count_or_with_null_is_not_a_v2_count() -> None:
     assert trusted.unacknowledged_batches == 0
     with pytest.raises(PeakAcknowledgementError, match="acknowledged None"):
         load(V1Api(Sink(lambda batch: None), SCHEMA), RECORDS, options, IngestSummary(table="o"))
+
+
+# ----------------------------------------------------------------------------- retries
+def breaking_after(batches: int) -> Sink:
+    """A v1 table that applies ``batches`` requests and then fails every later one (a try that dies)."""
+
+    def answer(batch: Batch) -> Any:
+        if len(sink.bodies) > batches:
+            raise ConnectionError("the worker died")
+        return batch.count
+
+    sink = Sink(answer)
+    return sink
+
+
+def rows_by_batch_id(*sinks: Sink) -> dict[str, set[int]]:
+    """Every batch id the table received, with the record ids stored under it (over every try)."""
+    held: dict[str, list[int]] = {}
+    for sink in sinks:
+        for body in sink.bodies:
+            for row in json.loads(body):
+                held.setdefault(row["note"], []).append(row["id"])
+    return {batch: set(ids) for batch, ids in held.items()}
+
+
+STAMPED = [{"id": i} for i in range(95)]
+
+
+def one_try(sink: Sink, records: list[Any], options: IngestOptions, tmp_path: Path) -> IngestSummary:
+    """One try of the task run ``r`` (its checkpoint in ``tmp_path``) through ``sink``."""
+    return load(
+        V1Api(sink, SCHEMA),
+        records,
+        options,
+        IngestSummary(table="o"),
+        checkpoint=local_checkpoint("r", directory=tmp_path),
+    )
+
+
+def first_try(tmp_path: Path, options: IngestOptions, records: list[Any], *, breaks_after: int) -> Sink:
+    """A first try of the task run whose connection breaks after ``breaks_after`` requests."""
+    first = breaking_after(breaks_after)
+    with pytest.raises(ConnectionError):
+        one_try(first, records, options, tmp_path)
+    return first
+
+
+def retry_of(tmp_path: Path, options: IngestOptions, records: list[Any]) -> tuple[Sink, IngestSummary]:
+    """The retry of ``first_try``: the same checkpoint, every request acknowledged."""
+    retry = Sink(lambda batch: batch.count)
+    summary = one_try(retry, records, options, tmp_path)
+    return retry, summary
+
+
+@pytest.mark.parametrize("on_invalid", ["fail", "skip"])
+def test_a_retry_sends_only_what_no_earlier_try_had_acknowledged(tmp_path, on_invalid) -> None:
+    options = IngestOptions(
+        max_records=10, max_concurrency=1, on_invalid=on_invalid, batch_id_column="note"
+    ).within(IngestLimits())
+    first = first_try(tmp_path, options, STAMPED, breaks_after=4)
+    retry, summary = retry_of(tmp_path, options, STAMPED)
+    assert (summary.batches_resumed, summary.records_resumed, summary.records_sent) == (4, 40, 55)
+    assert summary.checkpoint_writes == 6 and summary.batches_changed == 0
+    held = rows_by_batch_id(first, retry)
+    # The fifth request was sent and refused: its records went out again under the same id.
+    assert sorted(len(ids) for ids in held.values()) == [5, *[10] * 9]
+    assert set().union(*held.values()) == set(range(95))
+
+
+@pytest.mark.parametrize("on_invalid", ["fail", "skip"])
+def test_a_reversed_input_on_a_retry_is_reported_and_never_reuses_a_batch_id(
+    tmp_path, on_invalid, caplog
+) -> None:
+    options = IngestOptions(
+        max_records=10, max_concurrency=1, on_invalid=on_invalid, batch_id_column="note"
+    ).within(IngestLimits())
+    first = first_try(tmp_path, options, STAMPED, breaks_after=4)
+    retry, summary = retry_of(tmp_path, options, STAMPED[::-1])
+    assert (summary.batches_resumed, summary.batches_changed, summary.records_sent) == (0, 4, 95)
+    (warning,) = [r.getMessage() for r in caplog.records if "changed between tries" in r.getMessage()]
+    assert "batch 0 (id " in warning and "records 0-9 of this try's input" in warning
+    # An id never holds two different sets of records, over both tries.
+    held = rows_by_batch_id(first, retry)
+    assert len(held) == 5 + 10 and sum(len(ids) for ids in held.values()) == 50 + 95
+
+
+@pytest.mark.parametrize("on_invalid", ["fail", "skip"])
+def test_with_on_changed_input_fail_a_changed_retry_sends_nothing(tmp_path, on_invalid) -> None:
+    options = IngestOptions(
+        max_records=10, max_concurrency=1, on_invalid=on_invalid, on_changed_input="fail"
+    ).within(IngestLimits())
+    first_try(tmp_path, options, RECORDS, breaks_after=6)
+    changed = [dict(r, note="changed") if r["id"] == 45 else r for r in RECORDS]  # in batch 4 only
+    retry = Sink(lambda batch: batch.count)
+    with pytest.raises(
+        PeakChangedInputError, match=r"batch 4 \(id \S+-000000004-\S+\), records 40-49 of this try's input,"
+    ) as caught:
+        one_try(retry, changed, options, tmp_path)
+    assert caught.value.batch == 4 and retry.bodies == []
+    # A shorter input is a changed one too: an earlier try had sent batch 5.
+    with pytest.raises(
+        PeakChangedInputError, match="this try built 3 batches; an earlier try had sent batch 5"
+    ):
+        one_try(retry, RECORDS[:30], options, tmp_path)
+    assert retry.bodies == []
+
+
+def test_dead_letters_hold_each_record_as_given_without_the_batch_id_stamp(tmp_path) -> None:
+    path = tmp_path / "dead.jsonl"
+    options = IngestOptions(
+        max_records=10,
+        max_concurrency=2,
+        on_invalid="dead_letter",
+        dead_letter_path=str(path),
+        batch_id_column="note",
+    ).within(IngestLimits())
+    records = [{"id": i} for i in range(20)] + [{"id": "x"}, {"id": math.nan}, {"id": 1, "extra": math.inf}]
+    load(V1Api(Sink(lambda batch: batch.count), SCHEMA), records, options, IngestSummary(table="o"))
+    # v2: rows the server refuses are written as given too (the request's id is not theirs).
+    v2_path = tmp_path / "dead-v2.jsonl"
+    load(
+        V2Api(v2_refusing(3, 7), "S", "S_ORDERS", TABLE),
+        [{"id": i} for i in range(20)],
+        replace(options, dead_letter_path=str(v2_path)),
+        V2LoadSummary(table="T"),
+    )
+    v1_letters = [strict(line) for line in path.read_text().splitlines()]
+    v2_letters = [strict(line) for line in v2_path.read_text().splitlines()]
+    assert [letter["record"] for letter in v1_letters] == [
+        {"id": "x"},
+        {"id": "NaN"},
+        {"id": 1, "extra": "Infinity"},
+    ]
+    assert [letter["row"] for letter in v2_letters] == [{"id": 3}, {"id": 7}]
 
 
 # ----------------------------------------------------------------------------- options
@@ -257,7 +391,8 @@ def test_dead_letters_are_strict_json_whatever_the_record_holds(shape: Any, reco
     if "deep" in record:
         assert written == json.loads(json.dumps(record))
         return
-    assert (written["inf"], written["nan"], written["set"]) == (None, "NaN", [1])
+    # Non-finite numbers as the strings JavaScript and Python's json name them: a bare NaN is not JSON.
+    assert (written["inf"], written["nan"], written["set"]) == ("Infinity", "NaN", [1])
     assert written["when"] in ("2024-01-05T07:08:09", "2024-01-05 07:08:09")
     if "surrogate" in record:  # escaped: the standard library writes the rest, Decimals as text
         assert written["surrogate"] == "\ud800" and written["decimal"] == "12345678901234567890.5"
@@ -295,6 +430,9 @@ def test_each_api_shows_the_one_summary_under_its_documented_names() -> None:
         "invalid",
         "records_resumed",
         "batches_resumed",
+        "batches_changed",
+        "checkpoint_writes",
+        "checkpoint_seconds",
         "retries",
         "rate_limited",
         "max_in_flight",
@@ -319,6 +457,9 @@ def test_each_api_shows_the_one_summary_under_its_documented_names() -> None:
         "bytes_sent",
         "requests_resumed",
         "rows_resumed",
+        "requests_changed",
+        "checkpoint_writes",
+        "checkpoint_seconds",
         "retries",
         "rate_limited",
         "max_in_flight",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,12 +21,21 @@ class _Batch:
 
 def test_a_failed_request_stops_new_sends_before_the_pool_fills() -> None:
     started: list[int] = []
-    failed = threading.Event()
+    known = threading.Event()
+
+    class _Failure(logging.Handler):  # the sender's own word that a request failed
+        def emit(self, record: logging.LogRecord) -> None:
+            if "failed" in record.getMessage():
+                known.set()
+
+    logger = logging.getLogger("tests.ingest.sender")
+    logger.setLevel(logging.DEBUG)
+    handler = _Failure()
+    logger.addHandler(handler)
 
     def send_one(batch: _Batch) -> int:
         started.append(batch.index)
         if batch.index == 0:
-            failed.set()
             raise RuntimeError("400 from Peak")
         return 1
 
@@ -35,9 +44,11 @@ def test_a_failed_request_stops_new_sends_before_the_pool_fills() -> None:
         for index in range(20):
             yield _Batch(index, b"[{}]")
             if index == 0:
-                assert failed.wait(10)
-                time.sleep(0.2)  # the worker thread finishes the future after raising
+                assert known.wait(10)
 
-    with pytest.raises(RuntimeError, match="400 from Peak"):
-        BatchSender(send_one, max_concurrency=8).send(batches())
+    try:
+        with pytest.raises(RuntimeError, match="400 from Peak"):
+            BatchSender(send_one, max_concurrency=8, logger=logger).send(batches())
+    finally:
+        logger.removeHandler(handler)
     assert started == [0]

@@ -29,8 +29,9 @@ def table(request, peak_conn):
 
 
 def run(table, tmp_path, **kwargs):
-    op = PeakIngestOperator(task_id="ingest", table_name=table, checkpoint_dir=str(tmp_path), **kwargs)
-    return op.execute(make_context(run_id=f"run-{table}"))
+    """One task run per call (``tmp_path`` names it): each loads its records whole."""
+    op = PeakIngestOperator(task_id="ingest", table_name=table, **kwargs)
+    return op.execute(make_context(run_id=f"run-{table}-{tmp_path.name}"))
 
 
 def test_generator_callable_and_single_mapping(emu, table, tmp_path):

@@ -30,7 +30,7 @@ def table(request, peak_conn, tmp_path):
 
 
 def ingest(table, records=None, context=None, **kwargs):
-    kwargs.setdefault("checkpoint_dir", str(kwargs.pop("tmp", "/tmp/peak-test-checkpoints")))
+    kwargs.pop("tmp", None)
     op = PeakIngestOperator(task_id="ingest", table_name=table, records=records, **kwargs)
     return op.execute(context or make_context(run_id=f"run-{table}"))
 

@@ -20,7 +20,7 @@ from airflow_provider_peak.feed import (
     SnowflakeDestination,
 )
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
-from tests.feed.fake_redshift import FakeRedshift
+from tests.feed.destinations.fake_redshift import FakeRedshift
 from tests.fixtures import (
     ORDERS,
     SOURCE_CLIENT_SECRET,
@@ -302,7 +302,7 @@ class TestDestinations:
                 state_backend=MemoryStateBackend(),
                 **kwargs,
             )
-            return op.execute(make_context())
+            return op.execute(make_context(run_id=f"r{first}"))  # one DAG run each
 
         run(1)
         summary = run(21)

@@ -31,9 +31,7 @@ def table(request, peak_conn):
 
 
 def ingest(table, records, tmp_path, **kwargs):
-    op = PeakIngestOperator(
-        task_id="ingest", table_name=table, records=records, checkpoint_dir=str(tmp_path), **kwargs
-    )
+    op = PeakIngestOperator(task_id="ingest", table_name=table, records=records, **kwargs)
     return op.execute(make_context(run_id=f"run-{table}"))
 
 
@@ -115,3 +113,38 @@ def test_tls_error_is_not_retried(emu, set_conn, tmp_path):
     with pytest.raises(PeakConnectionError, match="SSLError"):
         hook.get_table("t")
     assert hook.stats["retries"] == 0
+
+
+def test_dead_letters_are_strict_json_lines_holding_each_record_as_given(emu, table, tmp_path, request):
+    """1,000 invalid records, a third of them holding NaN: every line parses with a strict JSON
+    parser, holds the record as given (no batch id stamped on it) and the reason beside it."""
+    import json
+
+    def refuse(name):
+        raise ValueError(f"not strict JSON: {name}")
+
+    PeakHook().create_table(f"{table}_ids", [*COLUMNS, {"name": "batch", "type": "string"}])
+    bad = [
+        {"id": i, "price": math.nan}
+        if i % 3 == 0
+        else {"id": str(i), "price": -math.inf if i % 3 == 1 else 1}
+        for i in range(1_000)
+    ]
+    path = tmp_path / "letters" / "dead.jsonl"
+    summary = ingest(
+        f"{table}_ids",
+        [*GOOD[:500], *bad],
+        tmp_path,
+        on_invalid="dead_letter",
+        dead_letter_path=str(path),
+        batch_id_column="batch",
+    )
+    assert (summary["records_sent"], summary["invalid"]) == (500, 1_000)
+    lines = [json.loads(line, parse_constant=refuse) for line in path.read_text().splitlines()]
+    assert len(lines) == 1_000
+    assert [line["record_index"] for line in lines] == list(range(500, 1_500))
+    for line, given in zip(lines, bad, strict=True):
+        expected = {k: ("NaN" if v != v else "-Infinity" if v == -math.inf else v) for k, v in given.items()}
+        assert line["record"] == expected  # as given: no "batch" key, non-finite numbers as text
+        assert line["errors"] and all(e["reason"] for e in line["errors"])
+    assert all("batch" in row for row in emu.rows(f"{table}_ids"))  # the stamp is on what was sent

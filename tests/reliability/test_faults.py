@@ -29,7 +29,6 @@ def ingest(table, tmp_path, **kwargs):
         task_id="ingest",
         table_name=table,
         records=({"id": i} for i in range(N)),
-        checkpoint_dir=str(tmp_path),
         max_concurrency=8,
         **kwargs,
     )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -142,3 +144,55 @@ def test_a_pacer_starts_every_attempt_and_hears_of_each_429(scripted):
     # The pacer holds the next start back for Retry-After: the retry itself does not wait 30 s.
     assert made.json("GET", "/x") == {"done": True}
     assert pacer.events == ["start", ("429", 30.0), "start", "ok"]
+
+
+# ----------------------------------------------------------------------------- cancellation
+def test_cancel_abandons_the_exchange_in_flight_and_starts_no_other(scripted):
+    """A server that holds the request: ``cancel`` from another thread ends it at once (not at the
+    20 s deadline), with ``PeakCancelledError``; later requests are refused without being sent."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def answer(seen):
+        arrived.set()
+        release.wait(30)
+        return Answer.json({})
+
+    server = scripted(answer)
+    made = client(server.url, timeout=20, max_retries=3)
+    outcome: list[Any] = []
+    worker = threading.Thread(target=lambda: outcome.append(call("sync", made, "/held")))
+    try:
+        started = time.monotonic()
+        worker.start()
+        assert arrived.wait(10)
+        made.cancellation.cancel()
+        worker.join(10)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert not worker.is_alive() and elapsed < 10
+    (error,) = outcome
+    assert isinstance(error, errors.PeakCancelledError) and "not sent: the task is ending" in str(error)
+    assert len(server.seen) == 1  # no retry of the abandoned request
+    later = call("sync", made, "/later")
+    assert isinstance(later, errors.PeakCancelledError) and len(server.seen) == 1
+
+
+def test_cancel_ends_a_back_off_at_once(scripted):
+    """A 503 with a long back-off ahead: ``cancel`` ends the wait, and the retry is never sent."""
+    answered = threading.Event()
+
+    def answer(seen):
+        answered.set()
+        return Answer(503)
+
+    server = scripted(answer)
+    made = client(server.url, backoff_initial=30, backoff_max=30, max_retries=3)
+    outcome: list[Any] = []
+    worker = threading.Thread(target=lambda: outcome.append(call("sync", made, "/busy")))
+    worker.start()
+    assert answered.wait(10)
+    made.cancellation.cancel()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], errors.PeakCancelledError) and len(server.seen) == 1

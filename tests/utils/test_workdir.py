@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from airflow_provider_peak.exceptions import UnsafePathError
-from airflow_provider_peak.ingest.checkpoint import Checkpoint
+from airflow_provider_peak.ingest.checkpoint import local_checkpoint
 from airflow_provider_peak.utils.workdir import (
     configured_root,
     open_private,
@@ -136,7 +136,7 @@ class TestAnotherAccount:
 
         other_user.run(plant)
         with pytest.raises(UnsafePathError, match=f"belongs to uid {other_user.uid}"):
-            Checkpoint("dag/task/run/-1/orders", directory=folder).load()
+            local_checkpoint("dag/task/run/-1/orders", directory=folder)
 
     def test_a_dead_letter_file_is_never_written_through_its_symlink(self, other_user, shared_tmp):
         from airflow_provider_peak.ingest.pipeline import open_text

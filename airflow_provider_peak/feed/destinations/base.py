@@ -15,10 +15,13 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.feed.stream import FeedAborted
+
+if TYPE_CHECKING:
+    from airflow_provider_peak.ingest.checkpoint import RunRecords
 
 LOAD_TYPES = ("incremental", "truncate_insert")
 #: The counts of a destination's result worth a line in the log (the XCom summary has them all).
@@ -36,16 +39,22 @@ class RunInfo:
     :param load_type: ``incremental`` or ``truncate_insert``.
     :param run_key: identifies this task run across tries (``dag/task/run/map_index/feed``).
     :param run_token: a short, file-name-safe id of this try, for staging object names.
+    :param earlier_tokens: the ``run_token`` of each earlier try of the task run (what a killed try
+        may have left behind).
     :param logger: where progress goes (the task log).
     :param in_task: running inside an Airflow task (Variables and XCom are reachable).
+    :param records: the task run's records in Airflow (``ingest.checkpoint.RunRecords``: where a
+        destination keeps a checkpoint); ``None`` outside a task.
     """
 
     feed_name: str
     load_type: str = "incremental"
     run_key: str = ""
     run_token: str = "run"
+    earlier_tokens: tuple[str, ...] = ()
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("airflow.task"))
     in_task: bool = False
+    records: RunRecords | None = None
 
 
 class StagedRecords:
@@ -177,6 +186,15 @@ class Destination(ABC):
 
     def finalize(self, success: bool) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Called after the feed state was committed (``success``) or the run failed."""
+
+    def restore(self, counts: dict[str, Any], run: RunInfo) -> None:  # noqa: B027 - optional, a no-op
+        """An earlier try of this task run committed the run (``counts``: what ``load`` returned
+        then) and died before the feed's state was saved: this try saves the state without
+        fetching again, then calls ``finalize(True)``. Prepare what ``finalize`` needs."""
+
+    def cancel(self) -> None:  # noqa: B027 - an optional hook, a no-op by default
+        """The task is ending (killed, or past its ``execution_timeout``): stop sending at once
+        (called from another thread; ``load`` then fails)."""
 
     def lineage_output(self, facets: Any, counts: dict[str, Any]) -> Any:
         """The OpenLineage dataset this destination wrote (``facets``: OpenLineage's module;

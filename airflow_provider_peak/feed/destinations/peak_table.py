@@ -25,8 +25,10 @@ class PeakTableDestination(Destination):
     the batches only once every destination of the run has staged its records.
 
     Peak's API can only append, so ``load_type="truncate_insert"`` is refused when the DAG is parsed.
-    Batches Peak acknowledged are checkpointed per task run, so a retry with the same records does
-    not send them twice.
+    Batches Peak acknowledged are checkpointed per task run in Airflow (as ``PeakIngestOperator``
+    does), so a retry with the same records does not send them twice, also when another
+    destination failed after Peak committed; the checkpoint stays until Airflow has recorded the
+    task's success.
 
     :param table_name: the Peak table (templated).
     :param columns: column definitions (``{"name", "type", ...}`` or ``Column``) to create the table.
@@ -85,7 +87,7 @@ class PeakTableDestination(Destination):
         self.on_invalid = on_invalid
         self.dead_letter_path = dead_letter_path
         self.batch_id_column = batch_id_column
-        self._checkpoint: Any = None
+        self._hook: Any = None
         self._loaded: tuple[str, TableSchema] | None = None
 
     @property
@@ -135,7 +137,7 @@ class PeakTableDestination(Destination):
     def load(self, records: StagedRecords, run: RunInfo) -> dict[str, Any]:
         from airflow_provider_peak.hooks.peak import PeakHook
 
-        hook = PeakHook(self.peak_conn_id)
+        hook = self._hook = PeakHook(self.peak_conn_id)
         # "fail" validates everything before the first request (the pipeline spools it), so the
         # records can flow straight in; "skip" and "dead_letter" send while they validate, so the
         # records wait in a local spool until every destination has staged the run.
@@ -146,16 +148,19 @@ class PeakTableDestination(Destination):
                 records.wait_for_commit()
             run.logger.info("No records and no Peak table %s: nothing to create or send", self.table_name)
             return {"records": 0, "table": self.table_name}
-        # The checkpoint outlives this load: ``finalize`` closes it once the whole run is decided.
         self._loaded = (hook.settings.base_url, schema)
-        self._checkpoint = hook.checkpoint(
-            f"{run.run_key}/peak/{schema.name}", in_task=run.in_task, table=schema.name, feed=run.feed_name
+        # The task run's checkpoint outlives Peak's own success: if another destination fails after
+        # Peak committed, the retry still skips the batches Peak already has.
+        checkpoint = (
+            run.records.checkpoint(f"feed/{run.feed_name}/peak/{schema.name}", table=schema.name)
+            if run.records is not None
+            else None
         )
         summary = hook.load_records(
             schema,
             itertools.chain(sample, stream),
             self.options,
-            checkpoint=self._checkpoint,
+            checkpoint=checkpoint,
             logger=run.logger,
         )
         result = summary.as_dict()
@@ -172,12 +177,9 @@ class PeakTableDestination(Destination):
         rows, size = openlineage.counts(counts)
         return openlineage.peak_table(facets, base_url, schema.name, columns=columns, rows=rows, size=size)
 
-    def finalize(self, success: bool) -> None:
-        # The checkpoint outlives Peak's own success: if another destination fails after Peak
-        # committed, the retry must still skip the batches Peak already has.
-        if self._checkpoint is not None:
-            self._checkpoint.close(success=success)
-            self._checkpoint = None
+    def cancel(self) -> None:
+        if self._hook is not None:
+            self._hook.cancel()
 
 
 def _spooled(records: StagedRecords) -> Iterator[dict[str, Any]]:

@@ -27,6 +27,8 @@ class V2Sink(Protocol):
     def counters(self) -> Mapping[str, int]:
         """Requests, retries and 429 replies so far (the sink's transport's counts)."""
 
+    # Optional: ``cancel()`` abandons the requests in flight and starts no other (the hook's).
+
 
 class V2Api:
     """One solution table as the pipeline sees it (see the module docstring).
@@ -79,3 +81,9 @@ class V2Api:
 
     def counters(self) -> Mapping[str, int]:
         return self.sink.counters()
+
+    def cancel(self) -> None:
+        # A sink may have no transport to stop (a test's, a benchmark's): nothing to abandon then.
+        cancel = getattr(self.sink, "cancel", None)
+        if cancel is not None:
+            cancel()

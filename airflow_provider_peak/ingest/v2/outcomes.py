@@ -1,5 +1,5 @@
 """v2's names for where a load's row outcomes go: the dead-letter writer (``ingest.dead_letters``,
-with v2's field names) and the checkpoint notes of failed rows (``ingest.outcomes``)."""
+with v2's field names)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import IO, Any
 
 from airflow_provider_peak.ingest.batching import Batch
 from airflow_provider_peak.ingest.dead_letters import ROW_LETTERS, DeadLetterWriter
-from airflow_provider_peak.ingest.outcomes import IngestOutcome, failure_note, read_failure_notes
+from airflow_provider_peak.ingest.outcomes import IngestOutcome
 from airflow_provider_peak.ingest.v2.body import records_sent
 
-__all__ = ["DeadLetters", "failure_note", "read_failure_notes"]
+__all__ = ["DeadLetters"]
 
 
 class DeadLetters(DeadLetterWriter):

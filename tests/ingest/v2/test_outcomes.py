@@ -1,4 +1,4 @@
-"""Dead-letter lines and checkpoint notes of a v2 load (no HTTP)."""
+"""Dead-letter lines of a v2 load (no HTTP)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,9 @@ import json
 from decimal import Decimal
 
 from airflow_provider_peak.ingest.v2.body import RequestBody, V2Request
-from airflow_provider_peak.ingest.v2.outcomes import DeadLetters, failure_note, read_failure_notes
+from airflow_provider_peak.ingest.v2.outcomes import DeadLetters
 from airflow_provider_peak.ingest.v2.reply import parse_ingest_reply
 from airflow_provider_peak.ingest.v2.rows import RowError
-
-
-def outcome(*codes, sent=5):
-    failed = [{"index": i, "errors": [{"code": code, "message": "m"}]} for i, code in enumerate(codes)]
-    return parse_ingest_reply({"failed": failed}, sent=sent, rows=range(10, 10 + sent))
-
-
-def test_a_note_round_trips_and_stays_one_ascii_line():
-    note = failure_note("3:abcdef", outcome("DI_E_20004", "DI_E_20004", "bad\ncode=é,x!"))
-    assert note.isascii() and "\n" not in note
-    assert read_failure_notes(["3:abcdef", note, "7:other"]) == {
-        "3:abcdef": (3, {"DI_E_20004": 2, "badcodex": 1})
-    }
 
 
 def test_server_letters_carry_the_row_as_sent_and_its_input_index():

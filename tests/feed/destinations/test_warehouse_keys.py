@@ -4,6 +4,8 @@ changes no table. On fakesnow and the DuckDB stand-in for Redshift."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from airflow_provider_peak.exceptions import RecordValidationError
@@ -14,7 +16,7 @@ from airflow_provider_peak.feed import (
     SnowflakeDestination,
 )
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
-from tests.feed.fake_redshift import FakeRedshift
+from tests.feed.destinations.fake_redshift import FakeRedshift
 from tests.fixtures import make_context
 
 WIDE = {"id": 1, **{f"k{i:04d}": i for i in range(1500)}}
@@ -39,6 +41,9 @@ class FailingFirstAtCommit(Destination):
         raise RuntimeError("the first destination failed at commit")
 
 
+RUNS = itertools.count()
+
+
 def run_feed(*destinations, records):
     def fetch(output_stream):
         output_stream.write_many(records)
@@ -50,7 +55,7 @@ def run_feed(*destinations, records):
         destinations=list(destinations),
         state_backend=MemoryStateBackend(),
     )
-    return op.execute(make_context())
+    return op.execute(make_context(run_id=f"run-{next(RUNS)}"))  # one DAG run each
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ and the string literals of ``COPY`` are validated or escaped. On fakesnow and th
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from airflow_provider_peak.exceptions import PeakConfigError, RecordValidationError
@@ -16,7 +18,7 @@ from airflow_provider_peak.feed.destinations.warehouse import (
     sql_literal,
 )
 from airflow_provider_peak.operators.rest_feed import PeakRestFeedOperator
-from tests.feed.fake_redshift import FakeRedshift
+from tests.feed.destinations.fake_redshift import FakeRedshift
 from tests.fixtures import make_context
 
 ODD_KEYS = {"id": 1, "order": 2, "select": "s", "Total Amount": 9.5, 'a"b': "quoted"}
@@ -30,6 +32,9 @@ def write_records(*records):
     return fetch
 
 
+RUNS = itertools.count()
+
+
 def run_feed(destination, *records, load_type="incremental"):
     op = PeakRestFeedOperator(
         task_id="feed",
@@ -39,7 +44,7 @@ def run_feed(destination, *records, load_type="incremental"):
         load_type=load_type,
         state_backend=MemoryStateBackend(),
     )
-    return op.execute(make_context())
+    return op.execute(make_context(run_id=f"run-{next(RUNS)}"))  # one DAG run each
 
 
 @pytest.fixture
