@@ -258,7 +258,7 @@ class TestAMinimalEnvironment:
 
 class TestTheVirtualenvSession:
     def test_its_replies_are_bounded_too(self, scripted, set_conn, venvs, peak_conn):
-        from tests.hooks.test_bounded import MIB, gzip_zeros
+        from tests.transport.test_bounded import MIB, gzip_zeros
 
         peak_conn()
         bomb = gzip_zeros(100 * MIB)
