@@ -198,7 +198,10 @@ class PeakSettings(ConnectionSettings):
         help="GET path of a step's logs (paged by nextToken).",
         section=WORKFLOWS_SECTION,
     )
+    #: GET path of a workflow's details (its name, for the Peak page; JSON extra only).
+    workflow_path: str = setting("/workflows/{workflow_id}")
     #: Reply keys of the workflows API (JSON extras only).
+    workflow_name_key: str = setting("name")
     workflow_execution_id_key: str = setting("executionId")
     workflow_status_key: str = setting("status")
     workflow_steps_key: str = setting("steps")

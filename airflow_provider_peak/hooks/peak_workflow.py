@@ -46,6 +46,7 @@ from airflow_provider_peak.transport.paging import PageTokens
 from airflow_provider_peak.transport.retry import may_have_reached
 from airflow_provider_peak.transport.urls import join_url
 from airflow_provider_peak.ui.links import workflow_run_url
+from airflow_provider_peak.utils.redaction import neutral
 from airflow_provider_peak.version_compat import aget_connection
 
 __all__ = ["PeakWorkflowHook", "RunRequest", "is_transient"]
@@ -205,6 +206,29 @@ class PeakWorkflowHook(PeakHook):
                     "started, so it adopts none",
                 )
         return None
+
+    def workflow_name(self, workflow_id: str | int) -> str | None:
+        """The workflow's name (its details' ``workflow_name_key``, at ``workflow_path``): one line,
+        at most 200 characters; ``None`` when it cannot be read: a name is not worth failing a task
+        for."""
+        wid = check_id(workflow_id, "workflow_id")
+        try:
+            reply = self._json("GET", self._url(self.settings.workflow_path, workflow_id=wid))
+        except PeakError as exc:
+            log.info("Peak workflow %s: its name could not be read (%s)", wid, exc)
+            return None
+        name = reply.get(self.settings.workflow_name_key) if isinstance(reply, Mapping) else None
+        return neutral(name)[:200] if isinstance(name, str) and name else None
+
+    def run_summary(self, execution: WorkflowExecution, name: str | None = None) -> dict[str, Any]:
+        """What a task records of a run it started or watched (XCom ``summary``; the Peak page
+        reads it): ``execution.summary()`` with the workflow's name (read when not given) and the
+        run's link (``workflow_url_template``; ``None`` without one)."""
+        return {
+            **execution.summary(),
+            "workflow_name": name if name is not None else self.workflow_name(execution.workflow_id),
+            "url": self.run_url(execution.workflow_id, execution.execution_id),
+        }
 
     def get_execution(self, workflow_id: str | int, execution_id: str) -> WorkflowExecution:
         """A run's status, times and steps; ``PeakNotFoundError`` if there is none."""

@@ -26,6 +26,8 @@ STOPPED = "Stopped"
 STATUSES = (SUCCESS, "Running", STOPPED, "Stopping", FAILED)
 #: The statuses that end a run.
 TERMINAL = frozenset({SUCCESS, FAILED, STOPPED})
+#: The XCom key under which workflow tasks keep a run's summary (kept when the task fails too).
+SUMMARY_KEY = "summary"
 #: Log lines of each failed step shown in a failure message.
 FAILURE_LOG_LINES = 20
 #: Characters of one log line kept (Peak's lines are a step's own output: untrusted, unbounded).
@@ -198,6 +200,15 @@ class WorkflowExecution:
         """``Peak workflow 12 run 3f2c...`` for messages."""
         return f"Peak workflow {self.workflow_id} run {self.execution_id}"
 
+    @property
+    def seconds(self) -> float | None:
+        """How long the run took in Peak (``finished_at - executed_at``); ``None`` while it runs
+        or when Peak gave no readable times."""
+        started, finished = _moment(self.executed_at), _moment(self.finished_at)
+        if started is None or finished is None or finished < started:
+            return None
+        return round((finished - started).total_seconds(), 3)
+
     def summary(self) -> dict[str, Any]:
         """A small JSON summary (XCom, trigger events)."""
         return {
@@ -206,8 +217,20 @@ class WorkflowExecution:
             "status": self.status,
             "executed_at": self.executed_at,
             "finished_at": self.finished_at,
+            "seconds": self.seconds,
             "failed_steps": self.failed_steps,
         }
+
+
+def _moment(value: str | None) -> datetime | None:
+    """An ISO 8601 time of Peak's (``...Z`` or with an offset; UTC without one), or ``None``."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _short(value: Any, limit: int = 200) -> str | None:

@@ -17,6 +17,7 @@ from airflow_provider_peak.exceptions import (
 )
 from airflow_provider_peak.hooks.peak_workflow import PeakWorkflowHook, RunRequest
 from airflow_provider_peak.models.peak_workflow import (
+    SUMMARY_KEY,
     TERMINAL,
     WorkflowExecution,
     check_id,
@@ -69,6 +70,11 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
 
     A run that ends ``Failed`` or ``Stopped`` fails the task with its status and failed steps; the
     last log lines of those steps are in the message (``fetch_logs``).
+
+    The run's summary (workflow id and name, execution id, status, times, seconds, failed steps,
+    link) is kept in XCom ``summary`` when the run ends, when the task stops waiting at its
+    deadline (with the last status seen), or once it started with ``wait_for_completion=False``;
+    a failed task keeps it too. The Peak page lists it.
 
     :param workflow_id: the Peak workflow (templated).
     :param workflow_params: the run's global parameters (templated); not ``params``, which is
@@ -129,6 +135,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         self.peak_conn_id = peak_conn_id
         self._execution_id: str | None = None
         self._end: float | None = None
+        self._last: WorkflowExecution | None = None  # the run as last seen by a synchronous wait
 
     @cached_property
     def hook(self) -> PeakWorkflowHook:
@@ -145,8 +152,10 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         store = task_run_store(context) if getattr(self, "durable", True) else None
         try:
             result = self.execute_resumable(context)
-        except AirflowTaskTimeout:
-            if self._execution_id:
+        except (AirflowTaskTimeout, PeakWorkflowTimeoutError) as exc:
+            if self._last is not None:
+                self._record(context, self._last)
+            if self._execution_id and isinstance(exc, AirflowTaskTimeout):
                 self.log.error("Timed out: %s", self._still_running())
             raise
         if store is not None:
@@ -248,6 +257,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         execution_id = str(external_id)
         self._execution_id = execution_id
         if not self.wait_for_completion:
+            self._record(context, self.hook.get_execution(self._workflow, execution_id))
             return execution_id
         if self.deferrable:
             execution = self.hook.get_execution(self._workflow, execution_id)
@@ -270,18 +280,28 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
                 execution_id,
                 poll_interval=self.poll_interval,
                 end_time=self._end,
-                on_poll=lambda run: self.log.info("%s is %s", run.describe(), run.status),
+                on_poll=self._polled,
             )
-        self._finish(execution)
+        self._finish(context, execution)
         return execution_id
+
+    def _polled(self, run: WorkflowExecution) -> None:
+        self._last = run
+        self.log.info("%s is %s", run.describe(), run.status)
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
         self._execution_id = str(external_id)
         return str(external_id)
 
     # ------------------------------------------------------------------ the end of a run
-    def _finish(self, execution: WorkflowExecution) -> None:
-        """Log the steps' logs (``fetch_logs``); fail the task when the run did not succeed."""
+    def _record(self, context: Context, execution: WorkflowExecution) -> None:
+        """Keep the run's summary in XCom ``summary`` (the Peak page reads it)."""
+        context["ti"].xcom_push(key=SUMMARY_KEY, value=self.hook.run_summary(execution))
+
+    def _finish(self, context: Context, execution: WorkflowExecution) -> None:
+        """Keep the run's summary; log the steps' logs (``fetch_logs``); fail the task when the run
+        did not succeed."""
+        self._record(context, execution)
         if execution.succeeded:
             if self.fetch_logs:
                 for step in execution.steps:
@@ -301,13 +321,18 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         status = event.get("status")
         store = task_run_store(context) if getattr(self, "durable", True) else None
         if status in ("success", "failed"):
-            self._finish(self.hook.get_execution(self._workflow, execution_id))
+            self._finish(context, self.hook.get_execution(self._workflow, execution_id))
             if store is not None:
                 store.delete(self.external_id_key)
                 store.delete(REQUEST_KEY)
             return execution_id
         message = f"Peak workflow {self._workflow} run {execution_id}: {event.get('message', '')}"
         self.log.error("%s", message)
+        if status == "timeout" and execution_id:
+            try:
+                self._record(context, self.hook.get_execution(self._workflow, execution_id))
+            except PeakError as exc:  # the timeout is the task's error, not this read's
+                self.log.warning("Could not read the run's last status: %s", exc)
         if status == "timeout":
             raise PeakWorkflowTimeoutError(
                 self._workflow, execution_id, str(event.get("run_status")), message

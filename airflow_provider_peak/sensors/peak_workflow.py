@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow_provider_peak.exceptions import PeakError
 from airflow_provider_peak.hooks.peak_workflow import PeakWorkflowHook
-from airflow_provider_peak.models.peak_workflow import check_id, still_running
+from airflow_provider_peak.models.peak_workflow import SUMMARY_KEY, WorkflowExecution, check_id, still_running
 from airflow_provider_peak.triggers.peak_workflow import PeakWorkflowRunTrigger
 from airflow_provider_peak.ui.links import PeakWorkflowRunLink
 from airflow_provider_peak.utils.task_run import wait_deadline
@@ -31,8 +31,9 @@ class PeakWorkflowRunSensor(BaseSensorOperator):
 
     With ``deferrable=True`` it checks once, then waits in the triggerer
     (``PeakWorkflowRunTrigger``) without a worker slot, within the sensor's ``timeout``. Returns
-    ``{"workflow_id", "execution_id", "status", ...}`` (XCom). When the sensor times out, the run
-    goes on in Peak (Peak has no call to stop one).
+    ``{"workflow_id", "execution_id", "status", ...}`` (XCom), the run's summary, which it also
+    keeps in XCom ``summary`` when the run ended, even if it failed (the Peak page lists it). When
+    the sensor times out, the run goes on in Peak (Peak has no call to stop one).
 
     :param workflow_id: the workflow (templated).
     :param execution_id: the run, e.g. ``PeakRunWorkflowOperator(wait_for_completion=False)``'s
@@ -77,9 +78,15 @@ class PeakWorkflowRunSensor(BaseSensorOperator):
         self.log.info("%s is %s", execution.describe(), execution.status)
         if not execution.terminal:
             return False
+        return PokeReturnValue(True, self._ended(context, execution))
+
+    def _ended(self, context: Context, execution: WorkflowExecution) -> dict[str, Any]:
+        """The ended run's summary, kept in XCom ``summary``; the run's error if it did not succeed."""
+        summary = self.hook.run_summary(execution)
+        context["ti"].xcom_push(key=SUMMARY_KEY, value=summary)
         if not execution.succeeded:
             raise self.hook.failure(execution, fetch_logs=self.fetch_logs)
-        return PokeReturnValue(True, execution.summary())
+        return summary
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -109,10 +116,7 @@ class PeakWorkflowRunSensor(BaseSensorOperator):
         workflow_id, execution_id = self._ids()
         status = event.get("status")
         if status in ("success", "failed"):
-            execution = self.hook.get_execution(workflow_id, execution_id)
-            if not execution.succeeded:
-                raise self.hook.failure(execution, fetch_logs=self.fetch_logs)
-            return execution.summary()
+            return self._ended(context, self.hook.get_execution(workflow_id, execution_id))
         message = f"Peak workflow {workflow_id} run {execution_id}: {event.get('message', '')}"
         if status == "timeout":
             raise AirflowSensorTimeout(message)

@@ -1,9 +1,11 @@
 """The Peak page of Airflow's UI: recent loads per Peak table and solution table, each Peaka cache's
-last refresh and each REST feed's state, read from what the provider's tasks record.
+last refresh, each REST feed's state and recent Peak workflow runs, read from what the provider's
+tasks record.
 
 The rows come from Airflow's metadata database, read only: the provider's task instances (by
 operator class) and the summary each returned (XCom ``return_value``: the same figures as the
-task log's summary and its asset events). ``recent_rows`` reads them for the DAGs a user may read;
+task log's summary and its asset events; workflow tasks' XCom ``summary``, which a task that
+failed with its run keeps too). ``recent_rows`` reads them for the DAGs a user may read;
 ``render`` makes the page (server-side HTML, no script). Everything shown comes from task results
 that hold names from DAG files and servers: it is escaped.
 """
@@ -16,16 +18,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+
+from airflow_provider_peak.models.peak_workflow import SUMMARY_KEY
 
 #: The provider's operators whose results the page shows, by what they work on.
 LOADS = {"PeakIngestOperator": "table", "PeakSolutionIngestOperator": "solution table"}
 FEEDS = ("PeakRestFeedOperator",)
 CACHES = ("PeakaCacheRefreshOperator",)
-OPERATORS = (*LOADS, *FEEDS, *CACHES)
+WORKFLOWS = ("PeakRunWorkflowOperator", "PeakWorkflowRunSensor")
+OPERATORS = (*LOADS, *FEEDS, *CACHES, *WORKFLOWS)
 #: Task instances read at most per page view (the newest first).
 MAX_ROWS = 500
 MAX_TEXT = 160  # characters of a feed's state shown
+MAX_STEPS = 10  # failed steps of a run named
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class Page:
     loads: list[TaskRow] = field(default_factory=list)
     caches: dict[str, TaskRow] = field(default_factory=dict)  # the newest refresh per cache
     feeds: dict[str, TaskRow] = field(default_factory=dict)  # the newest run per feed
+    workflows: list[TaskRow] = field(default_factory=list)  # each run once, as its newest task saw it
 
 
 def _value(raw: Any) -> Mapping[str, Any] | None:
@@ -67,7 +74,7 @@ def recent_rows(dag_ids: Collection[str], *, session: Any, limit: int = MAX_ROWS
     """The newest task instances of the provider's operators in ``dag_ids``, with their results."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
-    from sqlalchemy import and_, select
+    from sqlalchemy import and_, case, select
 
     if not dag_ids:
         return []
@@ -92,7 +99,8 @@ def recent_rows(dag_ids: Collection[str], *, session: Any, limit: int = MAX_ROWS
                 XComModel.run_id == ti.run_id,
                 XComModel.task_id == ti.task_id,
                 XComModel.map_index == ti.map_index,
-                XComModel.key == "return_value",
+                # Workflow tasks keep their run's summary under its own key, failed or not.
+                XComModel.key == case((ti.operator.in_(WORKFLOWS), SUMMARY_KEY), else_="return_value"),
             ),
         )
         .where(ti.operator.in_(OPERATORS), ti.dag_id.in_(sorted(dag_ids)), ti.end_date.is_not(None))
@@ -118,11 +126,19 @@ def recent_rows(dag_ids: Collection[str], *, session: Any, limit: int = MAX_ROWS
 
 def group(rows: Iterable[TaskRow]) -> Page:
     """Rows, newest first, into the page's sections: every load; the newest refresh of each cache
-    and run of each feed that returned a result."""
+    and run of each feed that returned a result; each workflow run once (as the newest task that
+    started or watched it saw it), and each workflow task that has no run (it failed first)."""
     page = Page()
+    runs: set[tuple[str, str]] = set()
     for row in rows:
         if row.operator in LOADS:
             page.loads.append(row)
+        elif row.operator in WORKFLOWS:
+            r = row.result or {}
+            run = (str(r.get("workflow_id")), str(r.get("execution_id")))
+            if r.get("execution_id") is None or run not in runs:
+                runs.add(run)
+                page.workflows.append(row)
         elif row.result is None:
             continue
         elif row.operator in CACHES and (cache := row.result.get("cache_id")):
@@ -194,6 +210,8 @@ a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 background:#718096}
 .state.success,.state.COMPLETED{background:#38a169}.state.failed,.state.FAILED{background:#e53e3e}
 .state.running,.state.RUNNING,.state.deferred{background:#3182ce}.state.upstream_failed{background:#dd6b20}
+.state.Success{background:#38a169}.state.Failed{background:#e53e3e}.state.Stopped{background:#dd6b20}
+.state.Running,.state.Stopping{background:#3182ce}
 """
 
 
@@ -215,6 +233,33 @@ def _when(value: datetime | None) -> str:
 
 def _state(state: str | None) -> str:
     return f'<span class="state {escape(state or "")}">{_text(state)}</span>'
+
+
+def _external(url: Any, text: str) -> str:
+    """``text`` (escaped) linking to ``url`` in a new tab when it is an http(s) URL, else plain."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return escape(text)
+    return f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer">{escape(text)}</a>'
+
+
+def workflow_figures(row: TaskRow) -> dict[str, Any]:
+    """The figures of a workflow run a task recorded: workflow id and name, execution id, Peak's
+    status, failed steps (text), seconds in Peak, link (``None`` where the task recorded none)."""
+    r = row.result or {}
+    steps = r.get("failed_steps")
+    steps = [str(step) for step in steps] if isinstance(steps, list) else []
+    more = f" … {len(steps) - MAX_STEPS} more" if len(steps) > MAX_STEPS else ""
+    named = ", ".join(steps[:MAX_STEPS]) + more
+    return {
+        "workflow_id": r.get("workflow_id"),
+        "name": r.get("workflow_name"),
+        "execution_id": r.get("execution_id"),
+        "status": r.get("status"),
+        "failed_steps": named or None,
+        "seconds": r.get("seconds"),
+        "url": r.get("url"),
+    }
 
 
 def task_url(base: str, row: TaskRow) -> str:
@@ -280,6 +325,17 @@ def render(page: Page, *, base: str = "", user: str | None = None) -> str:
             f'<td class="wrap">{escape(state)}</td>{_task_cells(base, row)}'
             f"<td>{_when(row.end_date)}</td></tr>"
         )
+    workflows = []
+    for row in page.workflows:
+        f = workflow_figures(row)
+        execution = _text(None) if f["execution_id"] is None else _external(f["url"], str(f["execution_id"]))
+        status = _text(None) if f["status"] is None else _state(str(f["status"]))
+        workflows.append(
+            f"<tr><td>{_text(f['name'])}</td><td>{_text(f['workflow_id'])}</td>"
+            f'<td class="run">{execution}</td><td>{status}</td><td>{_text(f["failed_steps"])}</td>'
+            f'<td class="n">{_seconds(f["seconds"])}</td>{_task_cells(base, row)}<td>{_state(row.state)}</td>'
+            f"<td>{_when(row.end_date)}</td></tr>"
+        )
     viewer = f" Signed in as {escape(user)}: only the DAGs you may read are shown." if user else ""
     body = (
         "<h1>Peak</h1>"
@@ -311,6 +367,15 @@ def render(page: Page, *, base: str = "", user: str | None = None) -> str:
             ["Feed", "#Records", "State", "DAG", "Run", "Task", "Ended"],
             feeds,
             "No feed has run yet.",
+        )
+        + "<h2>Peak workflows</h2>"
+        + _grid(
+            [
+                *("Workflow", "Workflow id", "Execution", "Status", "Failed steps", "#Seconds"),
+                *("DAG", "Run", "Task", "Task state", "Ended"),
+            ],
+            workflows,
+            "No Peak workflow run has been started or watched yet.",
         )
     )
     return (

@@ -72,7 +72,8 @@ class LazyApp:
 
 
 class PeakPlugin(AirflowPlugin):
-    """The provider's page in Airflow's UI: recent Peak loads, Peaka caches and REST feeds."""
+    """The provider's page in Airflow's UI: recent Peak loads, Peaka caches, REST feeds and Peak
+    workflow runs."""
 
     name = "peak"
     if HAS_PLUGIN_PAGES:

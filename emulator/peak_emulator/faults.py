@@ -10,7 +10,7 @@ from typing import Any
 ACTIONS = ("status", "reset", "drop_after_apply", "latency")
 ROUTES = (
     *("ingest", "create", "get", "list", "token", "v2_solutions", "v2_schema", "v2_ingest"),
-    *("workflow_execute", "workflow_get", "workflow_list", "workflow_logs", "any"),
+    *("workflow_describe", "workflow_execute", "workflow_get", "workflow_list", "workflow_logs", "any"),
 )
 
 

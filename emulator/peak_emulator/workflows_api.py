@@ -4,6 +4,8 @@
 * ``POST /workflows/{id}/execute`` starts a run: ``{"executionId"}``; 404 for an unknown
   workflow, 409 when a run is active and the workflow allows no concurrent runs, 429 when the
   tenant's queue is full (``queue_limit`` active runs);
+* ``GET /workflows/{id}``: the workflow's ``id``, ``name`` and ``metadata``
+  (``allowConcurrentExecution``), as the SDK's ``describe_workflow`` reads it;
 * ``GET /workflows/{id}/executions/{executionId}``: the run's ``status``, ``executedAt``,
   ``finishedAt``, ``runId`` and ``steps`` (``name``, ``nodeId``, ``status``, ``startedAt``,
   ``finishedAt``);
@@ -19,9 +21,9 @@ A run walks through its steps one after the other, each lasting ``step`` seconds
 the run's details with ``step="read"`` (so a test of a poller does not depend on the machine's
 speed), or none with ``step=0``. A step named in the workflow's ``fail_step`` (or scripted for one
 run with ``script``) fails, and the run with it. Faults of the server's ``Faults`` apply on the
-routes ``workflow_execute``, ``workflow_get``, ``workflow_list`` and ``workflow_logs``; a
-``drop_after_apply`` fault on ``workflow_execute`` starts the run and closes the connection
-without a reply (the "reply lost" case).
+routes ``workflow_describe``, ``workflow_execute``, ``workflow_get``, ``workflow_list`` and
+``workflow_logs``; a ``drop_after_apply`` fault on ``workflow_execute`` starts the run and closes
+the connection without a reply (the "reply lost" case).
 """
 
 from __future__ import annotations
@@ -301,6 +303,15 @@ class WorkflowsApi:
             if route == "workflow_list":
                 return Reply(200, self._list(self._workflow(parts[2]), query, now))
             workflow = self._workflow(parts[1])
+            if route == "workflow_describe":
+                return Reply(
+                    200,
+                    {
+                        "id": int(workflow.id) if workflow.id.isdigit() else workflow.id,
+                        "name": workflow.name,
+                        "metadata": {"allowConcurrentExecution": workflow.allow_concurrent},
+                    },
+                )
             if route == "workflow_execute":
                 try:
                     body = json.loads(raw) if raw else {}
@@ -400,6 +411,8 @@ class WorkflowsApi:
 
 def _route(method: str, parts: list[str]) -> str | None:
     """The route of ``parts`` (the path after ``/workflows/api/v1``), ``None`` when none matches."""
+    if len(parts) == 2 and parts[0] == "workflows" and method == "GET":
+        return "workflow_describe"
     if len(parts) == 3 and parts[:2] == ["workflows", "executions"] and method == "GET":
         return "workflow_list"
     if len(parts) == 3 and parts[0] == "workflows" and parts[2] == "execute" and method == "POST":

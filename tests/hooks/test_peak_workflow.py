@@ -169,6 +169,29 @@ class TestReadRuns:
             hook.wait_for_execution(9, execution_id, poll_interval=0.01, timeout=0.2)
         assert (caught.value.execution_id, caught.value.status) == (execution_id, "Running")
 
+    def test_a_run_summary_names_the_workflow_and_links_the_run(self, emu, workflows, peak_conn):
+        peak_conn(workflow_url_template="{base_url}/runs/{workflow_id}/{execution_id}")
+        workflows.define(8, ["a"], name="line one\nline two " + "x" * 500)
+        hook = PeakWorkflowHook()
+        execution_id = hook.run_workflow(8)
+        run = hook.wait_for_execution(8, execution_id, poll_interval=0.01)
+        summary = hook.run_summary(run)
+        figures = ("workflow_id", "execution_id", "status", "failed_steps", "seconds")
+        assert {k: summary[k] for k in figures} == {
+            "workflow_id": "8",
+            "execution_id": execution_id,
+            "status": "Success",
+            "failed_steps": [],
+            "seconds": 0.0,  # the emulator's steps last one read each: no time
+        }
+        assert summary["url"] == f"{emu.url.rstrip('/')}/runs/8/{execution_id}"
+        name = summary["workflow_name"]  # a server's text: one line, bounded
+        assert name == ("line one\\nline two " + "x" * 500)[:200]
+        # A workflow whose details cannot be read still has its summary, without a name.
+        emu.inject("status", status=404, count=1, route="workflow_describe")
+        assert hook.run_summary(run)["workflow_name"] is None
+        assert workflows.stats["workflow_describe 404"] == 1
+
     def test_workflows_base_on_another_host_is_refused(self, workflows, peak_conn):
         peak_conn(workflows_base="https://elsewhere.example/workflows/api/v1")
         with pytest.raises(PeakConfigError, match="credentials are only ever sent to the Base URL's host"):

@@ -50,6 +50,13 @@ def test_a_run_that_succeeds(workflows, peak_conn, run_dag):
     assert started["request"]["params"]["global"]["day"] == run.logical_date.strftime("%Y-%m-%d")
     link = ti.xcom_pull(task_ids="run", key="peak_workflow_run_url")
     assert link.endswith(f"/runs/101/{execution_id}")
+    summary = ti.xcom_pull(task_ids="run", key="summary")  # what the Peak page lists
+    assert (summary["workflow_name"], summary["execution_id"], summary["status"]) == (
+        "retrain-demand-model",
+        execution_id,
+        "Success",
+    )
+    assert summary["url"] == link and summary["failed_steps"] == [] and summary["seconds"] == 0.0
 
 
 def test_a_failed_run_fails_the_task_naming_its_step(workflows, peak_conn, run_dag, capfd):
@@ -61,6 +68,13 @@ def test_a_failed_run_fails_the_task_naming_its_step(workflows, peak_conn, run_d
     text = "".join(capfd.readouterr())  # the task log, as dag.test() prints it
     assert "ended Failed: step score failed" in text
     assert "score: ERROR the step failed (exit code 1)" in text
+    # A failed task keeps its run's summary.
+    summary = task(run).xcom_pull(task_ids="run", key="summary")
+    assert (summary["status"], summary["failed_steps"], summary["workflow_name"]) == (
+        "Failed",
+        ["score"],
+        "refresh-solution",
+    )
 
 
 @pytest.mark.parametrize("on_conflict", ["fail", "skip", "wait"])
@@ -116,4 +130,22 @@ def test_execution_timeout_ends_a_deferred_wait_on_time(workflows, peak_conn, ru
     assert elapsed < 30  # dag.test's own overhead included; the wait itself is bounded by 3 s
     (left,) = workflows.executions(32)
     assert left["status"] == "Running"
+    # The summary says what the task last saw: the run goes on.
+    summary = task(run).xcom_pull(task_ids="run", key="summary")
+    assert (summary["execution_id"], summary["status"]) == (left["executionId"], "Running")
     assert f"run {left['executionId']} goes on in Peak" in "".join(capfd.readouterr())
+
+
+def test_a_synchronous_wait_past_its_deadline_keeps_the_last_status_seen(workflows, peak_conn, run_dag):
+    peak_conn()
+    workflows.define(35, [f"s{i}" for i in range(100_000)])  # a run that does not end
+    args = "workflow_id=35, poll_interval=0.1, timeout=1"
+    run = run_dag("wf_sync_timeout", dag_source("wf_sync_timeout", args))
+    assert task(run).state == "failed"
+    (left,) = workflows.executions(35)
+    summary = task(run).xcom_pull(task_ids="run", key="summary")
+    assert (summary["execution_id"], summary["status"], summary["seconds"]) == (
+        left["executionId"],
+        "Running",
+        None,
+    )

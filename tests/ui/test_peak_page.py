@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from html import unescape
 from typing import Any
@@ -194,3 +195,98 @@ def test_names_from_dags_and_servers_are_escaped():
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'href="/base/dags/%3Cscript%3Ealert%281%29%3C%2Fscript%3E/runs/r%221/tasks/t/mapped/3"' in html
+
+
+WORKFLOWS = """
+from datetime import datetime
+from airflow.providers.common.compat.sdk import dag
+from airflow_provider_peak.operators import PeakRunWorkflowOperator
+from airflow_provider_peak.sensors.peak_workflow import PeakWorkflowRunSensor
+
+
+@dag(dag_id="%(dag_id)s", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def workflows():
+    PeakRunWorkflowOperator(task_id="retrain", workflow_id=101, poll_interval=0.05)
+    if %(everything)s:
+        PeakRunWorkflowOperator(task_id="hostile", workflow_id=33, poll_interval=0.05)
+        start = PeakRunWorkflowOperator(task_id="start", workflow_id=34, wait_for_completion=False)
+        PeakWorkflowRunSensor(task_id="wait", workflow_id=34, execution_id=start.output, poke_interval=0.05)
+
+workflows()
+"""
+HOSTILE_NAME = '<img src=x onerror="alert(1)">'
+HOSTILE_STEP = "<b>score</b>"
+
+
+@pytest.mark.airflow_e2e
+@pytest.mark.skipif(not HAS_PLUGIN_PAGES, reason="Airflow shows plugins' pages from 3.1")
+def test_the_page_lists_workflow_runs_failed_ones_too_escaped_and_hidden_from_who_may_not_read(
+    emu, workflows, peak_conn, run_dag, auth
+):
+    peak_conn(workflow_url_template="{base_url}/runs/{workflow_id}/{execution_id}")
+    workflows.define(33, ["extract", HOSTILE_STEP], name=HOSTILE_NAME, fail_step=HOSTILE_STEP)
+    workflows.define(34, ["nightly"], name="nightly-scores")
+    seen = run_dag("page_workflows", WORKFLOWS % {"dag_id": "page_workflows", "everything": True})
+    private = run_dag("private_workflows", WORKFLOWS % {"dag_id": "private_workflows", "everything": False})
+    assert seen.state == "failed" and private.state == "success"  # the hostile workflow failed
+    ids = {ti.task_id: ti.xcom_pull(task_ids=ti.task_id, key="summary") for ti in seen.get_task_instances()}
+    assert ids["hostile"]["status"] == "Failed" and ids["hostile"]["failed_steps"] == [HOSTILE_STEP]
+    # The summary keeps the keys the sensor always returned, and adds the page's figures.
+    assert ids["wait"] == seen.get_task_instances()[0].xcom_pull(task_ids="wait")
+    assert {"workflow_id", "execution_id", "status", "executed_at", "finished_at", "failed_steps"} < set(
+        ids["wait"]
+    )
+
+    page = _get(auth, "viewer", "viewer").text
+    rows = {row[8]: row for row in _cells(page, "page_workflows") if len(row) == 11}
+    # Workflow, id, execution, status, failed steps, seconds, DAG, run, task, task state, ended.
+    retrain = rows["retrain"]
+    execution = ids["retrain"]["execution_id"]
+    assert retrain[:6] == ["retrain-demand-model", "101", execution, "Success", "-", "0.0"]
+    assert retrain[6:10] == ["page_workflows", seen.run_id, "retrain", "success"]
+    assert f'href="{emu.url.rstrip("/")}/runs/101/{execution}"' in page  # the task's link, reused
+    # The failed run: Peak's status, the failed step, the failed task; names from Peak escaped.
+    hostile = rows["hostile"]
+    assert hostile[:5] == [HOSTILE_NAME, "33", ids["hostile"]["execution_id"], "Failed", HOSTILE_STEP]
+    assert hostile[9] == "failed"
+    assert HOSTILE_NAME not in page and HOSTILE_STEP not in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    # The run started without waiting is listed once, as the sensor that watched it saw it.
+    assert "start" not in rows
+    assert rows["wait"][:4] == ["nightly-scores", "34", ids["start"]["execution_id"], "Success"]
+    assert "private_workflows" not in page
+
+    admin = _get(auth, "admin", "admin").text
+    assert [row[8] for row in _cells(admin, "private_workflows") if len(row) == 11] == ["retrain"]
+
+
+def test_a_workflow_run_from_a_hostile_server_is_escaped_and_links_only_to_http():
+    hostile = "<script>alert(1)</script>"
+    row = TaskRow(
+        dag_id="d",
+        run_id="r",
+        task_id="t",
+        map_index=-1,
+        operator="PeakRunWorkflowOperator",
+        state="failed",
+        end_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        duration=1.0,
+        result={
+            "workflow_id": "7",
+            "workflow_name": hostile,
+            "execution_id": hostile,
+            "status": f'"><{hostile}',
+            "failed_steps": [hostile] * 12,
+            "seconds": 3.25,
+            "url": "javascript:alert(1)",
+        },
+    )
+    html = render(group([row, row]), base="/base")  # the same run twice: listed once
+    assert "<script>" not in html and "javascript:" not in html
+    (cells,) = [r for r in _cells(html) if len(r) == 11]
+    named = ", ".join([hostile] * 10) + " … 2 more"
+    assert cells[:6] == [hostile, "7", hostile, f'"><{hostile}', named, "3.2"]
+    assert cells[9] == "failed"
+    linked = replace(row, result={**(row.result or {}), "url": "https://peak/x?a=1&b=2"})
+    safe = render(group([linked]))
+    assert '<a href="https://peak/x?a=1&amp;b=2" target="_blank" rel="noopener noreferrer">' in safe
