@@ -63,7 +63,7 @@ def test_back_to_back_requests_are_spaced_by_one_over_the_rate() -> None:
     assert starts[0] == 1000.0
     assert all(b - a == pytest.approx(0.02) for a, b in itertools.pairwise(starts))
     assert clock.now == pytest.approx(1002.0)
-    assert most_in_a_window(starts, 1.0) == 50
+    assert most_in_a_window(starts, 1.0) == 50 == p.stats.busiest_second
     assert p.stats.granted == 101 and p.stats.waited_seconds == pytest.approx(2.0)
 
 
@@ -177,6 +177,7 @@ def test_starts_never_exceed_the_rate_over_any_window(
         assert p.min_rate <= p.rate <= rate
     assert starts == sorted(starts)
     assert most_in_a_window(starts, width) <= bound(rate, burst, width)
+    assert p.stats.busiest_second == most_in_a_window(starts, 1.0)  # the pacer's own count agrees
     for begin, end in pauses:
         assert not any(begin < s < end - 1e-9 for s in starts)
 
@@ -205,6 +206,7 @@ def test_threads_share_one_schedule() -> None:
     assert len(starts) == 160
     assert all(b - a >= 1 / 200 - 1e-9 for a, b in itertools.pairwise(starts))
     assert most_in_a_window(starts, 0.1) <= bound(200, 1, 0.1)
+    assert p.stats.busiest_second == most_in_a_window(starts, 1.0) <= bound(200, 1, 1.0)
     assert min(late) >= 0  # nobody started before its slot
     assert time.monotonic() - began >= 159 / 200
 
