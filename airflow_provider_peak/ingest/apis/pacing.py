@@ -143,7 +143,12 @@ class RequestPacer:
                 slot = self._reserve(now)
                 self._reserved.append(slot)
             if slot > now:
-                self._sleep(slot - now)
+                try:
+                    self._sleep(slot - now)
+                except BaseException:  # a cancelled wait (the hook's sleep raises): no start
+                    with self._lock:
+                        self._reserved.remove(slot)
+                    raise
             with self._lock:
                 self._reserved.remove(slot)
                 # A pause that began while this thread slept voids a slot that falls inside it.

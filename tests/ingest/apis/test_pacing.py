@@ -134,6 +134,23 @@ def test_a_pause_voids_slots_reserved_by_waiting_requests() -> None:
     assert clock.now == second
 
 
+def test_a_cancelled_wait_grants_nothing_and_holds_no_history_back() -> None:
+    clock = FakeClock()
+
+    def cancel(seconds: float) -> None:
+        raise InterruptedError("the task is ending")
+
+    p = RequestPacer(10, clock=clock, sleep=cancel)
+    p.acquire()  # no wait: granted
+    with pytest.raises(InterruptedError):
+        p.acquire()  # would wait 0.1 s: cancelled
+    assert p.stats.granted == 1 and p._reserved == []
+    p._sleep = clock.sleep
+    starts = [p.acquire() for _ in range(60)]
+    assert p.stats.busiest_second == most_in_a_window(starts, 1.0) == 10
+    assert len(p._granted) <= 3 * 10  # trimmed: about two seconds of starts at most
+
+
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("idle"), st.floats(0, 3)),
