@@ -35,6 +35,7 @@ The tree (see ``exceptions`` for what each class means)::
     ├── PeakRestAuthError
     ├── PeakaCacheFailedError
     ├── PeakaBatchCacheError
+    ├── PeakaTriggerUnknownError
     ├── PeakWorkflowFailedError
     ├── PeakWorkflowTimeoutError
     ├── PeakWorkflowStartUnknownError
@@ -493,6 +494,23 @@ class PeakaCacheFailedError(PeakError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.cache_id, self.status, str(self)))
+
+
+class PeakaTriggerUnknownError(PeakError):
+    """A request to start a Peaka cache run got no clear answer (a 5xx, a lost reply, a missed
+    deadline), and no new run of the cache could be found: the run may have started, or be queued.
+    Nothing was sent again (a second request could start a second run).
+
+    :ivar cache_id: the cache.
+    :ivar mode: ``incremental`` or ``full``.
+    """
+
+    def __init__(self, cache_id: str, mode: str, message: str) -> None:
+        self.cache_id, self.mode = cache_id, mode
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.cache_id, self.mode, str(self)))
 
 
 class PeakaBatchCacheError(PeakError):

@@ -33,6 +33,7 @@ records are also ``ValueError``s. No message ever carries a credential.
     ├── PeakRestAuthError: a REST source's Custom Auth token request failed
     ├── PeakaCacheFailedError: a Peaka cache run ended FAILED or CANCELLED, or the cache is gone
     ├── PeakaBatchCacheError: some tables of a Peaka batch got no cache
+    ├── PeakaTriggerUnknownError: a cache run request got no clear answer and no new run was found
     ├── PeakWorkflowFailedError: a Peak workflow run ended Failed or Stopped (names its failed steps)
     ├── PeakWorkflowTimeoutError: a Peak workflow run did not end in time (it goes on in Peak)
     ├── PeakWorkflowStartUnknownError: a run request got no answer and no new run was found
@@ -91,6 +92,7 @@ __all__ = [
     "PeakaBatchCacheError",
     "PeakaCacheFailedError",
     "PeakaSpecError",
+    "PeakaTriggerUnknownError",
     "RecordTooLargeError",
     "RecordValidationError",
     "RowValidationError",
@@ -203,6 +205,9 @@ class PeakaCacheFailedError(PeakError, errors.PeakaCacheFailedError): ...
 
 
 class PeakaBatchCacheError(PeakError, errors.PeakaBatchCacheError): ...
+
+
+class PeakaTriggerUnknownError(PeakError, errors.PeakaTriggerUnknownError): ...
 
 
 class PeakWorkflowFailedError(PeakError, errors.PeakWorkflowFailedError): ...

@@ -34,6 +34,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow.providers.common.compat.version_compat import (
     AIRFLOW_V_3_0_PLUS,
     AIRFLOW_V_3_1_PLUS,
+    AIRFLOW_V_3_2_PLUS,
     AIRFLOW_V_3_3_PLUS,
 )
 
@@ -78,6 +79,11 @@ HAS_ASSET_STATE_STORE = AIRFLOW_V_3_3_PLUS
 HAS_TASK_STATE_STORE = AIRFLOW_V_3_3_PLUS
 
 log = logging.getLogger(__name__)
+
+#: Airflow 3.2 draws connection forms from the provider info's ``conn-fields``, in collapsible
+#: sections; older Airflow from the hooks' ``get_connection_form_widgets``, one flat list (where the
+#: ``peak_v2`` wire names are extras only: see ``ui.forms``).
+CONNECTION_FORM_SECTIONS = AIRFLOW_V_3_2_PLUS
 
 #: Airflow 3.1 shows plugins' pages (``external_views``) in its UI, served by their ``fastapi_apps``;
 #: on older Airflow the Peak page is absent.

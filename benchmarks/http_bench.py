@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,16 +35,20 @@ def _hook(url: str):
 
 
 @contextmanager
-def emulator_process(latency: float, *, validate: bool = True, source_orders: int = 0) -> Iterator[str]:
+def emulator_process(
+    latency: float, *, validate: bool = True, source_orders: int = 0, extra: Sequence[str] = ()
+) -> Iterator[str]:
     """The emulator in its own process (its own interpreter lock, as a real server would be).
 
     ``validate=False`` skips its per-record check, which on a 2-core machine would otherwise be
     the bottleneck instead of the client being measured (the client validates everything anyway).
+    ``extra``: more command-line options of the emulator.
     """
     port = free_port()
     with tempfile.NamedTemporaryFile("w+", suffix=".log") as log:
         command = [sys.executable, "-m", "peak_emulator", "--port", str(port)]
         command += ["--api-key", API_KEY, "--latency", str(latency), "--source-orders", str(source_orders)]
+        command += extra
         server = subprocess.Popen(
             command if validate else [*command, "--no-validate"],
             stdout=log,

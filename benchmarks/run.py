@@ -251,9 +251,9 @@ def main(names: list[str]) -> None:
     print(f"Machine: {machine()}", flush=True)
     if not names or set(names) - set(BENCHMARKS):
         # Airflow and the emulator: imported when needed.
-        from benchmarks import columnar_bench, dlt_bench, feed_bench, http_bench, send_profile
+        from benchmarks import columnar_bench, dlt_bench, feed_bench, http_bench, send_profile, v2_bench
 
-        for module in (http_bench, feed_bench, columnar_bench, dlt_bench, send_profile):
+        for module in (http_bench, feed_bench, columnar_bench, dlt_bench, send_profile, v2_bench):
             BENCHMARKS.update(module.BENCHMARKS)
     for name in names or list(BENCHMARKS):
         print(f"== {name}", flush=True)

@@ -381,6 +381,7 @@ def peaka_server() -> Iterator[PeakEmulator]:
 def peaka_emu(peaka_server: PeakEmulator) -> PeakEmulator:
     """The shared emulator with an empty Peaka API whose statuses change every 50 ms."""
     peaka_server.peaka.reset(step=0.05)
+    peaka_server.clear_faults()
     return peaka_server
 
 

@@ -195,10 +195,12 @@ class JsonApiHook(BaseHook):
         params: Mapping[str, Any] | None = None,
         authenticated: bool = True,
         retry: bool = True,
+        idempotent: bool = True,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        """Send a request with the retry policy (``retry=False``: one attempt); return the reply or
-        raise a typed error. ``headers`` beat the defaults (``Content-Type: application/json``)."""
+        """Send a request with the retry policy (``retry=False``: one attempt; ``idempotent=False``:
+        retried only when the server surely did not act on it); return the reply or raise a typed
+        error. ``headers`` beat the defaults (``Content-Type: application/json``)."""
         with self._credentials_checked(authenticated):
             return self.client.request(
                 method,
@@ -207,6 +209,7 @@ class JsonApiHook(BaseHook):
                 params=params,
                 authenticated=authenticated,
                 retry=retry,
+                idempotent=idempotent,
                 headers=headers,
             )
 

@@ -48,6 +48,7 @@ from airflow_provider_peak.ingest.v2.wire import Operation
 from airflow_provider_peak.ui.forms import (
     PEAK_V2_CONN_FIELDS,
     PEAK_V2_UI_BEHAVIOUR,
+    V2_WIRE_NAMES,
     legacy_field_behaviour,
     legacy_form_widgets,
 )
@@ -350,10 +351,14 @@ class PeakV2Hook(JsonApiHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields for the connection form on Airflow < 3.2 (3.2+ reads ``conn-fields``)."""
-        return legacy_form_widgets(PEAK_V2_CONN_FIELDS)
+        """Extra fields for the connection form on Airflow < 3.2 (3.2+ reads ``conn-fields``).
+
+        That form has no sections to fold the wire names into, so they are not form fields there:
+        set them in the Extra Fields JSON (docs/ingestion-v2.md lists each with its default).
+        """
+        return legacy_form_widgets(PEAK_V2_CONN_FIELDS, extras_only=V2_WIRE_NAMES)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Relabel and hide form fields on Airflow < 3.2."""
-        return legacy_field_behaviour(PEAK_V2_UI_BEHAVIOUR)
+        return legacy_field_behaviour(PEAK_V2_UI_BEHAVIOUR, extras_only=V2_WIRE_NAMES)

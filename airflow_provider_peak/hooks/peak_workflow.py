@@ -43,7 +43,7 @@ from airflow_provider_peak.models.peak_workflow import (
     still_running,
 )
 from airflow_provider_peak.transport.paging import PageTokens
-from airflow_provider_peak.transport.retry import may_have_reached
+from airflow_provider_peak.transport.retry import ADOPT_DELAYS, may_have_reached
 from airflow_provider_peak.transport.urls import join_url
 from airflow_provider_peak.ui.links import workflow_run_url
 from airflow_provider_peak.utils.redaction import neutral
@@ -53,8 +53,6 @@ __all__ = ["PeakWorkflowHook", "RunRequest", "is_transient"]
 
 log = logging.getLogger(__name__)
 
-#: Seconds after a lost reply at which the workflow's runs are looked up for the one it started.
-ADOPT_DELAYS = (0.0, 2.0, 5.0)
 #: Runs a lookup reads at most (a page of Peak's list).
 LOOKUP_PAGE_SIZE = 50
 

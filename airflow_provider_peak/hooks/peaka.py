@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow_provider_peak.exceptions import (
     PeakaCacheFailedError,
+    PeakaTriggerUnknownError,
     PeakConfigError,
     PeakError,
     PeakHTTPError,
@@ -32,6 +33,7 @@ from airflow_provider_peak.models.peaka_cache import (
     evaluate,
     match_results,
 )
+from airflow_provider_peak.transport.retry import ADOPT_DELAYS, may_have_reached
 from airflow_provider_peak.ui.forms import (
     PEAKA_CONN_FIELDS,
     PEAKA_UI_BEHAVIOUR,
@@ -200,21 +202,91 @@ class PeakaHook(JsonApiHook):
         """Delete a cache (the source table is untouched)."""
         self.request("DELETE", self._path(project_id, cache_id))
 
-    def trigger_incremental_update(self, cache_id: str, project_id: str | None = None) -> None:
+    def trigger_incremental_update(
+        self, cache_id: str, project_id: str | None = None, *, previous_execution_id: str | None = None
+    ) -> str | None:
         """Start an incremental sync now (independent of the schedule). Peaka may queue it behind a
-        sync that is already RUNNING."""
-        self.request("POST", self._path(project_id, cache_id, "/incrementalUpdate"))
+        sync that is already RUNNING. Sent once: see ``trigger_run``."""
+        return self.trigger_run(
+            cache_id, "incremental", project_id, previous_execution_id=previous_execution_id
+        )
 
-    def trigger_full_refresh(self, cache_id: str, project_id: str | None = None) -> None:
-        """Start a full refresh now (independent of the schedule)."""
-        self.request("POST", self._path(project_id, cache_id, "/fullRefreshUpdate"))
+    def trigger_full_refresh(
+        self, cache_id: str, project_id: str | None = None, *, previous_execution_id: str | None = None
+    ) -> str | None:
+        """Start a full refresh now (independent of the schedule). Sent once: see ``trigger_run``."""
+        return self.trigger_run(cache_id, "full", project_id, previous_execution_id=previous_execution_id)
 
-    def trigger_run(self, cache_id: str, mode: str, project_id: str | None = None) -> None:
-        """Start a run of ``mode`` (``incremental`` or ``full``)."""
-        if mode == "full":
-            self.trigger_full_refresh(cache_id, project_id)
-        else:
-            self.trigger_incremental_update(cache_id, project_id)
+    def trigger_run(
+        self,
+        cache_id: str,
+        mode: str,
+        project_id: str | None = None,
+        *,
+        previous_execution_id: str | None = None,
+        adopt_delays: Sequence[float] = ADOPT_DELAYS,
+    ) -> str | None:
+        """Start a run of ``mode`` (``incremental`` or ``full``).
+
+        Every request starts a run (or queues one), so it is retried only when Peaka surely did not
+        act on it: a 429, or a connection that was never made. When it may have reached Peaka (a
+        5xx, a lost reply, a missed deadline), it is not sent again: the cache's status is read (at
+        once, then after each of ``adopt_delays`` seconds) and a run of ``mode`` newer than
+        ``previous_execution_id`` is adopted: its id is returned. ``PeakaTriggerUnknownError`` when
+        none shows up (the run may have started, or be queued behind a RUNNING one).
+
+        :param previous_execution_id: the id of the cache's last run of ``mode`` before this request
+            (``""``: none); read from the cache's status first when not given.
+        :return: the adopted run's id after an unclear answer; ``None`` after a 200 (Peaka's reply
+            names no run: the next status shows it).
+        """
+        if mode not in MODES:
+            raise PeakConfigError(f"mode must be one of {MODES}, got {mode!r}")
+        if previous_execution_id is None:
+            previous_execution_id = self.get_cache_status(cache_id, project_id).execution_id(mode)
+        action = "/fullRefreshUpdate" if mode == "full" else "/incrementalUpdate"
+        try:
+            self.request("POST", self._path(project_id, cache_id, action), idempotent=False)
+        except PeakError as exc:
+            if not may_have_reached(exc):
+                raise
+            log.warning(
+                "Peaka cache %s: the %s run request may have reached Peaka (%s); looking for its run",
+                cache_id,
+                mode,
+                exc,
+            )
+            found = self._adopt(cache_id, mode, project_id, previous_execution_id, adopt_delays)
+            if found is None:
+                raise PeakaTriggerUnknownError(
+                    str(cache_id),
+                    mode,
+                    f"Peaka cache {cache_id}: the {mode} run request got no clear answer ({exc}) and no "
+                    f"new {mode} run of the cache was found (its last one is still "
+                    f"{previous_execution_id or 'none'}). The run may have started or be queued: check "
+                    "the cache's status and execution history in Peaka before running the task again "
+                    "(the provider sent the request once, to never start two runs)",
+                ) from exc
+            log.warning(
+                "Peaka cache %s: adopted %s run %s, which the unanswered request started",
+                cache_id,
+                mode,
+                found,
+            )
+            return found
+        return None
+
+    def _adopt(
+        self, cache_id: str, mode: str, project_id: str | None, previous: str, delays: Sequence[float]
+    ) -> str | None:
+        """The id of the cache's last run of ``mode`` once it is not ``previous``, or ``None``."""
+        for delay in delays:
+            if delay:
+                time.sleep(delay)
+            current = self.get_cache_status(cache_id, project_id).execution_id(mode)
+            if current and current != previous:
+                return current
+        return None
 
     def _cancel_path(self, cache_id: str, mode: str, project_id: str | None) -> str:
         if mode not in MODES:

@@ -231,7 +231,7 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
             self.log.info("%s: following it instead of starting another (on_running='wait')", found)
             return "", False
         before = status.execution_id(self.mode)
-        hook.trigger_run(self.cache_id, self.mode, self.project_id)
+        hook.trigger_run(self.cache_id, self.mode, self.project_id, previous_execution_id=before)
         if self.cancel_on_stop:
             self._started = (self.cache_id, self.project_id)
         self.log.info("Started the %s refresh of Peaka cache %s", self.mode, self.cache_id)

@@ -3,7 +3,8 @@
 * **What is retried**: 429, 502, 503 and 504 replies and transport failures (a missed deadline
   included), never a TLS error; never 400, 401 (the token refresh is the auth's, once), 403, 404,
   409, 413 or 500.
-* **A request that must not be repeated** (``idempotent=False``: starting a Peak workflow run) is
+* **A request that must not be repeated** (``idempotent=False``: starting a Peak workflow run or
+  a Peaka cache run) is
   retried only when the server surely did not act on it: a 429 (refused), or a connection that was
   never made. A reply lost after the request was sent, a missed deadline or a 5xx may hide a
   request that took effect: the caller decides (``may_have_reached``).
@@ -37,6 +38,9 @@ import tenacity
 from airflow_provider_peak.errors import PeakConnectionError, PeakHTTPError, PeakRateLimitError
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+#: Seconds after a request that may have started a run got no clear answer at which the caller
+#: looks for that run (a Peak workflow's runs, a Peaka cache's status), to adopt it.
+ADOPT_DELAYS = (0.0, 2.0, 5.0)
 #: How a client sending too fast slows down on a 429: its request rate (the v2 pacer) or the
 #: requests it keeps in flight (the v1 sender) are multiplied by this; successes bring them back.
 RATE_LIMIT_DECREASE = 0.5

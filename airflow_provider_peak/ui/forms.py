@@ -4,7 +4,10 @@ place; each connection type's layout there too).
 
 Airflow 3.2+ draws a form from ``conn-fields`` / ``ui-field-behaviour`` in the provider info
 without importing the hook; on older Airflow the hooks' ``get_connection_form_widgets`` /
-``get_ui_field_behaviour`` build the same form from these dicts. Nothing here imports Airflow, so
+``get_ui_field_behaviour`` build the same form from these dicts. That form has no sections, so the
+``peak_v2`` wire names (``V2_WIRE_NAMES``: some forty assumed names, which Airflow 3.2+ folds into
+one collapsed section) are left out of it: they are set in the Extra Fields JSON there, read the
+same way, and docs/ingestion-v2.md lists each with its default. Nothing here imports Airflow, so
 the provider info stays cheap to load.
 
 **No field carries its default in the form.** Airflow's ``hook_meta`` endpoint shows the default
@@ -19,7 +22,7 @@ connection's extras to its secrets masker whenever a task reads the connection, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -41,6 +44,7 @@ __all__ = [
     "CUSTOM_AUTH_SECTION",
     "V2_MASKED_BY_AIRFLOW",
     "V2_WIRE_FORM",
+    "V2_WIRE_NAMES",
     "FormField",
     "conn_fields",
     "connection_type",
@@ -206,9 +210,16 @@ V2_WIRE_FORM: tuple[tuple[str, Any, str, str], ...] = tuple(
 )
 
 
-def legacy_form_widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+#: The ``peak_v2`` wire names: extras only on Airflow < 3.2 (see the module docstring).
+V2_WIRE_NAMES: tuple[str, ...] = tuple(name for name, *_ in V2_WIRE_FORM)
+
+
+def legacy_form_widgets(
+    fields: dict[str, dict[str, Any]], *, extras_only: Collection[str] = ()
+) -> dict[str, Any]:
     """``get_connection_form_widgets`` for Airflow < 3.2: the same fields as Flask-AppBuilder
-    widgets, with the same labels and descriptions, and no default."""
+    widgets, with the same labels and descriptions, and no default; but those in ``extras_only``,
+    which are read from the extras all the same."""
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
     from wtforms import PasswordField, StringField
@@ -216,6 +227,8 @@ def legacy_form_widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
     widgets: dict[str, Any] = {}
     for name, spec in fields.items():
+        if name in extras_only:
+            continue
         schema = spec["schema"]
         secret = schema.get("format") == "password"
         kind, widget = (
@@ -233,10 +246,12 @@ def legacy_form_widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return widgets
 
 
-def legacy_field_behaviour(behaviour: dict[str, Any]) -> dict[str, Any]:
-    """``get_ui_field_behaviour`` for Airflow < 3.2 (snake_case keys)."""
+def legacy_field_behaviour(behaviour: dict[str, Any], *, extras_only: Collection[str] = ()) -> dict[str, Any]:
+    """``get_ui_field_behaviour`` for Airflow < 3.2 (snake_case keys); no placeholders for the
+    fields ``legacy_form_widgets`` leaves out."""
+    placeholders = behaviour["placeholders"]
     return {
         "hidden_fields": behaviour["hidden-fields"],
         "relabeling": behaviour["relabeling"],
-        "placeholders": behaviour["placeholders"],
+        "placeholders": {name: text for name, text in placeholders.items() if name not in extras_only},
     }

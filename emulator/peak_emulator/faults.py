@@ -7,10 +7,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-ACTIONS = ("status", "reset", "drop_after_apply", "latency")
+ACTIONS = ("status", "reset", "drop_after_apply", "status_after_apply", "latency")
 ROUTES = (
     *("ingest", "create", "get", "list", "token", "v2_solutions", "v2_schema", "v2_ingest"),
-    *("workflow_describe", "workflow_execute", "workflow_get", "workflow_list", "workflow_logs", "any"),
+    *("workflow_describe", "workflow_execute", "workflow_get", "workflow_list", "workflow_logs"),
+    *("peaka_trigger", "any"),
 )
 
 
@@ -21,8 +22,9 @@ class Fault:
 
     :param action: ``status`` (reply ``status``; nothing applied), ``reset`` (close the socket with
         no reply; nothing applied), ``drop_after_apply`` (apply an ingest or start a workflow
-        run, then close with no reply: the "reply lost" case), ``latency`` (sleep ``seconds``,
-        then serve normally).
+        run, then close with no reply: the "reply lost" case), ``status_after_apply`` (start a
+        workflow run or a Peaka cache run, then reply ``status``: a gateway's 5xx after the server
+        acted), ``latency`` (sleep ``seconds``, then serve normally).
     """
 
     action: str

@@ -21,7 +21,13 @@ how fast the machine is. A run's ``progress`` holds Peaka's four counters: the f
 (``script(..., progress={...})``, else 100 cached records) once COMPLETED, half of them before.
 Tables named with ``missing`` fail per item, as a table absent from its catalog does; tables in
 ``uncacheable`` are not cacheable, and ``cache_types`` limits what a table supports (``isCached``).
-``GET /peaka/_emulator/stats`` (no auth) returns request counters.
+``GET /peaka/_emulator/stats`` (no auth) returns request counters, and the runs started by kind
+(``incremental runs started``, ``full runs started``; a new cache's first sync included). Faults of
+the server's ``Faults`` apply on the route ``peaka_trigger`` (``POST .../incrementalUpdate`` and
+``/fullRefreshUpdate``): ``status`` and ``reset`` start nothing, ``drop_after_apply`` starts the
+run and closes the connection without a reply, ``status_after_apply`` starts it and answers the
+fault's status (a 5xx after Peaka acted), ``latency`` waits first. ``fail_next`` refuses any
+request before it is applied.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import unquote
 
+from peak_emulator.faults import Fault, Faults
 from peak_emulator.replies import Reply
 
 PREFIX = "/peaka"
@@ -177,10 +184,19 @@ class PeakaApi:
     :param api_keys: API keys accepted as ``Authorization: Bearer <key>`` (none is built in).
     :param step: seconds each status of a run lasts, or ``"read"``: one status read each.
     :param missing: table names (``table`` or ``schema.table``) absent from every catalog.
+    :param faults: the server's fault rules (route ``peaka_trigger``).
     """
 
-    def __init__(self, *, api_keys: Iterable[str], step: Step = 0.5, missing: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        api_keys: Iterable[str],
+        step: Step = 0.5,
+        missing: Iterable[str] = (),
+        faults: Faults | None = None,
+    ) -> None:
         self.api_keys = frozenset(api_keys)
+        self.faults = faults or Faults()
         self.step = step
         self.missing = set(missing)
         #: Tables (``table`` or ``schema.table``) Peaka cannot cache (``isCacheable: false``).
@@ -310,6 +326,11 @@ class PeakaApi:
             raise _Error(404, "no such endpoint")
         project, rest = parts[0], parts[2:]
         body = self._json(raw)
+        fault = None
+        if method == "POST" and len(rest) == 2 and rest[1] in _ACTIONS:
+            fault = self.faults.pick("peaka_trigger")
+            if fault is not None and fault.action == "latency":
+                time.sleep(fault.seconds)
         with self._lock:
             route = (
                 f"cache/{rest[0]}"
@@ -317,6 +338,10 @@ class PeakaApi:
                 else "/".join(["cache", *(["{id}"] if rest else []), *rest[1:]])
             )
             self.stats[f"{method} {route}"] += 1
+            if fault is not None and fault.action == "reset":
+                return Reply(0, drop="reset")
+            if fault is not None and fault.action == "status":
+                raise _Error(fault.status, "injected by the emulator", fault.retry_after)
             if rest == ["status"] and method == "GET":  # every cache of the project (or catalog)
                 live = [c for c in self._live(project) if catalog is None or c.catalog_id == catalog]
                 return Reply(200, [self._status(c, query) for c in live])
@@ -337,7 +362,7 @@ class PeakaApi:
                 if cache.deleted:
                     raise _Error(404, f"cache {cache.id} not found")
                 self._start(cache, _ACTIONS[rest[1]])
-                return Reply(200, {})
+                return self._after_start(fault)
             if len(rest) == 2 and rest[1] in _CANCELS and method == "POST":
                 run = None if cache.deleted else cache.runs.get(_CANCELS[rest[1]])
                 if run is None or run.status(time.monotonic()) != "RUNNING":
@@ -346,6 +371,15 @@ class PeakaApi:
                 cache.logs.append({"timestamp": _now(), "action": "CANCEL", "cacheType": run.mode})
                 return Reply(200, body=b"")  # Peaka documents no body
         raise _Error(405, f"{method} is not allowed here")
+
+    @staticmethod
+    def _after_start(fault: Fault | None) -> Reply:
+        """The reply to a run request that started a run: a 200, or what a fault makes of it."""
+        if fault is not None and fault.action == "drop_after_apply":
+            return Reply(0, drop="close")
+        if fault is not None and fault.action == "status_after_apply":
+            raise _Error(fault.status, "injected by the emulator after the run started", fault.retry_after)
+        return Reply(200, {})
 
     def _fault(self) -> None:
         with self._lock:
@@ -416,6 +450,7 @@ class PeakaApi:
         cache.runs[mode] = _Run(
             str(uuid.uuid4()), mode, time.monotonic(), statuses, self.step, error, progress
         )
+        self.stats[f"{mode} runs started"] += 1
         cache.logs.append({"timestamp": _now(), "action": "START", "cacheType": mode, "isScheduled": False})
 
     def _is_cached(self, project: str, catalog: str, schema: str, table: str) -> dict[str, Any]:

@@ -147,7 +147,7 @@ class PeakEmulator:
         )
         self.peak.latency = latency
         self.source = SourceApi(orders=source_orders)
-        self.peaka = PeakaApi(api_keys=peaka_api_keys, step=peaka_step)
+        self.peaka = PeakaApi(api_keys=peaka_api_keys, step=peaka_step, faults=self.faults)
         if ingestion_v2 is None:
             ingestion_v2 = IngestionV2Api(tokens={self._generate("v2"): "demo"})
         self.v2 = ingestion_v2

@@ -23,7 +23,8 @@ speed), or none with ``step=0``. A step named in the workflow's ``fail_step`` (o
 run with ``script``) fails, and the run with it. Faults of the server's ``Faults`` apply on the
 routes ``workflow_describe``, ``workflow_execute``, ``workflow_get``, ``workflow_list`` and
 ``workflow_logs``; a ``drop_after_apply`` fault on ``workflow_execute`` starts the run and closes
-the connection without a reply (the "reply lost" case).
+the connection without a reply (the "reply lost" case); ``status_after_apply`` starts it and
+answers the fault's status (a 5xx after the run started).
 """
 
 from __future__ import annotations
@@ -283,10 +284,12 @@ class WorkflowsApi:
                     return self._count(
                         route, Reply(fault.status, {"detail": "injected by the emulator"}, headers_out)
                     )
-                elif fault.action == "drop_after_apply":
+                elif fault.action in ("drop_after_apply", "status_after_apply"):
                     dropped = True
             reply = self._answer(route, parts, query, body)
-            if dropped:
+            if dropped and fault is not None and fault.action == "status_after_apply":
+                reply = Reply(fault.status, {"detail": "injected by the emulator after the run started"})
+            elif dropped:
                 reply = Reply(0, drop="close")
         except _Error as exc:
             reply = Reply(exc.status, {"detail": exc.detail})

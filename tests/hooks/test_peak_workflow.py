@@ -91,6 +91,13 @@ class TestRunWorkflow:
         assert workflows.stats["workflow_execute dropped"] == 1
         assert workflows.stats["runs_started"] == 1
 
+    def test_a_5xx_after_the_run_started_is_adopted_without_a_second_run(self, emu, workflows, peak_conn):
+        peak_conn()
+        emu.inject("status_after_apply", status=502, route="workflow_execute")
+        execution_id = PeakWorkflowHook().run_workflow(101)
+        assert [run["executionId"] for run in workflows.executions(101)] == [execution_id]
+        assert executes(workflows, 502) == 1 and workflows.stats["runs_started"] == 1
+
     def test_a_5xx_is_not_sent_again_and_says_the_run_may_have_started(self, emu, workflows, peak_conn):
         peak_conn()
         emu.inject("status", status=503, count=1, route="workflow_execute")

@@ -12,6 +12,7 @@ import pytest
 import tenacity
 
 from airflow_provider_peak.exceptions import (
+    PeakaTriggerUnknownError,
     PeakAuthError,
     PeakConfigError,
     PeakError,
@@ -204,6 +205,90 @@ class TestTransport:
         text = caplog.text + str(info.value) + repr(hook.settings) + repr(hook.auth)
         assert "503" in caplog.text  # the retry was logged
         assert PEAKA_KEY not in text
+
+
+def idle_cache(peaka) -> str:
+    """A cache whose first run is over, with every later run RUNNING until it is cancelled."""
+    (result,) = PeakaHook().create_batch_cache(None, [cache_table("orders")])
+    PeakaHook().wait_for_cache(result.cache_id, poll_interval=0.02, timeout=5)
+    for _ in range(3):
+        peaka.script(result.cache_id, "RUNNING")
+    peaka.reset_stats()
+    return result.cache_id
+
+
+class TestTriggerOnce:
+    """A run request is not idempotent (each starts a run): never sent again once it may have
+    reached Peaka; the run it started is adopted instead."""
+
+    @pytest.mark.parametrize(
+        ("mode", "route"), [("full", "fullRefreshUpdate"), ("incremental", "incrementalUpdate")]
+    )
+    def test_a_5xx_after_peaka_started_the_run_adopts_that_run(
+        self, peaka_emu, peaka, peaka_conn, mode, route, caplog
+    ):
+        peaka_conn()
+        cache_id = idle_cache(peaka)
+        before = PeakaHook().get_cache_status(cache_id).execution_id(mode)
+        peaka_emu.inject("status_after_apply", status=503, route="peaka_trigger")
+        adopted = PeakaHook().trigger_run(cache_id, mode)
+        status = PeakaHook().get_cache_status(cache_id)
+        assert adopted == status.execution_id(mode) not in ("", before)
+        assert status.running(mode) is not None
+        assert peaka.stats[f"{mode} runs started"] == 1  # exactly one remote run
+        assert (peaka.stats[f"POST cache/{{id}}/{route}"], peaka.stats["503"]) == (1, 1)
+        assert f"adopted {mode} run {adopted}" in caplog.text
+
+    def test_a_lost_reply_adopts_the_run_it_started(self, peaka_emu, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = idle_cache(peaka)
+        peaka_emu.inject("drop_after_apply", route="peaka_trigger")
+        adopted = PeakaHook().trigger_full_refresh(cache_id)
+        assert adopted == PeakaHook().get_cache_status(cache_id).execution_id("full")
+        assert peaka.stats["full runs started"] == 1
+        assert peaka.stats["POST cache/{id}/fullRefreshUpdate"] == 1
+
+    def test_a_5xx_with_no_new_run_fails_saying_the_run_may_have_started(self, peaka_emu, peaka, peaka_conn):
+        """Nothing new shows up (Peaka failed before acting, or queued the run): the request is
+        still not sent again, and the error says what to check."""
+        peaka_conn()
+        cache_id = idle_cache(peaka)
+        before = PeakaHook().get_cache_status(cache_id).execution_id("incremental")
+        peaka_emu.inject("status", status=502, route="peaka_trigger")
+        peaka.reset_stats()
+        with pytest.raises(PeakaTriggerUnknownError, match="The run may have started or be queued") as caught:
+            PeakaHook().trigger_run(
+                cache_id, "incremental", previous_execution_id=before, adopt_delays=(0, 0.05)
+            )
+        assert (caught.value.cache_id, caught.value.mode) == (cache_id, "incremental")
+        assert "execution history" in str(caught.value) and PEAKA_KEY not in str(caught.value)
+        assert peaka.stats["POST cache/{id}/incrementalUpdate"] == 1 and peaka.stats["502"] == 1
+        assert peaka.stats["incremental runs started"] == 0
+        assert peaka.stats["GET cache/{id}/status"] == 2  # once per delay of the look-up
+
+    def test_a_429_is_retried_and_starts_one_run(self, peaka_emu, peaka, peaka_conn):
+        """A 429 is a refusal: Peaka started nothing, so the request is sent again."""
+        peaka_conn()
+        cache_id = idle_cache(peaka)
+        peaka_emu.inject("status", status=429, count=2, retry_after=0, route="peaka_trigger")
+        assert PeakaHook().trigger_full_refresh(cache_id, previous_execution_id="") is None
+        assert peaka.stats["POST cache/{id}/fullRefreshUpdate"] == 3 and peaka.stats["429"] == 2
+        assert peaka.stats["full runs started"] == 1
+
+    def test_a_refused_connection_is_retried_as_nothing_was_sent(self, set_conn):
+        """A port nothing listens on: each attempt fails to connect, so each retry is safe."""
+        set_conn(
+            "peaka_default",
+            conn_type="peaka",
+            host="http://127.0.0.1:9",
+            password=PEAKA_KEY,
+            extra={"project_id": PROJECT, "max_retries": 2, **PEAKA_FAST_RETRIES},
+        )
+        hook = PeakaHook()
+        with pytest.raises(PeakError, match=r"could not reach Peaka for POST .*Connection refused") as caught:
+            hook.trigger_full_refresh("c1", previous_execution_id="")
+        assert hook.stats["retries"] == 2
+        assert not isinstance(caught.value, PeakaTriggerUnknownError)  # surely not started: no look-up
 
 
 class TestAsyncTransport:

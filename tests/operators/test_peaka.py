@@ -135,6 +135,22 @@ class TestCacheRefresh:
         assert peaka.stats[f"POST cache/{{id}}/{route}"] == 1
         assert peaka.stats["GET cache/{id}/status"] >= 4  # it saw the new run running
 
+    def test_a_5xx_after_peaka_started_the_run_follows_that_run_and_starts_no_other(
+        self, peaka_emu, peaka, peaka_conn
+    ):
+        peaka_conn()
+        cache_id = make_cache()
+        peaka.script(cache_id, "RUNNING", "RUNNING", "COMPLETED")
+        peaka.reset_stats()
+        peaka_emu.inject("status_after_apply", status=503, route="peaka_trigger")
+        context = make_context()
+        assert refresh(cache_id).execute(context)["status"] == "COMPLETED"
+        assert peaka.stats["POST cache/{id}/incrementalUpdate"] == 1
+        assert peaka.stats["incremental runs started"] == 1
+        summary = context["ti"].pushed["summary"]
+        assert summary["started"] is True
+        assert summary["execution_id"] == PeakaHook().get_cache_status(cache_id).execution_id("incremental")
+
     def test_a_failed_run_fails_the_task(self, peaka, peaka_conn):
         peaka_conn()
         cache_id = make_cache()

@@ -13,10 +13,15 @@ starts already reserved by waiting threads, and halves its rate; 429s of request
 that decrease do not halve it again, as they were paced at the old rate. Every
 ``recovery_interval`` of successes it climbs back by ``recovery_step`` of the ceiling. Time is
 ``time.monotonic`` unless a clock (and a matching sleep) is injected, as the tests do.
+
+``stats.busiest_second`` counts the granted starts (on the pacer's clock) in the busiest one-second
+window: the pacer's own account of the rate it let through, which a slow machine can only lower.
+What a server sees also depends on when each request reaches it; ``benchmarks/`` measures that.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
@@ -25,6 +30,9 @@ from dataclasses import asdict, dataclass
 
 from airflow_provider_peak.errors import PeakConfigError
 from airflow_provider_peak.transport.retry import RATE_LIMIT_DECREASE
+
+_WINDOW = 1.0  # seconds: the window of ``PacerStats.busiest_second``
+_EPSILON = 1e-9  # starts 1/rate apart add up with rounding errors; an exact second is not inside
 
 
 @dataclass
@@ -37,6 +45,8 @@ class PacerStats:
     decreases: int = 0
     pauses: int = 0
     lowest_rate: float = 0.0
+    #: The most starts granted in any one-second window ``(t - 1, t]`` of the pacer's clock.
+    busiest_second: int = 0
 
     def as_dict(self) -> dict[str, float]:
         out = asdict(self)
@@ -106,6 +116,8 @@ class RequestPacer:
         self._last_decrease = -math.inf
         self._last_change = now
         self.stats = PacerStats(lowest_rate=self.ceiling)
+        self._granted: list[float] = []  # granted starts, sorted, as far back as a window can reach
+        self._reserved: list[float] = []  # starts reserved by threads still waiting for them
 
     @property
     def rate(self) -> float:
@@ -129,14 +141,44 @@ class RequestPacer:
                 asked = now if asked is None else asked
                 epoch = self._epoch
                 slot = self._reserve(now)
+                self._reserved.append(slot)
             if slot > now:
-                self._sleep(slot - now)
+                try:
+                    self._sleep(slot - now)
+                except BaseException:  # a cancelled wait (the hook's sleep raises): no start
+                    with self._lock:
+                        self._reserved.remove(slot)
+                    raise
             with self._lock:
+                self._reserved.remove(slot)
                 # A pause that began while this thread slept voids a slot that falls inside it.
                 if self._epoch == epoch or slot >= self._paused_until:
                     self.stats.granted += 1
                     self.stats.waited_seconds += max(0.0, self._clock() - asked)
+                    self._count_start(slot)
                     return slot
+
+    def _count_start(self, slot: float) -> None:
+        """Update ``stats.busiest_second`` with a granted start (lock held).
+
+        Threads may take their grants slightly out of order, so the start goes in its place and
+        every window ``(end - 1, end]`` that holds it is counted: those ending at it or at a later
+        start less than a second after it.
+        """
+        granted = self._granted
+        bisect.insort(granted, slot)
+        ends = granted[
+            bisect.bisect_left(granted, slot) : bisect.bisect_left(granted, slot + _WINDOW - _EPSILON)
+        ]
+        for end in ends:
+            inside = bisect.bisect_right(granted, end) - bisect.bisect_right(
+                granted, end - _WINDOW + _EPSILON
+            )
+            self.stats.busiest_second = max(self.stats.busiest_second, inside)
+        # A window can still reach back a second before the earliest start a thread waits for.
+        horizon = min([granted[-1], *self._reserved]) - _WINDOW
+        if granted[0] < horizon - _WINDOW:  # trimmed now and then: amortised O(1) per start
+            del granted[: bisect.bisect_right(granted, horizon)]
 
     def on_success(self, started: float | None = None) -> None:
         """A request that was not rate limited: the rate recovers step by step."""

@@ -63,7 +63,7 @@ def test_back_to_back_requests_are_spaced_by_one_over_the_rate() -> None:
     assert starts[0] == 1000.0
     assert all(b - a == pytest.approx(0.02) for a, b in itertools.pairwise(starts))
     assert clock.now == pytest.approx(1002.0)
-    assert most_in_a_window(starts, 1.0) == 50
+    assert most_in_a_window(starts, 1.0) == 50 == p.stats.busiest_second
     assert p.stats.granted == 101 and p.stats.waited_seconds == pytest.approx(2.0)
 
 
@@ -134,6 +134,23 @@ def test_a_pause_voids_slots_reserved_by_waiting_requests() -> None:
     assert clock.now == second
 
 
+def test_a_cancelled_wait_grants_nothing_and_holds_no_history_back() -> None:
+    clock = FakeClock()
+
+    def cancel(seconds: float) -> None:
+        raise InterruptedError("the task is ending")
+
+    p = RequestPacer(10, clock=clock, sleep=cancel)
+    p.acquire()  # no wait: granted
+    with pytest.raises(InterruptedError):
+        p.acquire()  # would wait 0.1 s: cancelled
+    assert p.stats.granted == 1 and p._reserved == []
+    p._sleep = clock.sleep
+    starts = [p.acquire() for _ in range(60)]
+    assert p.stats.busiest_second == most_in_a_window(starts, 1.0) == 10
+    assert len(p._granted) <= 3 * 10  # trimmed: about two seconds of starts at most
+
+
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("idle"), st.floats(0, 3)),
@@ -177,6 +194,7 @@ def test_starts_never_exceed_the_rate_over_any_window(
         assert p.min_rate <= p.rate <= rate
     assert starts == sorted(starts)
     assert most_in_a_window(starts, width) <= bound(rate, burst, width)
+    assert p.stats.busiest_second == most_in_a_window(starts, 1.0)  # the pacer's own count agrees
     for begin, end in pauses:
         assert not any(begin < s < end - 1e-9 for s in starts)
 
@@ -205,6 +223,7 @@ def test_threads_share_one_schedule() -> None:
     assert len(starts) == 160
     assert all(b - a >= 1 / 200 - 1e-9 for a, b in itertools.pairwise(starts))
     assert most_in_a_window(starts, 0.1) <= bound(200, 1, 0.1)
+    assert p.stats.busiest_second == most_in_a_window(starts, 1.0) <= bound(200, 1, 1.0)
     assert min(late) >= 0  # nobody started before its slot
     assert time.monotonic() - began >= 159 / 200
 
