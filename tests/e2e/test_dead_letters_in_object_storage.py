@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from airflow_provider_peak.version_compat import LINKS_RESOLVED_BY_THE_TASK
+from airflow_provider_peak.version_compat import LINKS_RESOLVED_BY_THE_TASK, dag_bag
 from tests.fixtures import asset_tables, xcom_values
 
 pytestmark = pytest.mark.airflow_e2e
@@ -124,6 +124,17 @@ def test_loads_write_dead_letters_to_s3_and_link_to_them(
     expected = {task: link(task) for task in ("ingest", "solution", "feed")}
     # Airflow 3 stores what the link resolved to as the task ended ("" for none); 2.11 only a URL.
     assert links == ({**expected, "clean": ""} if LINKS_RESOLVED_BY_THE_TASK else expected)
+    if not LINKS_RESOLVED_BY_THE_TASK:  # 2.11's webserver: the registered link, from the serialized DAG
+        from airflow.serialization.serialized_objects import SerializedDAG
+
+        parsed = dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag("peak_dead_letters")
+        SerializedDAG._load_operator_extra_links = True
+        dag = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(parsed))
+        shown = {
+            ti.task_id: dag.get_task(ti.task_id).get_extra_links(ti, "Dead letters")
+            for ti in run.get_task_instances()
+        }
+        assert shown == {**expected, "clean": ""}
 
     # The summaries and the asset events say where the dead letters are, and show no credentials.
     summaries = {task: value for (task, _), value in xcom_values(run).items()}
