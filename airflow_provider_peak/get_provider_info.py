@@ -69,6 +69,7 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_provider_peak.ui.links.PeakWorkflowRunLink",
             "airflow_provider_peak.ui.links.PeakSolutionTableLink",
             "airflow_provider_peak.ui.links.PeakaCacheLink",
+            "airflow_provider_peak.ui.links.PeakDeadLettersLink",
         ],
         # The Peak page of Airflow's UI (Airflow 3.1+; see ui/plugin.py).
         "plugins": [{"name": "peak", "plugin-class": "airflow_provider_peak.ui.plugin.PeakPlugin"}],
@@ -89,6 +90,18 @@ def get_provider_info() -> dict[str, Any]:
                         "version_added": "0.2.0",
                         "type": "string",
                         "example": "/var/lib/airflow/peak-provider",
+                        "default": None,
+                    },
+                    "dead_letter_url_template": {
+                        "description": 'The URL the "Dead letters" link of a load opens when its '
+                        "dead letters went to object storage, instead of the object's page in its "
+                        "cloud console (AWS for s3://, Google Cloud for gs://; no link for other "
+                        "schemes without this option). Fields, each percent-encoded: {scheme}, "
+                        "{bucket}, {key} (the object key as one value, / encoded too) and {path} (the "
+                        "key with its / kept). It must make an http(s) URL.",
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "https://minio.example.com/browser/{bucket}/{path}",
                         "default": None,
                     },
                 },

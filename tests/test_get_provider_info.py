@@ -76,6 +76,25 @@ def test_the_work_dir_option_is_declared():
     assert "AIRFLOW_HOME" in option["description"]
 
 
+def test_the_dead_letter_link_template_option_is_declared():
+    option = _info()["config"]["peak"]["options"]["dead_letter_url_template"]
+    assert option["type"] == "string" and option["default"] is None
+    assert all(field in option["description"] for field in ("{scheme}", "{bucket}", "{key}", "{path}"))
+
+
+def test_every_operator_link_is_registered():
+    info = _info()
+    used = set()
+    for section in ("operators", "sensors"):
+        for entry in info[section]:
+            for module in entry["python-modules"]:
+                for value in vars(importlib.import_module(module)).values():
+                    for link in getattr(value, "operator_extra_links", ()) if isinstance(value, type) else ():
+                        used.add(f"{type(link).__module__}.{type(link).__name__}")
+    assert "airflow_provider_peak.ui.links.PeakDeadLettersLink" in used
+    assert used <= set(info["extra-links"])
+
+
 def _pyproject() -> dict:
     from pathlib import Path
 

@@ -34,12 +34,20 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from airflow_provider_peak.errors import PeakConfigError
 from airflow_provider_peak.ingest.outcomes import IngestOutcome
 from airflow_provider_peak.ingest.record_errors import RecordError, short_repr
 from airflow_provider_peak.utils.extras import require_for_url
 from airflow_provider_peak.utils.workdir import private_dir, private_file
 
-__all__ = ["RECORD_LETTERS", "ROW_LETTERS", "DeadLetterWriter", "LetterShape", "open_text"]
+__all__ = [
+    "RECORD_LETTERS",
+    "ROW_LETTERS",
+    "DeadLetterWriter",
+    "LetterShape",
+    "check_dead_letter_target",
+    "open_text",
+]
 
 _ENCODE = msgspec.json.Encoder(decimal_format="number", enc_hook=repr)
 #: Containers nested deeper than this make the record's line its truncated ``repr``.
@@ -66,15 +74,28 @@ RECORD_LETTERS = LetterShape("record_index", "record", staged=False, coded=False
 ROW_LETTERS = LetterShape("row_index", "row", staged=True, coded=True)
 
 
-def open_text(path: str) -> IO[str]:
-    """A text file to write (a dead-letter file): object storage, or a local file in a folder of the
-    worker's user that no one else can write (made ``0700`` where missing, checked as
-    ``utils.workdir`` checks its own), never written through a symlink."""
+def check_dead_letter_target(path: str | None, conn_id: str | None) -> None:
+    """``PeakConfigError`` when ``conn_id`` (``dead_letter_conn_id``) comes with a local
+    ``dead_letter_path``: a connection reaches object storage only. A templated path is checked
+    once it is rendered."""
+    if conn_id and path and "://" not in path and "{{" not in path:
+        raise PeakConfigError(
+            f"dead_letter_conn_id={conn_id!r} is for an object-storage dead_letter_path (s3://..., "
+            f"gs://..., abfs://...); {path!r} is a local path: remove dead_letter_conn_id or give a URL"
+        )
+
+
+def open_text(path: str, conn_id: str | None = None) -> IO[str]:
+    """A text file to write (a dead-letter file): object storage (``ObjectStoragePath``, with the
+    connection ``conn_id``), or a local file in a folder of the worker's user that no one else can
+    write (made ``0700`` where missing, checked as ``utils.workdir`` checks its own), never written
+    through a symlink."""
+    check_dead_letter_target(path, conn_id)
     if "://" in path:
         from airflow_provider_peak.version_compat import ObjectStoragePath
 
         require_for_url(path, f"dead-letter files at {urlsplit(path).scheme}:// URLs")
-        return ObjectStoragePath(path).open("w")
+        return ObjectStoragePath(path, conn_id=conn_id).open("w")
     local = Path(path)
     return private_file(private_dir(local.parent) / local.name, "w", encoding="utf-8")
 
@@ -116,12 +137,14 @@ def _line(entry: dict[str, Any], record_key: str) -> str:
 
 
 class DeadLetterWriter:
-    """Writes the records of a load that were not loaded, one line each (thread-safe)."""
+    """Writes the records of a load that were not loaded, one line each (thread-safe);
+    ``written`` counts the lines."""
 
     def __init__(self, stream: IO[str], shape: LetterShape) -> None:
         self.stream = stream
         self.shape = shape
         self.lock = threading.Lock()
+        self.written = 0
 
     def _errors(self, errors: Sequence[RecordError]) -> list[dict[str, Any]]:
         if self.shape.coded:
@@ -142,6 +165,7 @@ class DeadLetterWriter:
         line = _line(entry, shape.record)
         with self.lock:
             self.stream.write(line + "\n")
+            self.written += 1
 
     def failed(self, request: int, outcome: IngestOutcome, sent: Sequence[Any] | None) -> None:
         """The records of request number ``request`` that the server refused (``stage``
@@ -163,3 +187,4 @@ class DeadLetterWriter:
             lines.append(_line(entry, shape.record) + "\n")
         with self.lock:
             self.stream.writelines(lines)
+            self.written += len(lines)

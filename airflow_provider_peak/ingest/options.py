@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from airflow_provider_peak.errors import PeakConfigError
+from airflow_provider_peak.ingest.dead_letters import check_dead_letter_target
 from airflow_provider_peak.ingest.limits import MIN_MAX_BYTES, IngestLimits
 from airflow_provider_peak.ingest.types import STRING, ColumnSpec
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
@@ -55,6 +56,8 @@ class IngestOptions:
     :param max_concurrency: requests in flight at most.
     :param on_invalid: ``fail``, ``skip`` or ``dead_letter`` (see ``ingest.pipeline``).
     :param dead_letter_path: the JSONL file (local or object storage) of ``dead_letter``.
+    :param dead_letter_conn_id: the connection of an object-storage ``dead_letter_path``
+        (``ObjectStoragePath``'s ``conn_id``; e.g. an ``aws`` connection for ``s3://``).
     :param batch_id_column: a string column stamped with a deterministic batch id.
     :param on_changed_input: what a retry does when it builds other batches than an earlier try of
         the task run sent: ``warn`` (send those under new batch ids) or ``fail`` (send nothing).
@@ -70,6 +73,7 @@ class IngestOptions:
     max_concurrency: int | None = None
     on_invalid: str = "fail"
     dead_letter_path: str | None = None
+    dead_letter_conn_id: str | None = None
     batch_id_column: str | None = None
     on_changed_input: str = "warn"
     progress_interval: float = 10.0
@@ -98,6 +102,7 @@ class IngestOptions:
             )
         if self.on_invalid == "dead_letter" and not self.dead_letter_path:
             raise PeakConfigError('on_invalid="dead_letter" needs dead_letter_path')
+        check_dead_letter_target(self.dead_letter_path, self.dead_letter_conn_id)
         if self.max_records is not None:
             check_count(self.RECORDS_NAME, self.max_records, minimum=1)
         if self.max_bytes is not None:
@@ -139,6 +144,7 @@ class V2LoadOptions(IngestOptions):
     :param dry_run: send with ``dryRun``: the server validates, nothing is written.
     :param on_invalid: ``fail``, ``skip`` or ``dead_letter`` (see ``ingest.pipeline``).
     :param dead_letter_path: the JSONL file (local or object storage) of ``dead_letter``.
+    :param dead_letter_conn_id: the connection of an object-storage ``dead_letter_path``.
     :param max_rows: rows per request (default and ceiling: the connection's ``max_rows``).
     :param max_bytes: bytes per request body (default and ceiling: the connection's ``max_bytes``).
     :param max_concurrency: requests in flight at most (1..100); the request *rate* is paced.
@@ -158,6 +164,7 @@ class V2LoadOptions(IngestOptions):
         dry_run: bool = False,
         on_invalid: str = "fail",
         dead_letter_path: str | None = None,
+        dead_letter_conn_id: str | None = None,
         max_rows: int | None = None,
         max_bytes: int | None = None,
         max_concurrency: int | None = V2_DEFAULT_MAX_CONCURRENCY,
@@ -173,6 +180,7 @@ class V2LoadOptions(IngestOptions):
             max_concurrency=max_concurrency,
             on_invalid=on_invalid,
             dead_letter_path=dead_letter_path,
+            dead_letter_conn_id=dead_letter_conn_id,
             batch_id_column=batch_id_column,
             on_changed_input=on_changed_input,
             progress_interval=progress_interval,

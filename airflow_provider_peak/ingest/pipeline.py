@@ -285,7 +285,8 @@ def load(
         letters = None
         rejected = None
         if options.on_invalid == "dead_letter":
-            stream = stack.enter_context(open_text(options.dead_letter_path or ""))
+            target = options.dead_letter_path or ""
+            stream = stack.enter_context(open_text(target, options.dead_letter_conn_id))
             letters = DeadLetterWriter(stream, api.letters)
             rejected = letters.invalid
             if stamp is not None:
@@ -357,6 +358,7 @@ def load(
         try:
             stats = sender.send(batches)
         finally:
+            summary.dead_letters = letters.written if letters is not None else 0
             after = api.counters()
             summary.retries = after.get("retries", 0) - before.get("retries", 0)
             summary.rate_limited = after.get("rate_limited", 0) - before.get("rate_limited", 0)

@@ -68,6 +68,9 @@ class LoadSummary:
     requests_per_second: float | None = None
     seconds: float = 0.0
     dead_letter_path: str | None = None
+    #: Lines this try wrote to the dead-letter file (not in ``as_dict``: ``invalid`` and
+    #: ``rows_failed`` count the records; this says whether the file holds any).
+    dead_letters: int = 0
 
     #: ``(name shown, field)`` in the order shown; the API's views set their own.
     NAMES: ClassVar[tuple[tuple[str, str], ...]] = tuple(

@@ -16,7 +16,7 @@ from airflow_provider_peak.ingest.pipeline import IngestOptions
 from airflow_provider_peak.ingest.schema import Column
 from airflow_provider_peak.ingest.sources import record_source
 from airflow_provider_peak.ui.labels import MappedLabel, source_label
-from airflow_provider_peak.ui.links import PeakTableLink
+from airflow_provider_peak.ui.links import PeakDeadLettersLink, PeakTableLink, dead_letter_figures
 from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
 from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils import openlineage
@@ -85,7 +85,11 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
     :param max_concurrency: requests in flight (default 8; ceiling: the connection's, 30).
     :param on_invalid: ``fail`` (send nothing), ``skip`` (drop and count) or ``dead_letter`` (write
         invalid records with their errors as JSONL to ``dead_letter_path``).
-    :param dead_letter_path: local path or object-storage URL (templated).
+    :param dead_letter_path: local path or object-storage URL (templated). On workers that are
+        not one machine, use object storage (``s3://...``): a worker's local file cannot be opened
+        from the UI and goes with the worker; the task then links to it ("Dead letters").
+    :param dead_letter_conn_id: the connection of an object-storage ``dead_letter_path`` (e.g. an
+        ``aws`` connection for ``s3://``) (templated).
     :param create_table_columns: create the table with these columns if it does not exist (templated).
     :param batch_id_column: a string column stamped with a deterministic batch id, so a batch
         sent twice (in flight when a try died, or its reply lost) can be found and removed downstream.
@@ -108,12 +112,13 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         "sql",
         "sql_parameters",
         "dead_letter_path",
+        "dead_letter_conn_id",
         "create_table_columns",
     )
     template_fields_renderers = {"sql": "sql", "records": "json", "create_table_columns": "json"}
     template_ext: Sequence[str] = (".sql",)
     ui_color = "#cfe8ff"
-    operator_extra_links = (PeakTableLink(),)
+    operator_extra_links = (PeakTableLink(), PeakDeadLettersLink())
     map_index_label = "{{ task.source_label }}"
 
     def __init__(
@@ -132,6 +137,7 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         on_invalid: Literal["fail", "skip", "dead_letter"] = "fail",
         dead_letter_path: str | None = None,
+        dead_letter_conn_id: str | None = None,
         create_table_columns: Sequence[Mapping[str, Any] | Column] | None = None,
         batch_id_column: str | None = None,
         on_changed_input: Literal["warn", "fail"] = "warn",
@@ -150,6 +156,7 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
             max_concurrency=max_concurrency,
             on_invalid=on_invalid,
             dead_letter_path=dead_letter_path,
+            dead_letter_conn_id=dead_letter_conn_id,
             batch_id_column=batch_id_column,
             on_changed_input=on_changed_input,
             progress_interval=progress_interval,
@@ -167,6 +174,7 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         self.source_conn_id = source_conn_id
         self.peak_conn_id = peak_conn_id
         self.dead_letter_path = dead_letter_path
+        self.dead_letter_conn_id = dead_letter_conn_id
         self.create_table_columns = create_table_columns
         self.checkpoint_dir = checkpoint_dir
         self.emit_asset = emit_asset
@@ -185,6 +193,7 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
                     "max_concurrency": max_concurrency,
                     "on_invalid": on_invalid,
                     "dead_letter_path": dead_letter_path,
+                    "dead_letter_conn_id": dead_letter_conn_id,
                     "batch_id_column": batch_id_column,
                 },
             )
@@ -245,18 +254,24 @@ class PeakIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator):
         summary = hook.load_records(
             schema,
             source,
-            replace(self.options, dead_letter_path=self.dead_letter_path),
+            replace(
+                self.options,
+                dead_letter_path=self.dead_letter_path,
+                dead_letter_conn_id=self.dead_letter_conn_id,
+            ),
             context=context,
             logger=task_logger(self),
         )
         self.log.info("Ingested into Peak table %s:\n%s", schema.name, summary.as_table())
         result = summary.as_dict()
+        letters = dead_letter_figures(context, self.dead_letter_path, summary.dead_letters, result)
         base_url = hook.settings.base_url
         self._loaded = {"base_url": base_url, "schema": schema, "summary": result, "records": records}
         if self.emit_asset and summary.records_sent:  # an event says the table got new rows
             # The figures of the Peak page's load rows (see ui/peak_page.py).
             figures = ("records_sent", "requests", "invalid", "unacknowledged_batches", "seconds")
             extra: dict[str, Any] = {k: result[k] for k in figures if k in result}
+            extra.update(letters)
             emit_table_event(context, self.outlets, self.peak_conn_id, base_url, schema.name, extra)
         return result
 

@@ -27,7 +27,7 @@ from airflow_provider_peak.hooks._checkpoint import task_records
 from airflow_provider_peak.ingest.checkpoint import RunRecords
 from airflow_provider_peak.ingest.limits import DOCUMENTED
 from airflow_provider_peak.ui.labels import MappedLabel
-from airflow_provider_peak.ui.links import PeakTableLink
+from airflow_provider_peak.ui.links import PeakDeadLettersLink, PeakLink, PeakTableLink, dead_letter_figures
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.utils.task_run import TaskRun, claim_pool_slots
 from airflow_provider_peak.version_compat import BaseOperator, Context, task_logger
@@ -91,7 +91,7 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
     template_fields_renderers = {"op_kwargs": "json", "requirements": "py"}
     map_index_label = "{{ task.feed_name }}"
     ui_color = "#d9f0e3"
-    operator_extra_links: tuple[PeakTableLink, ...] = (PeakTableLink(),)
+    operator_extra_links: tuple[PeakLink, ...] = (PeakTableLink(), PeakDeadLettersLink())
 
     def __init__(
         self,
@@ -283,6 +283,7 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
                     destination.finalize(success)
                 except Exception:
                     self.log.exception("Cleaning up %s failed", destination.name)
+        self._link_dead_letters(context, result)
         summary = self._summary(result, metadata, backend.location(key))
         self.log.info("%s", summary_table(summary))
         self._delivered = result
@@ -290,6 +291,15 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
         if self.emit_asset:
             self._emit_assets(context, result)
         return summary
+
+    def _link_dead_letters(self, context: Context, result: RunResult) -> None:
+        """The "Dead letters" link of the first Peak table destination that wrote dead letters (its
+        counts carry the link's URL, ``dead_letter_url``)."""
+        for destination in self.destinations:
+            counts = result.destinations.get(destination.name)
+            if isinstance(destination, PeakTableDestination) and counts and counts.get("dead_letters"):
+                dead_letter_figures(context, destination.dead_letter_path, counts["dead_letters"], counts)
+                return
 
     def _record_name(self) -> str:
         return f"feed/{self.feed_name}/delivered"
@@ -364,6 +374,9 @@ class PeakRestFeedOperator(MappedLabel, BaseOperator):
             if isinstance(destination, PeakTableDestination) and counts.get("records_sent"):
                 base_url = PeakHook(destination.peak_conn_id).settings.base_url
                 extra = {"records_sent": counts["records_sent"], "feed_name": self.feed_name}
+                if counts.get("dead_letters"):  # where they are: an object-storage URL, its page
+                    letters = ("dead_letters", "dead_letter_path", "dead_letter_url")
+                    extra.update((k, counts[k]) for k in letters if counts.get(k) is not None)
                 emit_table_event(
                     context, self.outlets, destination.peak_conn_id, base_url, destination.table_name, extra
                 )

@@ -15,7 +15,7 @@ from airflow_provider_peak.ingest.v2.load import DEFAULT_MAX_CONCURRENCY, V2Load
 from airflow_provider_peak.ingest.v2.wire import Operation, V2Wire
 from airflow_provider_peak.operators.ingest import CallableRecords, _wrap_callable
 from airflow_provider_peak.ui.labels import MappedLabel, source_label
-from airflow_provider_peak.ui.links import PeakSolutionTableLink
+from airflow_provider_peak.ui.links import PeakDeadLettersLink, PeakSolutionTableLink, dead_letter_figures
 from airflow_provider_peak.ui.rendered import RenderedRecordsMixin
 from airflow_provider_peak.ui.task_docs import named, task_doc
 from airflow_provider_peak.utils.checks import check_number
@@ -61,7 +61,11 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
         (without retries, which could not change the verdict) after sending if Peak rejected
         any; ``skip``: such rows are counted and logged; ``dead_letter``: they are written with
         their codes and messages as JSONL to ``dead_letter_path``.
-    :param dead_letter_path: local path or object-storage URL (templated).
+    :param dead_letter_path: local path or object-storage URL (templated). On workers that are
+        not one machine, use object storage (``s3://...``): a worker's local file cannot be opened
+        from the UI and goes with the worker; the task then links to it ("Dead letters").
+    :param dead_letter_conn_id: the connection of an object-storage ``dead_letter_path`` (e.g. an
+        ``aws`` connection for ``s3://``) (templated).
     :param sql: instead of ``rows``: a query run on ``sql_conn_id``, read in chunks of
         ``sql_chunk_size``; result columns match table columns ignoring case (templated).
     :param sql_conn_id: the connection ``sql`` runs on (any DB-API connection).
@@ -94,13 +98,14 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
         "sql",
         "sql_parameters",
         "dead_letter_path",
+        "dead_letter_conn_id",
     )
     template_fields_renderers = {"sql": "sql", "rows": "json"}
     template_ext: Sequence[str] = (".sql",)
     ui_color = "#d8f0dc"
     map_index_label = "{{ task.source_label }}"
     rendered_records_field = "rows"
-    operator_extra_links = (PeakSolutionTableLink(),)
+    operator_extra_links = (PeakSolutionTableLink(), PeakDeadLettersLink())
 
     def __init__(
         self,
@@ -112,6 +117,7 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
         dry_run: bool = False,
         on_invalid: Literal["fail", "skip", "dead_letter"] = "fail",
         dead_letter_path: str | None = None,
+        dead_letter_conn_id: str | None = None,
         sql: str | None = None,
         sql_conn_id: str | None = None,
         sql_parameters: Any = None,
@@ -135,6 +141,7 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
             dry_run=dry_run,
             on_invalid=on_invalid,
             dead_letter_path=dead_letter_path,
+            dead_letter_conn_id=dead_letter_conn_id,
             max_rows=max_rows,
             max_bytes=max_bytes,
             max_concurrency=max_concurrency,
@@ -157,6 +164,7 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
         self.source_conn_id = source_conn_id
         self.peak_v2_conn_id = peak_v2_conn_id
         self.dead_letter_path = dead_letter_path
+        self.dead_letter_conn_id = dead_letter_conn_id
         self.requests_per_second = requests_per_second
         self.checkpoint_dir = checkpoint_dir
         self._hook: PeakV2Hook | None = None
@@ -176,6 +184,7 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
                     "dry_run": dry_run,
                     "on_invalid": on_invalid,
                     "dead_letter_path": dead_letter_path,
+                    "dead_letter_conn_id": dead_letter_conn_id,
                     "requests_per_second": requests_per_second,
                 },
             )
@@ -215,7 +224,9 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
             chunk_size=self.sql_chunk_size,
             columns=[c.name for c in known.columns] if known else (),
         )
-        options = replace(self.options, dead_letter_path=self.dead_letter_path)
+        options = replace(
+            self.options, dead_letter_path=self.dead_letter_path, dead_letter_conn_id=self.dead_letter_conn_id
+        )
         try:
             summary = hook.load_rows(
                 solution,
@@ -235,7 +246,9 @@ class PeakSolutionIngestOperator(MappedLabel, RenderedRecordsMixin, BaseOperator
         else:
             heading = "Loaded into Peak solution table %s (%s):\n%s"
         self.log.info(heading, summary.table, summary.operation, summary.as_table())
-        return summary.as_dict()
+        result = summary.as_dict()
+        dead_letter_figures(context, self.dead_letter_path, summary.dead_letters, result)
+        return result
 
     def on_kill(self) -> None:
         """The task is ending (killed, or past its ``execution_timeout``): the requests in flight

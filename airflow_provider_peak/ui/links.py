@@ -7,7 +7,11 @@
 * "Peak solution table" (v2 loads): the ``peak_v2`` connection's extra ``table_url_template``, with
   ``{base_url}``, ``{tenant}``, ``{solution}`` and ``{table}`` (the table's full name);
 * "Peaka cache" (Peaka refresh and status tasks): the ``peaka`` connection's extra
-  ``cache_url_template``, with ``{base_url}``, ``{project_id}`` and ``{cache_id}``.
+  ``cache_url_template``, with ``{base_url}``, ``{project_id}`` and ``{cache_id}``;
+* "Dead letters" (ingest, v2 and feed tasks that wrote dead letters to object storage): the
+  object in its cloud console (``s3://``: the AWS console; ``gs://``: the Google Cloud console),
+  or the ``[peak] dead_letter_url_template`` option, with ``{scheme}``, ``{bucket}``, ``{key}``
+  and ``{path}`` (see ``dead_letter_url``).
 
 Each value but ``{base_url}`` is percent-encoded. Without a template the task shows no link: the
 API hosts have no page for a table, a run or a cache, and the address of one in Peak's or Peaka's
@@ -18,6 +22,7 @@ web app depends on the tenant. The emulator serves a table's page at
 from __future__ import annotations
 
 import logging
+import re
 import string
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -25,7 +30,7 @@ from urllib.parse import quote, urlsplit
 
 from airflow_provider_peak.exceptions import PeakConfigError
 from airflow_provider_peak.utils.redaction import without_credentials
-from airflow_provider_peak.version_compat import LINKS_RESOLVED_BY_THE_TASK, BaseOperatorLink, XCom
+from airflow_provider_peak.version_compat import LINKS_RESOLVED_BY_THE_TASK, BaseOperatorLink, XCom, conf
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,20 @@ TEMPLATE_EXTRA = "table_url_template"
 WORKFLOW_TEMPLATE_EXTRA = "workflow_url_template"
 #: The ``peaka`` connection extra holding the cache link's URL template.
 CACHE_TEMPLATE_EXTRA = "cache_url_template"
+#: The ``[peak]`` option holding the dead-letter link's URL template.
+DEAD_LETTER_TEMPLATE_OPTION = "dead_letter_url_template"
+#: The page of an object in its cloud's console, by URL scheme (``{bucket}``, ``{key}``: the key
+#: as one value; ``{path}``: the key with its ``/`` kept). Azure's portal addresses a blob by
+#: subscription and resource group, which a URL does not hold: no link without a template.
+CONSOLES = {
+    "s3": "https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={key}",
+    "s3a": "https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={key}",
+    "gs": "https://console.cloud.google.com/storage/browser/_details/{bucket}/{path}",
+    "gcs": "https://console.cloud.google.com/storage/browser/_details/{bucket}/{path}",
+}
+#: Schemes of files on the worker itself: nothing a browser could open.
+_WORKER_LOCAL = ("file", "local", "memory")
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _SHOWN = 120  # characters of a bad template quoted in an error
 
 
@@ -65,28 +84,68 @@ def template_url(
     without a template; ``PeakConfigError`` for another field or a URL that is not http(s)."""
     if not template:
         return None
+    # The link is shown to everyone who can see the task: never the base URL's credentials.
+    fields = {"base_url": without_credentials(base_url).rstrip("/")}
+    fields.update((name, quote(value or "", safe="")) for name, value in values.items())
+    return _filled(template, f"extra {extra!r}", fields)
+
+
+def _filled(template: str, setting: str, fields: Mapping[str, str]) -> str:
+    """``template`` (``setting``, as messages name it) filled with ``fields`` (each made safe for a
+    URL by the caller); ``PeakConfigError`` for another field or a URL that is not http(s)."""
     shown = repr(template[:_SHOWN])
-    allowed = ("base_url", *values)
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
-        raise PeakConfigError(f"extra {extra!r} is not a valid template ({exc}): {shown}") from None
-    unknown = sorted({name for name in names if name not in allowed})
+        raise PeakConfigError(f"{setting} is not a valid template ({exc}): {shown}") from None
+    unknown = sorted({name for name in names if name not in fields})
     if unknown:
-        may = " and ".join(", ".join("{" + name + "}" for name in allowed).rsplit(", ", 1))
+        may = " and ".join(", ".join("{" + name + "}" for name in fields).rsplit(", ", 1))
         raise PeakConfigError(
-            f"extra {extra!r} may use {may} only, not "
-            f"{', '.join('{' + name + '}' for name in unknown)}: {shown}"
+            f"{setting} may use {may} only, not {', '.join('{' + name + '}' for name in unknown)}: {shown}"
         )
-    # The link is shown to everyone who can see the task: never the base URL's credentials.
-    url = template.format(
-        base_url=without_credentials(base_url).rstrip("/"),
-        **{name: quote(value or "", safe="") for name, value in values.items()},
-    )
+    url = template.format(**fields)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise PeakConfigError(f"extra {extra!r} must make an http(s) URL, got {url[:_SHOWN]!r}")
+        raise PeakConfigError(f"{setting} must make an http(s) URL, got {url[:_SHOWN]!r}")
     return url
+
+
+def dead_letter_url(path: str | None, template: str | None = None) -> str | None:
+    """The page of a dead-letter file in object storage, or ``None`` (a local path, a scheme
+    without a console and no ``template``, or a key a browser would resolve to another page).
+
+    ``template`` (the ``[peak] dead_letter_url_template`` option) replaces the console pages for
+    every object-storage scheme; it may use ``{scheme}``, ``{bucket}`` (the bucket or container),
+    ``{key}`` (the object's key as one value, ``/`` percent-encoded too: for a query) and ``{path}``
+    (the key with its ``/`` kept: for a URL path). Every value is percent-encoded, so a key holding
+    ``?``, ``#``, ``&`` or spaces stays in its place; a bucket or key with a ``.`` or ``..`` segment
+    (which a browser removes, with the segment before it) makes no link. The URL's ``user@`` part
+    (``ObjectStoragePath``'s connection id, or credentials) is never used.
+    """
+    scheme, _, rest = (path or "").partition("://")
+    scheme = scheme.lower()
+    if not rest or not _SCHEME.fullmatch(scheme) or scheme in _WORKER_LOCAL:
+        return None
+    # Split as object storage does: everything after the bucket is the key, "?" and "#" included.
+    netloc, _, key = rest.partition("/")
+    bucket = netloc.rpartition("@")[2]  # without the user part: the connection id, or credentials
+    segments = key.split("/")
+    if not bucket or not key or bucket in (".", "..") or any(s in (".", "..") for s in segments):
+        return None
+    try:
+        fields = {
+            "scheme": quote(scheme, safe=""),
+            "bucket": quote(bucket, safe=""),
+            "key": quote(key, safe=""),
+            "path": "/".join(quote(s, safe="") for s in segments),
+        }
+    except UnicodeEncodeError:  # a lone surrogate: no object store holds such a name
+        return None
+    if template:
+        return _filled(template, f"[peak] {DEAD_LETTER_TEMPLATE_OPTION}", fields)
+    console = CONSOLES.get(scheme)
+    return console.format(**fields) if console else None
 
 
 class PeakLink(BaseOperatorLink):
@@ -212,3 +271,41 @@ class PeakaCacheLink(PeakLink):
             )
 
         return cls.store(context, make)
+
+
+class PeakDeadLettersLink(PeakLink):
+    """Links a load to its dead-letter file, when it wrote any to object storage: the object in
+    its cloud console, or the ``[peak] dead_letter_url_template`` option's URL (see
+    ``dead_letter_url``)."""
+
+    name = "Dead letters"
+    key = "peak_dead_letters_url"
+
+    @classmethod
+    def persist(cls, context: Any, path: str | None, written: int) -> str | None:
+        """Store the URL of the dead-letter file ``path`` for the UI when the task wrote
+        ``written`` > 0 lines to it."""
+
+        def make() -> str | None:
+            if not written:
+                return None
+            template = conf.get("peak", DEAD_LETTER_TEMPLATE_OPTION, fallback=None)
+            return dead_letter_url(path, template or None)
+
+        return cls.store(context, make)
+
+
+def dead_letter_figures(
+    context: Any, path: str | None, written: int, summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Store a load's "Dead letters" link (``path``: the dead-letter file, ``written``: the lines
+    the task wrote to it); add the link's URL to ``summary`` (the XCom) as ``dead_letter_url``;
+    return what an asset event of the load carries about its dead letters: the file as the
+    summary shows it (an object-storage URL without credentials) and the link, when it wrote any."""
+    url = PeakDeadLettersLink.persist(context, path, written)
+    if url is not None:
+        summary["dead_letter_url"] = url
+    if not written:
+        return {}
+    figures = {"dead_letters": written, "dead_letter_path": summary.get("dead_letter_path")}
+    return {**figures, "dead_letter_url": url} if url is not None else figures

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import pickle
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from airflow_provider_peak.exceptions import PeakConfigError, SchemaError
@@ -37,7 +38,11 @@ class PeakTableDestination(Destination):
     :param infer_sample: records inspected to infer the schema.
     :param max_concurrency: Peak requests in flight (default 8; at most the connection's ``max_in_flight``).
     :param on_invalid: ``fail`` (send nothing if any record is invalid), ``skip`` or ``dead_letter``.
-    :param dead_letter_path: where ``dead_letter`` writes invalid records (JSONL).
+    :param dead_letter_path: where ``dead_letter`` writes invalid records (JSONL): a local path or
+        an object-storage URL (``s3://...``; recommended when workers are not one machine: the feed
+        task then links to it) (templated).
+    :param dead_letter_conn_id: the connection of an object-storage ``dead_letter_path``
+        (templated).
     :param batch_id_column: a string column stamped with a deterministic batch id.
     """
 
@@ -48,7 +53,7 @@ class PeakTableDestination(Destination):
         "table cannot be truncated. Use load_type='incremental', or a warehouse destination"
     )
     commit_order = 10
-    template_fields: Sequence[str] = ("table_name",)
+    template_fields: Sequence[str] = ("table_name", "dead_letter_path", "dead_letter_conn_id")
 
     def __init__(
         self,
@@ -61,6 +66,7 @@ class PeakTableDestination(Destination):
         max_concurrency: int = 8,
         on_invalid: str = "fail",
         dead_letter_path: str | None = None,
+        dead_letter_conn_id: str | None = None,
         batch_id_column: str | None = None,
     ) -> None:
         templated = "{{" in str(table_name)
@@ -76,6 +82,7 @@ class PeakTableDestination(Destination):
             max_concurrency=max_concurrency,
             on_invalid=on_invalid,
             dead_letter_path=dead_letter_path,
+            dead_letter_conn_id=dead_letter_conn_id,
             batch_id_column=batch_id_column,
         )
         self.table_name = table_name
@@ -86,6 +93,7 @@ class PeakTableDestination(Destination):
         self.max_concurrency = max_concurrency
         self.on_invalid = on_invalid
         self.dead_letter_path = dead_letter_path
+        self.dead_letter_conn_id = dead_letter_conn_id
         self.batch_id_column = batch_id_column
         self._hook: Any = None
         self._loaded: tuple[str, TableSchema] | None = None
@@ -156,15 +164,20 @@ class PeakTableDestination(Destination):
             if run.records is not None
             else None
         )
+        # The dead-letter file as rendered (the options were checked with the DAG's text).
+        options = replace(
+            self.options, dead_letter_path=self.dead_letter_path, dead_letter_conn_id=self.dead_letter_conn_id
+        )
         summary = hook.load_records(
             schema,
             itertools.chain(sample, stream),
-            self.options,
+            options,
             checkpoint=checkpoint,
             logger=run.logger,
         )
         result = summary.as_dict()
         result["records"] = summary.records_sent + summary.records_resumed
+        result["dead_letters"] = summary.dead_letters
         return result
 
     def lineage_output(self, facets: Any, counts: dict[str, Any]) -> Any:
