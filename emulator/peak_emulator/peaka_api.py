@@ -476,7 +476,20 @@ class PeakaApi:
             return Reply(200, cache.to_wire())
         raise _Error(405, f"{method} is not allowed here")
 
+    def status(self, project_id: str, cache_id: str) -> dict[str, Any] | None:
+        """A cache's status as ``GET .../cache/{cacheId}/status`` answers it (its logs included),
+        without counting as a read of its runs; ``None`` for no such live cache of the project."""
+        with self._lock:
+            cache = self._find(project_id, cache_id)
+            return None if cache is None or cache.deleted else self._describe(cache, logs=True)
+
     def _status(self, cache: _Cache, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        reply = self._describe(cache, logs=(query.get("excludeLogs") or ["false"])[0] != "true")
+        for run in cache.runs.values():
+            run.reads += 1
+        return reply
+
+    def _describe(self, cache: _Cache, *, logs: bool) -> dict[str, Any]:
         now = time.monotonic()
         incremental, full = cache.runs.get("incremental"), cache.runs.get("full")
         reply: dict[str, Any] = {
@@ -490,8 +503,6 @@ class PeakaApi:
             "lastIncrementalCacheExecution": incremental.to_wire(now) if incremental else None,
             "lastFullRefreshCacheExecution": full.to_wire(now) if full else None,
         }
-        if (query.get("excludeLogs") or ["false"])[0] != "true":
+        if logs:
             reply["cacheActionLogs"] = list(cache.logs)
-        for run in cache.runs.values():
-            run.reads += 1
         return reply

@@ -6,7 +6,8 @@
 * ``peaka_api``: Peaka's batch cache API (``/peaka``);
 * ``workflows_api``: Peak's workflows API (``/workflows/api/v1``), with the same credentials as v1;
 * ``rest_source``: a paginated orders API to feed from (``/_source``);
-* ``table_page``: an HTML page per v1 table (``/data/tables/<name>``).
+* ``table_page``: HTML pages of a v1 table (``/data/tables/<name>``), a v2 solution table
+  (``/data/solutions/...``) and a Peaka cache (``/data/caches/...``).
 
 ``with PeakEmulator(api_keys=("demo",)) as emu: emu.url`` serves on a free loopback port. Faults
 (status codes, resets, lost replies, latency) are injected from Python or over HTTP at
@@ -152,7 +153,7 @@ class PeakEmulator:
             ingestion_v2 = IngestionV2Api(tokens={self._generate("v2"): "demo"})
         self.v2 = ingestion_v2
         self.v2.faults = self.faults
-        self.pages = TablePages(self.peak.store)
+        self.pages = TablePages(self.peak.store, v2=self.v2, peaka=self.peaka)
         self.workflows = WorkflowsApi(
             authenticate=self.peak.authenticate,
             step="read" if workflow_step == "read" else float(workflow_step),

@@ -8,15 +8,19 @@ never for a fixed time.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.scale.airflow_cluster import AirflowCluster, postgres_bin
+from tests.dag_scoped_auth import AUTH_MANAGER
+from tests.scale.airflow_cluster import ROOT, AirflowCluster, postgres_bin
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -59,12 +63,20 @@ def why_no_browser_test() -> str | None:
 
 class UiCluster(AirflowCluster):
     """The scale tests' cluster plus a triggerer, logging at INFO (task logs show the summaries),
-    with the connection test API on and no scheduled runs (only the runs a test triggers)."""
+    with the connection test API on and no scheduled runs (only the runs a test triggers).
+
+    Users log in: an ``admin`` and a ``viewer`` (``passwords``), under ``DagScopedAuthManager``
+    (Airflow's simple auth manager, except that only admins may read DAGs named ``private_*``).
+    """
 
     def __init__(self, home: Path, db_url: str, dags: Path, env: dict[str, str]) -> None:
         super().__init__(home, db_url, dags, env, triggerer=True)
         from cryptography.fernet import Fernet
 
+        self.passwords = {user: secrets.token_urlsafe(12) for user in ("admin", "viewer")}
+        passwords_file = home / "simple_auth_manager_passwords.json"
+        passwords_file.write_text(json.dumps(self.passwords))
+        path = os.pathsep.join(p for p in (str(ROOT), self.env.get("PYTHONPATH")) if p)
         self.env.update(
             {
                 # Known, so that a test can read what a form saved.
@@ -72,9 +84,24 @@ class UiCluster(AirflowCluster):
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+                "AIRFLOW__API__DEFAULT_WRAP": "True",  # log lines wrapped: whole in screenshots
+                "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+                "PYTHONPATH": path,  # the auth manager is a test module
             }
         )
         self.url = f"http://127.0.0.1:{self.api_port}"
+
+    def token(self, user: str) -> str:
+        """A JWT of ``user`` for Airflow's REST API."""
+        import requests
+
+        body = {"username": user, "password": self.passwords[user]}
+        reply = requests.post(f"{self.url}/auth/token", json=body, timeout=60)
+        reply.raise_for_status()
+        return str(reply.json()["access_token"])
 
 
 def start_chromium() -> Any:
@@ -144,6 +171,29 @@ class Browser:
     def open(self, path: str, ready_xpath: str) -> Any:
         self.driver.get(self.base_url + path)
         return self.visible(ready_xpath)
+
+    def log_in(self, user: str, password: str) -> None:
+        """Sign in through Airflow's login form as ``user`` (signing out whoever was signed in)."""
+        self.driver.delete_all_cookies()
+        self.open("/auth/login", "//input[@name='username']")
+        self.fill("username", user)
+        self.fill("password", password)
+        self.click(self.button("Sign in"), "Sign in")
+        self.wait(lambda d: "/auth/" not in d.current_url, f"{user} to be signed in")
+        self.visible("//*[normalize-space(text())='Dags']", what="Airflow's home page")
+
+    @contextmanager
+    def new_tab(self, link: Any, what: str) -> Iterator[None]:
+        """Click ``link`` (which opens a tab), and work in that tab until the block ends."""
+        home = self.driver.current_window_handle
+        self.click(link, what)
+        self.wait(lambda d: len(d.window_handles) == 2, f"the tab of {what}")
+        self.driver.switch_to.window(next(h for h in self.driver.window_handles if h != home))
+        try:
+            yield
+        finally:
+            self.driver.close()
+            self.driver.switch_to.window(home)
 
     def dialog(self) -> Any:
         return self.visible("//*[@role='dialog']", what="a dialog")

@@ -1,9 +1,12 @@
 """The provider in Airflow 3.3's web UI, checked in a real browser as a user would use it.
 
-One Airflow deployment serves every check: the three connection forms, connections made through
-them (saved, then tested through the connection test API: Airflow 3.3.2's own Test button posts
-``port: 0`` and fails for every connection type), and a run of a two-task load DAG triggered
-from the UI, with its log, rendered records and "Peak table" link.
+One Airflow deployment serves every check: the connection forms, connections made through them
+(saved, then tested through the connection test API: Airflow 3.3.2's own Test button posts
+``port: 0`` and fails for every connection type), a run of a two-task load DAG triggered from
+the UI, with its log, rendered records and "Peak table" link, a load with a wrong API key, mapped
+loads labelled by file, the "Peaka cache" and "Peak solution table" links, and the Peak page as an
+admin and as a viewer who may not read every DAG. The runs the later checks look at start as soon
+as Airflow is up, while the form checks run.
 
 Screenshots go to ``$PEAK_UI_SCREENSHOTS`` (``docs/ui`` refreshes the README's) or a temp dir.
 """
@@ -13,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,10 +35,13 @@ from tests.browser.airflow_ui import (
     why_no_browser_test,
     xpath_text,
 )
+from tests.dag_scoped_auth import PRIVATE_PREFIX
 from tests.fixtures import (
     API_KEY,
+    CATALOG,
     CLIENT_ID,
     CLIENT_SECRET,
+    PROJECT,
     SOURCE_CLIENT_ID,
     SOURCE_CLIENT_SECRET,
     SOURCE_PASSWORD,
@@ -88,6 +96,100 @@ def peak_ui_orders():
 
 peak_ui_orders()
 """
+#: A load whose connection's API key is wrong: it fails at once, whatever its retries.
+WRONG_KEY_DAG, WRONG_KEY_CONN, WRONG_KEY = "peak_ui_wrong_key", "peak_wrong_key", "wrong-key-7c3e9d1a"
+#: Mapped loads, one per file; and a Peaka refresh and a v2 load with links. Their loads show on
+#: the Peak page.
+MAPPED_DAG, LINKS_DAG = "peak_ui_mapped", "peak_ui_links"
+#: A DAG that only admins may read (``DagScopedAuthManager``).
+PRIVATE_DAG, PRIVATE_TABLE = f"{PRIVATE_PREFIX}ui_orders", "private_orders"
+PARTS = [f"orders-part-{part}.jsonl" for part in range(2)]
+CACHED_TABLE = "ui_payments"
+#: Dates make the run ids differ: two runs triggered in the same second would share one.
+MORE_DAGS = {
+    WRONG_KEY_DAG: """
+from datetime import datetime, timedelta
+
+from airflow.providers.common.compat.sdk import dag
+
+from airflow_provider_peak.operators import PeakIngestOperator
+from airflow_provider_peak.operators.ingest import PEAK_POOL
+
+
+@dag(dag_id="%(dag_id)s", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def wrong_key():
+    PeakIngestOperator(
+        task_id="ingest_orders", peak_conn_id="%(conn)s", table_name="wrong_key_orders",
+        records=[{"id": 1}], create_table_columns=[{"name": "id", "type": "integer"}],
+        retries=2, retry_delay=timedelta(seconds=1), pool=PEAK_POOL,
+    )
+
+
+wrong_key()
+""",
+    MAPPED_DAG: """
+from datetime import datetime
+
+from airflow.providers.common.compat.sdk import dag
+
+from airflow_provider_peak.operators import PeakIngestOperator
+from airflow_provider_peak.operators.ingest import PEAK_POOL
+
+
+@dag(dag_id="%(dag_id)s", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def mapped():
+    PeakIngestOperator.partial(
+        task_id="ingest_part", table_name="ui_parts", pool=PEAK_POOL,
+        create_table_columns=[{"name": "id", "type": "integer"}],
+    ).expand(records=%(files)r)
+
+
+mapped()
+""",
+    LINKS_DAG: """
+from datetime import datetime
+
+from airflow.providers.common.compat.sdk import dag
+
+from airflow_provider_peak.operators import PeakSolutionIngestOperator
+from airflow_provider_peak.operators.peaka import PeakaCacheRefreshOperator
+
+
+@dag(dag_id="%(dag_id)s", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def links():
+    PeakaCacheRefreshOperator(task_id="refresh", cache_id="%(cache_id)s")
+    PeakSolutionIngestOperator(
+        task_id="solution_load", solution_name="DEMO_OOTB", table_name="CUSTOMERS",
+        rows=[
+            {"CUSTOMER_ID": f"c{i}", "CUSTOMER_NAME": f"customer {i}", "SOURCE": "customer",
+             "CREATED_AT": "2026-01-15 10:30:00 +00:00"}
+            for i in range(3)
+        ],
+    )
+
+
+links()
+""",
+    PRIVATE_DAG: """
+from datetime import datetime
+
+from airflow.providers.common.compat.sdk import dag
+
+from airflow_provider_peak.operators import PeakIngestOperator
+from airflow_provider_peak.operators.ingest import PEAK_POOL
+
+
+@dag(dag_id="%(dag_id)s", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def private():
+    PeakIngestOperator(
+        task_id="ingest_orders", table_name="%(table)s", records=[{"id": 1}, {"id": 2}],
+        create_table_columns=[{"name": "id", "type": "integer"}], pool=PEAK_POOL,
+    )
+
+
+private()
+""",
+}
 HOOK_NAMES = {
     "peak": "Peak",
     "peak_rest": "Peak REST API source",
@@ -140,16 +242,35 @@ return [...arguments[0].querySelectorAll("[data-part=root][role=group]")]
 class Site:
     cluster: UiCluster
     emulator: Any
+    #: The run of each of ``MORE_DAGS``, triggered as Airflow came up.
+    runs: dict[str, str] = field(default_factory=dict)
+    admin_token: str = ""
 
     @property
     def url(self) -> str:
         return self.cluster.url
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        # Every user is an admin in this deployment (simple auth manager): no token needed.
-        reply = requests.request(method, f"{self.url}/api/v2{path}", timeout=60, **kwargs)
+        """Airflow's REST API, as the admin."""
+        if not self.admin_token:
+            self.admin_token = self.cluster.token("admin")
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        reply = requests.request(method, f"{self.url}/api/v2{path}", timeout=60, headers=headers, **kwargs)
         reply.raise_for_status()
         return reply.json()
+
+    def trigger(self, dag_id: str, day: int) -> str:
+        """Unpause ``dag_id`` and start a run of it (``day``: of its logical date); its run id."""
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        logical_date = datetime(2026, 1, day, tzinfo=timezone.utc).isoformat()
+        return str(
+            self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date})["dag_run_id"]
+        )
+
+    def finished(self, dag_id: str, timeout: float = 240) -> tuple[str, str]:
+        """The run of ``dag_id`` (one of ``MORE_DAGS``) once it ended: (run id, state)."""
+        run_id = self.runs[dag_id]
+        return run_id, self.cluster.wait_for_run(dag_id, run_id, timeout=timeout)
 
     def stored_connection(self, conn_id: str) -> dict[str, Any]:
         """The connection's login, password and extra as saved in the metadata database."""
@@ -192,30 +313,72 @@ def site(driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site
     from tests.scale.airflow_cluster import postgres
 
     tmp = tmp_path_factory.mktemp("airflow-ui")
-    dags, home = tmp / "dags", tmp / "home"
-    dags.mkdir()
-    home.mkdir()
+    dags, home, parts = tmp / "dags", tmp / "home", tmp / "parts"
+    for folder in (dags, home, parts):
+        folder.mkdir()
     (dags / f"{DAG_ID}.py").write_text(UI_DAG)
+    files = []
+    for number, name in enumerate(PARTS):
+        (parts / name).write_text(json.dumps({"id": number}) + "\n")
+        files.append(str(parts / name))
     emulator = PeakEmulator(
         api_keys=(API_KEY,),
         oauth_clients={CLIENT_ID: CLIENT_SECRET},
         quiet=True,
         ingestion_v2=IngestionV2Api(tokens={V2_TOKEN: V2_TENANT}),
+        peaka_step=0,  # a cache run completes at once
     )
     with emulator as emu, postgres() as db_url:
-        peak_default = {
-            "conn_type": "peak",
-            "host": emu.url,
-            "password": API_KEY,
-            "extra": {"table_url_template": "{base_url}/data/tables/{table}"},
+        # A Peaka cache for the refresh task (one task less to run than creating it in the DAG).
+        created = requests.post(
+            f"{emu.peaka_url}/api/v1/data/projects/{PROJECT}/cache/batch",
+            json=[{"catalogId": CATALOG, "schemaName": "payment", "tableName": CACHED_TABLE}],
+            headers={"Authorization": f"Bearer {emu.peaka_api_key}"},
+            timeout=60,
+        )
+        created.raise_for_status()
+        values = {"conn": WRONG_KEY_CONN, "files": files, "cache_id": created.json()[0]["cache"]["id"]}
+        for dag_id, source in MORE_DAGS.items():
+            (dags / f"{dag_id}.py").write_text(source % {**values, "dag_id": dag_id, "table": PRIVATE_TABLE})
+        # The links point at the emulator's pages of a table, a solution table and a cache.
+        connections = {
+            "peak_default": {
+                "conn_type": "peak",
+                "host": emu.url,
+                "password": API_KEY,
+                "extra": {"table_url_template": "{base_url}/data/tables/{table}"},
+            },
+            WRONG_KEY_CONN: {"conn_type": "peak", "host": emu.url, "password": WRONG_KEY},
+            "peaka_default": {
+                "conn_type": "peaka",
+                "host": emu.peaka_url,
+                "password": emu.peaka_api_key,
+                "extra": {
+                    "project_id": PROJECT,
+                    "cache_url_template": f"{emu.url}/data/caches/{{project_id}}/{{cache_id}}",
+                },
+            },
+            "peak_v2_default": {
+                "conn_type": "peak_v2",
+                "host": emu.url,
+                "password": V2_TOKEN,
+                "extra": {
+                    "tenant": V2_TENANT,
+                    "table_url_template": "{base_url}/data/solutions/{tenant}/{solution}/{table}",
+                },
+            },
         }
-        cluster = UiCluster(home, db_url, dags, {"AIRFLOW_CONN_PEAK_DEFAULT": json.dumps(peak_default)})
+        env = {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in connections.items()}
+        cluster = UiCluster(home, db_url, dags, env)
         cluster.cli("db", "migrate")
         cluster.start()
         try:
             site = Site(cluster, emu)
             site.api("POST", "/pools", json={"name": "peak_api", "slots": 30, "description": "Peak API"})
-            cluster.wait_for_dag(DAG_ID, timeout=120)
+            for day, dag_id in enumerate([DAG_ID, *MORE_DAGS], start=1):
+                cluster.wait_for_dag(dag_id, timeout=120)
+                if dag_id in MORE_DAGS:
+                    site.runs[dag_id] = site.trigger(dag_id, day)
             yield site
         finally:
             cluster.stop()
@@ -223,7 +386,10 @@ def site(driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site
 
 @pytest.fixture(scope="module")
 def browser(driver: Any, site: Site, screenshots: Path) -> Browser:
-    return Browser(driver, site.url, screenshots)
+    """Chromium, signed in as the admin."""
+    browser = Browser(driver, site.url, screenshots)
+    browser.log_in("admin", site.cluster.passwords["admin"])
+    return browser
 
 
 def row(label: str) -> str:
@@ -394,20 +560,13 @@ def test_a_triggered_ingest_run_shows_its_summary_records_and_a_working_table_li
     assert "peak_api" in browser.driver.find_element("tag name", "body").text  # the task's pool
     browser.screenshot("extra-links")
 
-    home = browser.driver.current_window_handle
-    browser.click(link, "the Peak table link")
-    browser.wait(lambda d: len(d.window_handles) == 2, "the link's tab")
-    browser.driver.switch_to.window(next(h for h in browser.driver.window_handles if h != home))
-    try:
+    with browser.new_tab(link, "the Peak table link"):
         browser.visible(f"//h1[normalize-space(.)='Table {TABLE}']", what="the table page")
         page = browser.driver.find_element("tag name", "body").text
         assert "2,000 rows; the first 20 are shown." in page
         assert all(column in page for column in ("order_id", "customer", "unit_price", "ordered_at"))
         assert len(browser.driver.find_elements("xpath", "//h2[.='Rows']/following::table[1]/tbody/tr")) == 20
         browser.screenshot("table-page")
-    finally:
-        browser.driver.close()
-        browser.driver.switch_to.window(home)
 
 
 def test_the_peak_page_lists_the_load_a_run_made(browser: Browser, site: Site) -> None:
@@ -422,6 +581,19 @@ def test_the_peak_page_lists_the_load_a_run_made(browser: Browser, site: Site) -
     plugins = {p["name"]: p for p in site.api("GET", "/plugins")["plugins"]}
     assert [view["href"] for view in plugins["peak"]["external_views"]] == ["/peak/"]
 
+    with peak_page(browser):
+        cells = recent_loads(browser)
+        assert [TABLE, DAG_ID, run_id, "ingest_orders", "success", "2,000", "0", "0"] in [
+            c[:8] for c in cells
+        ]
+        link = browser.visible(f"//a[normalize-space(.)={xpath_text(run_id)}]", what="the run's link")
+        assert link.get_attribute("target") == "_top"
+    browser.screenshot("peak-page")
+
+
+@contextmanager
+def peak_page(browser: Browser) -> Iterator[None]:
+    """Browse > Peak, as a user finds it; the block works in the page's frame."""
     browser.open("/", "//*[normalize-space(text())='Dags']")
     browser.click(browser.button("Browse"), "the Browse menu")
     browser.click(browser.visible("//*[@role='menuitem'][normalize-space(.)='Peak']", what="Peak"), "Peak")
@@ -431,13 +603,106 @@ def test_the_peak_page_lists_the_load_a_run_made(browser: Browser, site: Site) -
     browser.driver.switch_to.frame(frame)
     try:
         browser.visible("//h1[normalize-space(.)='Peak']", what="the Peak page")
-        loads = browser.driver.find_elements("xpath", "//h2[.='Recent loads']/following::table[1]/tbody/tr")
-        cells = [[td.text for td in tr.find_elements("tag name", "td")] for tr in loads]
-        assert [TABLE, DAG_ID, run_id, "ingest_orders", "success", "2,000", "0", "0"] in [
-            c[:8] for c in cells
-        ]
-        link = browser.visible(f"//a[normalize-space(.)={xpath_text(run_id)}]", what="the run's link")
-        assert link.get_attribute("target") == "_top"
+        yield
     finally:
         browser.driver.switch_to.default_content()
-    browser.screenshot("peak-page")
+
+
+def recent_loads(browser: Browser) -> list[list[str]]:
+    """The cells of the Peak page's "Recent loads" rows (in its frame)."""
+    loads = browser.driver.find_elements("xpath", "//h2[.='Recent loads']/following::table[1]/tbody/tr")
+    return [[td.text for td in tr.find_elements("tag name", "td")] for tr in loads]
+
+
+def task_page(dag_id: str, run_id: str, task_id: str) -> str:
+    return f"/dags/{dag_id}/runs/{quote(run_id, safe='')}/tasks/{task_id}"
+
+
+def test_a_wrong_api_key_fails_the_task_once_and_its_log_names_the_connection_and_field(
+    browser: Browser, site: Site
+) -> None:
+    run_id, state = site.finished(WRONG_KEY_DAG)
+    assert state == "failed"
+    task = site.api(
+        "GET", f"/dags/{WRONG_KEY_DAG}/dagRuns/{quote(run_id, safe='')}/taskInstances/ingest_orders"
+    )
+    # Retries were left (retries=2), yet the first try was the last.
+    assert (task["state"], task["try_number"], task["max_tries"]) == ("failed", 1, 2)
+
+    browser.open(task_page(WRONG_KEY_DAG, run_id, "ingest_orders"), "//a[normalize-space(.)='Logs']")
+    browser.text_appears(f"refused the credentials of the peak connection '{WRONG_KEY_CONN}'")
+    log = browser.driver.find_element("tag name", "body").text
+    assert f'check its password ("{forms.PEAK_UI_BEHAVIOUR["relabeling"]["password"]}")' in log
+    assert "127.0.0.1 refused" in log  # the host that refused
+    assert "The task fails without retries" in log
+    assert WRONG_KEY not in log and API_KEY not in log
+    browser.screenshot("wrong-key-log")
+
+
+def test_mapped_loads_are_listed_by_the_file_each_loads(browser: Browser, site: Site) -> None:
+    run_id, state = site.finished(MAPPED_DAG)
+    assert state == "success"
+    browser.open(f"{task_page(MAPPED_DAG, run_id, 'ingest_part')}/mapped", "//table")
+    for part in PARTS:
+        browser.visible(f"//table//td[normalize-space(.)={xpath_text(part)}]", what=f"the task of {part}")
+    assert not browser.driver.find_elements("xpath", "//table//td[normalize-space(.)='0']")
+    browser.screenshot("mapped-labels")
+
+
+def test_the_peaka_cache_and_solution_table_links_open_their_pages(browser: Browser, site: Site) -> None:
+    run_id, state = site.finished(LINKS_DAG)
+    assert state == "success", site.cluster.logs()
+    [cache] = [c for c in site.emulator.peaka.caches(PROJECT) if c["tableName"] == CACHED_TABLE]
+
+    browser.open(
+        f"{task_page(LINKS_DAG, run_id, 'refresh')}/details", "//*[normalize-space(text())='Extra Links']"
+    )
+    link = browser.visible("//a[normalize-space(.)='Peaka cache']", what="the Peaka cache link")
+    assert link.get_attribute("href") == f"{site.emulator.url}/data/caches/{PROJECT}/{cache['id']}"
+    with browser.new_tab(link, "the Peaka cache link"):
+        browser.visible(f"//h1[normalize-space(.)='Peaka cache {cache['id']}']", what="the cache page")
+        page = browser.driver.find_element("tag name", "body").text
+        assert f"Table {CATALOG}.payment.{CACHED_TABLE}: COMPLETED" in page
+        runs = browser.driver.find_elements("xpath", "//h2[.='Runs']/following::table[1]/tbody/tr")
+        assert runs and all("COMPLETED" in run.text for run in runs)
+        browser.screenshot("peaka-cache-page")
+
+    browser.open(
+        f"{task_page(LINKS_DAG, run_id, 'solution_load')}/details",
+        "//*[normalize-space(text())='Extra Links']",
+    )
+    link = browser.visible("//a[normalize-space(.)='Peak solution table']", what="the solution table link")
+    table = "DEMO_CUSTOMERS_OOTB"
+    assert link.get_attribute("href") == f"{site.emulator.url}/data/solutions/{V2_TENANT}/DEMO_OOTB/{table}"
+    with browser.new_tab(link, "the Peak solution table link"):
+        browser.visible(f"//h1[normalize-space(.)='Solution table {table}']", what="the solution table page")
+        page = browser.driver.find_element("tag name", "body").text
+        assert "3 rows; 0 failed rows" in page and "customer 2" in page
+        browser.screenshot("solution-table-page")
+
+
+def test_the_peak_page_hides_from_a_viewer_the_loads_of_a_dag_they_may_not_read(
+    site: Site, screenshots: Path
+) -> None:
+    for dag_id in (MAPPED_DAG, PRIVATE_DAG):
+        assert site.finished(dag_id)[1] == "success"
+    # A browser of the viewer's own: the admin's session stays as it was.
+    viewer = Browser(start_chromium(), site.url, screenshots)
+    try:
+        viewer.log_in("viewer", site.cluster.passwords["viewer"])
+        with peak_page(viewer):
+            viewer.text_appears("Signed in as viewer")
+            loads = {(c[0], c[1]) for c in recent_loads(viewer)}
+            text = viewer.driver.find_element("tag name", "body").text
+        assert ("ui_parts", MAPPED_DAG) in loads
+        assert (PRIVATE_TABLE, PRIVATE_DAG) not in loads
+        assert PRIVATE_DAG not in text and PRIVATE_TABLE not in text
+        viewer.screenshot("peak-page-viewer")
+    finally:
+        stop_chromium(viewer.driver)
+    # The admin reads both DAGs' loads (the page as the browser gets it, with the admin's token).
+    admin = {"Authorization": f"Bearer {site.cluster.token('admin')}"}
+    page = requests.get(f"{site.url}/peak/", headers=admin, timeout=60)
+    page.raise_for_status()
+    assert f"/dags/{PRIVATE_DAG}/" in page.text and f"/dags/{MAPPED_DAG}/" in page.text
+    assert f"<td>{PRIVATE_TABLE}</td>" in page.text

@@ -83,3 +83,56 @@ def test_other_methods_stay_json_api_errors(emu, table):
     reply = requests.post(f"{emu.url}/data/tables/{table}", timeout=10)
     assert reply.status_code == 404
     assert reply.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_a_solution_tables_page_shows_its_schema_rows_and_failed_rows(emu, v2):
+    from tests.emulator.test_ingestion_v2 import ingest, product
+    from tests.fixtures import V2_TENANT
+
+    good = [product(f"P{i}") for i in range(3)]
+    good[0]["PRODUCT_NAME"] = HOSTILE
+    assert ingest(emu.url, [*good, {"PRODUCT_ID": "P9"}]).json()["accepted"] == 3
+    reply = requests.get(f"{emu.url}/data/solutions/{V2_TENANT}/DEMO_OOTB/DEMO_PRODUCTS_OOTB", timeout=10)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    html = reply.text
+    assert "<h1>Solution table <code>DEMO_PRODUCTS_OOTB</code></h1>" in html
+    assert f"solution DEMO_OOTB · tenant {V2_TENANT}" in html
+    assert "<td>PRODUCT_ID</td><td>string</td><td>primary key, required, not null</td>" in html
+    assert "3 rows; 1 failed rows in <code>DEMO_PRODUCTS_OOTB_failed_rows</code>." in html
+    assert "<td>P2</td>" in html
+    assert HOSTILE not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+
+
+def test_a_caches_page_shows_its_table_status_and_runs_without_moving_them_on(peaka_emu, peaka):
+    from tests.fixtures import PEAKA_KEY, PROJECT
+
+    peaka.reset(step="read")  # each status read of the API moves a run on; the page's must not
+    peaka.script("orders", "RUNNING", "COMPLETED", progress={"numberOfInsertedRecords": 42})
+    api = f"{peaka_emu.peaka_url}/api/v1/data/projects/{PROJECT}/cache"
+    auth = {"Authorization": f"Bearer {PEAKA_KEY}"}
+    item = {"catalogId": "c1", "schemaName": "<b>s</b>", "tableName": "orders"}
+    cache_id = requests.post(f"{api}/batch", json=[item], headers=auth, timeout=10).json()[0]["cache"]["id"]
+    page = f"{peaka_emu.url}/data/caches/{PROJECT}/{cache_id}"
+    for _ in range(2):
+        html = requests.get(page, timeout=10).text
+        assert "Table <code>c1.&lt;b&gt;s&lt;/b&gt;.orders</code>: <strong>RUNNING</strong>" in html
+    assert requests.get(f"{api}/{cache_id}/status", headers=auth, timeout=10).json()["status"] == "RUNNING"
+    reply = requests.get(page, timeout=10)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    html = reply.text
+    assert f"<h1>Peaka cache <code>{cache_id}</code></h1>" in html
+    assert f"Peaka project {PROJECT}" in html
+    assert "<strong>COMPLETED</strong>" in html
+    assert "<td>full refresh</td>" in html and "<td>COMPLETED</td><td>0</td><td>42</td><td>0</td>" in html
+    assert (
+        requests.get(f"{peaka_emu.url}/data/caches/other-project/{cache_id}", timeout=10).status_code == 404
+    )
+
+
+def test_unknown_solution_tables_and_caches_are_404_pages(emu):
+    for path in ("solutions/demo/DEMO_OOTB/%3Cscript%3E", "solutions/demo/x", "caches/p/%3Cscript%3E"):
+        reply = requests.get(f"{emu.url}/data/{path}", timeout=10)
+        assert reply.status_code == 404, path
+        assert "<script>" not in reply.text

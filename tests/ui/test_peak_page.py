@@ -14,27 +14,8 @@ import pytest
 
 from airflow_provider_peak.ui.peak_page import TaskRow, group, render
 from airflow_provider_peak.version_compat import HAS_PLUGIN_PAGES
+from tests.dag_scoped_auth import AUTH_MANAGER
 from tests.fixtures import SOURCE_PASSWORD, SOURCE_USER
-
-try:
-    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
-except ImportError:  # Airflow 2.11: no page to test
-    SimpleAuthManager = object  # type: ignore[assignment,misc]
-
-
-class DagScopedAuthManager(SimpleAuthManager):  # type: ignore[misc,valid-type]
-    """Airflow's simple auth manager, except that only admins may read DAGs named ``private_*``
-    (the simple auth manager scopes DAGs by team only)."""
-
-    def is_authorized_dag(
-        self, *, method: Any, user: Any, access_entity: Any = None, details: Any = None
-    ) -> bool:
-        if details is not None and str(details.id).startswith("private_") and user.role != "admin":
-            return False
-        return bool(
-            super().is_authorized_dag(method=method, user=user, access_entity=access_entity, details=details)
-        )
-
 
 LOADS = """
 from datetime import datetime
@@ -97,7 +78,7 @@ def auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Airflow's auth manager, ``DagScopedAuthManager``, initialised as the API server does."""
     from airflow.api_fastapi.app import init_auth_manager, purge_cached_app
 
-    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", f"{__name__}.DagScopedAuthManager")
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", AUTH_MANAGER)
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "peak-page-test-secret-" + "0123456789abcdef" * 4)
     purge_cached_app()
     yield init_auth_manager()
