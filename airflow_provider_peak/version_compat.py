@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
@@ -41,6 +41,9 @@ from airflow.providers.common.compat.version_compat import (
 # Triggers still live in core on Airflow 3 (the task SDK has no trigger base class).
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+if TYPE_CHECKING:
+    from airflow_provider_peak.utils.task_run_store import TaskStateStore, VariableStore
+
 if AIRFLOW_V_3_0_PLUS:  # event-driven scheduling (AssetWatcher) arrived in Airflow 3.0
     from airflow.triggers.base import BaseEventTrigger
 else:  # Airflow 2.11: an event trigger can be defined, but no AssetWatcher can use it
@@ -51,7 +54,7 @@ HAS_EVENT_TRIGGERS = AIRFLOW_V_3_0_PLUS
 
 if AIRFLOW_V_3_3_PLUS:  # the task state store, kept by Airflow across a task run's tries
     from airflow.sdk import ResumableJobMixin
-else:  # the same protocol over the provider's task-run record (an Airflow Variable)
+else:  # the same protocol over the task run's Airflow Variables (``task_run_store``)
     from airflow_provider_peak.utils.task_run import (  # type: ignore[assignment]
         RecordResumableJobMixin as ResumableJobMixin,
     )
@@ -108,12 +111,6 @@ async def aget_connection(conn_id: str) -> Any:
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(BaseHook.get_connection)(conn_id)
-
-
-def task_state_store(context: Mapping[str, Any]) -> Any:
-    """The running task instance's task state store (Airflow 3.3+), or ``None``: Airflow 2.11 to
-    3.2 have none, and a task run's records then go to Airflow Variables."""
-    return context.get("task_state_store")
 
 
 def task_state_cleared_on_success() -> bool:
@@ -195,14 +192,22 @@ def after_success(key: tuple[str, str, str, int], name: str, callback: Callable[
     _SUCCESS.add(key, name, callback)
 
 
-def task_run_store(context: Any) -> Any:
-    """What a task run keeps across its tries (``get``, ``set``, ``delete``): Airflow's task state
-    store on 3.3+, else the provider's task-run record (an Airflow Variable per task run)."""
-    if AIRFLOW_V_3_3_PLUS:
-        return task_state_store(context)
-    from airflow_provider_peak.utils.task_run import TaskRun, TaskRunRecord
+def task_run_store(context: Mapping[str, Any], *, namespace: str = "peak.") -> TaskStateStore | VariableStore:
+    """Where the running task run keeps what survives its retries (``get``, ``set``, ``delete``;
+    ``utils.task_run_store``): Airflow's task state store of the task instance, under keys
+    ``<namespace><key>``, else Airflow Variables (Airflow 2.11 to 3.2).
 
-    return TaskRunRecord(TaskRun.from_context(context))
+    The branch is on the context, not the version number: Airflow puts the store in every task's
+    context from 3.3 on, and a context made outside Airflow (a hook called with one) may have one
+    or not on any version."""
+    from airflow_provider_peak.utils.task_run import TaskRun
+    from airflow_provider_peak.utils.task_run_store import TaskStateStore, VariableStore
+
+    run = TaskRun.from_context(context)
+    accessor = context.get("task_state_store")
+    if accessor is not None:
+        return TaskStateStore(accessor, run, namespace)
+    return VariableStore(run)
 
 
 def openlineage_facets() -> Any:
@@ -305,5 +310,4 @@ __all__ = [
     "task_logger",
     "task_run_store",
     "task_state_cleared_on_success",
-    "task_state_store",
 ]

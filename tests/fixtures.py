@@ -251,13 +251,13 @@ def make_context(**ti: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- real DAG runs
 def provider_records(dag_id: str, run_id: str | None = None) -> list[str]:
     """What the provider keeps in Airflow for the task runs of ``dag_id`` (optionally one run):
-    task state store keys ``peak.*`` (Airflow 3.3+), else the Variables of ``hooks._checkpoint``
-    (``peak_run__<task instance>__*``) of its task instances, as ``"<task_id>:<key>"``."""
+    task state store keys ``peak.*`` (Airflow 3.3+), else the Variables of ``utils.task_run_store``
+    (``peak_run__<task run>__*``) of its task instances, as ``"<task_id>:<key>"``."""
     from airflow.models import TaskInstance, Variable
     from airflow.utils.session import create_session
 
-    from airflow_provider_peak.hooks._checkpoint import VariableStore
     from airflow_provider_peak.utils.task_run import TaskRun
+    from airflow_provider_peak.utils.task_run_store import VariableStore
 
     with create_session() as session:
         try:

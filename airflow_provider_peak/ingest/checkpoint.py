@@ -6,10 +6,10 @@ code). A retry skips a batch only when it rebuilds the same position with the sa
 batch that differs is the input changing between tries, which the pipeline reports.
 
 **Where it lives.** In a store of small JSON values that outlives the worker process: inside an
-Airflow task, Airflow's task state store (3.3+) or Airflow Variables (``hooks._checkpoint``);
-outside Airflow, files in the worker user's private folder (``LocalStore``). Entries are grouped by
-position into chunks (``CHUNK`` batches per key), and a head key names the chunks, so every write
-stays small (about 2 KB) however large the load.
+Airflow task, Airflow's task state store (3.3+) or Airflow Variables (``utils.task_run_store``,
+which ``hooks._checkpoint`` gets); outside Airflow, files in the worker user's private folder
+(``LocalStore``). Entries are grouped by position into chunks (``CHUNK`` batches per key), and a
+head key names the chunks, so every write stays small (about 2 KB) however large the load.
 
 **When it is written.** ``Checkpoint.ack`` returns only once the acknowledgement is in the store,
 and the sender holds the request's slot until then: a request is *in flight* from its start until

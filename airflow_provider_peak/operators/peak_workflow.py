@@ -59,9 +59,9 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
 
     **Never two runs for one task run.** The run request is not sent again when it may have
     reached Peak: the run it started is found and adopted. Its execution id is kept with the task
-    run (Airflow 3.3's task state store through ``ResumableJobMixin``; on older Airflow the
-    provider's task-run record, an Airflow Variable), so a retry after a worker crash waits on the
-    same run instead of starting another; a retry after the run failed starts a new one.
+    run (Airflow 3.3's task state store through ``ResumableJobMixin``; on older Airflow the task
+    run's Airflow Variables), so a retry after a worker crash waits on the same run instead of
+    starting another; a retry after the run failed starts a new one.
 
     **Deferrable and bounded.** With ``deferrable=True`` the wait happens in the triggerer
     (``PeakWorkflowRunTrigger``), which carries the task's deadline: ``execution_timeout`` and
@@ -149,7 +149,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
     def execute(self, context: Context) -> Any:
         execute_body(self.workflow_params, self.step_params, self.steps)  # refuse bad input before any call
         self._end = _end_time(context, self.execution_timeout, self.timeout)
-        store = task_run_store(context) if getattr(self, "durable", True) else None
+        store = self._store(context)
         try:
             result = self.execute_resumable(context)
         except (AirflowTaskTimeout, PeakWorkflowTimeoutError) as exc:
@@ -172,12 +172,17 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         eid = self._execution_id or "?"
         return still_running(eid, self._workflow, self.hook.run_url(self._workflow, eid))
 
+    def _store(self, context: Context) -> Any:
+        """Where the run's request and id are kept across tries (nowhere with ``durable=False``):
+        un-namespaced keys, as Airflow 3.3's ``ResumableJobMixin`` reads its ``external_id_key``."""
+        return task_run_store(context, namespace="") if getattr(self, "durable", True) else None
+
     # ------------------------------------------------------------------ ResumableJobMixin
     def submit_job(self, context: Context) -> str:
         """Start the run, never twice: the request is kept with the task run before it is sent, so
         a try that finds one without its run id (an earlier try died between the two) adopts the
         run that request started, if Peak lists one."""
-        store = task_run_store(context) if getattr(self, "durable", True) else None
+        store = self._store(context)
         pending = store.get(REQUEST_KEY) if store is not None else None
         if isinstance(pending, Mapping) and not pending.get("execution_id"):
             found = self.hook.adopt(RunRequest.from_json(pending), delays=(0.0,))
@@ -319,7 +324,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         execution_id = str(event.get("execution_id") or "")
         self._execution_id = execution_id or None
         status = event.get("status")
-        store = task_run_store(context) if getattr(self, "durable", True) else None
+        store = self._store(context)
         if status in ("success", "failed"):
             self._finish(context, self.hook.get_execution(self._workflow, execution_id))
             if store is not None:

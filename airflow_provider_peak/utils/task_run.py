@@ -57,6 +57,14 @@ class TaskRun:
             try_number=getattr(ti, "try_number", 1) or 1,
         )
 
+    @property
+    def digest(self) -> str:
+        """This task run's name in the provider's Airflow Variables (``utils.task_run_store``): the
+        first 24 hex digits of the SHA-256 of the JSON array ``[dag_id, task_id, run_id,
+        map_index]``, which no two task runs share, whatever characters their ids hold."""
+        identity = json.dumps([self.dag_id, self.task_id, self.run_id, self.map_index])
+        return hashlib.sha256(identity.encode()).hexdigest()[:24]
+
     def key(self, *parts: str) -> str:
         """Identifies this task run across tries (not across runs or map indexes), e.g. for a checkpoint:
         ``dag/task/run/map_index/<parts>``."""
@@ -97,51 +105,11 @@ def wait_deadline(context: Mapping[str, Any], execution_timeout: timedelta | Non
     return end
 
 
-class TaskRunRecord:
-    """What a task run keeps across its tries, on Airflow versions without the task state store
-    (before 3.3): a JSON object in one Airflow Variable per task run, read and written with
-    ``get``/``set``/``delete`` as Airflow's ``task_state_store`` is; the Variable goes when its last
-    key does. Any worker reads it, so a retry on another worker finds it too."""
-
-    PREFIX = "peak_task_run"
-
-    def __init__(self, run: TaskRun) -> None:
-        self.variable = f"{self.PREFIX}/{hashlib.sha256(run.key().encode()).hexdigest()[:32]}"
-
-    def _load(self) -> dict[str, Any]:
-        from airflow_provider_peak.version_compat import Variable
-
-        raw = Variable.get(self.variable, None)
-        value = json.loads(raw) if raw else {}
-        return value if isinstance(value, dict) else {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._load().get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        from airflow_provider_peak.version_compat import Variable
-
-        if value is None:
-            raise ValueError("Cannot set value as None")
-        Variable.set(self.variable, json.dumps({**self._load(), key: value}))
-
-    def delete(self, key: str) -> None:
-        from airflow_provider_peak.version_compat import Variable
-
-        values = self._load()
-        if key not in values:
-            return
-        values.pop(key)
-        if values:
-            Variable.set(self.variable, json.dumps(values))
-        else:
-            Variable.delete(self.variable)
-
-
 class RecordResumableJobMixin:
-    """Airflow 3.3's ``ResumableJobMixin`` protocol for older Airflow, over the task-run record
-    (``TaskRunRecord``): a try after a crash reconnects to the remote job an earlier try started
-    and stored, returns at once when that job succeeded, and starts a new one when it failed.
+    """Airflow 3.3's ``ResumableJobMixin`` protocol for older Airflow, over the task run's store
+    (``version_compat.task_run_store``: Airflow Variables there): a try after a crash reconnects
+    to the remote job an earlier try started and stored, returns at once when that job succeeded,
+    and starts a new one when it failed.
 
     Subclasses implement the mixin's methods: ``submit_job``, ``get_job_status``,
     ``is_job_active``, ``is_job_succeeded``, ``poll_until_complete``, ``get_job_result``.
@@ -159,7 +127,9 @@ class RecordResumableJobMixin:
             external_id = job.submit_job(context)
             job.poll_until_complete(external_id, context)
             return job.get_job_result(external_id, context)
-        store = TaskRunRecord(TaskRun.from_context(context))
+        from airflow_provider_peak.version_compat import task_run_store
+
+        store = task_run_store(context, namespace="")
         external_id = store.get(self.external_id_key)
         if external_id:
             status = job.get_job_status(external_id, context)

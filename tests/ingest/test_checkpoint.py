@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_peak.exceptions import PeakCheckpointError
-from airflow_provider_peak.hooks._checkpoint import TaskStateStore, VariableStore, task_records
+from airflow_provider_peak.hooks._checkpoint import task_records
 from airflow_provider_peak.ingest.checkpoint import CHUNK, Ack, Checkpoint, RunRecords, local_checkpoint
 from airflow_provider_peak.utils.task_run import TaskRun
+from airflow_provider_peak.utils.task_run_store import TaskStateStore, VariableStore
 from tests.fixtures import make_context
 
 FP = "0123456789abcdef"
