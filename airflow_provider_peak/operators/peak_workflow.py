@@ -27,13 +27,14 @@ from airflow_provider_peak.models.peak_workflow import (
 from airflow_provider_peak.transport.retry import may_have_reached
 from airflow_provider_peak.triggers.peak_workflow import PeakWorkflowRunTrigger
 from airflow_provider_peak.ui.links import PeakWorkflowRunLink
-from airflow_provider_peak.utils.task_run import wait_deadline
+from airflow_provider_peak.utils.task_run import TaskRun, wait_deadline
 from airflow_provider_peak.version_compat import (
     AirflowSkipException,
     AirflowTaskTimeout,
     BaseOperator,
     Context,
     ResumableJobMixin,
+    after_success,
     conf,
     task_run_store,
 )
@@ -158,10 +159,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
             if self._execution_id and isinstance(exc, AirflowTaskTimeout):
                 self.log.error("Timed out: %s", self._still_running())
             raise
-        if store is not None:
-            # The run ended as the task did: a later clear of the task runs the workflow again.
-            store.delete(self.external_id_key)
-            store.delete(REQUEST_KEY)
+        self._forget_run_on_success(context, store)
         return result
 
     def on_kill(self) -> None:
@@ -171,6 +169,22 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
     def _still_running(self) -> str:
         eid = self._execution_id or "?"
         return still_running(eid, self._workflow, self.hook.run_url(self._workflow, eid))
+
+    def _forget_run_on_success(self, context: Context, store: Any) -> None:
+        """Forget the run once Airflow has recorded the task's success, so that a later clear of the
+        task runs the workflow again. Not before: a worker that dies between the run's end and that
+        record leaves a retry that must find the finished run, not start another."""
+        if store is None or store.cleared_on_success:
+            return
+
+        def forget() -> None:
+            store.delete(self.external_id_key)
+            store.delete(REQUEST_KEY)
+
+        run = TaskRun.from_context(context)
+        after_success(
+            (run.dag_id, run.task_id, run.run_id, run.map_index), "forget the Peak workflow run", forget
+        )
 
     def _store(self, context: Context) -> Any:
         """Where the run's request and id are kept across tries (nowhere with ``durable=False``):
@@ -327,9 +341,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         store = self._store(context)
         if status in ("success", "failed"):
             self._finish(context, self.hook.get_execution(self._workflow, execution_id))
-            if store is not None:
-                store.delete(self.external_id_key)
-                store.delete(REQUEST_KEY)
+            self._forget_run_on_success(context, store)
             return execution_id
         message = f"Peak workflow {self._workflow} run {execution_id}: {event.get('message', '')}"
         self.log.error("%s", message)

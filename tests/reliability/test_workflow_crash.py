@@ -1,5 +1,6 @@
-"""A worker killed while it waits on a Peak workflow run: the retry (a new process, the same
-``run_id``, ``try_number + 1``) waits on the same run and starts no other."""
+"""A worker killed while it waits on a Peak workflow run, or once the run has ended but before
+Airflow recorded the task's success: the retry (a new process, the same ``run_id``,
+``try_number + 1``) waits on (or finds) the same run and starts no other."""
 
 from __future__ import annotations
 
@@ -35,9 +36,38 @@ wf_crash()
 """
 
 
-def child(dag_file: Path, mode: str) -> subprocess.Popen[str]:
+#: The worker dies as the first try's ``execute`` returns: the run has ended, and Airflow has not
+#: recorded the task's success yet.
+DIES_AFTER_THE_RUN = """
+import os
+import signal
+from datetime import datetime, timedelta
+from airflow.providers.common.compat.sdk import dag
+from airflow_provider_peak.operators import PeakRunWorkflowOperator
+
+
+class DiesAfterTheRun(PeakRunWorkflowOperator):
+    def execute(self, context):
+        result = super().execute(context)
+        if context["ti"].try_number == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+
+@dag(dag_id="wf_crash_late", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def wf_crash_late():
+    DiesAfterTheRun(
+        task_id="run", workflow_id=42, poll_interval=0.05, retries=1, retry_delay=timedelta(seconds=0)
+    )
+
+
+wf_crash_late()
+"""
+
+
+def child(dag_file: Path, mode: str, dag_id: str = "wf_crash") -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability.crash_workflow", str(dag_file), "wf_crash", mode],
+        [sys.executable, "-m", "tests.reliability.crash_workflow", str(dag_file), dag_id, mode],
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
@@ -85,3 +115,30 @@ def test_a_killed_worker_s_retry_waits_on_the_same_run(workflows, peak_conn, air
         (ti,) = session.query(TaskInstance).filter(TaskInstance.dag_id == "wf_crash").all()
         assert (ti.state, ti.try_number, ti.run_id) == ("success", 2, "manual__2026-03-01T00:00:00+00:00")
         assert ti.xcom_pull(task_ids="run") == run["executionId"]
+
+
+def test_a_worker_killed_after_the_run_ended_leaves_a_retry_that_starts_no_other(
+    workflows, peak_conn, airflow_db
+):
+    peak_conn()
+    workflows.define(42, ["s1", "s2"])
+    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "wf_crash_late.py"
+    dag_file.write_text(DIES_AFTER_THE_RUN)
+
+    first = child(dag_file, "first", "wf_crash_late")
+    out, _ = first.communicate(timeout=120)
+    assert first.returncode == -signal.SIGKILL, out[-3000:]
+    (run,) = workflows.executions(42)
+    assert run["status"] == "Success"
+
+    second = child(dag_file, "retry", "wf_crash_late")
+    try:
+        out, _ = second.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        second.kill()
+        out, _ = second.communicate()
+        raise AssertionError(out[-6000:]) from None
+    assert second.returncode == 0, out[-3000:]
+    assert out.rstrip().endswith("RESULT manual__2026-03-01T00:00:00+00:00 2 success"), out[-3000:]
+    assert workflows.stats["workflow_execute 200"] == 1  # the retry found the ended run
+    assert len(workflows.executions(42)) == 1
