@@ -68,8 +68,8 @@ class LoadSummary:
     requests_per_second: float | None = None
     seconds: float = 0.0
     dead_letter_path: str | None = None
-    #: Lines this try wrote to the dead-letter file (not in ``as_dict``: ``invalid`` and
-    #: ``rows_failed`` count the records; this says whether the file holds any).
+    #: Lines this try wrote to the dead-letter file (``None`` in ``as_dict`` without one; the Peak
+    #: page and the asset event show the same count).
     dead_letters: int = 0
 
     #: ``(name shown, field)`` in the order shown; the API's views set their own.
@@ -116,6 +116,8 @@ class LoadSummary:
                 value = round(value, 2)
             elif isinstance(value, dict):
                 value = dict(value)
+            elif attribute == "dead_letters" and self.dead_letter_path is None:
+                value = None  # no dead-letter file: not a figure of this load
             out[name] = value
         out[f"{self.NOUN}_per_second"] = round(self.records_sent / self.seconds) if self.seconds > 0 else None
         return out
@@ -156,6 +158,7 @@ class IngestSummary(LoadSummary):
         ("unacknowledged_batches", "unacknowledged_batches"),
         ("seconds", "seconds"),
         ("dead_letter_path", "dead_letter_path"),
+        ("dead_letters", "dead_letters"),
     )
 
     @property
@@ -198,6 +201,7 @@ class V2LoadSummary(LoadSummary):
         ("requests_per_second", "requests_per_second"),
         ("seconds", "seconds"),
         ("dead_letter_path", "dead_letter_path"),
+        ("dead_letters", "dead_letters"),
     )
     NOUN: ClassVar[str] = "rows"
 

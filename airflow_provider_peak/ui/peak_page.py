@@ -48,6 +48,10 @@ class TaskRow:
     duration: float | None
     result: Mapping[str, Any] | None = None
     label: str | None = None  # the grid's label of a mapped task
+    #: A load's rendered ``table_name`` / ``solution_name``: its target when it returned nothing
+    #: (it failed).
+    table_name: str | None = None
+    solution_name: str | None = None
 
 
 @dataclass
@@ -70,8 +74,14 @@ def _value(raw: Any) -> Mapping[str, Any] | None:
     return raw if isinstance(raw, Mapping) else None
 
 
+def _name(raw: Any) -> str | None:
+    """A rendered name as the page shows it (bounded; ``None`` when there is none)."""
+    return str(raw)[:MAX_TEXT] if raw not in (None, "") else None
+
+
 def recent_rows(dag_ids: Collection[str], *, session: Any, limit: int = MAX_ROWS) -> list[TaskRow]:
     """The newest task instances of the provider's operators in ``dag_ids``, with their results."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from sqlalchemy import and_, case, select
@@ -79,6 +89,7 @@ def recent_rows(dag_ids: Collection[str], *, session: Any, limit: int = MAX_ROWS
     if not dag_ids:
         return []
     ti = TaskInstance
+    rendered = RenderedTaskInstanceFields
     stmt = (
         select(  # type: ignore[call-overload]
             ti.dag_id,
@@ -91,6 +102,9 @@ def recent_rows(dag_ids: Collection[str], *, session: Any, limit: int = MAX_ROWS
             ti.duration,
             ti.rendered_map_index,
             XComModel.value,
+            # Two names out of the rendered fields, not the whole JSON (it holds record previews).
+            rendered.rendered_fields["table_name"].as_string().label("table_name"),
+            rendered.rendered_fields["solution_name"].as_string().label("solution_name"),
         )
         .outerjoin(
             XComModel,
@@ -101,6 +115,16 @@ def recent_rows(dag_ids: Collection[str], *, session: Any, limit: int = MAX_ROWS
                 XComModel.map_index == ti.map_index,
                 # Workflow tasks keep their run's summary under its own key, failed or not.
                 XComModel.key == case((ti.operator.in_(WORKFLOWS), SUMMARY_KEY), else_="return_value"),
+            ),
+        )
+        .outerjoin(
+            rendered,
+            and_(
+                ti.operator.in_(tuple(LOADS)),
+                rendered.dag_id == ti.dag_id,
+                rendered.run_id == ti.run_id,
+                rendered.task_id == ti.task_id,
+                rendered.map_index == ti.map_index,
             ),
         )
         .where(ti.operator.in_(OPERATORS), ti.dag_id.in_(sorted(dag_ids)), ti.end_date.is_not(None))
@@ -119,6 +143,8 @@ def recent_rows(dag_ids: Collection[str], *, session: Any, limit: int = MAX_ROWS
             duration=row.duration,
             result=_value(row.value),
             label=row.rendered_map_index,
+            table_name=_name(row.table_name),
+            solution_name=_name(row.solution_name),
         )
         for row in session.execute(stmt)
     ]
@@ -158,14 +184,17 @@ def load_figures(row: TaskRow) -> dict[str, Any]:
     invalid = r.get("rows_invalid" if v2 else "invalid")
     failed = r.get("rows_failed") if v2 else None
     rejected = (invalid or 0) + (failed or 0)
-    table = r.get("table") or row.label
+    table = r.get("table") or row.table_name or row.label
+    solution = r.get("solution") or row.solution_name
+    letters = r.get("dead_letters")
+    if letters is None and row.result:  # a summary from before it counted them
+        letters = rejected if r.get("dead_letter_path") else 0
     return {
         "kind": LOADS[row.operator],
-        "target": f"{r['solution']} / {table}" if v2 and r.get("solution") else table,
+        "target": f"{solution} / {table}" if v2 and solution else table,
         "sent": sent,
         "invalid": None if invalid is None and failed is None else rejected,
-        # What the load rejected went to its dead-letter file, if it had one.
-        "dead_lettered": (rejected if r.get("dead_letter_path") else 0) if row.result else None,
+        "dead_lettered": letters,
         "requests": r.get("requests"),
         "in_doubt": r.get("unacknowledged_batches"),
         "seconds": r.get("seconds", row.duration),

@@ -440,6 +440,7 @@ def test_each_api_shows_the_one_summary_under_its_documented_names() -> None:
         "unacknowledged_batches",
         "seconds",
         "dead_letter_path",
+        "dead_letters",
         "records_per_second",
     ]
     assert list(v2.as_dict()) == [
@@ -466,6 +467,7 @@ def test_each_api_shows_the_one_summary_under_its_documented_names() -> None:
         "requests_per_second",
         "seconds",
         "dead_letter_path",
+        "dead_letters",
         "rows_per_second",
     ]
     assert (v1.invalid, v1.as_dict()["seconds"], v1.as_dict()["records_per_second"]) == (1, 1.235, 7)

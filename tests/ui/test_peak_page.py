@@ -147,6 +147,40 @@ def test_the_page_lists_the_loads_a_run_made_and_hides_dags_the_user_may_not_rea
     assert [row[0] for row in _cells(admin, "private_loads")] == ["private_orders"]
 
 
+FAILED_LOADS = """
+from datetime import datetime
+from airflow.providers.common.compat.sdk import dag
+from airflow_provider_peak.operators import PeakIngestOperator
+from airflow_provider_peak.operators.solution_ingest import PeakSolutionIngestOperator
+
+
+@dag(dag_id="page_failed", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def page_failed():
+    PeakIngestOperator(task_id="load", table_name="{{ 'page_' ~ 'missing' }}", records=[{"id": 1}])
+    PeakSolutionIngestOperator(
+        task_id="solution_load", solution_name="{{ 'DEMO_' ~ 'OOTB' }}", table_name="NO_SUCH_TABLE",
+        rows=[{"ID": 1}],
+    )
+
+page_failed()
+"""
+
+
+@pytest.mark.airflow_e2e
+@pytest.mark.skipif(not HAS_PLUGIN_PAGES, reason="Airflow shows plugins' pages from 3.1")
+def test_a_failed_load_is_listed_under_its_rendered_table(emu, v2, v2_conn, peak_conn, run_dag, auth):
+    peak_conn()
+    v2_conn()
+    run = run_dag("page_failed", FAILED_LOADS)
+    assert run.state == "failed"
+
+    page = _get(auth, "viewer", "viewer").text
+    rows = {row[0]: row for row in _cells(page, "page_failed")}
+    # Table: target, DAG, run, task, state; no figures (the task returned none).
+    assert rows["page_missing"][1:5] == ["page_failed", run.run_id, "load", "failed"]
+    assert rows["DEMO_OOTB / NO_SUCH_TABLE"][3:5] == ["solution_load", "failed"]
+
+
 @pytest.mark.skipif(not HAS_PLUGIN_PAGES, reason="Airflow shows plugins' pages from 3.1")
 def test_without_a_session_the_page_is_refused(auth):
     from fastapi.testclient import TestClient
