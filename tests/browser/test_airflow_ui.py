@@ -101,6 +101,9 @@ WRONG_KEY_DAG, WRONG_KEY_CONN, WRONG_KEY = "peak_ui_wrong_key", "peak_wrong_key"
 #: Mapped loads, one per file; and a Peaka refresh and a v2 load with links. Their loads show on
 #: the Peak page.
 MAPPED_DAG, LINKS_DAG = "peak_ui_mapped", "peak_ui_links"
+#: Two Peak workflow runs, one that succeeds and one that fails at its step ``score`` (the
+#: emulator's demo workflows 101 and 102): the Peak page's "Peak workflows".
+WORKFLOWS_DAG = "peak_ui_workflows"
 #: A DAG that only admins may read (``DagScopedAuthManager``).
 PRIVATE_DAG, PRIVATE_TABLE = f"{PRIVATE_PREFIX}ui_orders", "private_orders"
 PARTS = [f"orders-part-{part}.jsonl" for part in range(2)]
@@ -132,15 +135,18 @@ from datetime import datetime
 
 from airflow.providers.common.compat.sdk import dag
 
-from airflow_provider_peak.operators import PeakIngestOperator
+from airflow_provider_peak.operators import PeakCreateTableOperator, PeakIngestOperator
 from airflow_provider_peak.operators.ingest import PEAK_POOL
 
 
 @dag(dag_id="%(dag_id)s", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
 def mapped():
-    PeakIngestOperator.partial(
-        task_id="ingest_part", table_name="ui_parts", pool=PEAK_POOL,
-        create_table_columns=[{"name": "id", "type": "integer"}],
+    # The table (and its asset) first: mapped tasks that each registered the table's new asset at
+    # once would race in Airflow's database (docs/assets-and-lineage.md).
+    PeakCreateTableOperator(
+        task_id="create_parts", table_name="ui_parts", columns=[{"name": "id", "type": "integer"}]
+    ) >> PeakIngestOperator.partial(
+        task_id="ingest_part", table_name="ui_parts", pool=PEAK_POOL
     ).expand(records=%(files)r)
 
 
@@ -169,6 +175,22 @@ def links():
 
 
 links()
+""",
+    WORKFLOWS_DAG: """
+from datetime import datetime
+
+from airflow.providers.common.compat.sdk import dag
+
+from airflow_provider_peak.operators import PeakRunWorkflowOperator
+
+
+@dag(dag_id="%(dag_id)s", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def workflows():
+    PeakRunWorkflowOperator(task_id="retrain", workflow_id=101, poll_interval=0.5)
+    PeakRunWorkflowOperator(task_id="refresh", workflow_id=102, poll_interval=0.5)
+
+
+workflows()
 """,
     PRIVATE_DAG: """
 from datetime import datetime
@@ -346,7 +368,10 @@ def site(driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site
                 "conn_type": "peak",
                 "host": emu.url,
                 "password": API_KEY,
-                "extra": {"table_url_template": "{base_url}/data/tables/{table}"},
+                "extra": {
+                    "table_url_template": "{base_url}/data/tables/{table}",
+                    "workflow_url_template": "{base_url}/workflows/{workflow_id}/executions/{execution_id}",
+                },
             },
             WRONG_KEY_CONN: {"conn_type": "peak", "host": emu.url, "password": WRONG_KEY},
             "peaka_default": {
@@ -589,6 +614,20 @@ def test_the_peak_page_lists_the_load_a_run_made(browser: Browser, site: Site) -
         link = browser.visible(f"//a[normalize-space(.)={xpath_text(run_id)}]", what="the run's link")
         assert link.get_attribute("target") == "_top"
     browser.screenshot("peak-page")
+    workflows_run, state = site.finished(WORKFLOWS_DAG)
+    assert state == "failed"  # its second workflow fails at the step "score"
+    with peak_page(browser):
+        runs = {row[0]: row for row in section_rows(browser, "Peak workflows")}
+        # Workflow, id, execution, Peak's status, failed steps, seconds, DAG, run, task, state.
+        assert runs["retrain-demand-model"][1] == "101" and runs["retrain-demand-model"][3] == "Success"
+        assert runs["refresh-solution"][3:5] == ["Failed", "score"]
+        assert runs["refresh-solution"][6:10] == [WORKFLOWS_DAG, workflows_run, "refresh", "failed"]
+        execution = runs["refresh-solution"][2]
+        link = browser.visible(f"//a[normalize-space(.)={xpath_text(execution)}]", what="the run's Peak link")
+        assert link.get_attribute("href") == f"{site.emulator.url}/workflows/102/executions/{execution}"
+        heading = browser.visible("//h2[.='Peak workflows']", what="the Peak workflows section")
+        browser.driver.execute_script("arguments[0].scrollIntoView()", heading)
+        browser.screenshot("peak-page-workflows")
 
 
 @contextmanager
@@ -608,10 +647,15 @@ def peak_page(browser: Browser) -> Iterator[None]:
         browser.driver.switch_to.default_content()
 
 
+def section_rows(browser: Browser, title: str) -> list[list[str]]:
+    """The cells of the rows of the Peak page's section ``title`` (in its frame)."""
+    rows = browser.driver.find_elements("xpath", f"//h2[.={xpath_text(title)}]/following::table[1]/tbody/tr")
+    return [[td.text for td in tr.find_elements("tag name", "td")] for tr in rows]
+
+
 def recent_loads(browser: Browser) -> list[list[str]]:
     """The cells of the Peak page's "Recent loads" rows (in its frame)."""
-    loads = browser.driver.find_elements("xpath", "//h2[.='Recent loads']/following::table[1]/tbody/tr")
-    return [[td.text for td in tr.find_elements("tag name", "td")] for tr in loads]
+    return section_rows(browser, "Recent loads")
 
 
 def task_page(dag_id: str, run_id: str, task_id: str) -> str:
