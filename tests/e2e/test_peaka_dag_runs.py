@@ -16,7 +16,7 @@ pytestmark = pytest.mark.airflow_e2e
 TABLES = ["deferred", "rescheduled", "poked", "stuck", "broken"]
 
 DAG = """
-from datetime import datetime
+from datetime import datetime, timedelta
 from airflow.providers.common.compat.sdk import dag
 from airflow_provider_peak.operators.peaka import PeakaCacheRefreshOperator, PeakaCreateBatchCacheOperator
 from airflow_provider_peak.sensors.peaka import PeakaCacheStatusSensor
@@ -40,7 +40,8 @@ def peaka_modes():
         # Rescheduled every 5 s: with 1 s between tries, a heavily loaded Airflow 3.3 deployment once
         # failed the sensor between two of them ("Cannot start Task Instance in invalid state").
         PeakaCacheStatusSensor(task_id="rescheduled", cache_id=cache(1), mode="reschedule",
-                               poke_interval=5, timeout=120, **conn),
+                               poke_interval=5, timeout=120, retries={rescheduled_retries},
+                               retry_delay=timedelta(seconds=1), **conn),
         PeakaCacheStatusSensor(task_id="poked", cache_id=cache(2), **fast),
         PeakaCacheStatusSensor(task_id="times_out", cache_id=cache(3), deferrable=True, poke_interval=0.1,
                                timeout=1, **conn),
@@ -81,7 +82,8 @@ def script(peaka: Any) -> None:
 def test_each_mode_of_the_sensor_and_the_refresh_in_a_real_dag(peaka, peaka_conn, run_dag):
     peaka_conn()
     script(peaka)
-    run = run_dag("peaka_modes", DAG.format(catalog=CATALOG, tables=TABLES, conn="peaka_default"))
+    dag = DAG.format(catalog=CATALOG, tables=TABLES, conn="peaka_default", rescheduled_retries=0)
+    run = run_dag("peaka_modes", dag)
     assert {ti.task_id: ti.state for ti in run.get_task_instances()} == STATES
     check_returns(peaka, xcom_values(run), xcom_values(run, "cache_ids"), xcom_values(run, "summary"))
 
