@@ -26,6 +26,7 @@ from airflow_provider_peak.models.peaka_cache import (
     CacheItemResult,
     CacheStatus,
     CacheTable,
+    Execution,
     PeakaSpecError,
     Schedule,
     TableCacheInfo,
@@ -256,8 +257,8 @@ class PeakaHook(JsonApiHook):
                 mode,
                 exc,
             )
-            found = self._adopt(cache_id, mode, project_id, previous_execution_id, adopt_delays)
-            if found is None:
+            run = self.new_run(cache_id, mode, project_id, previous_execution_id, adopt_delays)
+            if run is None:
                 raise PeakaTriggerUnknownError(
                     str(cache_id),
                     mode,
@@ -271,21 +272,27 @@ class PeakaHook(JsonApiHook):
                 "Peaka cache %s: adopted %s run %s, which the unanswered request started",
                 cache_id,
                 mode,
-                found,
+                run.id,
             )
-            return found
+            return run.id
         return None
 
-    def _adopt(
-        self, cache_id: str, mode: str, project_id: str | None, previous: str, delays: Sequence[float]
-    ) -> str | None:
-        """The id of the cache's last run of ``mode`` once it is not ``previous``, or ``None``."""
+    def new_run(
+        self,
+        cache_id: str,
+        mode: str,
+        project_id: str | None,
+        previous: str,
+        delays: Sequence[float] = ADOPT_DELAYS,
+    ) -> Execution | None:
+        """The cache's last run of ``mode`` once it is not ``previous`` (its status read at once, then
+        after each of ``delays`` seconds), or ``None``."""
         for delay in delays:
             if delay:
                 time.sleep(delay)
-            current = self.get_cache_status(cache_id, project_id).execution_id(mode)
-            if current and current != previous:
-                return current
+            run = self.get_cache_status(cache_id, project_id).executions.get(mode)
+            if run is not None and run.id != previous:
+                return run
         return None
 
     def _cancel_path(self, cache_id: str, mode: str, project_id: str | None) -> str:

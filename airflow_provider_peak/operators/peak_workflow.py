@@ -27,14 +27,14 @@ from airflow_provider_peak.models.peak_workflow import (
 from airflow_provider_peak.transport.retry import may_have_reached
 from airflow_provider_peak.triggers.peak_workflow import PeakWorkflowRunTrigger
 from airflow_provider_peak.ui.links import PeakWorkflowRunLink
-from airflow_provider_peak.utils.task_run import TaskRun, wait_deadline
+from airflow_provider_peak.utils.task_run import wait_deadline
+from airflow_provider_peak.utils.task_run_store import forget_on_success
 from airflow_provider_peak.version_compat import (
     AirflowSkipException,
     AirflowTaskTimeout,
     BaseOperator,
     Context,
     ResumableJobMixin,
-    after_success,
     conf,
     task_run_store,
 )
@@ -174,17 +174,7 @@ class PeakRunWorkflowOperator(ResumableJobMixin, BaseOperator):
         """Forget the run once Airflow has recorded the task's success, so that a later clear of the
         task runs the workflow again. Not before: a worker that dies between the run's end and that
         record leaves a retry that must find the finished run, not start another."""
-        if store is None or store.cleared_on_success:
-            return
-
-        def forget() -> None:
-            store.delete(self.external_id_key)
-            store.delete(REQUEST_KEY)
-
-        run = TaskRun.from_context(context)
-        after_success(
-            (run.dag_id, run.task_id, run.run_id, run.map_index), "forget the Peak workflow run", forget
-        )
+        forget_on_success(context, store, "forget the Peak workflow run", self.external_id_key, REQUEST_KEY)
 
     def _store(self, context: Context) -> Any:
         """Where the run's request and id are kept across tries (nowhere with ``durable=False``):

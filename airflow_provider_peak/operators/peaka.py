@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from airflow_provider_peak.exceptions import (
     PeakaBatchCacheError,
     PeakaCacheFailedError,
+    PeakaTriggerUnknownError,
     PeakConfigError,
     PeakError,
 )
@@ -17,12 +18,45 @@ from airflow_provider_peak.hooks.peaka import PeakaHook
 from airflow_provider_peak.models.peaka_cache import MODES, ON_RUNNING, CacheItemResult
 from airflow_provider_peak.sensors.peaka import DEFER_GRACE as _DEFER_GRACE
 from airflow_provider_peak.sensors.peaka import handle_event
+from airflow_provider_peak.transport.retry import may_have_reached
 from airflow_provider_peak.triggers.peaka import PeakaCacheStatusTrigger
 from airflow_provider_peak.ui.labels import MappedLabel
 from airflow_provider_peak.ui.links import PeakaCacheLink
 from airflow_provider_peak.utils import openlineage
 from airflow_provider_peak.utils.task_run import wait_deadline
-from airflow_provider_peak.version_compat import AirflowSkipException, BaseOperator, Context, conf
+from airflow_provider_peak.utils.task_run_store import forget_on_success
+from airflow_provider_peak.version_compat import (
+    AirflowSkipException,
+    BaseOperator,
+    Context,
+    conf,
+    task_run_store,
+)
+
+#: Where a cache run request is kept with the task run before it is sent (see ``_start``).
+REQUEST_KEY = "peaka_refresh_request"
+
+
+def _may_have_started(exc: BaseException | None) -> bool:
+    """Whether a failed run request may have started a run: it, or the error it led to while its
+    run was looked for, may have reached Peaka (``PeakaTriggerUnknownError`` included)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, PeakaTriggerUnknownError) or may_have_reached(exc):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _when(sent_at: Any) -> str:
+    """`` at <UTC time>`` for a recorded request time, or nothing."""
+    if isinstance(sent_at, (int, float)) and not isinstance(sent_at, bool):
+        try:
+            return f" at {datetime.fromtimestamp(sent_at, timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+        except (OverflowError, OSError, ValueError):
+            return ""
+    return ""
 
 
 class PeakaCreateBatchCacheOperator(BaseOperator):
@@ -165,6 +199,10 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
     failed or success; while deferred, on Airflow 3.3+), or a status API that stays unusable. A run
     it only followed is left to run.
 
+    A run is requested once per task run: the request is kept with the task run before it is sent
+    (``peaka_refresh_request``), and a retry after a worker died (or the task failed) adopts the run
+    it started, RUNNING or COMPLETED, instead of sending another; see the Peaka docs.
+
     :param cache_id: the cache (templated).
     :param mode: ``incremental`` or ``full``.
     :param wait: wait for the run to end; otherwise return right after starting it.
@@ -218,8 +256,12 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
         #: The run this task started and has not seen end: what ``on_kill`` cancels.
         self._started: tuple[str, str | None] | None = None
 
-    def _start(self, hook: PeakaHook) -> tuple[str, bool]:
-        """Start a run unless ``on_running`` says otherwise: (the run to look past, whether one started)."""
+    def _start(self, hook: PeakaHook, store: Any) -> tuple[str, bool]:
+        """Start a run unless ``on_running`` says otherwise, or an earlier try of this task run
+        started it: (the run to look past, whether this task run started one)."""
+        adopted = self._adopt_earlier_request(hook, store)
+        if adopted is not None:
+            return adopted, True
         status = hook.get_cache_status(self.cache_id, self.project_id)
         running = status.running(self.mode)
         if running is not None and self.on_running != "queue":
@@ -231,18 +273,71 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
             self.log.info("%s: following it instead of starting another (on_running='wait')", found)
             return "", False
         before = status.execution_id(self.mode)
-        hook.trigger_run(self.cache_id, self.mode, self.project_id, previous_execution_id=before)
+        # Kept before it is sent: a retry after a worker died past this point adopts its run.
+        request = {"mode": self.mode, "previous_execution_id": before, "sent_at": time.time()}
+        store.set(REQUEST_KEY, request)
+        try:
+            hook.trigger_run(self.cache_id, self.mode, self.project_id, previous_execution_id=before)
+        except PeakError as exc:
+            if not _may_have_started(exc):
+                store.delete(REQUEST_KEY)  # Peaka surely started nothing: nothing to adopt
+            raise
         if self.cancel_on_stop:
             self._started = (self.cache_id, self.project_id)
         self.log.info("Started the %s refresh of Peaka cache %s", self.mode, self.cache_id)
         return before, True
 
+    def _adopt_earlier_request(self, hook: PeakaHook, store: Any) -> str | None:
+        """The run to look past when an earlier try of this task run sent a run request (its record
+        is kept with the task run until Airflow records the task's success): that try's run, newer
+        than the last one it saw, is followed instead of starting another. ``None`` when there is
+        no such request, or its run ended FAILED or CANCELLED (a new run is started then).
+        ``PeakaTriggerUnknownError`` when no run of it shows up: the request is not sent again."""
+        pending = store.get(REQUEST_KEY)
+        if not isinstance(pending, Mapping) or pending.get("mode") != self.mode:
+            return None
+        previous = str(pending.get("previous_execution_id") or "")
+        run = hook.new_run(self.cache_id, self.mode, self.project_id, previous)
+        if run is None:
+            raise PeakaTriggerUnknownError(
+                str(self.cache_id),
+                self.mode,
+                f"Peaka cache {self.cache_id}: an earlier try of this task sent a {self.mode} run "
+                f"request{_when(pending.get('sent_at'))}, and no new {self.mode} run of the cache was "
+                f"found (its last one is still {previous or 'none'}). The run may have started or be "
+                "queued: check the cache's status and execution history in Peaka. The request is not "
+                "sent again, to never start two runs; to send it, delete its record "
+                f"({store.describe(REQUEST_KEY)}), then clear the task",
+            )
+        if run.status.upper() in ("FAILED", "CANCELLED"):
+            self.log.warning(
+                "Peaka cache %s: the %s run %s, which an earlier try of this task started, ended %s: "
+                "starting another",
+                self.cache_id,
+                self.mode,
+                run.id,
+                run.status,
+            )
+            return None
+        if self.cancel_on_stop and run.status.upper() != "COMPLETED":
+            self._started = (self.cache_id, self.project_id)
+        self.log.warning(
+            "Peaka cache %s: adopted %s run %s (%s), which an earlier try of this task started",
+            self.cache_id,
+            self.mode,
+            run.id,
+            run.status,
+        )
+        return previous
+
     def execute(self, context: Context) -> dict[str, Any]:
         hook = PeakaHook(self.peaka_conn_id)
         PeakaCacheLink.persist(context, hook, self.project_id, self.cache_id)
-        before, started = self._start(hook)
+        store = task_run_store(context)
+        before, started = self._start(hook, store)
         if not self.wait:
             self._started = None
+            self._forget_request_on_success(context, store, started)
             return {
                 "cache_id": self.cache_id,
                 "mode": self.mode,
@@ -286,7 +381,14 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
         self._refreshed = (hook.settings.base_url, hook.project(self.project_id), status)
         run = status.executions.get(self.mode)
         self._report(context, status.status, run.to_dict() if run else None, started)
+        self._forget_request_on_success(context, store, started)
         return {"cache_id": self.cache_id, "mode": self.mode, "status": status.status}
+
+    def _forget_request_on_success(self, context: Context, store: Any, started: bool) -> None:
+        """Forget the run request once Airflow has recorded the task's success (a later clear of the
+        task starts a new run); until then a retry adopts the run it started."""
+        if started:
+            forget_on_success(context, store, "forget the Peaka refresh request", REQUEST_KEY)
 
     def on_kill(self) -> None:
         """Cancel the run this task started (Airflow calls this on SIGTERM and ``execution_timeout``)."""
@@ -379,4 +481,5 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
             self._cancel_started("the status API could not be used")
         result = handle_event(event, "COMPLETED", timeout_error=PeakError)
         self._report(context, result["status"], event.get("execution"), started)
+        self._forget_request_on_success(context, task_run_store(context), started)
         return {"cache_id": result["cache_id"], "mode": self.mode, "status": result["status"]}

@@ -20,11 +20,12 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any, cast
 
 from airflow_provider_peak.utils.task_run import TaskRun
 
-__all__ = ["START_OVER", "TaskStateStore", "VariableStore"]
+__all__ = ["START_OVER", "TaskStateStore", "VariableStore", "forget_on_success"]
 
 #: The keys of the workflow's Variable of earlier versions that are moved (what they wrote).
 _LEGACY_KEY = re.compile(r"[A-Za-z0-9._-]{1,100}\Z")
@@ -162,6 +163,24 @@ class VariableStore:
                         Variable.set(self.prefix + key, json.dumps(value, separators=(",", ":")))
                 Variable.delete(self._legacy_record)
             self._looked = True  # last: another thread must not read before the move is done
+
+
+def forget_on_success(context: Mapping[str, Any], store: Any, name: str, *keys: str) -> None:
+    """Delete ``keys`` from ``store`` once Airflow has recorded the task's success, so that a later
+    clear of the task starts over. Not before: a worker that dies between the work's end and that
+    record leaves a retry that must find what was done, not do it again. Nothing to do without a
+    store, or where Airflow clears it itself (``cleared_on_success``). ``name`` says what is
+    forgotten (a later call with the same name in the same try replaces the earlier one)."""
+    if store is None or store.cleared_on_success:
+        return
+    from airflow_provider_peak.version_compat import after_success
+
+    def forget() -> None:
+        for key in keys:
+            store.delete(key)
+
+    run = TaskRun.from_context(context)
+    after_success((run.dag_id, run.task_id, run.run_id, run.map_index), name, forget)
 
 
 def _variable_get(name: str) -> str | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSkipException, TaskDeferred
 
-from airflow_provider_peak.exceptions import PeakConfigError, PeakError
+from airflow_provider_peak.exceptions import PeakaTriggerUnknownError, PeakConfigError, PeakError
 from airflow_provider_peak.hooks.peaka import PeakaCacheFailedError, PeakaHook
 from airflow_provider_peak.operators.peaka import (
     PeakaBatchCacheError,
@@ -114,6 +114,13 @@ def make_cache(name: str = "orders") -> str:
     return result.cache_id
 
 
+REQUEST = "peak.peaka_refresh_request"
+
+
+def run_id(cache_id: str, mode: str = "full") -> str:
+    return PeakaHook().get_cache_status(cache_id).execution_id(mode)
+
+
 def refresh(cache_id: str, **kwargs):
     return PeakaCacheRefreshOperator(
         task_id="refresh", cache_id=cache_id, poll_interval=0.02, **{"timeout": 5, **kwargs}
@@ -150,6 +157,61 @@ class TestCacheRefresh:
         summary = context["ti"].pushed["summary"]
         assert summary["started"] is True
         assert summary["execution_id"] == PeakaHook().get_cache_status(cache_id).execution_id("incremental")
+
+    def test_a_retry_adopts_the_run_an_earlier_try_requested(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = make_cache()
+        peaka.script(cache_id, "RUNNING", "RUNNING", "COMPLETED")
+        context = make_context(try_number=2)
+        # What the earlier try kept before it sent its request, which Peaka acted on.
+        context["task_state_store"].set(REQUEST, {"mode": "full", "previous_execution_id": run_id(cache_id)})
+        PeakaHook().trigger_run(cache_id, "full")
+        peaka.reset_stats()
+        # on_running="fail": the RUNNING run is this task run's own.
+        assert refresh(cache_id, mode="full", on_running="fail").execute(context)["status"] == "COMPLETED"
+        assert peaka.stats["full runs started"] == 0
+        assert context["ti"].pushed["summary"]["started"] is True
+        assert context["ti"].pushed["summary"]["execution_id"] == run_id(cache_id)
+
+    def test_a_retry_after_the_requested_run_failed_starts_another(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = make_cache()
+        peaka.script(cache_id, "FAILED")
+        context = make_context(try_number=2)
+        context["task_state_store"].set(REQUEST, {"mode": "full", "previous_execution_id": run_id(cache_id)})
+        PeakaHook().trigger_run(cache_id, "full")
+        failed = run_id(cache_id)
+        peaka.reset_stats()
+        assert refresh(cache_id, mode="full").execute(context)["status"] == "COMPLETED"
+        assert peaka.stats["full runs started"] == 1
+        assert context["ti"].pushed["summary"]["execution_id"] not in (failed, "")
+        assert context["task_state_store"].get(REQUEST)["previous_execution_id"] == failed
+
+    def test_a_retry_that_finds_no_run_of_the_request_fails_without_sending_it(self, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = make_cache()
+        context = make_context(try_number=2)
+        context["task_state_store"].set(REQUEST, {"mode": "full", "previous_execution_id": run_id(cache_id)})
+        peaka.reset_stats()
+        with pytest.raises(PeakaTriggerUnknownError, match=r"earlier try .* 'peak.peaka_refresh_request'"):
+            refresh(cache_id, mode="full").execute(context)  # the status is read 3 times, over 7 s
+        assert peaka.stats["full runs started"] == 0
+        assert peaka.stats["GET cache/{id}/status"] == 3
+
+    def test_the_request_is_kept_unless_peaka_surely_did_not_act(self, peaka_emu, peaka, peaka_conn):
+        peaka_conn()
+        cache_id = make_cache()
+        peaka_emu.inject("status_after_apply", status=503, route="peaka_trigger")
+        context = make_context()
+        refresh(cache_id).execute(context)
+        assert context["task_state_store"].get(REQUEST)["mode"] == "incremental"
+        peaka_emu.clear_faults()
+        peaka_emu.inject("status", status=400, route="peaka_trigger")
+        context = make_context(run_id="manual__2026-01-02T00:00:00+00:00")  # another task run
+        with pytest.raises(PeakError):
+            refresh(cache_id).execute(context)
+        assert context["task_state_store"].get(REQUEST) is None
+        assert peaka.stats["incremental runs started"] == 1
 
     def test_a_failed_run_fails_the_task(self, peaka, peaka_conn):
         peaka_conn()

@@ -36,23 +36,30 @@ wf_crash()
 """
 
 
-#: The worker dies as the first try's ``execute`` returns: the run has ended, and Airflow has not
-#: recorded the task's success yet.
-DIES_AFTER_THE_RUN = """
+def dies_after_the_run(operator: str) -> str:
+    """The head of a DAG file whose ``DiesAfterTheRun`` (a subclass of ``operator``) kills its
+    worker as the first try's ``execute`` returns: the run has ended, and Airflow has not recorded
+    the task's success yet."""
+    return f"""
 import os
 import signal
 from datetime import datetime, timedelta
 from airflow.providers.common.compat.sdk import dag
-from airflow_provider_peak.operators import PeakRunWorkflowOperator
+from airflow_provider_peak.operators import {operator}
 
 
-class DiesAfterTheRun(PeakRunWorkflowOperator):
+class DiesAfterTheRun({operator}):
     def execute(self, context):
         result = super().execute(context)
         if context["ti"].try_number == 1:
             os.kill(os.getpid(), signal.SIGKILL)
         return result
+"""
 
+
+DIES_AFTER_THE_RUN = (
+    dies_after_the_run("PeakRunWorkflowOperator")
+    + """
 
 @dag(dag_id="wf_crash_late", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
 def wf_crash_late():
@@ -63,6 +70,7 @@ def wf_crash_late():
 
 wf_crash_late()
 """
+)
 
 
 def child(dag_file: Path, mode: str, dag_id: str = "wf_crash") -> subprocess.Popen[str]:
@@ -74,6 +82,18 @@ def child(dag_file: Path, mode: str, dag_id: str = "wf_crash") -> subprocess.Pop
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def run_retry(dag_file: Path, dag_id: str) -> tuple[int, str]:
+    """The retry's child (``crash_workflow``'s ``retry``), run to its end: its exit code and output."""
+    second = child(dag_file, "retry", dag_id)
+    try:
+        out, _ = second.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        second.kill()
+        out, _ = second.communicate()
+        raise AssertionError(out[-6000:]) from None
+    return second.returncode, out
 
 
 def test_a_killed_worker_s_retry_waits_on_the_same_run(workflows, peak_conn, airflow_db):
@@ -91,14 +111,8 @@ def test_a_killed_worker_s_retry_waits_on_the_same_run(workflows, peak_conn, air
     (run,) = workflows.executions(41)
     assert run["status"] == "Running", "the first try ended before it was killed"
 
-    second = child(dag_file, "retry")
-    try:
-        out, _ = second.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-        second.kill()
-        out, _ = second.communicate()
-        raise AssertionError(out[-6000:]) from None
-    assert second.returncode == 0, out[-3000:]
+    returncode, out = run_retry(dag_file, "wf_crash")
+    assert returncode == 0, out[-3000:]
     assert out.rstrip().endswith("RESULT manual__2026-03-01T00:00:00+00:00 2 success"), out[-3000:]
     if AIRFLOW_V_3_3_PLUS:
         assert "Reconnecting to existing job" in out  # Airflow's mixin, from the task state store
@@ -131,14 +145,8 @@ def test_a_worker_killed_after_the_run_ended_leaves_a_retry_that_starts_no_other
     (run,) = workflows.executions(42)
     assert run["status"] == "Success"
 
-    second = child(dag_file, "retry", "wf_crash_late")
-    try:
-        out, _ = second.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-        second.kill()
-        out, _ = second.communicate()
-        raise AssertionError(out[-6000:]) from None
-    assert second.returncode == 0, out[-3000:]
+    returncode, out = run_retry(dag_file, "wf_crash_late")
+    assert returncode == 0, out[-3000:]
     assert out.rstrip().endswith("RESULT manual__2026-03-01T00:00:00+00:00 2 success"), out[-3000:]
     assert workflows.stats["workflow_execute 200"] == 1  # the retry found the ended run
     assert len(workflows.executions(42)) == 1
