@@ -37,18 +37,6 @@ from airflow_provider_peak.version_compat import (
 REQUEST_KEY = "peaka_refresh_request"
 
 
-def _may_have_started(exc: BaseException | None) -> bool:
-    """Whether a failed run request may have started a run: it, or the error it led to while its
-    run was looked for, may have reached Peaka (``PeakaTriggerUnknownError`` included)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, PeakaTriggerUnknownError) or may_have_reached(exc):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
 def _when(sent_at: Any) -> str:
     """`` at <UTC time>`` for a recorded request time, or nothing."""
     if isinstance(sent_at, (int, float)) and not isinstance(sent_at, bool):
@@ -279,7 +267,7 @@ class PeakaCacheRefreshOperator(MappedLabel, BaseOperator):
         try:
             hook.trigger_run(self.cache_id, self.mode, self.project_id, previous_execution_id=before)
         except PeakError as exc:
-            if not _may_have_started(exc):
+            if not may_have_reached(exc):
                 store.delete(REQUEST_KEY)  # Peaka surely started nothing: nothing to adopt
             raise
         if self.cancel_on_stop:

@@ -96,12 +96,21 @@ def should_retry_unsent(exc: BaseException) -> bool:
     return isinstance(exc, PeakConnectionError) and never_sent(exc)
 
 
-def may_have_reached(exc: BaseException) -> bool:
+def may_have_reached(exc: BaseException | None) -> bool:
     """Whether a failed request may have taken effect on the server: a 5xx, a lost reply, a
-    missed deadline; not a 4xx (the server answered it) nor a connection never made."""
-    if isinstance(exc, PeakHTTPError):
-        return exc.status >= 500
-    return isinstance(exc, PeakConnectionError) and not never_sent(exc)
+    missed deadline; not a 4xx (the server answered it) nor a connection never made. An error
+    raised while handling such a failure (the look-up of the run an unanswered request may have
+    started, or the error saying none was found) may have too: its causes and contexts are
+    followed."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, PeakHTTPError) and exc.status >= 500:
+            return True
+        if isinstance(exc, PeakConnectionError) and not never_sent(exc):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -149,3 +149,20 @@ def test_a_synchronous_wait_past_its_deadline_keeps_the_last_status_seen(workflo
         "Running",
         None,
     )
+
+
+def test_a_start_with_no_answer_and_no_run_found_keeps_its_request_for_the_retry(emu, workflows, peak_conn):
+    from airflow_provider_peak.exceptions import PeakWorkflowStartUnknownError
+    from airflow_provider_peak.operators import PeakRunWorkflowOperator
+    from airflow_provider_peak.operators.peak_workflow import REQUEST_KEY
+    from tests.fixtures import make_context
+
+    peak_conn()
+    emu.inject("status", status=503, route="workflow_execute")
+    context = make_context()
+    operator = PeakRunWorkflowOperator(task_id="run", workflow_id=101, poll_interval=0.05)
+    with pytest.raises(PeakWorkflowStartUnknownError):
+        operator.submit_job(context)  # the runs are listed 3 times, over 7 s
+    # The request may have started a run that Peak lists later: the retry looks for it first.
+    assert context["task_state_store"].get(REQUEST_KEY)["workflow_id"] == "101"
+    assert workflows.stats["workflow_execute 503"] == 1

@@ -70,3 +70,30 @@ def test_attempts_and_overrides():
     with pytest.raises(errors.PeakServerError):
         tenacity.Retrying(**replaced)(fail)
     assert len(calls) == 4
+
+
+def _raised_while_handling(error: BaseException, handled: BaseException, *, chained: bool) -> BaseException:
+    """``error`` as raised in an ``except`` block of ``handled`` (``raise ... from`` when chained)."""
+    try:
+        try:
+            raise handled
+        except type(handled):
+            if chained:
+                raise error from handled
+            raise error  # noqa: B904 (its context: handled, as a look-up that fails raises it)
+    except type(error) as exc:
+        return exc
+
+
+def test_an_error_raised_while_handling_a_request_that_may_have_reached_may_have_too():
+    from airflow_provider_peak.transport.retry import may_have_reached
+
+    assert may_have_reached(http(503)) and not may_have_reached(http(404))
+    # The error saying no run of an unanswered request was found, raised from its 5xx.
+    unknown = _raised_while_handling(errors.PeakError("no new run found"), http(503), chained=True)
+    assert may_have_reached(unknown)
+    # A 404 from the look-up of the run, raised while handling the 5xx.
+    assert may_have_reached(_raised_while_handling(http(404), http(502), chained=False))
+    # Nothing in the chain reached the server: a 4xx, then a 404.
+    assert not may_have_reached(_raised_while_handling(http(404), http(400), chained=False))
+    assert not may_have_reached(errors.PeakError("no request at all"))
