@@ -85,12 +85,16 @@ def _grid(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _not_found(what: str, name: str) -> tuple[int, bytes]:
+    return 404, _page(f"No such {what}", f"<h1>No {what} named <code>{escape(name)}</code></h1>")
+
+
 def table_page(store: Store, path: str) -> tuple[int, bytes]:
     """``(status, HTML)`` for ``GET /data/tables/<name>``."""
     name = unquote(path[len(PREFIX) :])
     table = store.get(name) if name and "/" not in name else None
     if table is None:
-        return 404, _page("No such table", f"<h1>No table named <code>{escape(name)}</code></h1>")
+        return _not_found("table", name)
     columns = table["columns"]
     total = next((t["rows"] for t in store.tables() if t["name"].lower() == name.lower()), 0)
     rows = store.rows(table["name"], exact=True, limit=ROWS_SHOWN)
@@ -116,10 +120,6 @@ def table_page(store: Store, path: str) -> tuple[int, bytes]:
         f"{data}"
     )
     return 200, _page(f"{table['name']} - Peak emulator", body)
-
-
-def _not_found(what: str, name: str) -> tuple[int, bytes]:
-    return 404, _page(f"No such {what}", f"<h1>No {what} named <code>{escape(name)}</code></h1>")
 
 
 def solution_table_page(v2: IngestionV2Api, path: str) -> tuple[int, bytes]:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,6 +38,17 @@ def postgres_bin() -> Path | None:
             return Path(candidate)
     found = shutil.which("postgres")
     return Path(found).parent if found else None
+
+
+#: Marks for a test that starts an Airflow deployment on PostgreSQL (LocalExecutor cannot use SQLite).
+DEPLOYMENT_MARKS = [
+    pytest.mark.airflow_e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        postgres_bin() is None,
+        reason="PostgreSQL server programs are not installed (.ci/run installs them with apt-get)",
+    ),
+]
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:

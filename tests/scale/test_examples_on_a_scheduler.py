@@ -33,16 +33,9 @@ from tests.fixtures import (
     V2_TOKEN,
     moto_s3,
 )
-from tests.scale.airflow_cluster import AirflowCluster, _json, postgres_bin, running_cluster
+from tests.scale.airflow_cluster import DEPLOYMENT_MARKS, AirflowCluster, _json, running_cluster
 
-pytestmark = [
-    pytest.mark.airflow_e2e,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        postgres_bin() is None,
-        reason="PostgreSQL server programs are not installed (.ci/run installs them with apt-get)",
-    ),
-]
+pytestmark = DEPLOYMENT_MARKS
 
 SCHEDULED = [
     "peak_ingest_taskflow",

@@ -7,16 +7,9 @@ from collections import Counter
 
 import pytest
 
-from tests.scale.airflow_cluster import postgres_bin, run_parallel_files
+from tests.scale.airflow_cluster import DEPLOYMENT_MARKS, run_parallel_files
 
-pytestmark = [
-    pytest.mark.airflow_e2e,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        postgres_bin() is None,
-        reason="PostgreSQL server programs are not installed (.ci/run installs them with apt-get)",
-    ),
-]
+pytestmark = DEPLOYMENT_MARKS
 
 FILES = 12
 RECORDS_PER_FILE = 20_000
